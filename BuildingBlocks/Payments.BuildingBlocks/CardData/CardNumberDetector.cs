@@ -1,0 +1,120 @@
+using System.Text.RegularExpressions;
+
+namespace Payments.BuildingBlocks.CardData;
+
+/// <summary>
+/// Finds card numbers in free text: a Luhn-valid run of 13–19 digits, where digits separated by single
+/// spaces or hyphens count as one run. Used to refuse card data in merchant fields and to scrub logs.
+/// </summary>
+public static partial class CardNumberDetector
+{
+    // A run of digits, each optionally followed by one space or hyphen before the next digit.
+    [GeneratedRegex(@"\d(?:[ -]?\d){12,}", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
+    private static partial Regex DigitRun();
+
+    public static bool ContainsCardNumber(string? text) =>
+        !string.IsNullOrEmpty(text) && FindCardNumbers(text).Any();
+
+    /// <summary>Spans (index, length) of every card number in <paramref name="text"/>.</summary>
+    public static IEnumerable<(int Index, int Length)> FindCardNumbers(string text)
+    {
+        foreach (Match m in DigitRun().Matches(text))
+        {
+            var digits = new List<int>(m.Length);
+            var positions = new List<int>(m.Length);
+            for (var i = 0; i < m.Length; i++)
+            {
+                var c = m.Value[i];
+                if (c is >= '0' and <= '9')
+                {
+                    digits.Add(c - '0');
+                    positions.Add(m.Index + i);
+                }
+            }
+            // Any window of 13–19 consecutive digits inside a longer run may be a card number.
+            var found = false;
+            for (var len = Math.Min(19, digits.Count); len >= 13 && !found; len--)
+            {
+                for (var start = 0; start + len <= digits.Count; start++)
+                {
+                    if (Luhn.IsValid(digits, start, len))
+                    {
+                        var from = positions[start];
+                        var to = positions[start + len - 1];
+                        yield return (from, to - from + 1);
+                        found = true;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Replaces every card number with <c>[REDACTED PAN]</c>.</summary>
+    public static string Redact(string text)
+    {
+        var hits = FindCardNumbers(text).ToList();
+        if (hits.Count == 0)
+        {
+            return text;
+        }
+        var sb = new System.Text.StringBuilder(text.Length);
+        var last = 0;
+        foreach (var (index, length) in hits)
+        {
+            sb.Append(text, last, index - last).Append("[REDACTED PAN]");
+            last = index + length;
+        }
+        return sb.Append(text, last, text.Length - last).ToString();
+    }
+}
+
+public static class Luhn
+{
+    public static bool IsValid(ReadOnlySpan<char> digits)
+    {
+        var sum = 0;
+        var dbl = false;
+        for (var i = digits.Length - 1; i >= 0; i--)
+        {
+            var c = digits[i];
+            if (c is < '0' or > '9')
+            {
+                return false;
+            }
+            var d = c - '0';
+            if (dbl)
+            {
+                d *= 2;
+                if (d > 9)
+                {
+                    d -= 9;
+                }
+            }
+            sum += d;
+            dbl = !dbl;
+        }
+        return digits.Length > 0 && sum % 10 == 0;
+    }
+
+    internal static bool IsValid(List<int> digits, int start, int length)
+    {
+        var sum = 0;
+        var dbl = false;
+        for (var i = start + length - 1; i >= start; i--)
+        {
+            var d = digits[i];
+            if (dbl)
+            {
+                d *= 2;
+                if (d > 9)
+                {
+                    d -= 9;
+                }
+            }
+            sum += d;
+            dbl = !dbl;
+        }
+        return sum % 10 == 0;
+    }
+}

@@ -1,0 +1,68 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Payments.BuildingBlocks.Http;
+
+/// <summary>Builds the one problem shape every error of the gateway has (RFC 9457 plus <c>code</c>).</summary>
+public static class Problems
+{
+    public const string ContentType = "application/problem+json";
+
+    public static ProblemDetails Create(HttpContext? http, int status, string code, string? detail,
+        IReadOnlyDictionary<string, string[]>? errors = null)
+    {
+        var problem = new ProblemDetails
+        {
+            Type = TypeFor(code),
+            Title = TitleFor(status),
+            Status = status,
+            Detail = detail ?? TitleFor(status),
+            Instance = http?.Request.Path.Value,
+        };
+        problem.Extensions["code"] = code;
+        if (errors is { Count: > 0 })
+        {
+            problem.Extensions["errors"] = errors;
+        }
+        if (http?.Items[RequestIdMiddleware.ItemKey] is string requestId)
+        {
+            problem.Extensions["request_id"] = requestId;
+        }
+        return problem;
+    }
+
+    public static string TypeFor(string code) => "https://docs.payments.example/errors#" + code;
+
+    public static Task WriteAsync(HttpContext http, int status, string code, string? detail,
+        IReadOnlyDictionary<string, string[]>? errors = null, int? retryAfterSeconds = null)
+    {
+        http.Response.StatusCode = status;
+        if (retryAfterSeconds is { } s)
+        {
+            http.Response.Headers.RetryAfter = s.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var problem = Create(http, status, code, detail, errors);
+        return http.Response.WriteAsJsonAsync(problem, PaymentsJson.Options, ContentType);
+    }
+
+    public static Task WriteAsync(HttpContext http, ProblemException ex) =>
+        WriteAsync(http, ex.Status, ex.Code, ex.Message, ex.Errors, ex.RetryAfterSeconds);
+
+    public static string TitleFor(int status) => status switch
+    {
+        400 => "The request is not valid",
+        401 => "Authentication is required",
+        403 => "Forbidden",
+        404 => "Not found",
+        405 => "Method not allowed",
+        409 => "Conflict",
+        412 => "Precondition failed",
+        413 => "Request body too large",
+        415 => "Unsupported media type",
+        422 => "The request cannot be processed",
+        429 => "Too many requests",
+        503 => "Service unavailable",
+        _ when status >= 500 => "Internal error",
+        _ => "Error",
+    };
+}

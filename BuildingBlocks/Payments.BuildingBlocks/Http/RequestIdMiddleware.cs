@@ -1,0 +1,36 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Payments.BuildingBlocks.Ids;
+
+namespace Payments.BuildingBlocks.Http;
+
+/// <summary>
+/// Gives every answer a <c>Request-Id</c> header and every log line of the request the same id.
+/// A caller's own id is kept when it is short printable ASCII, so merchants can correlate.
+/// </summary>
+public sealed class RequestIdMiddleware(RequestDelegate next, ILogger<RequestIdMiddleware> logger)
+{
+    public const string HeaderName = "Request-Id";
+    public const string ItemKey = "payments.request_id";
+
+    public async Task InvokeAsync(HttpContext http)
+    {
+        var incoming = http.Request.Headers[HeaderName].ToString();
+        var id = IsAcceptable(incoming) ? incoming : PrefixedId.New("req");
+        http.Items[ItemKey] = id;
+        http.TraceIdentifier = id;
+        http.Response.OnStarting(static state =>
+        {
+            var (ctx, rid) = ((HttpContext, string))state;
+            ctx.Response.Headers[HeaderName] = rid;
+            return Task.CompletedTask;
+        }, (http, id));
+        using (logger.BeginScope(new KeyValuePair<string, object>[] { new("RequestId", id) }))
+        {
+            await next(http);
+        }
+    }
+
+    private static bool IsAcceptable(string value) =>
+        value.Length is > 0 and <= 128 && value.All(c => c is >= '!' and <= '~');
+}

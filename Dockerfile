@@ -1,0 +1,13 @@
+# One image definition for both processes: APP=Payments.Host or APP=Payments.Vault.
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+COPY . .
+RUN dotnet build Payments.Modular.sln -c Release -nologo
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+ARG APP
+ENV APP=${APP}
+WORKDIR /app
+COPY --from=build /src/artifacts/bin/${APP}/release/ /app/
+USER app
+ENTRYPOINT ["sh", "-c", "exec dotnet /app/${APP}.dll \"$@\"", "--"]

@@ -1,0 +1,32 @@
+using Microsoft.OpenApi;
+
+namespace Payments.Host.Pipeline;
+
+internal static class OpenApiSetup
+{
+    /// <summary>The OpenAPI 3 document at <c>/openapi/v1.json</c>, built from the endpoints' own metadata.</summary>
+    public static IServiceCollection AddGatewayOpenApi(this IServiceCollection services) =>
+        services.AddOpenApi("v1", o =>
+        {
+            o.AddDocumentTransformer((doc, _, _) =>
+            {
+                doc.Info = new OpenApiInfo
+                {
+                    Title = "Payments API",
+                    Version = "v1",
+                    Description = "The merchant API of the payment gateway. Amounts are integers in the currency's minor unit; " +
+                                  "errors are RFC 9457 problems with a stable `code`. See README.md and docs/.",
+                };
+                doc.Components ??= new OpenApiComponents();
+                doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+                doc.Components.SecuritySchemes["bearer"] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.Http,
+                    Scheme = "bearer",
+                    BearerFormat = "JWT",
+                    Description = "An access token from POST /v1/auth/token.",
+                };
+                return Task.CompletedTask;
+            });
+        });
+}

@@ -1,0 +1,91 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Npgsql;
+using Payments.BuildingBlocks.Http;
+using Payments.Vault.Contracts;
+using StackExchange.Redis;
+
+namespace Payments.Host.Pipeline;
+
+internal static class ProblemDetailsSetup
+{
+    /// <summary>Every error the Host writes, from a slice, the framework or an unknown route, is one RFC 9457 shape.</summary>
+    public static IServiceCollection AddGatewayProblemDetails(this IServiceCollection services)
+    {
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        {
+            var status = ctx.ProblemDetails.Status ?? ctx.HttpContext.Response.StatusCode;
+            if (!ctx.ProblemDetails.Extensions.ContainsKey("code"))
+            {
+                var code = ErrorCodes.ForStatus(status);
+                var shaped = Problems.Create(ctx.HttpContext, status, code, DetailFor(status, ctx.HttpContext));
+                ctx.ProblemDetails.Type = shaped.Type;
+                ctx.ProblemDetails.Title = shaped.Title;
+                ctx.ProblemDetails.Detail = shaped.Detail;
+                foreach (var (k, v) in shaped.Extensions)
+                {
+                    ctx.ProblemDetails.Extensions[k] = v;
+                }
+            }
+            ctx.ProblemDetails.Instance = ctx.HttpContext.Request.Path;
+            // The framework adds its own trace id; the Request-Id is ours.
+            ctx.ProblemDetails.Extensions.Remove("traceId");
+        });
+        services.AddExceptionHandler<GatewayExceptionHandler>();
+        return services;
+    }
+
+    private static string DetailFor(int status, HttpContext http) => status switch
+    {
+        404 => $"No route matches {http.Request.Method} {http.Request.Path}.",
+        405 => $"{http.Request.Method} is not allowed on {http.Request.Path}.",
+        401 => "A valid bearer token is required.",
+        413 => "The request body is larger than 64 KiB.",
+        415 => "The request body must be application/json.",
+        _ => Problems.TitleFor(status),
+    };
+}
+
+/// <summary>
+/// Turns exceptions into answers: a slice's <see cref="ProblemException"/> as itself, an unreachable
+/// dependency as 503 with <c>Retry-After</c>, anything else as a 500 that shows no internals.
+/// </summary>
+internal sealed class GatewayExceptionHandler(ILogger<GatewayExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
+    {
+        if (http.Response.HasStarted)
+        {
+            return false;
+        }
+        switch (exception)
+        {
+            case ProblemException p:
+                await Problems.WriteAsync(http, p);
+                return true;
+            case BadHttpRequestException bad:
+                await Problems.WriteAsync(http, bad.StatusCode, ErrorCodes.ForStatus(bad.StatusCode),
+                    bad.StatusCode == 413 ? "The request body is larger than 64 KiB." : "The request could not be read.");
+                return true;
+            case var e when IsUnavailable(e):
+                logger.LogWarning(e, "A dependency is unavailable");
+                await Problems.WriteAsync(http, 503, ErrorCodes.ServiceUnavailable,
+                    "The gateway cannot complete the request right now; nothing was changed. Retry with the same Idempotency-Key.",
+                    retryAfterSeconds: 1);
+                return true;
+            case OperationCanceledException when http.RequestAborted.IsCancellationRequested:
+                return true;
+            default:
+                logger.LogError(exception, "Unhandled exception");
+                await Problems.WriteAsync(http, 500, ErrorCodes.InternalError, "An unexpected error occurred.");
+                return true;
+        }
+    }
+
+    internal static bool IsUnavailable(Exception e) => e switch
+    {
+        VaultUnavailableException or RedisConnectionException or RedisTimeoutException or TimeoutException => true,
+        NpgsqlException n => n.IsTransient || n.InnerException is System.Net.Sockets.SocketException or TimeoutException,
+        _ when e.InnerException is { } inner => IsUnavailable(inner),
+        _ => false,
+    };
+}

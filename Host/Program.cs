@@ -1,0 +1,109 @@
+using FastEndpoints;
+using Microsoft.AspNetCore.Http.Json;
+using Payments.BuildingBlocks;
+using Payments.BuildingBlocks.Commands;
+using Payments.BuildingBlocks.Hosting;
+using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Logging;
+using Payments.Host.Health;
+using Payments.Host.Pipeline;
+using Payments.Vault.Client;
+using Scalar.AspNetCore;
+using Wolverine;
+
+namespace Payments.Host;
+
+public sealed partial class Program
+{
+    /// <summary>The merchant API's request body limit (the contract's 64 KiB).</summary>
+    internal const long MaxRequestBodyBytes = 64 * 1024;
+
+    public static async Task<int> Main(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Logging.AddRedactedConsole();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
+            k.AddServerHeader = false;
+        });
+
+        var services = builder.Services;
+        var config = builder.Configuration;
+        services.AddPaymentsPlatform(config);
+        services.AddVaultClient(config);
+        foreach (var module in Modules.All)
+        {
+            module.AddServices(services, config);
+        }
+        services.AddHostedService<MigrationService>();
+
+        services.AddAuthentication();
+        services.AddAuthorization();
+        services.AddFastEndpoints(o =>
+        {
+            o.DisableAutoDiscovery = true;
+            o.Assemblies = Modules.Assemblies;
+        });
+        services.Configure<JsonOptions>(o => PaymentsJson.Configure(o.SerializerOptions));
+        services.AddGatewayProblemDetails();
+        services.AddGatewayOpenApi();
+        services.AddGatewayHealthChecks();
+
+        builder.Host.UseWolverine(opts =>
+        {
+            opts.UseRuntimeCompilation();
+            foreach (var assembly in Modules.Assemblies)
+            {
+                opts.Discovery.IncludeAssembly(assembly);
+            }
+        });
+
+        var app = builder.Build();
+
+        if (args.Length > 0 && !args[0].StartsWith('-'))
+        {
+            return await RunCommandAsync(app, args);
+        }
+
+        app.UseGatewayPipeline();
+        await app.RunAsync();
+        return 0;
+    }
+
+    /// <summary>Operator verbs (<c>merchant create --name X</c>): apply migrations, run the verb, exit.</summary>
+    private static async Task<int> RunCommandAsync(WebApplication app, string[] args)
+    {
+        var command = app.Services.GetServices<IHostCommand>().FirstOrDefault(c => c.Verb == args[0]);
+        if (command is null)
+        {
+            await Console.Error.WriteLineAsync($"Unknown command '{args[0]}'.");
+            return 2;
+        }
+        await MigrationService.ApplyAllAsync(app.Services, CancellationToken.None);
+        return await command.RunAsync(args[1..], Console.Out, CancellationToken.None);
+    }
+}
+
+internal static class GatewayPipeline
+{
+    public static WebApplication UseGatewayPipeline(this WebApplication app)
+    {
+        app.UseMiddleware<RequestIdMiddleware>();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseFastEndpoints(c =>
+        {
+            PaymentsJson.Configure(c.Serializer.Options);
+            c.Errors.ContentType = Problems.ContentType;
+            c.Errors.ResponseBuilder = ValidationProblems.Build;
+        });
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/reference", o => o.WithTitle("Payments API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+        app.MapGatewayHealthChecks();
+        return app;
+    }
+}

@@ -1,0 +1,15 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Payments.BuildingBlocks.Hosting;
+
+namespace Payments.Refunds;
+
+public static class RefundsModule
+{
+    public static ModuleDefinition Definition { get; } =
+        new("Refunds", "refunds", typeof(RefundsModule).Assembly, AddServices);
+
+    private static void AddServices(IServiceCollection services, IConfiguration config)
+    {
+    }
+}

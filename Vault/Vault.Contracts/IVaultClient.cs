@@ -1,0 +1,74 @@
+namespace Payments.Vault.Contracts;
+
+/// <summary>
+/// The Host's only way to the Vault. Every call is made for one merchant, signed by the Host's service
+/// credential; the Vault answers with outcomes and display data, never with a card number or CVC.
+/// </summary>
+/// <remarks>
+/// Throws <see cref="VaultUnavailableException"/> when the Vault cannot be reached in time, so the Host can
+/// answer 503 without changing anything.
+/// </remarks>
+public interface IVaultClient
+{
+    /// <summary>Registers a tokenization intent so the Vault's card-entry page and card route accept it.</summary>
+    Task RegisterTokenizationIntentAsync(string merchantId, TokenizationIntentRegistration intent, CancellationToken ct);
+
+    /// <summary>The Vault's view of a tokenization intent: whether a card was stored, with its token and display data.</summary>
+    Task<TokenizationIntentState?> GetTokenizationIntentAsync(string merchantId, string intentId, CancellationToken ct);
+
+    /// <summary>Display data of a merchant's card token, or null when it is unknown, deleted or another merchant's.</summary>
+    Task<CardDisplay?> GetCardAsync(string merchantId, string cardToken, CancellationToken ct);
+
+    /// <summary>Destroys the card data behind a token. False when the token is unknown to this merchant.</summary>
+    Task<bool> DeleteCardAsync(string merchantId, string cardToken, CancellationToken ct);
+
+    /// <summary>Asks the acquirer, through the Vault, to authorize (and with <see cref="AcquirerRequest.Capture"/> capture) an amount on a card.</summary>
+    Task<AcquirerOutcome> AuthorizeAsync(string merchantId, AcquirerRequest request, CancellationToken ct);
+
+    /// <summary>Asks the acquirer to refund an amount to the card of a captured payment.</summary>
+    Task<AcquirerOutcome> RefundAsync(string merchantId, AcquirerRequest request, CancellationToken ct);
+}
+
+/// <summary>A tokenization intent as the Host created it; the Vault keeps only a hash of the client secret.</summary>
+public sealed record TokenizationIntentRegistration(
+    string IntentId,
+    string ClientSecretSha256,
+    DateTimeOffset ExpiresAt,
+    string? ReturnUrl);
+
+/// <summary>Status values: <c>REQUIRES_CARD</c>, <c>SUCCEEDED</c>, <c>EXPIRED</c>, <c>FAILED</c>.</summary>
+public sealed record TokenizationIntentState(
+    string IntentId,
+    string Status,
+    string? CardToken,
+    CardDisplay? Card,
+    int FailedAttempts);
+
+/// <summary>What may be shown of a card: never the number.</summary>
+public sealed record CardDisplay(
+    string Brand,
+    string Last4,
+    int ExpMonth,
+    int ExpYear,
+    string Fingerprint);
+
+/// <param name="Reference">The Host's id of the operation (a <c>trx_…</c>), for the Vault's audit trail and the acquirer.</param>
+/// <param name="Capture">For authorizations: capture at once (authcap).</param>
+public sealed record AcquirerRequest(
+    string CardToken,
+    long Amount,
+    string Currency,
+    string Reference,
+    bool Capture = false);
+
+/// <param name="CardFound">False when the token is unknown, deleted or another merchant's: nothing was sent to the acquirer.</param>
+public sealed record AcquirerOutcome(
+    bool CardFound,
+    bool Approved,
+    string? AuthorizationCode,
+    string? DeclineCode,
+    string? Brand,
+    string? Last4);
+
+/// <summary>The Vault did not answer in time or answered with a server error; nothing may be assumed about the call.</summary>
+public sealed class VaultUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

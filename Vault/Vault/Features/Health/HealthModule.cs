@@ -1,0 +1,29 @@
+using Carter;
+using Npgsql;
+
+namespace Payments.Vault.Features.Health;
+
+/// <summary><c>/health/live</c> and <c>/health/ready</c> (the Vault's database answers). No credential: they reveal nothing.</summary>
+public sealed class HealthModule : ICarterModule
+{
+    public void AddRoutes(IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/health");
+        group.MapGet("/live", () => Results.Ok(new { status = "Healthy" }));
+        group.MapGet("/ready", async (NpgsqlDataSource db, CancellationToken ct) =>
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(TimeSpan.FromSeconds(2));
+                await using var cmd = db.CreateCommand("SELECT 1");
+                await cmd.ExecuteScalarAsync(timeout.Token);
+                return Results.Ok(new { status = "Healthy" });
+            }
+            catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+            {
+                return Results.Json(new { status = "Unhealthy" }, statusCode: 503);
+            }
+        });
+    }
+}

@@ -1,0 +1,11 @@
+#!/bin/sh
+# docker-compose: the Host's and the Vault's databases, each with its own role.
+set -e
+psql -v ON_ERROR_STOP=1 -U app -d postgres <<SQL
+CREATE ROLE payments LOGIN PASSWORD '${PAYMENTS_DB_PASSWORD:-payments-dev-only}';
+CREATE DATABASE payments OWNER payments;
+CREATE ROLE vault LOGIN PASSWORD '${VAULT_DB_PASSWORD:-vault-dev-only}';
+CREATE DATABASE vault OWNER vault;
+REVOKE ALL ON DATABASE vault FROM PUBLIC;
+REVOKE ALL ON DATABASE payments FROM PUBLIC;
+SQL

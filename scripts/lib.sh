@@ -1,0 +1,75 @@
+# Shared by run.sh, test.sh and perf: installing and starting PostgreSQL 15 and Redis 7 from Debian's packages.
+# Sourced, not run. Everything lives under the git-ignored .data/ (run) or a temporary folder (tests).
+
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+
+log() { printf '%s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root for: $*"; return 1; fi
+}
+
+# Installs what is missing: PostgreSQL 15, Redis, and (with --browser) Chromium for the browser tests.
+ensure_packages() {
+  local want=()
+  [ -x "$PG_BIN/pg_ctl" ] || want+=(postgresql postgresql-contrib)
+  command -v redis-server >/dev/null || want+=(redis-server)
+  command -v curl >/dev/null || want+=(curl)
+  if [ "${1:-}" = "--browser" ]; then
+    command -v chromium >/dev/null || want+=(chromium)
+  fi
+  if [ ${#want[@]} -gt 0 ]; then
+    log "Installing ${want[*]} from Debian's packages..."
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >&2
+  fi
+  if ! command -v dotnet >/dev/null; then
+    log "The .NET 10 SDK is required (https://dot.net). Install it, then run this again."
+    return 1
+  fi
+}
+
+# Runs a PostgreSQL tool; they refuse to run as root, so as root they run as the postgres user.
+pg_tool() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# pg_start DIR PORT [extra server options]: initializes DIR/data once (superuser "app", trust on the socket only,
+# scram-sha-256 on TCP), then starts the server if it is not running.
+pg_start() {
+  local dir=$1 port=$2; shift 2
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    pg_tool "$PG_BIN/initdb" -D "$dir/data" -U app -A trust --auth-host=scram-sha-256 --no-sync >/dev/null
+  fi
+  if pg_tool "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then return 0; fi
+  pg_tool "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $*" start >/dev/null
+}
+
+pg_stop() {
+  local dir=$1
+  pg_tool "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# psql as the superuser over the socket in DIR.
+pg_psql() {
+  local dir=$1 port=$2; shift 2
+  pg_tool psql -h "$dir" -p "$port" -U app -d postgres -v ON_ERROR_STOP=1 -qAt "$@"
+}
+
+redis_start() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  if redis-cli -p "$port" ping >/dev/null 2>&1; then return 0; fi
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+    --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
+  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  log "redis-server did not start; see $dir/redis.log"; return 1
+}
+
+redis_stop() {
+  redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true
+}

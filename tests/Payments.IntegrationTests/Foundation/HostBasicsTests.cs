@@ -1,0 +1,65 @@
+using System.Net;
+using System.Text.Json;
+using Payments.TestKit;
+
+namespace Payments.IntegrationTests.Foundation;
+
+public sealed class HostBasicsTests(GatewayFixture gateway) : IClassFixture<GatewayFixture>
+{
+    [Fact]
+    public async Task Live_and_ready_answer_200_when_postgres_and_redis_answer()
+    {
+        using var client = gateway.CreateClient();
+
+        var live = await client.GetAsync("/health/live");
+        var ready = await client.GetAsync("/health/ready");
+
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        using var body = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
+        Assert.Equal("Healthy", body.RootElement.GetProperty("checks").GetProperty("postgresql").GetString());
+        Assert.Equal("Healthy", body.RootElement.GetProperty("checks").GetProperty("redis").GetString());
+    }
+
+    [Fact]
+    public async Task Vault_health_is_ready()
+    {
+        using var client = gateway.Vault.CreateClient();
+
+        var ready = await client.GetAsync("/health/ready");
+
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_route_is_a_problem_with_code_and_request_id()
+    {
+        using var client = gateway.CreateClient();
+
+        var response = await client.GetAsync("/v1/nothing-here");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var requestId = Assert.Single(response.Headers.GetValues("Request-Id"));
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = problem.RootElement;
+        Assert.Equal(404, root.GetProperty("status").GetInt32());
+        Assert.Equal("not_found", root.GetProperty("code").GetString());
+        Assert.False(string.IsNullOrEmpty(root.GetProperty("type").GetString()));
+        Assert.False(string.IsNullOrEmpty(root.GetProperty("title").GetString()));
+        Assert.False(string.IsNullOrEmpty(root.GetProperty("detail").GetString()));
+        Assert.Equal(requestId, root.GetProperty("request_id").GetString());
+    }
+
+    [Fact]
+    public async Task A_callers_request_id_is_echoed()
+    {
+        using var client = gateway.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/health/live");
+        request.Headers.Add("Request-Id", "merchant-corr-42");
+
+        var response = await client.SendAsync(request);
+
+        Assert.Equal("merchant-corr-42", Assert.Single(response.Headers.GetValues("Request-Id")));
+    }
+}

@@ -1,0 +1,90 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+
+namespace Payments.TestKit;
+
+/// <summary>
+/// A whole gateway for a test class: real PostgreSQL and Redis, a fresh Host database and Vault database,
+/// the Vault and the Host booted in-process and talking over HTTP. Share it with <c>IClassFixture</c>.
+/// </summary>
+public class GatewayFixture : IAsyncLifetime
+{
+    private VaultFactory? vault;
+    private HostFactory? host;
+
+    public PostgresServer Postgres { get; private set; } = null!;
+    public RedisServer Redis { get; private set; } = null!;
+    public string HostConnectionString { get; private set; } = "";
+    public string VaultConnectionString { get; private set; } = "";
+
+    /// <summary>The shared secret the Host signs its Vault calls with.</summary>
+    public string ServiceKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
+    public HostFactory Host => host ?? throw new InvalidOperationException("The fixture is not initialized.");
+    public VaultFactory Vault => vault ?? throw new InvalidOperationException("The fixture is not initialized.");
+
+    public IServiceProvider HostServices => Host.Services;
+
+    public async Task InitializeAsync()
+    {
+        Postgres = await UsePostgresAsync();
+        Redis = await UseRedisAsync();
+        HostConnectionString = await Postgres.CreateDatabaseAsync("host");
+        VaultConnectionString = await Postgres.CreateDatabaseAsync("vault");
+
+        var vaultSettings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Vault"] = VaultConnectionString,
+            ["Vault:ServiceKey"] = ServiceKey,
+        };
+        ConfigureVault(vaultSettings);
+        vault = new VaultFactory(vaultSettings);
+        _ = vault.Server; // boot now: migrations run before the first test
+
+        var hostSettings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Payments"] = HostConnectionString,
+            ["ConnectionStrings:Redis"] = Redis.ConnectionString,
+            ["Vault:BaseUrl"] = vault.Server.BaseAddress.ToString(),
+            ["Vault:ServiceKey"] = ServiceKey,
+            ["Gateway:Mode"] = "Sandbox",
+        };
+        ConfigureHost(hostSettings);
+        host = new HostFactory(hostSettings, vault, ConfigureHostServices);
+        _ = host.Server;
+    }
+
+    /// <summary>Override to use a private server (for tests that stop it).</summary>
+    protected virtual Task<PostgresServer> UsePostgresAsync() => PostgresServer.SharedAsync();
+
+    /// <summary>Override to use a private server (for tests that stop it).</summary>
+    protected virtual Task<RedisServer> UseRedisAsync() => RedisServer.SharedAsync();
+
+    protected virtual void ConfigureHost(Dictionary<string, string?> settings)
+    {
+    }
+
+    protected virtual void ConfigureVault(Dictionary<string, string?> settings)
+    {
+    }
+
+    protected virtual void ConfigureHostServices(IServiceCollection services)
+    {
+    }
+
+    /// <summary>An anonymous client of the merchant API.</summary>
+    public HttpClient CreateClient() => Host.CreateClient();
+
+    public virtual async Task DisposeAsync()
+    {
+        if (host is not null)
+        {
+            await host.DisposeAsync();
+        }
+        if (vault is not null)
+        {
+            await vault.DisposeAsync();
+        }
+    }
+}
