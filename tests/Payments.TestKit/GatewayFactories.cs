@@ -8,6 +8,9 @@ namespace Payments.TestKit;
 /// <summary>The Vault, in this test process, on its own database; reached over its in-memory HTTP server.</summary>
 public sealed class VaultFactory(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<Payments.Vault.Program>
 {
+    /// <summary>The Vault's base URL: a real loopback port under Kestrel, <c>http://localhost/</c> in memory.</summary>
+    public Uri BaseAddress => GatewayFactoryExtensions.BaseAddressOf(this, Services);
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
@@ -26,8 +29,11 @@ public sealed class VaultFactory(IReadOnlyDictionary<string, string?> settings) 
 public sealed class HostFactory(
     IReadOnlyDictionary<string, string?> settings,
     VaultFactory vault,
-    Action<IServiceCollection>? configureServices = null) : WebApplicationFactory<Payments.Host.Program>
+    Action<IServiceCollection>? configureServices = null,
+    bool overVaultSocket = false) : WebApplicationFactory<Payments.Host.Program>
 {
+    public Uri BaseAddress => GatewayFactoryExtensions.BaseAddressOf(this, Services);
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
@@ -38,9 +44,24 @@ public sealed class HostFactory(
         }
         builder.ConfigureTestServices(services =>
         {
-            services.AddHttpClient(Payments.Vault.Client.VaultClientSetup.HttpClientName)
-                .ConfigurePrimaryHttpMessageHandler(() => vault.Server.CreateHandler());
+            if (!overVaultSocket)
+            {
+                services.AddHttpClient(Payments.Vault.Client.VaultClientSetup.HttpClientName)
+                    .ConfigurePrimaryHttpMessageHandler(() => vault.Server.CreateHandler());
+            }
             configureServices?.Invoke(services);
         });
+    }
+}
+
+internal static class GatewayFactoryExtensions
+{
+    public static Uri BaseAddressOf<T>(WebApplicationFactory<T> factory, IServiceProvider services)
+        where T : class
+    {
+        var addresses = services.GetService<Microsoft.AspNetCore.Hosting.Server.IServer>()?
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses;
+        var first = addresses?.FirstOrDefault();
+        return first is null ? factory.ClientOptions.BaseAddress : new Uri(first.Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/");
     }
 }

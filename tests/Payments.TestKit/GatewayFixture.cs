@@ -40,20 +40,43 @@ public class GatewayFixture : IAsyncLifetime
         };
         ConfigureVault(vaultSettings);
         vault = new VaultFactory(vaultSettings);
-        _ = vault.Server; // boot now: migrations run before the first test
+        if (UseKestrel)
+        {
+            vault.UseKestrel(0);
+            vault.StartServer();
+        }
+        else
+        {
+            _ = vault.Server; // boot now: migrations run before the first test
+        }
 
         var hostSettings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:Payments"] = HostConnectionString,
             ["ConnectionStrings:Redis"] = Redis.ConnectionString,
-            ["Vault:BaseUrl"] = vault.Server.BaseAddress.ToString(),
+            ["Vault:BaseUrl"] = vault.BaseAddress.ToString(),
             ["Vault:ServiceKey"] = ServiceKey,
             ["Gateway:Mode"] = "Sandbox",
         };
         ConfigureHost(hostSettings);
-        host = new HostFactory(hostSettings, vault, ConfigureHostServices);
-        _ = host.Server;
+        host = new HostFactory(hostSettings, vault, ConfigureHostServices, overVaultSocket: UseKestrel);
+        if (UseKestrel)
+        {
+            host.UseKestrel(0);
+            host.StartServer();
+        }
+        else
+        {
+            _ = host.Server;
+        }
     }
+
+    /// <summary>
+    /// True to serve the Host and the Vault on real loopback ports (for a browser, or programs in other languages);
+    /// then the Host reaches the Vault over a real socket too. <see cref="HostFactory.BaseAddress"/> and
+    /// <see cref="VaultFactory.BaseAddress"/> give the URLs.
+    /// </summary>
+    protected virtual bool UseKestrel => false;
 
     /// <summary>Override to use a private server (for tests that stop it).</summary>
     protected virtual Task<PostgresServer> UsePostgresAsync() => PostgresServer.SharedAsync();
