@@ -17,48 +17,23 @@ internal sealed record Ceilings(double PgbenchAuthorizeTps, double PgbenchPairTp
 
 internal static partial class CeilingRuns
 {
-    /// <summary>Tables shaped like the real ones (the contract's transaction fields; a hash-chained history).</summary>
+    /// <summary>
+    /// The reference tables: copies of the real ones (<c>LIKE … INCLUDING ALL</c>: columns, generated status, CHECK
+    /// constraints, every index) made in a schema of their own in the Host's database after its migrations ran.
+    /// </summary>
     private const string Schema = """
         DROP SCHEMA IF EXISTS perf_ref CASCADE;
         CREATE SCHEMA perf_ref;
-        CREATE TABLE perf_ref.transactions (
-          trx_id text PRIMARY KEY,
-          merchant_id text NOT NULL,
-          type text NOT NULL,
-          status text NOT NULL,
-          order_amount bigint NOT NULL CHECK (order_amount > 0),
-          captured_amount bigint NOT NULL DEFAULT 0,
-          voided_amount bigint NOT NULL DEFAULT 0,
-          settled_amount bigint NOT NULL DEFAULT 0,
-          refunded_amount bigint NOT NULL DEFAULT 0,
-          currency char(3) NOT NULL,
-          order_id text NOT NULL,
-          external_id text,
-          card_token text NOT NULL,
-          authorization_code text,
-          version int NOT NULL DEFAULT 1,
-          created_at timestamptz NOT NULL,
-          updated_at timestamptz NOT NULL,
-          CHECK (captured_amount >= 0 AND voided_amount >= 0 AND captured_amount + voided_amount <= order_amount));
-        CREATE UNIQUE INDEX ON perf_ref.transactions (merchant_id, external_id) WHERE external_id IS NOT NULL;
-        CREATE INDEX ON perf_ref.transactions (merchant_id, updated_at, trx_id);
-        CREATE INDEX ON perf_ref.transactions (merchant_id, created_at, trx_id);
-        CREATE TABLE perf_ref.history (
-          trx_id text NOT NULL,
-          seq int NOT NULL,
-          operation text NOT NULL,
-          amount bigint NOT NULL,
-          status text NOT NULL,
-          at timestamptz NOT NULL,
-          prev_hash bytea NOT NULL,
-          hash bytea NOT NULL,
-          PRIMARY KEY (trx_id, seq));
+        CREATE TABLE perf_ref.transactions (LIKE transactions.transactions INCLUDING ALL);
+        CREATE TABLE perf_ref.history (LIKE transactions.history INCLUDING ALL);
         """;
 
     private const string Authorize = """
         \set amt random(1000, 100000)
-        INSERT INTO perf_ref.transactions (trx_id, merchant_id, type, status, order_amount, currency, order_id, card_token, authorization_code, created_at, updated_at)
-        VALUES ('trx_' || md5(random()::text), 'mer_perf' || :client_id, 'PAYMENT', 'AUTHORIZED', :amt, 'USD', 'order-' || :client_id, 'tok_perf', '123456', now(), now())
+        INSERT INTO perf_ref.transactions (trx_id, merchant_id, type, order_amount, currency, order_id, card_token, card_brand, card_last4,
+                                           authorization_code, authorization_expires_at, created_at, updated_at)
+        VALUES ('trx_' || md5(random()::text), 'mer_perf' || :client_id, 'PAYMENT', :amt, 'USD', 'order-' || :client_id, 'tok_perf', 'visa', '4242',
+                '123456', now() + interval '7 days', now(), now())
         RETURNING trx_id \gset
         """;
 
@@ -66,10 +41,10 @@ internal static partial class CeilingRuns
     private const string Pair = Authorize + """
 
         BEGIN;
-        UPDATE perf_ref.transactions SET captured_amount = captured_amount + :amt, status = 'CAPTURED', version = version + 1, updated_at = now()
+        UPDATE perf_ref.transactions SET captured_amount = captured_amount + :amt, version = version + 1, updated_at = now()
           WHERE trx_id = :trx_id AND order_amount - captured_amount - voided_amount >= :amt;
         INSERT INTO perf_ref.history (trx_id, seq, operation, amount, status, at, prev_hash, hash)
-          VALUES (:trx_id, 2, 'CAPTURE', :amt, 'CAPTURED', now(), sha256(:trx_id::bytea), sha256(sha256(:trx_id::bytea) || 'CAPTURE'::bytea));
+          VALUES (:trx_id, 2, 'CAPTURE', :amt, 'CAPTURED', now(), encode(sha256(:trx_id::bytea), 'hex'), encode(sha256(('CAPTURE' || :trx_id)::bytea), 'hex'));
         END;
         """;
 
@@ -88,7 +63,7 @@ internal static partial class CeilingRuns
                  {
                      "-h", "127.0.0.1", "-p", b.Port.ToString(CultureInfo.InvariantCulture), "-U", b.Username!, "-n", "-M", "prepared",
                      "-c", clients.ToString(CultureInfo.InvariantCulture), "-j", Math.Min(clients, Environment.ProcessorCount).ToString(CultureInfo.InvariantCulture),
-                     "-T", Math.Max(1, (int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-f", file, "perf_ref",
+                     "-T", Math.Max(1, (int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-f", file, "payments",
                  })
         {
             psi.ArgumentList.Add(a);
@@ -108,14 +83,7 @@ internal static partial class CeilingRuns
 
     public static async Task<(double Authorize, double Pair)> PgbenchCeilingsAsync(string adminConnectionString, int clients, TimeSpan duration, string work, TextWriter log)
     {
-        var b = new NpgsqlConnectionStringBuilder(adminConnectionString);
-        await using (var conn = new NpgsqlConnection(b.ConnectionString))
-        {
-            await conn.OpenAsync();
-            await using var create = new NpgsqlCommand("DROP DATABASE IF EXISTS perf_ref; CREATE DATABASE perf_ref", conn);
-            await create.ExecuteNonQueryAsync();
-        }
-        b.Database = "perf_ref";
+        var b = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = "payments" };
         await using (var conn = new NpgsqlConnection(b.ConnectionString))
         {
             await conn.OpenAsync();
@@ -126,6 +94,12 @@ internal static partial class CeilingRuns
         log.WriteLine($"  pgbench authorize INSERT: {auth:0} tps");
         var (pair, _) = await PgbenchAsync(adminConnectionString, Pair, clients, duration, work);
         log.WriteLine($"  pgbench pair (INSERT; UPDATE + history INSERT): {pair:0} pairs/s");
+        await using (var conn = new NpgsqlConnection(b.ConnectionString))
+        {
+            await conn.OpenAsync();
+            await using var drop = new NpgsqlCommand("DROP SCHEMA perf_ref CASCADE", conn);
+            await drop.ExecuteNonQueryAsync();
+        }
         return (auth, pair);
     }
 

@@ -118,7 +118,7 @@ internal static class ReportWriter
             var httpRps = pairMax is null ? 0 : pairMax.Stats.Steps.Where(s => s.Name != pairMax.Stats.IterationStep).Sum(s => s.Requests) / pairMax.Stats.Seconds;
             t.Rows.Add(["Kestrel plaintext (built-in endpoint)", $"{c.PlaintextRps:0} req/s", httpRps > 0 ? $"pair HTTP calls {httpRps:0} req/s" : "-", httpRps > 0 ? $"{httpRps / c.PlaintextRps:P0}" : "-"]);
             blocks.Add(t);
-            blocks.Add(new Para($"pgbench: {c.PgbenchNote}, tables shaped like the transactions and history tables (perf_ref database). " +
+            blocks.Add(new Para($"pgbench: {c.PgbenchNote}, copies of the real transactions and history tables (LIKE … INCLUDING ALL, schema perf_ref, dropped after). " +
                                 $"Kestrel plaintext: {o.PlaintextClients} keep-alive clients in this process."));
         }
 
