@@ -29,6 +29,7 @@ internal static class ProblemDetailsSetup
             ctx.ProblemDetails.Instance = ctx.HttpContext.Request.Path;
             // The framework adds its own trace id; the Request-Id is ours.
             ctx.ProblemDetails.Extensions.Remove("traceId");
+            ctx.ProblemDetails.Extensions.Remove("trace_id");
         });
         services.AddExceptionHandler<GatewayExceptionHandler>();
         return services;
