@@ -50,6 +50,9 @@ internal sealed record PerfOptions
     /// <summary>The open-model rate for the list route's latency.</summary>
     public double ListRate { get; init; } = 50;
 
+    /// <summary>Every POST carries an Idempotency-Key, as merchants send them; false measures without (a diagnostic).</summary>
+    public bool IdempotencyKeys { get; init; } = true;
+
     public static PerfOptions Full => new();
 
     /// <summary>About ten seconds of load: every scenario and model once, tiny, to prove the suite and the invariants.</summary>
@@ -84,6 +87,7 @@ internal sealed record PerfOptions
             o = args[i] switch
             {
                 "--smoke" => o,
+                "--no-idempotency-keys" => o with { IdempotencyKeys = false },
                 "--out" => o with { OutputDirectory = Next() },
                 "--only" => o with { Only = Next().Split(',').ToHashSet() },
                 "--hosts" => o with { HostCount = (int)Num() },
@@ -95,7 +99,7 @@ internal sealed record PerfOptions
                 "--ramp-steps" => o with { RampMaxSteps = (int)Num() },
                 "--merchants" => o with { MerchantsPerScenario = (int)Num() },
                 _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --smoke --out DIR --only pair,list --hosts N --duration S " +
-                                                 "--clients N --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --merchants N"),
+                                                 "--clients N --no-idempotency-keys --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --merchants N"),
             };
         }
         return o;

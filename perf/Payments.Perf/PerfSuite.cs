@@ -73,7 +73,11 @@ internal static class PerfSuite
             ["Redis"] = () => [redisPid],
             ["load generator"] = () => [self],
         });
-        using var api = new GatewayApi(gw.HostUrl, gw.VaultUrl);
+        using var api = new GatewayApi(gw.HostUrl, gw.VaultUrl, o.IdempotencyKeys);
+        if (!o.IdempotencyKeys)
+        {
+            result.Notes.Add("Run WITHOUT Idempotency-Key headers (--no-idempotency-keys): the idempotency path is not measured.");
+        }
         var ctx = new SuiteContext(gw, api, o, log);
 
         async Task<PhaseStats> Measure(string purpose, Func<Task<PhaseStats>> run)

@@ -120,7 +120,7 @@ public sealed class GatewayProcesses : IAsyncDisposable
     /// <summary>Redis' PID, from its own INFO.</summary>
     public async Task<int> RedisPidAsync()
     {
-        await using var mux = await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString + ",allowAdmin=true");
         var info = await mux.GetServer(Redis.Endpoint).InfoAsync("server");
         var pid = info.SelectMany(g => g).First(p => p.Key == "process_id").Value;
         return int.Parse(pid, CultureInfo.InvariantCulture);

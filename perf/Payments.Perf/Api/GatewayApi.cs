@@ -36,6 +36,7 @@ internal sealed class Merchant(string merchantId, HttpClient http)
 internal sealed class GatewayApi : IDisposable
 {
     private static readonly MediaTypeHeaderValue Json = new("application/json");
+    private readonly bool idempotencyKeys;
     private readonly SocketsHttpHandler handler = new()
     {
         MaxConnectionsPerServer = 1024,
@@ -46,8 +47,9 @@ internal sealed class GatewayApi : IDisposable
         UseCookies = false,
     };
 
-    public GatewayApi(Uri hostUrl, Uri vaultUrl)
+    public GatewayApi(Uri hostUrl, Uri vaultUrl, bool idempotencyKeys = true)
     {
+        this.idempotencyKeys = idempotencyKeys;
         Loopback.Require(hostUrl);
         Loopback.Require(vaultUrl);
         HostUrl = hostUrl;
@@ -187,7 +189,7 @@ internal sealed class GatewayApi : IDisposable
                 req.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body.ToJsonString()));
                 req.Content.Headers.ContentType = Json;
             }
-            if (idempotencyKey is not null)
+            if (idempotencyKey is not null && idempotencyKeys)
             {
                 req.Headers.Add("Idempotency-Key", idempotencyKey);
             }

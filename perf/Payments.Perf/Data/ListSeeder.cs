@@ -21,12 +21,12 @@ internal static class ListSeeder
         await using (var cmd = new NpgsqlCommand(
             """
             SELECT c.column_name FROM information_schema.columns c
-            WHERE c.table_schema = 'transactions' AND format('transactions.%I', c.table_name) = @t
+            WHERE c.table_schema = 'transactions' AND c.table_name = @t
               AND c.is_generated = 'NEVER' AND c.is_identity = 'NO' AND coalesce(c.column_default, '') NOT LIKE 'nextval%'
             ORDER BY c.ordinal_position
             """, conn))
         {
-            cmd.Parameters.AddWithValue("t", schema.Table);
+            cmd.Parameters.AddWithValue("t", schema.TableName);
             await using var r = await cmd.ExecuteReaderAsync();
             while (await r.ReadAsync())
             {

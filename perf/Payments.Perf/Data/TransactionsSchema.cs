@@ -8,6 +8,7 @@ namespace Payments.Perf.Data;
 /// The suite reads them after the run (and the list seeder writes to the first); it never depends on C# types.
 /// </summary>
 internal sealed record TransactionsSchema(
+    string TableName,
     string Table, string IdColumn, string MerchantColumn, IReadOnlyList<string> Columns,
     string? HistoryTable, string? HistoryTrxColumn, string? HistoryOperationColumn, string? HistoryAmountColumn)
 {
@@ -40,6 +41,7 @@ internal sealed record TransactionsSchema(
         var merchant = main.Value.FirstOrDefault(c => c == "merchant_id") ?? throw new InvalidOperationException("transactions table has no merchant_id");
         var history = tables.FirstOrDefault(t => t.Key != main.Key && t.Value.Contains("seq") && t.Value.Contains("operation"));
         return new TransactionsSchema(
+            main.Key,
             $"transactions.\"{main.Key}\"", id, merchant, main.Value,
             history.Key is null ? null : $"transactions.\"{history.Key}\"",
             history.Value?.FirstOrDefault(c => c is "trx_id" or "transaction_id"),
