@@ -116,6 +116,8 @@ internal static partial class CeilingRuns
         using var api = new GatewayApi(url, url);
         using var http = api.Client(null);
         var scenario = new PlaintextScenario(api, http);
+        // Warm-up, unrecorded: JIT and connections.
+        await LoadModels.ClosedAsync(scenario, clients, TimeSpan.FromSeconds(Math.Min(3, duration.TotalSeconds)), clients * 50L);
         return await LoadModels.ClosedAsync(scenario, clients, duration);
     }
 
