@@ -41,13 +41,13 @@ if [ ! -f "$data/secrets.env" ]; then
   } > "$data/secrets.env"
   umask 022
 fi
-# The Auth module's signing-key encryption key (added to older secrets files too).
-if ! grep -q '^AUTH_KEY_ENCRYPTION_KEY=' "$data/secrets.env"; then
-  (umask 077; echo "AUTH_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> "$data/secrets.env")
-fi
 # The Vault's owner role (migrations) came later than the first secrets file: add its password when missing.
 if ! grep -q '^VAULT_OWNER_DB_PASSWORD=' "$data/secrets.env"; then
   (umask 077; echo "VAULT_OWNER_DB_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >> "$data/secrets.env")
+fi
+# The Auth module's signing-key encryption key (added to older secrets files too).
+if ! grep -q '^AUTH_KEY_ENCRYPTION_KEY=' "$data/secrets.env"; then
+  (umask 077; echo "AUTH_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> "$data/secrets.env")
 fi
 set -a; . "$data/secrets.env"; set +a
 
