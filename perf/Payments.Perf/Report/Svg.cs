@@ -67,6 +67,14 @@ internal static class Svg
             {
                 var d = string.Join(" ", s.Points.Select((p, j) => Inv($"{(j == 0 ? "M" : "L")}{Px(p.X):0.#},{Py(p.Y):0.#}")));
                 sb.Append(Inv($"<path d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\"/>"));
+                // Markers, so a series of one point (a one-step ramp, a one-second phase) still shows.
+                if (s.Points.Count <= 40)
+                {
+                    foreach (var p in s.Points)
+                    {
+                        sb.Append(Inv($"<circle cx=\"{Px(p.X):0.#}\" cy=\"{Py(p.Y):0.#}\" r=\"2.5\" fill=\"{color}\"/>"));
+                    }
+                }
             }
             sb.Append(Inv($"<rect x=\"{W - R + 10}\" y=\"{T + i * 16}\" width=\"10\" height=\"10\" fill=\"{color}\"/>"));
             sb.Append(Inv($"<text x=\"{W - R + 24}\" y=\"{T + i * 16 + 9}\">{E(s.Name)}</text>"));
