@@ -30,7 +30,7 @@ internal sealed class StepStats(string name)
         {
             histogram.RecordValue(Math.Min(micros, histogram.HighestTrackableValue));
             perSecond[second] = perSecond.GetValueOrDefault(second) + 1;
-            if (status is >= 200 and < 300)
+            if (status is 200 or 201)
             {
                 Ok++;
             }
