@@ -33,7 +33,7 @@ public sealed class RefundConcurrencyTests(RefundsFixture gateway)
         var merchant = await gateway.CreateMerchantClientAsync();
         var paymentId = Str(await gateway.PaymentAsync(merchant, Captured), "trx_id");
         await using var second = gateway.AnotherHost();
-        using var secondHttp = ClientFor(second, merchant);
+        using var secondHttp = second.CreateClientFor(merchant);
 
         var statuses = await Task.WhenAll(Enumerable.Range(0, Requests)
             .Select(i => RefundStatusAsync(i % 2 == 0 ? merchant.Http : secondHttp, paymentId)));
@@ -47,7 +47,7 @@ public sealed class RefundConcurrencyTests(RefundsFixture gateway)
         var merchant = await gateway.CreateMerchantClientAsync();
         var paymentId = Str(await gateway.PaymentAsync(merchant, Captured), "trx_id");
         await using var second = gateway.AnotherHost();
-        using var secondHttp = ClientFor(second, merchant);
+        using var secondHttp = second.CreateClientFor(merchant);
         var key = "refund-" + Guid.NewGuid().ToString("N");
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>

@@ -1,15 +1,9 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using Payments.BuildingBlocks.Ids;
 using Payments.TestKit;
-using Payments.Vault.Contracts;
 
 namespace Payments.IntegrationTests.Refunds;
 
@@ -19,51 +13,13 @@ public sealed class RefundsFixture : GatewayFixture
     protected override void ConfigureHost(Dictionary<string, string?> settings) =>
         settings["Transactions:ScheduledSettlement"] = "false";
 
-    /// <summary>
-    /// Another Host on the same database, Redis and Vault, as a second instance would be: its own container, connection
-    /// pool, caches and background services. Dispose it at the end of the test.
-    /// </summary>
-    public HostFactory AnotherHost()
-    {
-        var settings = new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Payments"] = HostConnectionString,
-            ["ConnectionStrings:Redis"] = Redis.ConnectionString,
-            ["Vault:BaseUrl"] = Vault.BaseAddress.ToString(),
-            ["Vault:ServiceKey"] = ServiceKey,
-            ["Gateway:Mode"] = "Sandbox",
-            ["Transactions:ScheduledSettlement"] = "false",
-        };
-        var host = new HostFactory(settings, Vault);
-        _ = host.Server;
-        return host;
-    }
+    /// <summary>Another Host on the same database, Redis and Vault, as a second instance would be. Dispose it.</summary>
+    public HostFactory AnotherHost() =>
+        this.CreateAnotherHost(new Dictionary<string, string?> { ["Transactions:ScheduledSettlement"] = "false" });
 
-    /// <summary>
-    /// A card token for <paramref name="merchant"/>, made as in production: the Host registers a tokenization intent
-    /// with the Vault and the card goes to the Vault's card route, never through the Host.
-    /// </summary>
-    public async Task<string> TokenizeAsync(MerchantClient merchant, string number = "4242424242424242")
-    {
-        var vault = HostServices.GetRequiredService<IVaultClient>();
-        var intentId = PrefixedId.New("tki");
-        var secret = "tki_secret_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        await vault.RegisterTokenizationIntentAsync(merchant.MerchantId, new TokenizationIntentRegistration(intentId,
-            Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret))), DateTimeOffset.UtcNow.AddMinutes(30), null),
-            CancellationToken.None);
-        using var http = Vault.CreateClient();
-        using var response = await http.PostAsJsonAsync($"/v1/tokenization-intents/{intentId}/card", new Dictionary<string, object>
-        {
-            ["client_secret"] = secret,
-            ["number"] = number,
-            ["exp_month"] = 12,
-            ["exp_year"] = DateTime.UtcNow.Year + 3,
-            ["cvc"] = "123",
-        });
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"card submission answered {(int)response.StatusCode}");
-        return JsonNode.Parse(text)!["card_token"]!.GetValue<string>();
-    }
+    /// <summary>A card token for <paramref name="merchant"/>, made as a merchant makes one (the card goes to the Vault only).</summary>
+    public Task<string> TokenizeAsync(MerchantClient merchant, string number = "4242424242424242") =>
+        this.TokenizeCardAsync(merchant, number);
 
     /// <summary>A payment of <paramref name="amount"/> USD: authcap by default, authorize when <paramref name="capture"/> is false.</summary>
     public async Task<JsonNode> PaymentAsync(MerchantClient merchant, long amount = 1000, bool capture = true, string? token = null,
@@ -151,13 +107,6 @@ internal static class RefundApi
         var (status, body, _) = await SendAsync(http, HttpMethod.Get, path);
         Assert.True(status == HttpStatusCode.OK, $"GET {path} answered {(int)status}: {body}");
         return body!;
-    }
-
-    public static HttpClient ClientFor(HostFactory host, MerchantClient merchant)
-    {
-        var http = host.CreateClient();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", merchant.AccessToken);
-        return http;
     }
 
     public static string Code(JsonNode? problem) => problem?["code"]?.GetValue<string>() ?? "";

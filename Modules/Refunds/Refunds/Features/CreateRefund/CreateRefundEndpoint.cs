@@ -10,6 +10,7 @@ using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Ids;
+using Payments.Refunds.Concurrency;
 using Payments.Refunds.Data;
 using Payments.Refunds.Domain;
 using Payments.Transactions.Contracts;
@@ -27,6 +28,7 @@ internal sealed class CreateRefundEndpoint(
     IRefundLedger ledger,
     IVaultClient vault,
     RefundRecords records,
+    PaymentQueue queue,
     ILogger<CreateRefundEndpoint> logger) : Endpoint<CreateRefundRequest>
 {
     /// <summary>The decline code of a refund whose card token was deleted: the acquirer cannot be asked.</summary>
@@ -60,6 +62,8 @@ internal sealed class CreateRefundEndpoint(
         var refundTrxId = PrefixedId.New("trx");
         RefundRecord? sent = null;
 
+        // Waiting for the turn may be given up (nothing happened yet); what follows may not.
+        using var turn = await queue.EnterAsync(merchant.Id + "/" + paymentTrxId, ct);
         RecordedRefund? recorded;
         // Not cancelled by the client going away: once the acquirer is asked, its answer must be booked.
         try
@@ -98,6 +102,8 @@ internal sealed class CreateRefundEndpoint(
 
         // The same bytes the ledger stored as this Idempotency-Key's answer, so a replay is identical.
         var refund = recorded.Refund;
+        // Written by hand (the stored bytes): tell FastEndpoints, or it would answer 204 over a buffered body.
+        HttpContext.MarkResponseStart();
         HttpContext.Response.StatusCode = StatusCodes.Status201Created;
         HttpContext.Response.ContentType = "application/json";
         HttpContext.Response.Headers.ETag = "\"" + refund.Version.ToString(CultureInfo.InvariantCulture) + "\"";
