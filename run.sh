@@ -45,6 +45,10 @@ fi
 if ! grep -q '^VAULT_OWNER_DB_PASSWORD=' "$data/secrets.env"; then
   (umask 077; echo "VAULT_OWNER_DB_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >> "$data/secrets.env")
 fi
+# The Auth module's signing-key encryption key (added to older secrets files too).
+if ! grep -q '^AUTH_KEY_ENCRYPTION_KEY=' "$data/secrets.env"; then
+  (umask 077; echo "AUTH_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> "$data/secrets.env")
+fi
 set -a; . "$data/secrets.env"; set +a
 
 pg_start "$data/pg" "$PG_PORT" -c max_connections=300 -c max_wal_size=4GB
@@ -77,9 +81,10 @@ export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT,abortConnect=false"
 export Vault__BaseUrl="http://127.0.0.1:$VAULT_PORT/"
 export Vault__ServiceKey="$VAULT_SERVICE_KEY"
 export Gateway__Mode="$GATEWAY_MODE"
+export Auth__KeyEncryptionKey="$AUTH_KEY_ENCRYPTION_KEY"
 
 vault_env() {
-  env -u ConnectionStrings__Payments -u ConnectionStrings__Redis \
+  env -u ConnectionStrings__Payments -u ConnectionStrings__Redis -u Auth__KeyEncryptionKey \
     ConnectionStrings__Vault="Host=127.0.0.1;Port=$PG_PORT;Username=vault;Password=$VAULT_DB_PASSWORD;Database=vault;Maximum Pool Size=64" \
     ConnectionStrings__VaultMigrations="Host=127.0.0.1;Port=$PG_PORT;Username=vault_owner;Password=$VAULT_OWNER_DB_PASSWORD;Database=vault;Pooling=false" \
     Vault__PublicUrl="http://127.0.0.1:$VAULT_PORT" \
@@ -88,7 +93,7 @@ vault_env() {
 }
 
 case "${1:-}" in
-  merchant)
+  merchant|keys)
     cd "$host_dir" && exec dotnet Payments.Host.dll "$@" ;;
   vault)
     shift; cd "$vault_dir"; vault_env dotnet Payments.Vault.dll "$@"; exit $? ;;
