@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Payments.BuildingBlocks.Hosting;
+using Payments.Refunds.Concurrency;
+using Payments.Refunds.Data;
 
 namespace Payments.Refunds;
 
@@ -11,5 +13,7 @@ public static class RefundsModule
 
     private static void AddServices(IServiceCollection services, IConfiguration config)
     {
+        services.AddSingleton<RefundRecords>();
+        services.AddSingleton<PaymentQueue>();
     }
 }

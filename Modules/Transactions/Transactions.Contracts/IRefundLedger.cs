@@ -34,7 +34,10 @@ public interface IRefundLedger
 /// <param name="Approved">True when the acquirer accepted it.</param>
 /// <param name="DeclineCode">The acquirer's code when refused.</param>
 /// <param name="Reason">The merchant's reason, kept with the refund.</param>
-public sealed record RefundDecision(long Amount, bool Approved, string? DeclineCode, string? Reason);
+/// <param name="TrxId">The refund's <c>trx_…</c> id when the caller chose it (to give the acquirer); null lets the ledger pick one.</param>
+/// <param name="AuthorizationCode">The acquirer's approval code of the refund, shown as its <c>authorization_code</c>.</param>
+public sealed record RefundDecision(long Amount, bool Approved, string? DeclineCode, string? Reason,
+    string? TrxId = null, string? AuthorizationCode = null);
 
 /// <summary>The recorded refund (with history) and its payment after the change.</summary>
 public sealed record RecordedRefund(TransactionSnapshot Refund, TransactionSnapshot Payment);

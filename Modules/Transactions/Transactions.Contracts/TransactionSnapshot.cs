@@ -36,6 +36,10 @@ public sealed record TransactionSnapshot(
     [JsonIgnore]
     public long Version { get; init; }
 
+    /// <summary>The card token the payment was made with; given to <see cref="IRefundLedger"/> callers only, never shown.</summary>
+    [JsonIgnore]
+    public string? CardToken { get; init; }
+
     /// <summary>What remains to capture or void on a payment.</summary>
     [JsonIgnore]
     public long Remaining => OrderAmount - CapturedAmount - VoidedAmount;

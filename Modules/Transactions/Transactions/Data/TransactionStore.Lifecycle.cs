@@ -200,7 +200,10 @@ internal sealed partial class TransactionStore
         {
             return null;
         }
-        var decision = await decide(payment.Snapshot with { History = await ReadHistoryAsync(conn, tx, paymentTrxId, ct) }, ct);
+        var decision = await decide(payment.Snapshot with
+        {
+            History = await ReadHistoryAsync(conn, tx, paymentTrxId, ct), CardToken = payment.CardToken,
+        }, ct);
         if (decision.Amount < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(decide), "A refund amount is at least 1.");
@@ -214,7 +217,8 @@ internal sealed partial class TransactionStore
                       ?? throw new ProblemException(422, ErrorCodes.AmountExceedsRefundable, "The amount is more than is refundable.");
         }
         var child = await InsertChildAsync(conn, tx, updated, TransactionTypes.Refund, decision.Amount,
-            decision.Approved ? null : decision.DeclineCode ?? "declined", null, decision.Reason, now, ct);
+            decision.Approved ? null : decision.DeclineCode ?? "declined", null, decision.Reason, now, ct,
+            decision.TrxId, decision.Approved ? decision.AuthorizationCode : null);
         var changed = await FinishChildAsync(conn, tx, updated, child, "REFUND", decision.Amount, decision.Approved,
             TransactionEventTypes.RefundCreated, TransactionEventTypes.Refunded, claim, now, ct);
         return new RecordedRefund(changed.Transaction, updated.Snapshot);
@@ -236,21 +240,22 @@ internal sealed partial class TransactionStore
     }
 
     private static async Task<TransactionRow> InsertChildAsync(NpgsqlConnection conn, NpgsqlTransaction tx, TransactionRow payment,
-        string type, long amount, string? declineCode, string? reasonCode, string? reason, DateTimeOffset now, CancellationToken ct)
+        string type, long amount, string? declineCode, string? reasonCode, string? reason, DateTimeOffset now, CancellationToken ct,
+        string? trxId = null, string? authorizationCode = null)
     {
         var p = payment.Snapshot;
         await using var cmd = new NpgsqlCommand($"""
             INSERT INTO transactions.transactions AS t
                 (trx_id, merchant_id, type, order_amount, currency, settled_amount, order_id, payment_intent_id, parent_trx_id,
-                 card_token, card_brand, card_last4, decline_code, reason_code, reason, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+                 card_token, card_brand, card_last4, decline_code, reason_code, reason, created_at, updated_at, authorization_code)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)
             RETURNING {TransactionRows.Columns}
             """, conn, tx);
         foreach (var v in new object?[]
                  {
-                     PrefixedId.New("trx"), payment.MerchantId, type, amount, p.Currency,
+                     trxId ?? PrefixedId.New("trx"), payment.MerchantId, type, amount, p.Currency,
                      type == TransactionTypes.Chargeback ? amount : 0L, p.OrderId, p.PaymentIntentId, p.TrxId,
-                     payment.CardToken, p.Card?.Brand, p.Card?.Last4, declineCode, reasonCode, reason, now,
+                     payment.CardToken, p.Card?.Brand, p.Card?.Last4, declineCode, reasonCode, reason, now, authorizationCode,
                  })
         {
             cmd.Parameters.Add(new() { Value = v ?? DBNull.Value });
