@@ -42,6 +42,11 @@ if [ ! -f "$data/secrets.env" ]; then
   umask 022
 fi
 set -a; . "$data/secrets.env"; set +a
+# Added after the first release: an existing secrets.env gets the webhook sealing key appended once.
+if [ -z "${WEBHOOKS_SECRET_KEY:-}" ]; then
+  (umask 077; echo "WEBHOOKS_SECRET_KEY=$(head -c 32 /dev/urandom | base64)" >> "$data/secrets.env")
+  set -a; . "$data/secrets.env"; set +a
+fi
 
 pg_start "$data/pg" "$PG_PORT" -c max_connections=300 -c max_wal_size=4GB
 redis_start "$data/redis" "$REDIS_PORT"
@@ -69,9 +74,10 @@ export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT,abortConnect=false"
 export Vault__BaseUrl="http://127.0.0.1:$VAULT_PORT/"
 export Vault__ServiceKey="$VAULT_SERVICE_KEY"
 export Gateway__Mode="$GATEWAY_MODE"
+export Webhooks__SecretKey="$WEBHOOKS_SECRET_KEY"
 
 vault_env() {
-  env -u ConnectionStrings__Payments -u ConnectionStrings__Redis \
+  env -u ConnectionStrings__Payments -u ConnectionStrings__Redis -u Webhooks__SecretKey \
     ConnectionStrings__Vault="Host=127.0.0.1;Port=$PG_PORT;Username=vault;Password=$VAULT_DB_PASSWORD;Database=vault;Maximum Pool Size=64" \
     Vault__PublicUrl="http://127.0.0.1:$VAULT_PORT" \
     Vault__Kek__Components__0="$VAULT_KEK_1" Vault__Kek__Components__1="$VAULT_KEK_2" Vault__Kek__Components__2="$VAULT_KEK_3" \

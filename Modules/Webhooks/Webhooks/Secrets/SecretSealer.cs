@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Hosting;
 
 namespace Payments.Webhooks.Secrets;
 
@@ -14,27 +14,34 @@ namespace Payments.Webhooks.Secrets;
 internal sealed class SecretSealer
 {
     private const int TagSize = 16;
-    private readonly byte[]? key;
+    private readonly byte[] key;
 
-    public SecretSealer(IOptions<WebhooksOptions> options, ILogger<SecretSealer> logger)
+    public SecretSealer(IOptions<WebhooksOptions> options, IOptions<GatewayOptions> gateway, ILogger<SecretSealer> logger)
     {
         var configured = options.Value.SecretKey;
-        if (string.IsNullOrWhiteSpace(configured))
+        if (!string.IsNullOrWhiteSpace(configured))
         {
-            logger.LogWarning("Webhooks:SecretKey is not set: webhook endpoints cannot be created or delivered to");
-            return;
+            byte[]? parsed;
+            try
+            {
+                parsed = Convert.FromBase64String(configured);
+            }
+            catch (FormatException)
+            {
+                parsed = null;
+            }
+            key = parsed is { Length: 32 } ? parsed
+                : throw new InvalidOperationException("Webhooks:SecretKey must be the base64 of 32 bytes.");
         }
-        try
+        else if (gateway.Value.IsSandbox)
         {
-            key = Convert.FromBase64String(configured);
+            // As Auth does for its key: a sandbox started without secrets still works, under a key anyone can know.
+            logger.LogWarning("Webhooks:SecretKey is not set; webhook secrets are sealed with the public sandbox development key");
+            key = SHA256.HashData(Encoding.UTF8.GetBytes("payments-sandbox-webhooks-secret-key"));
         }
-        catch (FormatException)
+        else
         {
-            key = null;
-        }
-        if (key is not { Length: 32 })
-        {
-            throw new InvalidOperationException("Webhooks:SecretKey must be the base64 of 32 bytes.");
+            throw new InvalidOperationException("Webhooks:SecretKey is required in Live mode.");
         }
     }
 
@@ -47,7 +54,7 @@ internal sealed class SecretSealer
         var nonce = RandomNumberGenerator.GetBytes(12);
         var plain = Encoding.UTF8.GetBytes(secret);
         var output = new byte[plain.Length + TagSize];
-        using var aes = new AesGcm(Key, TagSize);
+        using var aes = new AesGcm(key, TagSize);
         aes.Encrypt(nonce, plain, output.AsSpan(0, plain.Length), output.AsSpan(plain.Length), Encoding.UTF8.GetBytes(endpointId));
         return (nonce, output);
     }
@@ -55,11 +62,9 @@ internal sealed class SecretSealer
     public string Open(string endpointId, byte[] nonce, byte[] sealedSecret)
     {
         var plain = new byte[sealedSecret.Length - TagSize];
-        using var aes = new AesGcm(Key, TagSize);
+        using var aes = new AesGcm(key, TagSize);
         aes.Decrypt(nonce, sealedSecret.AsSpan(0, plain.Length), sealedSecret.AsSpan(plain.Length), plain, Encoding.UTF8.GetBytes(endpointId));
         return Encoding.UTF8.GetString(plain);
     }
 
-    private byte[] Key => key ?? throw new ProblemException(503, ErrorCodes.ServiceUnavailable,
-        "Webhooks are not configured on this gateway.") { RetryAfterSeconds = 60 };
 }

@@ -55,6 +55,8 @@ internal sealed class CreateEndpointEndpoint(
         HttpContext.Features.Set(new IdempotentReplayBody(replay));
         HttpContext.Response.StatusCode = StatusCodes.Status201Created;
         HttpContext.Response.ContentType = "application/json";
+        // Marked as sent: under the idempotency middleware the body is buffered, so the framework would not see it started.
+        HttpContext.MarkResponseStart();
         await HttpContext.Response.Body.WriteAsync(body, ct);
     }
 }

@@ -32,6 +32,7 @@ internal sealed class ListEventsEndpoint(ICurrentMerchant merchant, WebhookStore
         var json = await store.ListEventsJsonAsync(merchant.Id, after, (int)limit, ct);
         HttpContext.Response.StatusCode = StatusCodes.Status200OK;
         HttpContext.Response.ContentType = "application/json";
+        HttpContext.MarkResponseStart();
         await HttpContext.Response.Body.WriteAsync(json, ct);
     }
 
