@@ -276,7 +276,7 @@ public sealed class WebhookDeliveryTests(WebhooksFixture gateway) : IClassFixtur
 
         var endpoint = await WebhookApi.EventuallyAsync(
             async () => (await m.GetJsonAsync("/v1/webhook-endpoints")).GetProperty("data").EnumerateArray().Single(),
-            e => e.GetProperty("status").GetString() == "DISABLED", TimeSpan.FromSeconds(30), "the endpoint to be disabled");
+            e => e.GetProperty("status").GetString() == "DISABLED", TimeSpan.FromSeconds(60), "the endpoint to be disabled");
 
         Assert.Equal(id, endpoint.GetProperty("id").GetString());
         Assert.Contains("HTTP 503", endpoint.GetProperty("disabled_reason").GetString(), StringComparison.Ordinal);

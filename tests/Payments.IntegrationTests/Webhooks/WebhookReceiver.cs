@@ -76,11 +76,14 @@ internal sealed class WebhookReceiver : IAsyncDisposable
         return receiver;
     }
 
-    /// <summary>Waits until the recorded requests satisfy <paramref name="condition"/>, or fails after the timeout.</summary>
+    /// <summary>
+    /// Waits until the recorded requests satisfy <paramref name="condition"/>, or fails after the timeout (generous: the first
+    /// message in a fresh Host compiles Wolverine's handler chain, slow on a loaded 2-core machine).
+    /// </summary>
     public async Task<IReadOnlyList<ReceivedDelivery>> WaitForAsync(Func<IReadOnlyList<ReceivedDelivery>, bool> condition,
         TimeSpan? timeout = null, string? what = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         while (true)
         {
             var snapshot = Received;

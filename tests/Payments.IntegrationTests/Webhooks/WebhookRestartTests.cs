@@ -28,7 +28,7 @@ public sealed class WebhookRestartTests(WebhooksFixture gateway) : IClassFixture
         await m.AuthorizeAsync(200);
         try
         {
-            await inFlight.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            await inFlight.Task.WaitAsync(TimeSpan.FromSeconds(60));
         }
         catch (TimeoutException)
         {
@@ -43,7 +43,7 @@ public sealed class WebhookRestartTests(WebhooksFixture gateway) : IClassFixture
         var after = m with { Http = http };
         await after.AuthorizeAsync(300);
 
-        var all = await receiver.WaitForAsync(r => WebhookReceiver.Accepted(r, "/restart").Count >= 3, TimeSpan.FromSeconds(30));
+        var all = await receiver.WaitForAsync(r => WebhookReceiver.Accepted(r, "/restart").Count >= 3, TimeSpan.FromSeconds(90));
 
         var accepted = WebhookReceiver.Accepted(all, "/restart");
         Assert.Equal([1L, 2, 3], accepted.Select(d => d.Sequence));
