@@ -31,5 +31,7 @@ public static class WebhookEventTypes
         "refund.created",
         "chargeback.created",
         TokenizationIntentSucceeded,
+        "tokenization_intent.expired",
+        "tokenization_intent.failed",
     ];
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Payments.BuildingBlocks.Hosting;
 using Payments.Webhooks.Data;
 using Payments.Webhooks.Delivery;
+using Payments.Webhooks.Recording;
 using Payments.Webhooks.Secrets;
 
 namespace Payments.Webhooks;
@@ -23,5 +24,6 @@ public static class WebhooksModule
         WebhookSender.Configure(services);
         services.AddSingleton<DeliveryDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<DeliveryDispatcher>());
+        services.AddHostedService<TokenizationFeed>();
     }
 }

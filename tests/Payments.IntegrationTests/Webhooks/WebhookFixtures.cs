@@ -1,7 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
-using Payments.Intents.Contracts;
 using Payments.TestKit;
 using Payments.Vault.Contracts;
 using Payments.Webhooks.Delivery;
@@ -10,8 +9,9 @@ namespace Payments.IntegrationTests.Webhooks;
 
 /// <summary>
 /// The gateway with webhooks configured for quick tests: a sealing key, retries after 100 ms doubling to 400 ms, and
-/// an endpoint disabled after 3 s of failures. Until the Vault and Intents branches land, the acquirer behind the
-/// Vault client is a stand-in that approves every card (these tests are about what follows a transaction change).
+/// an endpoint disabled after 3 s of failures. The acquirer behind the Vault client is a stand-in that approves every
+/// card, so no tokenization events interleave with the sequences these tests count (<see cref="RealVaultWebhooksFixture"/>
+/// runs the real Vault).
 /// </summary>
 public class WebhooksFixture : GatewayFixture
 {
@@ -46,7 +46,6 @@ public class WebhooksFixture : GatewayFixture
     internal static void AddStandIns(IServiceCollection services)
     {
         services.AddSingleton<IVaultClient, ApprovingVault>();
-        services.AddSingleton<IPaymentIntentReader, NoPaymentIntents>();
         services.AddSingleton<IWebhookHostResolver, TestResolver>();
     }
 
@@ -83,7 +82,7 @@ public class WebhooksFixture : GatewayFixture
     /// <summary>A second Host on the same databases (another process, or this one after a restart).</summary>
     public HostFactory NewHost() => new(HostSettings, Vault, AddStandIns);
 
-    private sealed class TestResolver : IWebhookHostResolver
+    internal sealed class TestResolver : IWebhookHostResolver
     {
         public Task<IPAddress[]> ResolveAsync(string host, CancellationToken ct) =>
             FakeDns.TryGetValue(host, out var ip) ? Task.FromResult(new[] { ip }) : Dns.GetHostAddressesAsync(host, ct);
@@ -93,6 +92,13 @@ public class WebhooksFixture : GatewayFixture
 public sealed class LiveWebhooksFixture : WebhooksFixture
 {
     protected override string Mode => "Live";
+}
+
+/// <summary>The gateway with the real Vault behind the Host (tokenization included), webhooks configured as above.</summary>
+public sealed class RealVaultWebhooksFixture : WebhooksFixture
+{
+    protected override void ConfigureHostServices(IServiceCollection services) =>
+        services.AddSingleton<IWebhookHostResolver, TestResolver>();
 }
 
 /// <summary>Approves every authorization and refund, as the sandbox acquirer does for a good card.</summary>
@@ -114,10 +120,4 @@ internal sealed class ApprovingVault : IVaultClient
         Task.FromResult<CardDisplay?>(new CardDisplay("visa", "4242", 12, 2030, "fp"));
 
     public Task<bool> DeleteCardAsync(string merchantId, string cardToken, CancellationToken ct) => Task.FromResult(true);
-}
-
-internal sealed class NoPaymentIntents : IPaymentIntentReader
-{
-    public Task<PaymentIntentSnapshot?> FindAsync(string merchantId, string intentId, CancellationToken ct) =>
-        Task.FromResult<PaymentIntentSnapshot?>(null);
 }
