@@ -45,6 +45,10 @@ fi
 if ! grep -q '^VAULT_OWNER_DB_PASSWORD=' "$data/secrets.env"; then
   (umask 077; echo "VAULT_OWNER_DB_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >> "$data/secrets.env")
 fi
+# The Auth module's signing-key encryption key (added to older secrets files too).
+if ! grep -q '^AUTH_KEY_ENCRYPTION_KEY=' "$data/secrets.env"; then
+  (umask 077; echo "AUTH_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> "$data/secrets.env")
+fi
 set -a; . "$data/secrets.env"; set +a
 # Added after the first release: an existing secrets.env gets the webhook sealing key appended once.
 if [ -z "${WEBHOOKS_SECRET_KEY:-}" ]; then
@@ -83,9 +87,10 @@ export Vault__BaseUrl="http://127.0.0.1:$VAULT_PORT/"
 export Vault__ServiceKey="$VAULT_SERVICE_KEY"
 export Gateway__Mode="$GATEWAY_MODE"
 export Webhooks__SecretKey="$WEBHOOKS_SECRET_KEY"
+export Auth__KeyEncryptionKey="$AUTH_KEY_ENCRYPTION_KEY"
 
 vault_env() {
-  env -u ConnectionStrings__Payments -u ConnectionStrings__Redis -u Webhooks__SecretKey \
+  env -u ConnectionStrings__Payments -u ConnectionStrings__Redis -u Auth__KeyEncryptionKey -u Webhooks__SecretKey \
     ConnectionStrings__Vault="Host=127.0.0.1;Port=$PG_PORT;Username=vault;Password=$VAULT_DB_PASSWORD;Database=vault;Maximum Pool Size=64" \
     ConnectionStrings__VaultMigrations="Host=127.0.0.1;Port=$PG_PORT;Username=vault_owner;Password=$VAULT_OWNER_DB_PASSWORD;Database=vault;Pooling=false" \
     Vault__PublicUrl="http://127.0.0.1:$VAULT_PORT" \
@@ -94,7 +99,7 @@ vault_env() {
 }
 
 case "${1:-}" in
-  merchant)
+  merchant|keys)
     cd "$host_dir" && exec dotnet Payments.Host.dll "$@" ;;
   vault)
     shift; cd "$vault_dir"; vault_env dotnet Payments.Vault.dll "$@"; exit $? ;;

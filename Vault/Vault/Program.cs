@@ -43,6 +43,7 @@ public sealed partial class Program
         services.AddSingleton<Kek>();
         services.AddSingleton<AuditLog>();
         services.AddSingleton<PostgresXmlRepository>();
+        services.AddSingleton<CardKeyRing>();
         services.AddSingleton<CardCipher>();
         services.AddSingleton<Fingerprints>();
         services.AddSingleton<CvcStore>();

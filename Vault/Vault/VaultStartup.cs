@@ -46,6 +46,7 @@ internal sealed partial class VaultStartup(IServiceProvider services) : IHostedS
         {
             throw new InvalidOperationException("Data Protection did not round-trip.");
         }
+        _ = services.GetRequiredService<CardKeyRing>().Current; // a card key exists before the first card
     }
 
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]

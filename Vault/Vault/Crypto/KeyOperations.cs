@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -14,7 +13,7 @@ namespace Payments.Vault.Crypto;
 /// </summary>
 internal sealed class KeyOperations(
     IKeyManager keys,
-    IDataProtectionProvider provider,
+    CardKeyRing ring,
     CardCipher cipher,
     NpgsqlDataSource db,
     AuditLog audit,
@@ -22,7 +21,7 @@ internal sealed class KeyOperations(
     IOptions<VaultOptions> options)
 {
     /// <summary>The key new ciphertexts are made with now.</summary>
-    public Guid CurrentKeyId() => CardCipher.KeyIdOf(provider.CreateProtector("key-probe.v1").Protect([1]));
+    public Guid CurrentKeyId() => ring.Current.KeyId;
 
     public async Task<IReadOnlyList<KeyInfo>> ListAsync(CancellationToken ct)
     {
@@ -40,6 +39,7 @@ internal sealed class KeyOperations(
         var now = clock.GetUtcNow();
         // The key row and its audit row are written together by the repository.
         var key = keys.CreateNewKey(now, now + options.Value.KeyLifetime);
+        ring.Invalidate();
         return key.KeyId;
     }
 
@@ -119,6 +119,7 @@ internal sealed class KeyOperations(
             throw new ArgumentException("No such key.", nameof(keyId));
         }
         keys.RevokeKey(keyId, "Revoked by the Vault operator after rewrap.");
+        ring.Invalidate();
         return (true, remaining);
     }
 

@@ -73,7 +73,13 @@
       if (name === "number" && digits(fields.number.value).length >= 12) { touched.number = true; }
       show(check(), false);
     });
-    fields[name].addEventListener("blur", function () { touched[name] = true; show(check(), false); });
+    fields[name].addEventListener("blur", function (e) {
+      touched[name] = true;
+      // Leaving a field for the submit button: the submit handler shows every error at once. Showing one here
+      // would move the button under the pointer between mousedown and mouseup, and the click would be lost.
+      if (e.relatedTarget && e.relatedTarget.type === "submit") { return; }
+      show(check(), false);
+    });
   });
 
   form.addEventListener("submit", function (e) {
