@@ -50,6 +50,11 @@ if ! grep -q '^AUTH_KEY_ENCRYPTION_KEY=' "$data/secrets.env"; then
   (umask 077; echo "AUTH_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> "$data/secrets.env")
 fi
 set -a; . "$data/secrets.env"; set +a
+# Added after the first release: an existing secrets.env gets the webhook sealing key appended once.
+if [ -z "${WEBHOOKS_SECRET_KEY:-}" ]; then
+  (umask 077; echo "WEBHOOKS_SECRET_KEY=$(head -c 32 /dev/urandom | base64)" >> "$data/secrets.env")
+  set -a; . "$data/secrets.env"; set +a
+fi
 
 pg_start "$data/pg" "$PG_PORT" -c max_connections=300 -c max_wal_size=4GB
 redis_start "$data/redis" "$REDIS_PORT"
@@ -81,10 +86,11 @@ export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT,abortConnect=false"
 export Vault__BaseUrl="http://127.0.0.1:$VAULT_PORT/"
 export Vault__ServiceKey="$VAULT_SERVICE_KEY"
 export Gateway__Mode="$GATEWAY_MODE"
+export Webhooks__SecretKey="$WEBHOOKS_SECRET_KEY"
 export Auth__KeyEncryptionKey="$AUTH_KEY_ENCRYPTION_KEY"
 
 vault_env() {
-  env -u ConnectionStrings__Payments -u ConnectionStrings__Redis -u Auth__KeyEncryptionKey \
+  env -u ConnectionStrings__Payments -u ConnectionStrings__Redis -u Auth__KeyEncryptionKey -u Webhooks__SecretKey \
     ConnectionStrings__Vault="Host=127.0.0.1;Port=$PG_PORT;Username=vault;Password=$VAULT_DB_PASSWORD;Database=vault;Maximum Pool Size=64" \
     ConnectionStrings__VaultMigrations="Host=127.0.0.1;Port=$PG_PORT;Username=vault_owner;Password=$VAULT_OWNER_DB_PASSWORD;Database=vault;Pooling=false" \
     Vault__PublicUrl="http://127.0.0.1:$VAULT_PORT" \

@@ -5,6 +5,7 @@ using Payments.Intents;
 using Payments.Refunds;
 using Payments.Tokenization;
 using Payments.Transactions;
+using Payments.Webhooks;
 
 namespace Payments.Host;
 
@@ -18,6 +19,7 @@ internal static class Modules
         IntentsModule.Definition,
         TransactionsModule.Definition,
         RefundsModule.Definition,
+        WebhooksModule.Definition,
     ];
 
     public static Assembly[] Assemblies => All.Select(m => m.Assembly).ToArray();

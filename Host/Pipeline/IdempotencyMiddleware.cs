@@ -103,7 +103,8 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
             }
 
             var status = http.Response.StatusCode;
-            var response = new StoredResponse(status, KeptHeadersOf(http.Response), buffer.ToArray());
+            var response = new StoredResponse(status, KeptHeadersOf(http.Response),
+                http.Features.Get<IdempotentReplayBody>()?.Body ?? buffer.ToArray());
             if (claim.CompletedInTransaction)
             {
                 await store.CacheCompletedAsync(claim, response);

@@ -4,7 +4,7 @@ namespace Payments.ArchitectureTests;
 
 internal static class Assemblies
 {
-    public static readonly string[] ModuleNames = ["Auth", "Tokenization", "Intents", "Transactions", "Refunds"];
+    public static readonly string[] ModuleNames = ["Auth", "Tokenization", "Intents", "Transactions", "Refunds", "Webhooks"];
 
     public static Assembly Host => typeof(Payments.Host.Program).Assembly;
     public static Assembly Vault => typeof(Payments.Vault.Program).Assembly;

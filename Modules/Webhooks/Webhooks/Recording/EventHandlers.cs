@@ -1,0 +1,35 @@
+using System.Text.Json;
+using Npgsql;
+using Payments.BuildingBlocks;
+using Payments.Transactions.Contracts;
+using Payments.Webhooks.Contracts;
+
+namespace Payments.Webhooks.Recording;
+
+/// <summary>
+/// Transactions' outbox events become merchant events. Public for Wolverine's discovery; idempotent by event id
+/// (the relay delivers at least once).
+/// </summary>
+public static class TransactionEventHandler
+{
+    public static Task HandleAsync(TransactionEvent message, NpgsqlDataSource db, CancellationToken cancellation) =>
+        EventRecorder.RecordAsync(db, new IncomingEvent(message.EventId, message.Type, message.MerchantId, message.OccurredAt,
+            JsonSerializer.Serialize(message.Transaction with { History = null }, PaymentsJson.Options)), cancellation);
+}
+
+/// <summary>Events other modules publish for merchants (<see cref="MerchantEvent"/>). Public for Wolverine; idempotent.</summary>
+public static class MerchantEventHandler
+{
+    public static Task HandleAsync(MerchantEvent message, NpgsqlDataSource db, CancellationToken cancellation)
+    {
+        using (var data = JsonDocument.Parse(message.DataJson))
+        {
+            if (data.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ArgumentException("A merchant event's data must be a JSON object.", nameof(message));
+            }
+        }
+        return EventRecorder.RecordAsync(db, new IncomingEvent(message.EventId, message.Type, message.MerchantId, message.OccurredAt,
+            message.DataJson), cancellation);
+    }
+}
