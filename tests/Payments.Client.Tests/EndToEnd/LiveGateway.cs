@@ -1,7 +1,5 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Payments.BuildingBlocks.Commands;
 using Payments.TestKit;
 
 namespace Payments.Client.Tests.EndToEnd;
@@ -11,21 +9,7 @@ public sealed class LiveGatewayFixture : GatewayFixture
 {
     protected override bool UseKestrel => true;
 
-    /// <summary>Fresh merchant credentials, made the way the guide tells an operator to (<c>merchant create</c>).</summary>
-    public async Task<MerchantKeys> CreateMerchantAsync(string name)
-    {
-        var command = HostServices.GetServices<IHostCommand>().FirstOrDefault(c => c.Verb == "merchant")
-            ?? throw new InvalidOperationException("The Host has no 'merchant' operator command.");
-        using var stdout = new StringWriter();
-        var exit = await command.RunAsync(["create", "--name", name], stdout, CancellationToken.None);
-        Assert.Equal(0, exit);
-        using var json = JsonDocument.Parse(stdout.ToString());
-        var root = json.RootElement;
-        return new MerchantKeys(root.GetProperty("merchant_id").GetString()!, root.GetProperty("client_id").GetString()!,
-            root.GetProperty("client_secret").GetString()!);
-    }
-
-    public PaymentsClient ClientFor(MerchantKeys keys, string? secret = null) => new(new PaymentsClientOptions
+    public PaymentsClient ClientFor(MerchantCredentials keys, string? secret = null) => new(new PaymentsClientOptions
     {
         BaseAddress = Host.BaseAddress,
         ClientId = keys.ClientId,
@@ -51,8 +35,6 @@ public sealed class LiveGatewayFixture : GatewayFixture
         return done.CardToken!;
     }
 }
-
-public sealed record MerchantKeys(string MerchantId, string ClientId, string ClientSecret);
 
 [CollectionDefinition(Name)]
 public sealed class LiveGatewayCollection : ICollectionFixture<LiveGatewayFixture>
