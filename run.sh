@@ -84,7 +84,7 @@ vault_env() {
 }
 
 case "${1:-}" in
-  merchant)
+  merchant|keys)
     cd "$host_dir" && exec dotnet Payments.Host.dll "$@" ;;
   vault)
     shift; cd "$vault_dir"; vault_env dotnet Payments.Vault.dll "$@"; exit $? ;;

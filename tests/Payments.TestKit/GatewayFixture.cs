@@ -57,6 +57,9 @@ public class GatewayFixture : IAsyncLifetime
             ["Vault:BaseUrl"] = vault.BaseAddress.ToString(),
             ["Vault:ServiceKey"] = ServiceKey,
             ["Gateway:Mode"] = "Sandbox",
+            // The production hash cost (600k PBKDF2 rounds) would dominate every test that signs in; the
+            // Auth tests that measure the hash itself set their own.
+            ["Auth:SecretHashIterations"] = "1000",
         };
         ConfigureHost(hostSettings);
         host = new HostFactory(hostSettings, vault, ConfigureHostServices, overVaultSocket: UseKestrel);

@@ -13,6 +13,7 @@ namespace Payments.Auth.RateLimiting;
 internal sealed class FailureLimiter(IConnectionMultiplexer redis, TimeProvider clock, IOptions<AuthOptions> options, ILogger<FailureLimiter> logger)
 {
     private const string Prefix = "auth:fail:";
+    private const int MaxLocalKeys = 50_000;
     private readonly ConcurrentDictionary<string, List<long>> local = new(StringComparer.Ordinal);
 
     public static string ClientKey(string clientId) => "client:" + clientId;
@@ -56,6 +57,21 @@ internal sealed class FailureLimiter(IConnectionMultiplexer redis, TimeProvider 
             logger.LogWarning("Redis is unreachable; token failures are limited in this process only");
         }
         // Always counted locally too, so a Redis outage starts from what this instance has already seen.
+        if (local.Count > MaxLocalKeys)
+        {
+            // Random client_ids must not grow this without bound: drop keys with nothing left in the window.
+            foreach (var (k, l) in local)
+            {
+                lock (l)
+                {
+                    Trim(l, now - (long)window.TotalMilliseconds);
+                    if (l.Count == 0)
+                    {
+                        local.TryRemove(k, out _);
+                    }
+                }
+            }
+        }
         foreach (var key in keys)
         {
             var list = local.GetOrAdd(key, _ => []);

@@ -17,7 +17,7 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
     private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MinReloadGap = TimeSpan.FromSeconds(1);
     private readonly SemaphoreSlim gate = new(1, 1);
-    private Snapshot? snapshot;
+    private volatile Snapshot? snapshot;
 
     private sealed record Snapshot(IReadOnlyDictionary<string, SigningKey> Keys, string? ActiveKid, ECDsa? ActivePrivate, long LoadedAtTicks);
 
