@@ -61,7 +61,8 @@ internal static partial class OpenApiExamples
                 foreach (var (status, response) in operation.Responses.ToList())
                 {
                     var example = route.Responses.TryGetValue(status, out var e) ? e
-                        : status.StartsWith('2') ? success.Value : null;
+                        : status.StartsWith('2') ? success.Value
+                        : int.TryParse(status, out var code) && code >= 400 ? GenericProblem(code) : null;
                     if (example is not null && response is OpenApiResponse concrete)
                     {
                         SetExample(concrete, status, example);
@@ -110,6 +111,10 @@ internal static partial class OpenApiExamples
 
     private static string Problem(int status, string code, string detail, string? errors = null) =>
         $$"""{"type":"https://docs.payments.example/errors#{{code}}","title":"{{TitleOf(status)}}","status":{{status}},"detail":"{{detail}}","code":"{{code}}",{{(errors is null ? "" : "\"errors\":" + errors + ",")}}"request_id":"req_01J5XCQ3N6P8R1T4W7Y0B2D5F8"}""";
+
+    // An error status the route documents without a specific example: the code the gateway gives that status.
+    private static string GenericProblem(int status) =>
+        Problem(status, Payments.BuildingBlocks.Http.ErrorCodes.ForStatus(status), TitleOf(status) + ".");
 
     private static string TitleOf(int status) => status switch
     {
@@ -172,6 +177,7 @@ internal static partial class OpenApiExamples
         {
             ["POST /v1/auth/token"] = new("""{"client_id":"cli_01J5XBZ1Q2W3E4R5T6Y7U8I9O0","client_secret":"sk_sandbox_4f9Qm2Wx7Lp3Zr8Vt1Ky"}""", R(
                 ("200", """{"access_token":"eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJtZXJfMDFKNVhCWiJ9.c2lnbmF0dXJl","token_type":"Bearer","expires_in":900}"""),
+                ("400", Problem(400, "validation_failed", "client_id and client_secret are required.", """{"client_id":["Required."]}""")),
                 ("401", """{"type":"https://docs.payments.example/errors#invalid_client","title":"Unauthorized","status":401,"detail":"Unknown client or wrong secret.","code":"invalid_client","error":"invalid_client","request_id":"req_01J5XCQ3N6P8R1T4W7Y0B2D5F8"}"""),
                 ("429", Problem(429, "rate_limited", "Too many failed attempts; retry after the time in Retry-After.")))),
             ["POST /v1/auth/revoke"] = new("""{"token":"eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJtZXJfMDFKNVhCWiJ9.c2lnbmF0dXJl"}""", R(
