@@ -10,15 +10,24 @@ as_root() {
     log "need root for: $*"; return 1; fi
 }
 
-# Installs what is missing: PostgreSQL 15, Redis, and (with --browser) Chromium for the browser tests.
+# Installs what is missing: PostgreSQL 15, Redis, (with --browser) Chromium for the browser tests, and (with
+# --examples) jq, Node.js and Python for the integration examples.
 ensure_packages() {
   local want=()
   [ -x "$PG_BIN/pg_ctl" ] || want+=(postgresql postgresql-contrib)
   command -v redis-server >/dev/null || want+=(redis-server)
   command -v curl >/dev/null || want+=(curl)
-  if [ "${1:-}" = "--browser" ]; then
-    command -v chromium >/dev/null || want+=(chromium)
-  fi
+  local flag
+  for flag in "$@"; do
+    case "$flag" in
+      --browser) command -v chromium >/dev/null || want+=(chromium) ;;
+      # The integration examples the tests run: curl + jq, Node.js (18+, built-in fetch), Python 3.
+      --examples)
+        command -v jq >/dev/null || want+=(jq)
+        command -v node >/dev/null || want+=(nodejs)
+        command -v python3 >/dev/null || want+=(python3) ;;
+    esac
+  done
   if [ ${#want[@]} -gt 0 ]; then
     log "Installing ${want[*]} from Debian's packages..."
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2

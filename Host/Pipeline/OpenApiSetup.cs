@@ -28,5 +28,6 @@ internal static class OpenApiSetup
                 };
                 return Task.CompletedTask;
             });
+            o.AddContractExamples();
         });
 }
