@@ -24,7 +24,7 @@ public sealed class PaymentIntentTests(TransactionsFixture gateway) : IClassFixt
         return body!;
     }
 
-    private static async Task<JsonNode> WaitForIntentStatusAsync(MerchantClient merchant, string id, string status)
+    private async Task<JsonNode> WaitForIntentStatusAsync(MerchantClient merchant, string id, string status)
     {
         JsonNode? last = null;
         var reached = await EventuallyAsync(async () =>
@@ -32,7 +32,8 @@ public sealed class PaymentIntentTests(TransactionsFixture gateway) : IClassFixt
             last = (await GetAsync(merchant.Http, $"/v1/payment-intents/{id}")).Body;
             return Str(last, "status") == status;
         });
-        Assert.True(reached, $"intent stayed {Str(last, "status")}, expected {status}");
+        var outbox = reached ? 0 : await ScalarAsync(gateway, "SELECT coalesce(sum(attempts), -1) * 1000 + count(*) FILTER (WHERE dispatched_at IS NULL) FROM transactions.outbox");
+        Assert.True(reached, $"outbox {outbox}; intent stayed {Str(last, "status")}, expected {status}; host said:\n{gateway.Logs}");
         return last!;
     }
 

@@ -9,6 +9,8 @@ public class TransactionsFixture : GatewayFixture
 {
     public ShiftableClock Clock { get; } = new();
 
+    public CapturedLogs Logs { get; } = new();
+
     protected override void ConfigureHost(Dictionary<string, string?> settings)
     {
         settings["Transactions:ScheduledSettlement"] = "false";
@@ -18,5 +20,6 @@ public class TransactionsFixture : GatewayFixture
     {
         services.RemoveAll<TimeProvider>();
         services.AddSingleton<TimeProvider>(Clock);
+        services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
     }
 }

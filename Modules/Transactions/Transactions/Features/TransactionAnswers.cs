@@ -1,4 +1,5 @@
 using System.Globalization;
+using FastEndpoints;
 using Microsoft.AspNetCore.Http;
 using Payments.BuildingBlocks.Http;
 using Payments.Transactions.Data;
@@ -10,6 +11,7 @@ internal static class TransactionAnswers
     /// <summary>Writes exactly the bytes stored for the idempotency key, with the strong ETag.</summary>
     public static async Task WriteAsync(HttpContext http, int status, byte[] body, long version, CancellationToken ct)
     {
+        http.MarkResponseStart(); // written here, not by FastEndpoints (the body may be buffered by the idempotency layer)
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";
         http.Response.Headers.ETag = TransactionStore.ETag(version);

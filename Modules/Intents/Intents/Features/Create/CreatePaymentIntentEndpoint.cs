@@ -34,6 +34,7 @@ internal sealed class CreatePaymentIntentEndpoint(ICurrentMerchant merchant, IVa
             req.Amount!.Value, req.Currency!, req.OrderId!, req.ExternalId, req.CardToken, req.Description, req.Metadata,
             null, null, now, now);
         var body = await store.InsertAsync(merchant.Id, intent, HttpContext.IdempotencyClaim(), now, ct);
+        HttpContext.MarkResponseStart(); // the exact bytes stored for the idempotency key
         HttpContext.Response.StatusCode = StatusCodes.Status201Created;
         HttpContext.Response.ContentType = "application/json";
         await HttpContext.Response.Body.WriteAsync(body, ct);
