@@ -1,5 +1,13 @@
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Payments.Auth.Authentication;
+using Payments.Auth.Commands;
+using Payments.Auth.Contracts;
+using Payments.Auth.Data;
+using Payments.Auth.RateLimiting;
+using Payments.Auth.Tokens;
+using Payments.BuildingBlocks.Commands;
 using Payments.BuildingBlocks.Hosting;
 
 namespace Payments.Auth;
@@ -11,5 +19,24 @@ public static class AuthModule
 
     private static void AddServices(IServiceCollection services, IConfiguration config)
     {
+        services.AddOptions<AuthOptions>().Bind(config.GetSection(AuthOptions.Section));
+        services.AddSingleton<SecretHasher>();
+        services.AddSingleton<KeyEncryption>();
+        services.AddSingleton<SigningKeyStore>();
+        services.AddSingleton<TokenService>();
+        services.AddSingleton<RevocationStore>();
+        services.AddSingleton<FailureLimiter>();
+        services.AddSingleton<MerchantStore>();
+        services.AddHostedService<RevocationSync>();
+
+        services.AddHttpContextAccessor();
+        services.AddScoped<ICurrentMerchant, CurrentMerchant>();
+
+        // The default scheme of every endpoint (FastEndpoints requires an authenticated user unless AllowAnonymous).
+        services.AddAuthentication(BearerAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, null);
+
+        services.AddSingleton<IHostCommand, MerchantCommand>();
+        services.AddSingleton<IHostCommand, KeysCommand>();
     }
 }

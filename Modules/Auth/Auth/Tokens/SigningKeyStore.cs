@@ -1,0 +1,174 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Payments.BuildingBlocks.Ids;
+
+namespace Payments.Auth.Tokens;
+
+internal sealed record SigningKey(string Kid, ECDsa PublicKey, DateTimeOffset CreatedAt, DateTimeOffset? RetiredAt);
+
+/// <summary>
+/// The ES256 keys in <c>auth.signing_keys</c>, cached. One key signs; retired keys keep verifying for as long as a
+/// token they signed can live, so rotation never cuts off an unexpired token. An unknown kid reloads the cache,
+/// at most once a second, so a key made by another instance (or the <c>keys rotate</c> verb) is picked up.
+/// </summary>
+internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encryption, TimeProvider clock, IOptions<AuthOptions> options) : IDisposable
+{
+    private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MinReloadGap = TimeSpan.FromSeconds(1);
+    private readonly SemaphoreSlim gate = new(1, 1);
+    private Snapshot? snapshot;
+
+    private sealed record Snapshot(IReadOnlyDictionary<string, SigningKey> Keys, string? ActiveKid, ECDsa? ActivePrivate, long LoadedAtTicks);
+
+    /// <summary>How long after retirement a key still verifies: the longest token life, the skew and one cache refresh.</summary>
+    private TimeSpan Retention => options.Value.TokenLifetime + options.Value.ClockSkew + RefreshEvery + TimeSpan.FromMinutes(1);
+
+    public async Task<(string Kid, ECDsa PrivateKey)> GetSigningKeyAsync(CancellationToken ct)
+    {
+        var s = await CurrentAsync(ct);
+        if (s.ActiveKid is null)
+        {
+            await CreateFirstKeyAsync(ct);
+            s = await ReloadAsync(ct);
+        }
+        return (s.ActiveKid!, s.ActivePrivate!);
+    }
+
+    public async Task<SigningKey?> FindAsync(string kid, CancellationToken ct)
+    {
+        var s = await CurrentAsync(ct);
+        if (!s.Keys.TryGetValue(kid, out var key)
+            && Environment.TickCount64 - s.LoadedAtTicks > (long)MinReloadGap.TotalMilliseconds)
+        {
+            s = await ReloadAsync(ct);
+            s.Keys.TryGetValue(kid, out key);
+        }
+        return key is not null && IsPublished(key) ? key : null;
+    }
+
+    public async Task<IReadOnlyList<SigningKey>> PublishedAsync(CancellationToken ct)
+    {
+        var s = await CurrentAsync(ct);
+        if (s.ActiveKid is null)
+        {
+            await CreateFirstKeyAsync(ct);
+            s = await ReloadAsync(ct);
+        }
+        return s.Keys.Values.Where(IsPublished).OrderByDescending(k => k.CreatedAt).ToList();
+    }
+
+    /// <summary>Retires the signing key and makes a new one. Returns (new kid, retired kid).</summary>
+    public async Task<(string Kid, string? RetiredKid)> RotateAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        string? retired;
+        await using (var cmd = new NpgsqlCommand(
+            "UPDATE auth.signing_keys SET retired_at = GREATEST($1, created_at) WHERE retired_at IS NULL RETURNING kid", conn, tx))
+        {
+            cmd.Parameters.Add(new() { Value = now });
+            retired = (string?)await cmd.ExecuteScalarAsync(ct);
+        }
+        var kid = await InsertKeyAsync(conn, tx, now, ct);
+        await tx.CommitAsync(ct);
+        await ReloadAsync(ct);
+        return (kid, retired);
+    }
+
+    public async Task ReloadNowAsync(CancellationToken ct) => await ReloadAsync(ct);
+
+    public void Dispose() => gate.Dispose();
+
+    private bool IsPublished(SigningKey key) =>
+        key.RetiredAt is not { } retired || retired + Retention > clock.GetUtcNow();
+
+    private async Task<Snapshot> CurrentAsync(CancellationToken ct)
+    {
+        var s = snapshot;
+        if (s is not null && Environment.TickCount64 - s.LoadedAtTicks < (long)RefreshEvery.TotalMilliseconds)
+        {
+            return s;
+        }
+        return await ReloadAsync(ct);
+    }
+
+    private async Task<Snapshot> ReloadAsync(CancellationToken ct)
+    {
+        var before = snapshot;
+        await gate.WaitAsync(ct);
+        try
+        {
+            // Another caller reloaded while this one waited.
+            if (!ReferenceEquals(before, snapshot) && snapshot is not null)
+            {
+                return snapshot;
+            }
+            var keys = new Dictionary<string, SigningKey>(StringComparer.Ordinal);
+            string? activeKid = null;
+            ECDsa? activePrivate = null;
+            await using var cmd = db.CreateCommand(
+                "SELECT kid, public_key, private_key_encrypted, created_at, retired_at FROM auth.signing_keys WHERE retired_at IS NULL OR retired_at > $1");
+            cmd.Parameters.Add(new() { Value = clock.GetUtcNow() - Retention });
+            await using (var r = await cmd.ExecuteReaderAsync(ct))
+            {
+                while (await r.ReadAsync(ct))
+                {
+                    var kid = r.GetString(0);
+                    var pub = ECDsa.Create();
+                    pub.ImportSubjectPublicKeyInfo((byte[])r[1], out _);
+                    DateTimeOffset? retiredAt = r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4);
+                    keys[kid] = new SigningKey(kid, pub, r.GetFieldValue<DateTimeOffset>(3), retiredAt);
+                    if (retiredAt is null)
+                    {
+                        activeKid = kid;
+                        activePrivate = ECDsa.Create();
+                        var pkcs8 = encryption.Decrypt(kid, (byte[])r[2]);
+                        activePrivate.ImportPkcs8PrivateKey(pkcs8, out _);
+                        CryptographicOperations.ZeroMemory(pkcs8);
+                    }
+                }
+            }
+            snapshot = new Snapshot(keys, activeKid, activePrivate, Environment.TickCount64);
+            return snapshot;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task CreateFirstKeyAsync(CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        try
+        {
+            await InsertKeyAsync(conn, tx, clock.GetUtcNow(), ct);
+            await tx.CommitAsync(ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            // Another instance made the first key at the same moment: use theirs.
+        }
+    }
+
+    private async Task<string> InsertKeyAsync(NpgsqlConnection conn, NpgsqlTransaction tx, DateTimeOffset now, CancellationToken ct)
+    {
+        var kid = PrefixedId.New("key");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var pkcs8 = key.ExportPkcs8PrivateKey();
+        var sealedKey = encryption.Encrypt(kid, pkcs8);
+        CryptographicOperations.ZeroMemory(pkcs8);
+        await using var cmd = new NpgsqlCommand(
+            "INSERT INTO auth.signing_keys (kid, algorithm, public_key, private_key_encrypted, created_at) VALUES ($1, 'ES256', $2, $3, $4)",
+            conn, tx);
+        cmd.Parameters.Add(new() { Value = kid });
+        cmd.Parameters.Add(new() { Value = key.ExportSubjectPublicKeyInfo() });
+        cmd.Parameters.Add(new() { Value = sealedKey });
+        cmd.Parameters.Add(new() { Value = now });
+        await cmd.ExecuteNonQueryAsync(ct);
+        return kid;
+    }
+}
