@@ -83,7 +83,8 @@ public sealed class HostileInputTests(ITestOutputHelper output)
                     (p, name) => p.Replace("{" + name + "}", suite.IdsOfA.GetValueOrDefault(SuiteData.KindOf(op.PathTemplate, name) ?? "", "x"), StringComparison.Ordinal));
                 var request = new HostileRequest("oversized body", op.Method, path, "application/json",
                     HostileRequests.Oversized(HostileRequests.BodyLimit + 1), chunked, [], 413);
-                var (_, failure) = await CheckAsync(suite.Gateway, http, request);
+                using var client = suite.Gateway.HostClient(op.Anonymous ? null : suite.A.AccessToken);
+                var (_, failure) = await CheckAsync(suite.Gateway, client, request);
                 if (failure is not null)
                 {
                     failures.Add($"{op}{(chunked ? " (chunked)" : "")}: {failure}");

@@ -38,7 +38,7 @@ internal sealed partial class CardDataScanner(IEnumerable<string> knownPans, IEn
         foreach (var pan in pans)
         {
             var hex = Convert.ToHexString(Encoding.ASCII.GetBytes(pan));
-            foreach (var needle in new[] { pan, hex, hex.ToLowerInvariant() })
+            foreach (var needle in new[] { pan, hex, hex.ToLowerInvariant() }.Distinct())
             {
                 var at = text.IndexOf(needle, StringComparison.Ordinal);
                 if (at >= 0)
@@ -151,5 +151,5 @@ internal sealed partial class CardDataScanner(IEnumerable<string> knownPans, IEn
         return sb.ToString().ReplaceLineEndings(" ");
     }
 
-    private static string Mask(string s) => s.Length <= 48 ? s : s[..48];
+    private static string Mask(string s) => s.Length <= 96 ? s : s[..96];
 }
