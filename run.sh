@@ -41,6 +41,10 @@ if [ ! -f "$data/secrets.env" ]; then
   } > "$data/secrets.env"
   umask 022
 fi
+# The Auth module's signing-key encryption key (added to older secrets files too).
+if ! grep -q '^AUTH_KEY_ENCRYPTION_KEY=' "$data/secrets.env"; then
+  (umask 077; echo "AUTH_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> "$data/secrets.env")
+fi
 set -a; . "$data/secrets.env"; set +a
 
 pg_start "$data/pg" "$PG_PORT" -c max_connections=300 -c max_wal_size=4GB
@@ -69,9 +73,10 @@ export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT,abortConnect=false"
 export Vault__BaseUrl="http://127.0.0.1:$VAULT_PORT/"
 export Vault__ServiceKey="$VAULT_SERVICE_KEY"
 export Gateway__Mode="$GATEWAY_MODE"
+export Auth__KeyEncryptionKey="$AUTH_KEY_ENCRYPTION_KEY"
 
 vault_env() {
-  env -u ConnectionStrings__Payments -u ConnectionStrings__Redis \
+  env -u ConnectionStrings__Payments -u ConnectionStrings__Redis -u Auth__KeyEncryptionKey \
     ConnectionStrings__Vault="Host=127.0.0.1;Port=$PG_PORT;Username=vault;Password=$VAULT_DB_PASSWORD;Database=vault;Maximum Pool Size=64" \
     Vault__PublicUrl="http://127.0.0.1:$VAULT_PORT" \
     Vault__Kek__Components__0="$VAULT_KEK_1" Vault__Kek__Components__1="$VAULT_KEK_2" Vault__Kek__Components__2="$VAULT_KEK_3" \

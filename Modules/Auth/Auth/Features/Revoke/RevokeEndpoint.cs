@@ -22,8 +22,9 @@ internal sealed class RevokeEndpoint(ICurrentMerchant merchant, TokenService tok
     public override void Configure()
     {
         Post("/v1/auth/revoke");
+        // No Accepts metadata: routing would answer 415 itself for a bare Basic or bodiless request.
+        // No Accepts metadata: routing would itself answer 415 to a bodiless HTTP Basic or revoke request.
         Description(b => b
-            .Accepts<RevokeRequest>("application/json")
             .Produces(204)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(413).ProducesProblem(415));
     }
@@ -113,5 +114,3 @@ internal sealed class RevokeEndpoint(ICurrentMerchant merchant, TokenService tok
         new(400, ErrorCodes.ValidationFailed, "invalid_request", "The revocation request is not valid.",
             new Dictionary<string, string[]> { [field] = [message] });
 }
-
-internal sealed record RevokeRequest(string? Token);

@@ -27,8 +27,9 @@ internal sealed class TokenEndpoint(
     {
         Post("/v1/auth/token");
         AllowAnonymous();
+        // No Accepts metadata: routing would answer 415 itself for a bare Basic or bodiless request.
+        // No Accepts metadata: routing would itself answer 415 to a bodiless HTTP Basic or revoke request.
         Description(b => b
-            .Accepts<TokenRequest>("application/json", "application/x-www-form-urlencoded")
             .Produces<TokenResponse>(200, "application/json")
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(413).ProducesProblem(415).ProducesProblem(429));
     }
@@ -110,8 +111,5 @@ internal sealed class TokenEndpoint(
         return http.Response.WriteAsJsonAsync(problem, PaymentsJson.Options, Problems.ContentType);
     }
 }
-
-/// <summary>The JSON form of the token request (for the API description; the endpoint reads the body itself).</summary>
-internal sealed record TokenRequest(string ClientId, string ClientSecret);
 
 internal sealed record TokenResponse(string AccessToken, string TokenType, int ExpiresIn);
