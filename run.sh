@@ -45,6 +45,10 @@ fi
 if ! grep -q '^AUTH_KEY_ENCRYPTION_KEY=' "$data/secrets.env"; then
   (umask 077; echo "AUTH_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> "$data/secrets.env")
 fi
+# The Vault's owner role (migrations) came later than the first secrets file: add its password when missing.
+if ! grep -q '^VAULT_OWNER_DB_PASSWORD=' "$data/secrets.env"; then
+  (umask 077; echo "VAULT_OWNER_DB_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >> "$data/secrets.env")
+fi
 set -a; . "$data/secrets.env"; set +a
 
 pg_start "$data/pg" "$PG_PORT" -c max_connections=300 -c max_wal_size=4GB
@@ -55,10 +59,14 @@ pg_psql "$data/pg" "$PG_PORT" <<SQL
 SELECT 'CREATE ROLE payments LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'payments')\gexec
 ALTER ROLE payments PASSWORD '$PAYMENTS_DB_PASSWORD';
 SELECT 'CREATE DATABASE payments OWNER payments' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'payments')\gexec
+SELECT 'CREATE ROLE vault_owner LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'vault_owner')\gexec
+ALTER ROLE vault_owner PASSWORD '$VAULT_OWNER_DB_PASSWORD';
 SELECT 'CREATE ROLE vault LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'vault')\gexec
 ALTER ROLE vault PASSWORD '$VAULT_DB_PASSWORD';
-SELECT 'CREATE DATABASE vault OWNER vault' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'vault')\gexec
+SELECT 'CREATE DATABASE vault OWNER vault_owner' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'vault')\gexec
+ALTER DATABASE vault OWNER TO vault_owner;
 REVOKE ALL ON DATABASE vault FROM PUBLIC;
+GRANT CONNECT ON DATABASE vault TO vault;
 REVOKE ALL ON DATABASE payments FROM PUBLIC;
 SQL
 
@@ -78,6 +86,7 @@ export Auth__KeyEncryptionKey="$AUTH_KEY_ENCRYPTION_KEY"
 vault_env() {
   env -u ConnectionStrings__Payments -u ConnectionStrings__Redis -u Auth__KeyEncryptionKey \
     ConnectionStrings__Vault="Host=127.0.0.1;Port=$PG_PORT;Username=vault;Password=$VAULT_DB_PASSWORD;Database=vault;Maximum Pool Size=64" \
+    ConnectionStrings__VaultMigrations="Host=127.0.0.1;Port=$PG_PORT;Username=vault_owner;Password=$VAULT_OWNER_DB_PASSWORD;Database=vault;Pooling=false" \
     Vault__PublicUrl="http://127.0.0.1:$VAULT_PORT" \
     Vault__Kek__Components__0="$VAULT_KEK_1" Vault__Kek__Components__1="$VAULT_KEK_2" Vault__Kek__Components__2="$VAULT_KEK_3" \
     Gateway__Mode="$GATEWAY_MODE" "$@"

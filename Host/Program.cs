@@ -4,6 +4,7 @@ using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Commands;
 using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Logging;
 using Payments.Host.Health;
 using Payments.Host.Pipeline;
@@ -32,6 +33,7 @@ public sealed partial class Program
         var config = builder.Configuration;
         services.AddPaymentsPlatform(config);
         services.AddVaultClient(config);
+        services.AddIdempotency(config);
         foreach (var module in Modules.All)
         {
             module.AddServices(services, config);
@@ -95,6 +97,7 @@ internal static class GatewayPipeline
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMiddleware<IdempotencyMiddleware>();
         app.UseFastEndpoints(c =>
         {
             PaymentsJson.Configure(c.Serializer.Options);

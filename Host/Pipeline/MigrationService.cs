@@ -1,5 +1,6 @@
 using Npgsql;
 using Payments.BuildingBlocks.Data;
+using Payments.BuildingBlocks.Idempotency;
 
 namespace Payments.Host.Pipeline;
 
@@ -13,7 +14,7 @@ internal sealed class MigrationService(IServiceProvider services) : IHostedServi
     public static Task ApplyAllAsync(IServiceProvider services, CancellationToken ct) =>
         SqlMigrationRunner.ApplyAsync(
             services.GetRequiredService<NpgsqlDataSource>(),
-            Modules.All.Select(m => m.Migrations),
+            Modules.All.Select(m => m.Migrations).Prepend(IdempotencyServices.Migrations),
             services.GetRequiredService<ILoggerFactory>().CreateLogger("Payments.Migrations"),
             ct);
 }

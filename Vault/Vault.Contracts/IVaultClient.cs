@@ -29,6 +29,29 @@ public interface IVaultClient
     Task<AcquirerOutcome> RefundAsync(string merchantId, AcquirerRequest request, CancellationToken ct);
 }
 
+/// <summary>
+/// The Vault's feed of tokenization successes across all merchants, for the Host's Tokenization module (a separate
+/// interface so implementations of <see cref="IVaultClient"/> elsewhere need not change).
+/// </summary>
+public interface IVaultTokenizationFeed
+{
+    /// <summary>
+    /// Every tokenization intent that succeeded after <paramref name="afterSequence"/>, oldest first: lets the Host
+    /// record successes (and their events) even when no merchant asks for the intent.
+    /// </summary>
+    Task<IReadOnlyList<TokenizationIntentSuccess>> ListSucceededTokenizationIntentsAsync(long afterSequence, int limit, CancellationToken ct);
+}
+
+/// <param name="Sequence">Increasing in commit order; pass the last one seen as the next <c>afterSequence</c>.</param>
+/// <param name="Card">Null when the card was deleted since.</param>
+public sealed record TokenizationIntentSuccess(
+    long Sequence,
+    string MerchantId,
+    string IntentId,
+    string CardToken,
+    CardDisplay? Card,
+    DateTimeOffset SucceededAt);
+
 /// <summary>A tokenization intent as the Host created it; the Vault keeps only a hash of the client secret.</summary>
 public sealed record TokenizationIntentRegistration(
     string IntentId,

@@ -1,14 +1,25 @@
 using Carter;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.AuthenticatedEncryption;
+using Microsoft.AspNetCore.DataProtection.AuthenticatedEncryption.ConfigurationModel;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Npgsql;
-using Payments.BuildingBlocks.Data;
+using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Logging;
+using Payments.Vault.Audit;
+using Payments.Vault.Cards;
+using Payments.Vault.Commands;
+using Payments.Vault.Crypto;
+using Payments.Vault.Features.CardEntry;
 using Payments.Vault.Features.Health;
+using Payments.Vault.Features.Internal;
+using Payments.Vault.Security;
 
 namespace Payments.Vault;
 
 public sealed partial class Program
 {
-    public static async Task Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Logging.AddRedactedConsole();
@@ -19,29 +30,59 @@ public sealed partial class Program
         });
 
         var services = builder.Services;
-        var connectionString = builder.Configuration.GetConnectionString("Vault")
+        var config = builder.Configuration;
+        var connectionString = config.GetConnectionString("Vault")
                                ?? throw new InvalidOperationException("ConnectionStrings:Vault is not set.");
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
         services.AddSingleton(TimeProvider.System);
-        services.AddHostedService<VaultMigrations>();
+        services.AddOptions<VaultOptions>().Bind(config.GetSection("Vault"));
+        services.AddHostedService<VaultStartup>();
         services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(o => PaymentsJson.Configure(o.SerializerOptions));
+
+        services.AddSingleton<Kek>();
+        services.AddSingleton<AuditLog>();
+        services.AddSingleton<PostgresXmlRepository>();
+        services.AddSingleton<CardCipher>();
+        services.AddSingleton<Fingerprints>();
+        services.AddSingleton<CvcStore>();
+        services.AddSingleton<CardVault>();
+        services.AddSingleton<KeyOperations>();
+        services.AddSingleton<ServiceAuthentication>();
+        services.AddSingleton<MerchantRateLimits>();
+
+        var keyLifetime = config.GetSection("Vault").Get<VaultOptions>()?.KeyLifetime ?? TimeSpan.FromDays(90);
+        services.AddDataProtection()
+            .SetApplicationName("payments-vault")
+            .SetDefaultKeyLifetime(keyLifetime)
+            .UseCryptographicAlgorithms(new AuthenticatedEncryptorConfiguration
+            {
+                EncryptionAlgorithm = EncryptionAlgorithm.AES_256_GCM,
+                ValidationAlgorithm = ValidationAlgorithm.HMACSHA256, // unused with GCM, which authenticates itself
+            });
+        services.AddOptions<KeyManagementOptions>().Configure<IServiceProvider>((o, sp) =>
+        {
+            o.XmlRepository = sp.GetRequiredService<PostgresXmlRepository>();
+            o.XmlEncryptor = new KekXmlEncryptor(sp.GetRequiredService<Kek>());
+        });
 
         // An explicit list: Carter would otherwise scan every assembly referencing FluentValidation.
-        services.AddCarter(configurator: c => c.WithModules(typeof(HealthModule)));
+        services.AddCarter(configurator: c => c.WithModules(
+            typeof(HealthModule), typeof(InternalModule), typeof(CardSubmissionModule), typeof(CardEntryModule)));
 
         var app = builder.Build();
+
+        if (args.Length > 0 && !args[0].StartsWith('-'))
+        {
+            await VaultStartup.PrepareAsync(app.Services, CancellationToken.None);
+            return await VaultCommands.RunAsync(app.Services, args, Console.Out, CancellationToken.None);
+        }
+
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<ServiceAuthenticationMiddleware>();
         app.MapCarter();
         await app.RunAsync();
+        return 0;
     }
-}
-
-/// <summary>Applies the Vault's own migrations into its own database before it serves.</summary>
-internal sealed class VaultMigrations(NpgsqlDataSource db, ILogger<VaultMigrations> logger) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken) =>
-        SqlMigrationRunner.ApplyAsync(db, [new ModuleMigrations("vault", typeof(VaultMigrations).Assembly)], logger, cancellationToken);
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

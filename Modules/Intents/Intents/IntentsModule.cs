@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Payments.BuildingBlocks.Hosting;
+using Payments.Intents.Contracts;
+using Payments.Intents.Data;
 
 namespace Payments.Intents;
 
@@ -11,5 +13,7 @@ public static class IntentsModule
 
     private static void AddServices(IServiceCollection services, IConfiguration config)
     {
+        services.AddSingleton<IntentStore>();
+        services.AddSingleton<IPaymentIntentReader>(sp => sp.GetRequiredService<IntentStore>());
     }
 }

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Payments.BuildingBlocks.Hosting;
+using Payments.Tokenization.Contracts;
+using Payments.Tokenization.Data;
 
 namespace Payments.Tokenization;
 
@@ -11,5 +13,9 @@ public static class TokenizationModule
 
     private static void AddServices(IServiceCollection services, IConfiguration config)
     {
+        services.AddSingleton<IntentStore>();
+        services.AddSingleton<ITokenizationEvents>(sp => sp.GetRequiredService<IntentStore>());
+        services.AddSingleton<VaultFeedSync>();
+        services.AddHostedService(sp => sp.GetRequiredService<VaultFeedSync>());
     }
 }

@@ -1,6 +1,10 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Payments.BuildingBlocks.Hosting;
+using Payments.Transactions.Contracts;
+using Payments.Transactions.Data;
+using Payments.Transactions.Ledger;
+using Payments.Transactions.Lifecycle;
 
 namespace Payments.Transactions;
 
@@ -11,5 +15,16 @@ public static class TransactionsModule
 
     private static void AddServices(IServiceCollection services, IConfiguration config)
     {
+        services.Configure<TransactionsOptions>(config.GetSection(TransactionsOptions.Section));
+        services.AddHttpContextAccessor();
+        services.AddSingleton<TransactionStore>();
+        services.AddSingleton<OutboxSignal>();
+        services.AddSingleton<IRefundLedger, RefundLedger>();
+        services.AddSingleton<OutboxRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+        services.AddSingleton<ExpirySweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
+        services.AddSingleton<SettlementScheduler>();
+        services.AddHostedService(sp => sp.GetRequiredService<SettlementScheduler>());
     }
 }

@@ -1,0 +1,69 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Payments.BuildingBlocks.Idempotency;
+
+/// <summary>Endpoint metadata: this route honours <c>Idempotency-Key</c> (creating and money-moving POSTs).</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class IdempotentAttribute : Attribute;
+
+/// <summary>
+/// The current request's hold on its <c>Idempotency-Key</c>, put in <see cref="HttpContext.Features"/> by the Host's
+/// middleware. A slice that changes state completes it inside its own database transaction
+/// (<see cref="CompletionCommand"/>), so the change and the stored answer commit together or not at all.
+/// </summary>
+public sealed class IdempotencyClaim(string merchantId, string key, byte[] fingerprint, Guid leaseToken)
+{
+    public string MerchantId { get; } = merchantId;
+    public string Key { get; } = key;
+    public byte[] Fingerprint { get; } = fingerprint;
+    public Guid LeaseToken { get; } = leaseToken;
+
+    /// <summary>True once a slice committed the answer with its change; the middleware then only caches it.</summary>
+    public bool CompletedInTransaction { get; private set; }
+
+    /// <summary>
+    /// The statement that stores the answer, to run in the slice's transaction. After it ran, call
+    /// <see cref="EnsureCompleted"/>: a claim taken over by another request (lease expired) completes nothing,
+    /// and the slice must roll back.
+    /// </summary>
+    public NpgsqlBatchCommand CompletionCommand(int status, byte[] body, IReadOnlyDictionary<string, string>? headers, DateTimeOffset now)
+    {
+        var cmd = new NpgsqlBatchCommand("""
+            UPDATE idempotency.requests
+               SET state = 'completed', response_status = $4, response_headers = $5, response_body = $6, completed_at = $7
+             WHERE merchant_id = $1 AND idem_key = $2 AND lease_token = $3 AND state = 'in_progress'
+            """);
+        cmd.Parameters.Add(new() { Value = MerchantId });
+        cmd.Parameters.Add(new() { Value = Key });
+        cmd.Parameters.Add(new() { Value = LeaseToken });
+        cmd.Parameters.Add(new() { Value = status });
+        cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(headers ?? new Dictionary<string, string>()), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        cmd.Parameters.Add(new() { Value = body });
+        cmd.Parameters.Add(new() { Value = now });
+        return cmd;
+    }
+
+    /// <summary>Throws <see cref="IdempotencyLeaseLostException"/> when the completion changed nothing.</summary>
+    public static void EnsureCompleted(NpgsqlBatchCommand completion)
+    {
+        if (completion.RecordsAffected != 1)
+        {
+            throw new IdempotencyLeaseLostException();
+        }
+    }
+
+    /// <summary>Call after the slice's transaction committed.</summary>
+    public void MarkCommitted() => CompletedInTransaction = true;
+}
+
+/// <summary>Another request took this key over while this one ran; this one's change must not commit.</summary>
+public sealed class IdempotencyLeaseLostException() : Exception("The idempotency claim was taken over by another request.");
+
+public static class IdempotencyHttpContextExtensions
+{
+    /// <summary>The claim of the current request, or null when it carries no <c>Idempotency-Key</c>.</summary>
+    public static IdempotencyClaim? IdempotencyClaim(this HttpContext http) => http.Features.Get<IdempotencyClaim>();
+}

@@ -1,0 +1,16 @@
+namespace Payments.BuildingBlocks.Idempotency;
+
+/// <summary>Settings under <c>Idempotency</c>.</summary>
+public sealed class IdempotencyOptions
+{
+    public const string Section = "Idempotency";
+
+    /// <summary>
+    /// How long a key is kept: the authorization window plus one day (the contract). Derived from
+    /// <c>Transactions:AuthorizationWindow</c> unless set.
+    /// </summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(8);
+
+    /// <summary>How long a claim protects a running request before another may take the key over.</summary>
+    public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(60);
+}

@@ -1,0 +1,52 @@
+using FastEndpoints;
+using FluentValidation;
+using Payments.BuildingBlocks.CardData;
+using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Money;
+
+namespace Payments.Intents.Features.Create;
+
+/// <summary><c>{"amount","currency","order_id","external_id"?,"card_token"?,"description"?,"metadata"?}</c>.</summary>
+internal sealed class CreatePaymentIntentRequest
+{
+    public long? Amount { get; set; }
+    public string? Currency { get; set; }
+    public string? OrderId { get; set; }
+    public string? ExternalId { get; set; }
+    public string? CardToken { get; set; }
+    public string? Description { get; set; }
+    public Dictionary<string, string>? Metadata { get; set; }
+
+    internal sealed class Validator : Validator<CreatePaymentIntentRequest>
+    {
+        private const string CardDataMessage = "Must not hold card data.";
+
+        public Validator()
+        {
+            RuleFor(x => x.Amount).NotNull().WithMessage("Is required.")
+                .Must(v => v is null || Currencies.IsValidAmount(v.Value))
+                .WithMessage($"Must be an integer from {Currencies.MinAmount} to {Currencies.MaxAmount} in the currency's minor unit.");
+            RuleFor(x => x.Currency).NotNull().WithMessage("Is required.")
+                .Must(v => v is null || Currencies.IsSupported(v)).WithMessage("Must be a supported upper-case ISO 4217 code.");
+            RuleFor(x => x.OrderId).NotNull().WithMessage("Is required.")
+                .Must(v => v is null || IsReference(v)).WithMessage("Must be 1 to 64 printable ASCII characters.")
+                .Must(v => !CardNumberDetector.ContainsCardNumber(v)).WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
+            RuleFor(x => x.ExternalId)
+                .Must(v => v is null || IsReference(v)).WithMessage("Must be 1 to 64 printable ASCII characters.")
+                .Must(v => !CardNumberDetector.ContainsCardNumber(v)).WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
+            RuleFor(x => x.CardToken)
+                .Must(v => v is null || (v.Length is >= 1 and <= 100 && v.All(c => c is > ' ' and <= '~'))).WithMessage("Must be a tok_ id.");
+            RuleFor(x => x.Description)
+                .MaximumLength(1000).WithMessage("Must be at most 1,000 characters.")
+                .Must(v => !CardNumberDetector.ContainsCardNumber(v)).WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
+            RuleFor(x => x.Metadata)
+                .Must(m => m is null || m.Count <= 20).WithMessage("Holds at most 20 pairs.")
+                .Must(m => m is null || m.All(p => p.Key.Length is >= 1 and <= 40 && p.Value is not null && p.Value.Length <= 500))
+                .WithMessage("Keys are 1 to 40 characters, values strings of at most 500.")
+                .Must(m => m is null || !m.Any(p => CardNumberDetector.ContainsCardNumber(p.Key) || CardNumberDetector.ContainsCardNumber(p.Value)))
+                .WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
+        }
+
+        private static bool IsReference(string v) => v.Length is >= 1 and <= 64 && v.All(c => c is >= ' ' and <= '~');
+    }
+}

@@ -1,0 +1,39 @@
+using FastEndpoints;
+using FluentValidation;
+using Payments.BuildingBlocks.CardData;
+using Payments.BuildingBlocks.Http;
+
+namespace Payments.Tokenization.Features.CreateIntent;
+
+internal sealed class CreateTokenizationIntentRequest
+{
+    public string? ReturnUrl { get; set; }
+    public Dictionary<string, string>? Metadata { get; set; }
+
+    internal sealed class Validator : Validator<CreateTokenizationIntentRequest>
+    {
+        public Validator()
+        {
+            RuleFor(x => x.ReturnUrl)
+                .Must(u => u!.Length <= 2048 && Uri.TryCreate(u, UriKind.Absolute, out var uri)
+                           && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp) && string.IsNullOrEmpty(uri.UserInfo))
+                .WithMessage("return_url must be an absolute http or https URL of at most 2048 characters, without credentials.")
+                .When(x => x.ReturnUrl is not null);
+            RuleFor(x => x.ReturnUrl)
+                .Must(u => !CardNumberDetector.ContainsCardNumber(u))
+                .WithErrorCode(ErrorCodes.CardDataInField)
+                .WithMessage("return_url holds what looks like a card number.")
+                .When(x => x.ReturnUrl is not null);
+            RuleFor(x => x.Metadata)
+                .Must(m => m!.Count <= 20).WithMessage("metadata holds at most 20 pairs.")
+                .Must(m => m!.All(kv => kv.Key.Length is >= 1 and <= 40 && kv.Value is not null && kv.Value.Length <= 500))
+                .WithMessage("metadata keys are 1 to 40 characters and values at most 500.")
+                .When(x => x.Metadata is not null);
+            RuleFor(x => x.Metadata)
+                .Must(m => !m!.Any(kv => CardNumberDetector.ContainsCardNumber(kv.Key) || CardNumberDetector.ContainsCardNumber(kv.Value)))
+                .WithErrorCode(ErrorCodes.CardDataInField)
+                .WithMessage("metadata holds what looks like a card number.")
+                .When(x => x.Metadata is not null);
+        }
+    }
+}

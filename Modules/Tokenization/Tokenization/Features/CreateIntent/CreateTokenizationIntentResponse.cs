@@ -1,0 +1,12 @@
+namespace Payments.Tokenization.Features.CreateIntent;
+
+/// <summary>The client secret and the card-entry URL are shown here only.</summary>
+internal sealed record CreateTokenizationIntentResponse(
+    string Id,
+    string Status,
+    string ClientSecret,
+    string CardEntryUrl,
+    DateTimeOffset ExpiresAt,
+    string? ReturnUrl,
+    Dictionary<string, string> Metadata,
+    DateTimeOffset CreatedAt);

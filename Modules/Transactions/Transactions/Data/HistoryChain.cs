@@ -1,0 +1,47 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Payments.Transactions.Contracts;
+
+namespace Payments.Transactions.Data;
+
+/// <summary>
+/// The tamper-evident history: each entry's hash is SHA-256 (hex) over the previous hash and the entry's fields,
+/// so changing, removing or reordering any entry breaks every later link (docs/adr/0032).
+/// </summary>
+internal static class HistoryChain
+{
+    public static readonly string Genesis = new('0', 64);
+
+    public static HistoryEntry Next(string trxId, HistoryEntry? previous, string operation, long amount, string status, DateTimeOffset at)
+    {
+        var seq = (previous?.Seq ?? 0) + 1;
+        var prev = previous?.Hash ?? Genesis;
+        return new HistoryEntry(seq, operation, amount, status, at, prev, Hash(trxId, seq, operation, amount, status, at, prev));
+    }
+
+    public static string Hash(string trxId, int seq, string operation, long amount, string status, DateTimeOffset at, string prevHash)
+    {
+        var text = string.Join('|', prevHash, trxId, seq.ToString(CultureInfo.InvariantCulture), operation,
+            amount.ToString(CultureInfo.InvariantCulture), status,
+            at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    }
+
+    /// <summary>The first entry whose link or hash does not hold, or null when the chain verifies.</summary>
+    public static int? FirstBroken(string trxId, IReadOnlyList<HistoryEntry> entries)
+    {
+        var prev = Genesis;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var e = entries[i];
+            if (e.Seq != i + 1 || e.PrevHash != prev ||
+                e.Hash != Hash(trxId, e.Seq, e.Operation, e.Amount, e.Status, e.At, e.PrevHash))
+            {
+                return e.Seq;
+            }
+            prev = e.Hash;
+        }
+        return null;
+    }
+}

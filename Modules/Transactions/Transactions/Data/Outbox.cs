@@ -1,0 +1,142 @@
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using Payments.BuildingBlocks;
+using Payments.BuildingBlocks.Ids;
+using Payments.Transactions.Contracts;
+using Wolverine;
+
+namespace Payments.Transactions.Data;
+
+/// <summary>Writes events into the outbox inside the caller's transaction.</summary>
+internal static class OutboxWriter
+{
+    public static NpgsqlBatchCommand Command(string type, string merchantId, DateTimeOffset at, TransactionSnapshot state)
+    {
+        var evt = new TransactionEvent(PrefixedId.New("evt"), type, merchantId, at, state with { History = null });
+        var cmd = new NpgsqlBatchCommand(
+            "INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)");
+        cmd.Parameters.Add(new() { Value = evt.EventId });
+        cmd.Parameters.Add(new() { Value = merchantId });
+        cmd.Parameters.Add(new() { Value = type });
+        cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(evt, PaymentsJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        cmd.Parameters.Add(new() { Value = at });
+        return cmd;
+    }
+}
+
+/// <summary>Wakes the relay right after a commit, so readers see the effect within milliseconds, not a poll later.</summary>
+internal sealed class OutboxSignal : IDisposable
+{
+    private readonly SemaphoreSlim signal = new(0, 1);
+
+    public void Kick()
+    {
+        try
+        {
+            signal.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already kicked: one wake-up drains everything.
+        }
+    }
+
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => signal.WaitAsync(timeout, ct);
+
+    public void Dispose() => signal.Dispose();
+}
+
+/// <summary>
+/// Delivers outbox rows through Wolverine, oldest first, at least once: a row is marked dispatched only after its
+/// handlers completed, so a crash in between redelivers it (handlers are idempotent). Several Host processes may run
+/// relays: rows are leased with <c>FOR UPDATE SKIP LOCKED</c> and a lease time.
+/// </summary>
+internal sealed class OutboxRelay(
+    NpgsqlDataSource db,
+    IServiceScopeFactory scopes,
+    OutboxSignal signal,
+    IOptions<TransactionsOptions> options,
+    ILogger<OutboxRelay> logger) : BackgroundService
+{
+    private const int BatchSize = 100;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                while (await DrainOnceAsync(stoppingToken) == BatchSize)
+                {
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Outbox relay pass failed; retrying on the next poll");
+            }
+            try
+            {
+                await signal.WaitAsync(options.Value.OutboxPollInterval, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Delivers one batch of pending events; returns how many were taken.</summary>
+    internal async Task<int> DrainOnceAsync(CancellationToken ct)
+    {
+        var taken = new List<(long Id, string Payload)>();
+        await using (var cmd = db.CreateCommand("""
+            UPDATE transactions.outbox o SET locked_until = now() + interval '30 seconds', attempts = o.attempts + 1
+              FROM (SELECT id FROM transactions.outbox
+                     WHERE dispatched_at IS NULL AND (locked_until IS NULL OR locked_until < now())
+                     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) due
+             WHERE o.id = due.id
+            RETURNING o.id, o.payload::text
+            """))
+        {
+            cmd.Parameters.Add(new() { Value = BatchSize });
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                taken.Add((r.GetInt64(0), r.GetString(1)));
+            }
+        }
+        if (taken.Count == 0)
+        {
+            return 0;
+        }
+        await using var scope = scopes.CreateAsyncScope();
+        var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
+        foreach (var (id, payload) in taken.OrderBy(t => t.Id))
+        {
+            var evt = JsonSerializer.Deserialize<TransactionEvent>(payload, PaymentsJson.Options)!;
+            try
+            {
+                await bus.InvokeAsync(evt, ct, TimeSpan.FromSeconds(30));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Left leased: another pass retries it after the lease; later events still go out.
+                logger.LogWarning(e, "Delivering event {EventId} ({Type}) failed", evt.EventId, evt.Type);
+                continue;
+            }
+            await using var done = db.CreateCommand("UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = $1");
+            done.Parameters.Add(new() { Value = id });
+            await done.ExecuteNonQueryAsync(ct);
+        }
+        return taken.Count;
+    }
+}

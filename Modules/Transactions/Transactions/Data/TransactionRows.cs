@@ -1,0 +1,43 @@
+using Npgsql;
+using Payments.Transactions.Contracts;
+
+namespace Payments.Transactions.Data;
+
+/// <summary>The one column list every read uses, and its mapping.</summary>
+internal static class TransactionRows
+{
+    public const string Columns = """
+        t.trx_id, t.type, t.status, t.order_amount, t.currency, t.captured_amount, t.voided_amount, t.settled_amount,
+        t.refunded_amount, t.charged_back_amount, t.order_id, t.external_id, t.payment_intent_id, t.parent_trx_id,
+        t.card_brand, t.card_last4, t.authorization_code, t.decline_code, t.over_recovered, t.created_at, t.updated_at,
+        t.version, t.merchant_id, t.card_token
+        """;
+
+    public const int ColumnCount = 24;
+
+    public static TransactionRow Read(NpgsqlDataReader r, int o = 0)
+    {
+        string? S(int i) => r.IsDBNull(o + i) ? null : r.GetString(o + i);
+        var brand = S(14);
+        var last4 = S(15);
+        var snapshot = new TransactionSnapshot(
+            r.GetString(o + 0), r.GetString(o + 1), r.GetString(o + 2), r.GetInt64(o + 3), r.GetString(o + 4),
+            r.GetInt64(o + 5), r.GetInt64(o + 6), r.GetInt64(o + 7), r.GetInt64(o + 8), r.GetInt64(o + 9),
+            r.GetString(o + 10), S(11), S(12), S(13),
+            brand is null && last4 is null ? null : new CardSummary(brand, last4),
+            S(16), S(17), r.GetBoolean(o + 18),
+            r.GetFieldValue<DateTimeOffset>(o + 19), r.GetFieldValue<DateTimeOffset>(o + 20))
+        {
+            Version = r.GetInt64(o + 21),
+        };
+        return new TransactionRow(snapshot, r.GetString(o + 22), S(23));
+    }
+
+    public static HistoryEntry ReadHistory(NpgsqlDataReader r) =>
+        new(r.GetInt32(0), r.GetString(1), r.GetInt64(2), r.GetString(3), r.GetFieldValue<DateTimeOffset>(4),
+            r.GetString(5), r.GetString(6));
+
+    public const string HistoryColumns = "seq, operation, amount, status, at, prev_hash, hash";
+}
+
+internal sealed record TransactionRow(TransactionSnapshot Snapshot, string MerchantId, string? CardToken);

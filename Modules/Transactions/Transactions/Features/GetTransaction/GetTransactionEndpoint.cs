@@ -1,0 +1,27 @@
+using FastEndpoints;
+using Microsoft.AspNetCore.Http;
+using Payments.Auth.Contracts;
+using Payments.BuildingBlocks.Ids;
+using Payments.Transactions.Contracts;
+using Payments.Transactions.Data;
+
+namespace Payments.Transactions.Features.GetTransaction;
+
+/// <summary><c>GET /v1/transactions/{trx_id}</c>: any type, with its history and a strong ETag (the version).</summary>
+internal sealed class GetTransactionEndpoint(ICurrentMerchant merchant, TransactionStore store) : EndpointWithoutRequest
+{
+    public override void Configure()
+    {
+        Get("/v1/transactions/{trx_id}");
+        Description(b => b.Produces<TransactionSnapshot>(200).ProducesProblem(404));
+    }
+
+    public override async Task HandleAsync(CancellationToken ct)
+    {
+        var trxId = Route<string>("trx_id", isRequired: false);
+        // A malformed id is as unknown as a well-formed one that is not there.
+        var t = (PrefixedId.IsValid("trx", trxId) ? await store.GetAsync(merchant.Id, trxId!, withHistory: true, ct) : null)
+                ?? throw TransactionAnswers.NotFound();
+        await TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status200OK, TransactionStore.Serialize(t), t.Version, ct);
+    }
+}

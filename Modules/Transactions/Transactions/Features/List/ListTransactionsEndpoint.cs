@@ -1,0 +1,143 @@
+using System.Globalization;
+using FastEndpoints;
+using Microsoft.AspNetCore.Http;
+using Payments.Auth.Contracts;
+using Payments.BuildingBlocks.Http;
+using Payments.Transactions.Contracts;
+using Payments.Transactions.Data;
+
+namespace Payments.Transactions.Features.List;
+
+/// <summary>
+/// <c>GET /v1/transactions</c>: the merchant's transactions created in
+/// <c>start 00:00:00 &lt;= created_at &lt;= end 00:00:00</c> (UTC), filtered, sorted stably, paged, with the total
+/// and the <c>as_of</c> watermark that keeps later pages from shifting.
+/// </summary>
+internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, TransactionStore store, TimeProvider clock)
+    : EndpointWithoutRequest<ListTransactionsResponse>
+{
+    public override void Configure()
+    {
+        Get("/v1/transactions");
+        Description(b => b.ProducesProblem(400));
+    }
+
+    public override async Task HandleAsync(CancellationToken ct)
+    {
+        var q = Parse(HttpContext.Request.Query, clock.UtcNowMicros());
+        var (page, total) = await store.ListAsync(merchant.Id, q, ct);
+        await Send.OkAsync(new ListTransactionsResponse(page, q.Offset, q.Limit, total, q.Offset + page.Count < total,
+            q.AsOf.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)), ct);
+    }
+
+    internal static ListQuery Parse(IQueryCollection query, DateTimeOffset now)
+    {
+        var errors = new Dictionary<string, string[]>();
+        string? One(string name)
+        {
+            var v = query[name];
+            if (v.Count > 1)
+            {
+                errors[name] = ["Give it once."];
+                return null;
+            }
+            return v.Count == 0 ? null : v.ToString();
+        }
+
+        DateTimeOffset? Date(string name)
+        {
+            var v = One(name);
+            if (v is null)
+            {
+                errors.TryAdd(name, ["Is required, as DD/MM/YYYY."]);
+                return null;
+            }
+            if (!DateOnly.TryParseExact(v, "dd/MM/yyyy", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d))
+            {
+                errors[name] = ["Must be a real date as DD/MM/YYYY."];
+                return null;
+            }
+            return new DateTimeOffset(d.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        }
+
+        var from = Date("start_date");
+        var to = Date("end_date");
+        if (from is not null && to is not null && to < from)
+        {
+            errors["end_date"] = ["Must not be before start_date."];
+        }
+
+        long offset = 0;
+        if (One("offset") is { } o)
+        {
+            if (long.TryParse(o, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed))
+            {
+                offset = Math.Max(0, parsed);
+            }
+            else
+            {
+                errors["offset"] = ["Must be an integer."];
+            }
+        }
+
+        var limit = 10;
+        if (One("limit") is { } l)
+        {
+            if (long.TryParse(l, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed))
+            {
+                limit = (int)Math.Clamp(parsed, 10, 100);
+            }
+            else
+            {
+                errors["limit"] = ["Must be an integer."];
+            }
+        }
+
+        var sortBy = One("sort_by") ?? "updated_at";
+        if (!TransactionStore.IsSortField(sortBy))
+        {
+            errors["sort_by"] = ["Must be type, status, order_amount, created_at or updated_at."];
+        }
+        var direction = One("sort_direction") ?? "ASC";
+        if (direction is not ("ASC" or "DESC"))
+        {
+            errors["sort_direction"] = ["Must be ASC or DESC."];
+        }
+        var type = One("type");
+        if (type is not null && !TransactionTypes.All.Contains(type))
+        {
+            errors["type"] = ["Must be PAYMENT, REFUND or CHARGEBACK."];
+        }
+        var status = One("status");
+        if (status is not null && !TransactionStatuses.All.Contains(status))
+        {
+            errors["status"] = ["Must be one of " + string.Join(", ", TransactionStatuses.All) + "."];
+        }
+        var asOf = now;
+        if (One("as_of") is { } a)
+        {
+            if (DateTimeOffset.TryParse(a, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+            {
+                asOf = ClockExtensions.Truncate(parsed);
+            }
+            else
+            {
+                errors["as_of"] = ["Must be an ISO 8601 timestamp, as a previous page's as_of."];
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ProblemException(400, ErrorCodes.ValidationFailed, "One or more query parameters are not valid.", errors);
+        }
+        return new ListQuery(from!.Value, to!.Value, asOf, offset, limit, sortBy, direction == "DESC", type, status);
+    }
+}
+
+internal sealed record ListTransactionsResponse(
+    IReadOnlyList<TransactionSnapshot> Data,
+    long Offset,
+    int Limit,
+    long Total,
+    bool HasMore,
+    string AsOf);

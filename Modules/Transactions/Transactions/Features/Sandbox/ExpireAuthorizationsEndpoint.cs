@@ -1,0 +1,40 @@
+using FastEndpoints;
+using FluentValidation;
+using Microsoft.Extensions.Options;
+using Payments.Auth.Contracts;
+using Payments.BuildingBlocks.Hosting;
+using Payments.Transactions.Data;
+
+namespace Payments.Transactions.Features.Sandbox;
+
+/// <summary><c>POST /v1/sandbox/expire-authorizations {"as_of"}</c>: the expiry sweep for the calling merchant, as of that instant.</summary>
+internal sealed class ExpireAuthorizationsEndpoint(ICurrentMerchant merchant, TransactionStore store, OutboxSignal outbox,
+    IOptions<GatewayOptions> gateway) : Endpoint<ExpireAuthorizationsRequest, ExpireAuthorizationsResponse>
+{
+    public override void Configure() => Post("/v1/sandbox/expire-authorizations");
+
+    public override async Task OnBeforeValidateAsync(ExpireAuthorizationsRequest req, CancellationToken ct)
+    {
+        SandboxRoutes.EnsureSandbox(HttpContext, gateway);
+        await Task.CompletedTask;
+    }
+
+    public override async Task HandleAsync(ExpireAuthorizationsRequest req, CancellationToken ct)
+    {
+        var expired = await store.ExpireAsync(req.AsOf!.Value, merchant.Id, ct);
+        outbox.Kick();
+        await Send.OkAsync(new ExpireAuthorizationsResponse(expired), ct);
+    }
+}
+
+internal sealed class ExpireAuthorizationsRequest
+{
+    public DateTimeOffset? AsOf { get; set; }
+
+    internal sealed class Validator : Validator<ExpireAuthorizationsRequest>
+    {
+        public Validator() => RuleFor(x => x.AsOf).NotNull().WithMessage("Is required, as an ISO 8601 timestamp.");
+    }
+}
+
+internal sealed record ExpireAuthorizationsResponse(int Expired);

@@ -1,0 +1,24 @@
+using FastEndpoints;
+using Microsoft.Extensions.Options;
+using Payments.Auth.Contracts;
+using Payments.BuildingBlocks.Hosting;
+using Payments.Transactions.Data;
+
+namespace Payments.Transactions.Features.Sandbox;
+
+/// <summary><c>POST /v1/sandbox/settle</c>: a settlement run now, for the calling merchant.</summary>
+internal sealed class SettleEndpoint(ICurrentMerchant merchant, TransactionStore store, OutboxSignal outbox,
+    IOptions<GatewayOptions> gateway) : EndpointWithoutRequest<SettleResponse>
+{
+    public override void Configure() => Post("/v1/sandbox/settle");
+
+    public override async Task HandleAsync(CancellationToken ct)
+    {
+        SandboxRoutes.EnsureSandbox(HttpContext, gateway);
+        var (id, settled) = (await store.SettleAsync(merchant.Id, null, ct))!.Value;
+        outbox.Kick();
+        await Send.OkAsync(new SettleResponse(id, settled), ct);
+    }
+}
+
+internal sealed record SettleResponse(string SettlementId, int Settled);

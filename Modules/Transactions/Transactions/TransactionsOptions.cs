@@ -1,0 +1,22 @@
+namespace Payments.Transactions;
+
+/// <summary>Settings under <c>Transactions</c>.</summary>
+public sealed class TransactionsOptions
+{
+    public const string Section = "Transactions";
+
+    /// <summary>How long an authorization holds before its remaining amount is released (contract: 7 days).</summary>
+    public TimeSpan AuthorizationWindow { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often the expiry sweep runs.</summary>
+    public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Time of day (UTC) of the daily settlement run.</summary>
+    public TimeSpan SettlementTimeOfDayUtc { get; set; } = TimeSpan.Zero;
+
+    /// <summary>False to run no scheduled settlement (the sandbox route still works).</summary>
+    public bool ScheduledSettlement { get; set; } = true;
+
+    /// <summary>How often the outbox relay looks for events left behind (it is also kicked after every commit).</summary>
+    public TimeSpan OutboxPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+}

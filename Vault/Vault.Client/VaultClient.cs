@@ -1,0 +1,139 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Payments.BuildingBlocks;
+using Payments.BuildingBlocks.Http;
+using Payments.Vault.Contracts;
+
+namespace Payments.Vault.Client;
+
+/// <summary>
+/// <see cref="IVaultClient"/> over HTTP: every call signed for its merchant, bounded by <c>Vault:TimeoutSeconds</c>.
+/// A Vault that does not answer in time, cannot be reached or fails answers <see cref="VaultUnavailableException"/>.
+/// </summary>
+internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner signer) : IVaultClient, IVaultTokenizationFeed
+{
+    public async Task RegisterTokenizationIntentAsync(string merchantId, TokenizationIntentRegistration intent, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Put, merchantId, $"internal/v1/tokenization-intents/{Esc(intent.IntentId)}", intent, ct);
+        await EnsureAsync(response, ct);
+    }
+
+    public async Task<TokenizationIntentState?> GetTokenizationIntentAsync(string merchantId, string intentId, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Get, merchantId, $"internal/v1/tokenization-intents/{Esc(intentId)}", null, ct);
+        return response.StatusCode == HttpStatusCode.NotFound ? null : await ReadAsync<TokenizationIntentState>(response, ct);
+    }
+
+    public async Task<CardDisplay?> GetCardAsync(string merchantId, string cardToken, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Get, merchantId, $"internal/v1/cards/{Esc(cardToken)}", null, ct);
+        return response.StatusCode == HttpStatusCode.NotFound ? null : await ReadAsync<CardDisplay>(response, ct);
+    }
+
+    public async Task<bool> DeleteCardAsync(string merchantId, string cardToken, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Delete, merchantId, $"internal/v1/cards/{Esc(cardToken)}", null, ct);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+        await EnsureAsync(response, ct);
+        return true;
+    }
+
+    public Task<AcquirerOutcome> AuthorizeAsync(string merchantId, AcquirerRequest request, CancellationToken ct) =>
+        UseCardAsync(merchantId, "internal/v1/acquirer/authorize", request, ct);
+
+    public Task<AcquirerOutcome> RefundAsync(string merchantId, AcquirerRequest request, CancellationToken ct) =>
+        UseCardAsync(merchantId, "internal/v1/acquirer/refund", request, ct);
+
+    public async Task<IReadOnlyList<TokenizationIntentSuccess>> ListSucceededTokenizationIntentsAsync(long afterSequence, int limit, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Get, "",
+            $"internal/v1/tokenization-intents-succeeded?after={afterSequence}&limit={limit}", null, ct);
+        return await ReadAsync<List<TokenizationIntentSuccess>>(response, ct);
+    }
+
+    private async Task<AcquirerOutcome> UseCardAsync(string merchantId, string path, AcquirerRequest request, CancellationToken ct)
+    {
+        // A token the Vault cannot hold is unknown: no call needed, and nothing odd reaches the Vault's logs.
+        if (!CardTokens.IsWellFormed(request.CardToken))
+        {
+            return new AcquirerOutcome(false, false, null, null, null, null);
+        }
+        using var response = await SendAsync(HttpMethod.Post, merchantId, path, request, ct);
+        return await ReadAsync<AcquirerOutcome>(response, ct);
+    }
+
+    private static string Esc(string segment) => Uri.EscapeDataString(segment);
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string merchantId, string relative, object? body, CancellationToken ct)
+    {
+        var http = factory.CreateClient(VaultClientSetup.HttpClientName);
+        var uri = new Uri(http.BaseAddress ?? throw new InvalidOperationException("Vault:BaseUrl is not set."), relative);
+        var bytes = body is null ? [] : JsonSerializer.SerializeToUtf8Bytes(body, body.GetType(), PaymentsJson.Options);
+        using var request = new HttpRequestMessage(method, uri);
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(bytes);
+            request.Content.Headers.ContentType = new("application/json");
+        }
+        request.Headers.TryAddWithoutValidation("Authorization", signer.Sign(merchantId, method.Method, uri.PathAndQuery, bytes));
+        try
+        {
+            return await http.SendAsync(request, ct);
+        }
+        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new VaultUnavailableException("The Vault did not answer in time.", e);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new VaultUnavailableException("The Vault could not be reached.", e);
+        }
+    }
+
+    private static async Task EnsureAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+        if (response.StatusCode == HttpStatusCode.TooManyRequests)
+        {
+            var retry = response.Headers.RetryAfter?.Delta is { } d ? (int)Math.Ceiling(d.TotalSeconds) : 60;
+            throw new ProblemException(429, ErrorCodes.RateLimited, "Too many card operations; try again later.") { RetryAfterSeconds = retry };
+        }
+        if (response.StatusCode == HttpStatusCode.Unauthorized)
+        {
+            throw new VaultUnavailableException("The Vault refused the Host's signature: check Vault:ServiceKey on both sides.");
+        }
+        if ((int)response.StatusCode >= 500)
+        {
+            throw new VaultUnavailableException($"The Vault answered {(int)response.StatusCode}.");
+        }
+        var text = await response.Content.ReadAsStringAsync(ct);
+        throw new InvalidOperationException($"The Vault refused a call: {(int)response.StatusCode} {text}");
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
+    {
+        await EnsureAsync(response, ct);
+        try
+        {
+            return await response.Content.ReadFromJsonAsync<T>(PaymentsJson.Options, ct)
+                   ?? throw new VaultUnavailableException("The Vault answered an empty body.");
+        }
+        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new VaultUnavailableException("The Vault did not answer in time.", e);
+        }
+    }
+}
+
+/// <summary>The shape of card tokens: <c>tok_</c> + 26 Crockford base32 characters (128 random bits).</summary>
+public static class CardTokens
+{
+    public static bool IsWellFormed(string? token) => Payments.BuildingBlocks.Ids.PrefixedId.IsValid("tok", token);
+}

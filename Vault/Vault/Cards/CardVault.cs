@@ -1,0 +1,314 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Npgsql;
+using Payments.Vault.Acquirer;
+using Payments.Vault.Audit;
+using Payments.Vault.Contracts;
+using Payments.Vault.Crypto;
+
+namespace Payments.Vault.Cards;
+
+/// <summary>
+/// Everything the Vault does with cards: store one for a tokenization intent, show its display data, use it with
+/// the acquirer, destroy it. Every tokenization and card use writes its audit row in the same transaction.
+/// </summary>
+internal sealed class CardVault(
+    NpgsqlDataSource db,
+    CardCipher cipher,
+    Fingerprints fingerprints,
+    CvcStore cvcs,
+    AuditLog audit,
+    TimeProvider clock,
+    ILogger<CardVault> logger)
+{
+    public const int MaxFailedAttempts = 5;
+
+    public async Task RegisterIntentAsync(string merchantId, TokenizationIntentRegistration intent, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            INSERT INTO vault.tokenization_intents (intent_id, merchant_id, client_secret_sha256, expires_at, return_url)
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (intent_id) DO NOTHING
+            """);
+        cmd.Parameters.Add(new() { Value = intent.IntentId });
+        cmd.Parameters.Add(new() { Value = merchantId });
+        cmd.Parameters.Add(new() { Value = intent.ClientSecretSha256 });
+        cmd.Parameters.Add(new() { Value = intent.ExpiresAt });
+        cmd.Parameters.Add(new() { Value = (object?)intent.ReturnUrl ?? DBNull.Value });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<IntentRow?> FindIntentAsync(string intentId, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        return await ReadIntentAsync(conn, null, intentId, forUpdate: false, ct);
+    }
+
+    public async Task<TokenizationIntentState?> GetIntentStateAsync(string merchantId, string intentId, CancellationToken ct)
+    {
+        var row = await FindIntentAsync(intentId, ct);
+        if (row is null || row.MerchantId != merchantId)
+        {
+            return null;
+        }
+        var card = row.CardToken is null ? null : await GetCardAsync(merchantId, row.CardToken, ct);
+        return new TokenizationIntentState(row.IntentId, StatusOf(row), row.CardToken, card, row.FailedAttempts);
+    }
+
+    public async Task<IReadOnlyList<TokenizationIntentSuccess>> ListSucceededAsync(long afterSequence, int limit, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            SELECT i.succeeded_seq, i.merchant_id, i.intent_id, i.card_token, i.updated_at,
+                   c.brand, c.last4, c.exp_month, c.exp_year, c.fingerprint
+            FROM vault.tokenization_intents i LEFT JOIN vault.cards c ON c.token = i.card_token
+            WHERE i.succeeded_seq > $1 ORDER BY i.succeeded_seq LIMIT $2
+            """);
+        cmd.Parameters.Add(new() { Value = afterSequence });
+        cmd.Parameters.Add(new() { Value = limit });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<TokenizationIntentSuccess>();
+        while (await r.ReadAsync(ct))
+        {
+            // A card deleted since still shows what was tokenized, minus what is gone.
+            var card = r.IsDBNull(5) ? null : new CardDisplay(r.GetString(5), r.GetString(6), r.GetInt32(7), r.GetInt32(8), r.GetString(9));
+            list.Add(new TokenizationIntentSuccess(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), card,
+                new DateTimeOffset(r.GetDateTime(4), TimeSpan.Zero)));
+        }
+        return list;
+    }
+
+    public string StatusOf(IntentRow row) =>
+        row.Status == "REQUIRES_CARD" && row.ExpiresAt <= clock.GetUtcNow() ? "EXPIRED" : row.Status;
+
+    public static bool SecretMatches(IntentRow row, string? clientSecret)
+    {
+        if (string.IsNullOrEmpty(clientSecret) || clientSecret.Length > 200)
+        {
+            return false;
+        }
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(clientSecret)));
+        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(hash), Encoding.ASCII.GetBytes(row.ClientSecretSha256));
+    }
+
+    /// <summary>Stores the card for an intent that still requires one; the caller validated the data and the secret.</summary>
+    public async Task<SubmitOutcome> SubmitAsync(string intentId, string clientSecret, CardSubmission? card,
+        IReadOnlyDictionary<string, string[]> errors, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var row = await ReadIntentAsync(conn, tx, intentId, forUpdate: true, ct);
+        if (row is null || !SecretMatches(row, clientSecret))
+        {
+            return new SubmitOutcome(SubmitResult.NotFound, null, null);
+        }
+        var status = StatusOf(row);
+        if (status != "REQUIRES_CARD")
+        {
+            return new SubmitOutcome(status switch
+            {
+                "SUCCEEDED" => SubmitResult.Succeeded,
+                "FAILED" => SubmitResult.Failed,
+                _ => SubmitResult.Expired,
+            }, row, null);
+        }
+
+        if (errors.Count > 0 || card is null)
+        {
+            var attempts = row.FailedAttempts + 1;
+            await using (var cmd = new NpgsqlCommand("""
+                UPDATE vault.tokenization_intents
+                SET failed_attempts = $2, status = CASE WHEN $2 >= 5 THEN 'FAILED' ELSE status END, updated_at = now()
+                WHERE intent_id = $1
+                """, conn, tx))
+            {
+                cmd.Parameters.Add(new() { Value = intentId });
+                cmd.Parameters.Add(new() { Value = attempts });
+                await cmd.ExecuteNonQueryAsync(ct);
+            }
+            await audit.AppendAsync(conn, tx, "tokenization.refused", row.MerchantId, intentId,
+                new Dictionary<string, object?> { ["fields"] = errors.Keys.Order().ToArray(), ["failed_attempts"] = attempts }, ct);
+            await tx.CommitAsync(ct);
+            return new SubmitOutcome(SubmitResult.Invalid, row with { FailedAttempts = attempts, Status = attempts >= MaxFailedAttempts ? "FAILED" : row.Status }, null);
+        }
+
+        var token = CardRules.NewToken();
+        var plaintext = JsonSerializer.SerializeToUtf8Bytes(new StoredCard(card.Number, card.ExpMonth, card.ExpYear, card.HolderName));
+        byte[] ciphertext;
+        try
+        {
+            ciphertext = cipher.Protect(row.MerchantId, token, plaintext);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+        var keyId = CardCipher.KeyIdOf(ciphertext);
+        var display = new CardDisplay(CardRules.BrandOf(card.Number), card.Number[^4..], card.ExpMonth, card.ExpYear,
+            fingerprints.Of(row.MerchantId, card.Number));
+
+        // The audit lock is taken first: success sequence numbers then commit in order, so the Host's cursor never skips one.
+        await audit.AppendAsync(conn, tx, "card.tokenized", row.MerchantId, token, new Dictionary<string, object?>
+        {
+            ["intent_id"] = intentId, ["brand"] = display.Brand, ["last4"] = display.Last4, ["key_id"] = keyId,
+        }, ct);
+        await using (var cmd = new NpgsqlCommand("""
+            INSERT INTO vault.cards (token, merchant_id, fingerprint, brand, bin, last4, exp_month, exp_year, key_id, ciphertext)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            """, conn, tx))
+        {
+            cmd.Parameters.Add(new() { Value = token });
+            cmd.Parameters.Add(new() { Value = row.MerchantId });
+            cmd.Parameters.Add(new() { Value = display.Fingerprint });
+            cmd.Parameters.Add(new() { Value = display.Brand });
+            cmd.Parameters.Add(new() { Value = card.Number[..6] });
+            cmd.Parameters.Add(new() { Value = display.Last4 });
+            cmd.Parameters.Add(new() { Value = card.ExpMonth });
+            cmd.Parameters.Add(new() { Value = card.ExpYear });
+            cmd.Parameters.Add(new() { Value = keyId });
+            cmd.Parameters.Add(new() { Value = ciphertext });
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await using (var cmd = new NpgsqlCommand("""
+            UPDATE vault.tokenization_intents
+            SET status = 'SUCCEEDED', card_token = $2, succeeded_seq = nextval('vault.intent_success_seq'), updated_at = now()
+            WHERE intent_id = $1
+            """, conn, tx))
+        {
+            cmd.Parameters.Add(new() { Value = intentId });
+            cmd.Parameters.Add(new() { Value = token });
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        cvcs.Put(token, card.Cvc);
+        return new SubmitOutcome(SubmitResult.Stored, row with { Status = "SUCCEEDED", CardToken = token }, display);
+    }
+
+    public async Task<CardDisplay?> GetCardAsync(string merchantId, string token, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            "SELECT brand, last4, exp_month, exp_year, fingerprint FROM vault.cards WHERE token = $1 AND merchant_id = $2");
+        cmd.Parameters.Add(new() { Value = token });
+        cmd.Parameters.Add(new() { Value = merchantId });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? new CardDisplay(r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetInt32(3), r.GetString(4)) : null;
+    }
+
+    public async Task<bool> DeleteCardAsync(string merchantId, string token, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var cmd = new NpgsqlCommand("DELETE FROM vault.cards WHERE token = $1 AND merchant_id = $2", conn, tx))
+        {
+            cmd.Parameters.Add(new() { Value = token });
+            cmd.Parameters.Add(new() { Value = merchantId });
+            if (await cmd.ExecuteNonQueryAsync(ct) == 0)
+            {
+                return false;
+            }
+        }
+        await audit.AppendAsync(conn, tx, "card.deleted", merchantId, token, new Dictionary<string, object?>(), ct);
+        await tx.CommitAsync(ct);
+        cvcs.Forget(token);
+        return true;
+    }
+
+    public Task<AcquirerOutcome> AuthorizeAsync(string merchantId, AcquirerRequest request, CancellationToken ct) =>
+        UseCardAsync(merchantId, request, request.Capture ? "card.authcap" : "card.authorize", ct);
+
+    public Task<AcquirerOutcome> RefundAsync(string merchantId, AcquirerRequest request, CancellationToken ct) =>
+        UseCardAsync(merchantId, request, "card.refund", ct);
+
+    private async Task<AcquirerOutcome> UseCardAsync(string merchantId, AcquirerRequest request, string action, CancellationToken ct)
+    {
+        var notFound = new AcquirerOutcome(false, false, null, null, null, null);
+        await using var conn = await db.OpenConnectionAsync(ct);
+        string brand, last4;
+        byte[] ciphertext;
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT brand, last4, ciphertext FROM vault.cards WHERE token = $1 AND merchant_id = $2", conn))
+        {
+            cmd.Parameters.Add(new() { Value = request.CardToken });
+            cmd.Parameters.Add(new() { Value = merchantId });
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            if (!await r.ReadAsync(ct))
+            {
+                return notFound;
+            }
+            brand = r.GetString(0);
+            last4 = r.GetString(1);
+            ciphertext = (byte[])r[2];
+        }
+
+        StoredCard stored;
+        try
+        {
+            var plaintext = cipher.Unprotect(merchantId, request.CardToken, ciphertext, out _);
+            stored = JsonSerializer.Deserialize<StoredCard>(plaintext)!;
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+        catch (CryptographicException)
+        {
+            // Altered, swapped or under a revoked key: never sent to the acquirer.
+            logger.LogCritical("Card data of a token did not decrypt; it is refused");
+            await audit.AppendAsync(db, "card.unreadable", merchantId, request.CardToken,
+                new Dictionary<string, object?> { ["reference"] = request.Reference }, ct);
+            return notFound;
+        }
+
+        // The CVC serves the first authorization only: taken (and so erased) whatever the outcome.
+        var cvc = action == "card.refund" ? null : cvcs.Take(request.CardToken);
+        var (approved, code, decline) = action == "card.refund"
+            ? SandboxAcquirer.Refund()
+            : SandboxAcquirer.Authorize(stored.Number, stored.ExpMonth, stored.ExpYear, clock.GetUtcNow());
+        await using (var tx = await conn.BeginTransactionAsync(ct))
+        {
+            await audit.AppendAsync(conn, tx, action, merchantId, request.CardToken, new Dictionary<string, object?>
+            {
+                ["reference"] = request.Reference, ["amount"] = request.Amount, ["currency"] = request.Currency,
+                ["approved"] = approved, ["decline_code"] = decline, ["with_cvc"] = cvc is not null,
+            }, ct);
+            await tx.CommitAsync(ct);
+        }
+        return new AcquirerOutcome(true, approved, code, decline, brand, last4);
+    }
+
+    private static async Task<IntentRow?> ReadIntentAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string intentId, bool forUpdate, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT intent_id, merchant_id, client_secret_sha256, expires_at, return_url, status, failed_attempts, card_token
+            FROM vault.tokenization_intents WHERE intent_id = $1
+            """ + (forUpdate ? " FOR UPDATE" : ""), conn, tx);
+        cmd.Parameters.Add(new() { Value = intentId });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        if (!await r.ReadAsync(ct))
+        {
+            return null;
+        }
+        return new IntentRow(r.GetString(0), r.GetString(1), r.GetString(2), new DateTimeOffset(r.GetDateTime(3), TimeSpan.Zero),
+            r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5), r.GetInt32(6), r.IsDBNull(7) ? null : r.GetString(7));
+    }
+
+    private sealed record StoredCard(
+        [property: JsonPropertyName("n")] string Number,
+        [property: JsonPropertyName("m")] int ExpMonth,
+        [property: JsonPropertyName("y")] int ExpYear,
+        [property: JsonPropertyName("h")] string? HolderName);
+}
+
+internal sealed record IntentRow(string IntentId, string MerchantId, string ClientSecretSha256, DateTimeOffset ExpiresAt,
+    string? ReturnUrl, string Status, int FailedAttempts, string? CardToken);
+
+internal sealed record CardSubmission(string Number, int ExpMonth, int ExpYear, string Cvc, string? HolderName);
+
+internal enum SubmitResult
+{
+    Stored,
+    Invalid,
+    NotFound,
+    Succeeded,
+    Expired,
+    Failed,
+}
+
+internal sealed record SubmitOutcome(SubmitResult Result, IntentRow? Intent, CardDisplay? Card);

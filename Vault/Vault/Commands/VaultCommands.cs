@@ -1,0 +1,63 @@
+using System.Text.Json;
+using Payments.BuildingBlocks;
+using Payments.Vault.Audit;
+using Payments.Vault.Crypto;
+using Npgsql;
+
+namespace Payments.Vault.Commands;
+
+/// <summary>
+/// Operator verbs, run as <c>./run.sh vault VERB</c>: the Vault binary applies its migrations, runs the verb and exits.
+/// Output is JSON on stdout; logs go to stderr.
+/// <code>
+/// keys list                      every key with its dates, status and how many cards it encrypts
+/// keys rotate                    make a new key, the default from now on
+/// keys rewrap                    re-encrypt every card still on an older key under the current key
+/// keys revoke KEY_ID [--force]   revoke a key (refused while cards remain on it unless --force)
+/// audit verify                   recompute the audit chain; exit code 1 when broken
+/// </code>
+/// </summary>
+internal static class VaultCommands
+{
+    public static async Task<int> RunAsync(IServiceProvider services, IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
+    {
+        var keys = services.GetRequiredService<KeyOperations>();
+        var verb = string.Join(' ', args.Take(2));
+        switch (verb)
+        {
+            case "keys list":
+                Write(stdout, await keys.ListAsync(ct));
+                return 0;
+            case "keys rotate":
+                Write(stdout, new { key_id = keys.Rotate() });
+                return 0;
+            case "keys rewrap":
+                var rewrapped = await keys.RewrapAsync(500, ct);
+                Write(stdout, new { rewrapped, keys = await keys.ListAsync(ct) });
+                return 0;
+            case "keys revoke" when args.Count >= 3 && Guid.TryParse(args[2], out var keyId):
+                try
+                {
+                    var (revoked, remaining) = await keys.RevokeAsync(keyId, args.Contains("--force"), ct);
+                    Write(stdout, new { key_id = keyId, revoked, cards_on_key = remaining });
+                    return revoked ? 0 : 1;
+                }
+                catch (ArgumentException)
+                {
+                    await Console.Error.WriteLineAsync("No such key.");
+                    return 2;
+                }
+            case "audit verify":
+                var result = await AuditLog.VerifyAsync(services.GetRequiredService<NpgsqlDataSource>(), ct);
+                Write(stdout, result);
+                return result.Valid ? 0 : 1;
+            default:
+                await Console.Error.WriteLineAsync(
+                    "Usage: vault keys list | keys rotate | keys rewrap | keys revoke KEY_ID [--force] | audit verify");
+                return 2;
+        }
+    }
+
+    private static void Write(TextWriter stdout, object value) =>
+        stdout.WriteLine(JsonSerializer.Serialize(value, PaymentsJson.Options));
+}

@@ -1,0 +1,139 @@
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Payments.Vault.Audit;
+
+namespace Payments.Vault.Crypto;
+
+/// <summary>
+/// Key rotation, rewrap and revocation of the Data Protection keys that encrypt card data. A new key becomes the
+/// default at once; older keys still decrypt; rewrap re-encrypts every card still on an older key under the current
+/// one (in batches, each with its audit row); a key with no card left on it can be revoked.
+/// </summary>
+internal sealed class KeyOperations(
+    IKeyManager keys,
+    IDataProtectionProvider provider,
+    CardCipher cipher,
+    NpgsqlDataSource db,
+    AuditLog audit,
+    TimeProvider clock,
+    IOptions<VaultOptions> options)
+{
+    /// <summary>The key new ciphertexts are made with now.</summary>
+    public Guid CurrentKeyId() => CardCipher.KeyIdOf(provider.CreateProtector("key-probe.v1").Protect([1]));
+
+    public async Task<IReadOnlyList<KeyInfo>> ListAsync(CancellationToken ct)
+    {
+        var counts = await CountsAsync(ct);
+        var current = CurrentKeyId();
+        return keys.GetAllKeys()
+            .OrderBy(k => k.CreationDate)
+            .Select(k => new KeyInfo(k.KeyId, k.CreationDate, k.ActivationDate, k.ExpirationDate, k.IsRevoked,
+                k.KeyId == current, counts.GetValueOrDefault(k.KeyId)))
+            .ToList();
+    }
+
+    public Guid Rotate()
+    {
+        var now = clock.GetUtcNow();
+        // The key row and its audit row are written together by the repository.
+        var key = keys.CreateNewKey(now, now + options.Value.KeyLifetime);
+        return key.KeyId;
+    }
+
+    /// <summary>Re-encrypts every card not on the current key; returns how many were rewrapped.</summary>
+    public async Task<int> RewrapAsync(int batchSize, CancellationToken ct)
+    {
+        var current = CurrentKeyId();
+        var total = 0;
+        while (true)
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            await using var tx = await conn.BeginTransactionAsync(ct);
+            var rows = new List<(string Token, string Merchant, Guid KeyId, byte[] Ciphertext)>();
+            await using (var select = new NpgsqlCommand(
+                "SELECT token, merchant_id, key_id, ciphertext FROM vault.cards WHERE key_id <> $1 ORDER BY token LIMIT $2 FOR UPDATE SKIP LOCKED",
+                conn, tx))
+            {
+                select.Parameters.Add(new() { Value = current });
+                select.Parameters.Add(new() { Value = batchSize });
+                await using var r = await select.ExecuteReaderAsync(ct);
+                while (await r.ReadAsync(ct))
+                {
+                    rows.Add((r.GetString(0), r.GetString(1), r.GetGuid(2), (byte[])r[3]));
+                }
+            }
+            if (rows.Count == 0)
+            {
+                return total;
+            }
+            var done = 0;
+            var failed = 0;
+            foreach (var row in rows)
+            {
+                byte[] plaintext;
+                try
+                {
+                    plaintext = cipher.Unprotect(row.Merchant, row.Token, row.Ciphertext, out _);
+                }
+                catch (CryptographicException)
+                {
+                    failed++;
+                    continue; // left on its key and reported; revoke refuses while it remains
+                }
+                var fresh = cipher.Protect(row.Merchant, row.Token, plaintext);
+                CryptographicOperations.ZeroMemory(plaintext);
+                await using var update = new NpgsqlCommand(
+                    "UPDATE vault.cards SET ciphertext = $2, key_id = $3, rewrapped_at = now() WHERE token = $1", conn, tx);
+                update.Parameters.Add(new() { Value = row.Token });
+                update.Parameters.Add(new() { Value = fresh });
+                update.Parameters.Add(new() { Value = CardCipher.KeyIdOf(fresh) });
+                await update.ExecuteNonQueryAsync(ct);
+                done++;
+            }
+            await audit.AppendAsync(conn, tx, "keys.rewrap", null, current.ToString(), new Dictionary<string, object?>
+            {
+                ["rewrapped"] = done, ["unreadable"] = failed,
+            }, ct);
+            await tx.CommitAsync(ct);
+            total += done;
+            if (done == 0)
+            {
+                return total; // only unreadable rows remain
+            }
+        }
+    }
+
+    /// <summary>Revokes a key; refused while cards remain on it, unless forced (those cards then stop decrypting).</summary>
+    public async Task<(bool Revoked, long Remaining)> RevokeAsync(Guid keyId, bool force, CancellationToken ct)
+    {
+        var remaining = (await CountsAsync(ct)).GetValueOrDefault(keyId);
+        if (remaining > 0 && !force)
+        {
+            return (false, remaining);
+        }
+        if (keys.GetAllKeys().All(k => k.KeyId != keyId))
+        {
+            throw new ArgumentException("No such key.", nameof(keyId));
+        }
+        keys.RevokeKey(keyId, "Revoked by the Vault operator after rewrap.");
+        return (true, remaining);
+    }
+
+    public async Task<Dictionary<Guid, long>> CountsAsync(CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("SELECT key_id, count(*) FROM vault.cards GROUP BY key_id");
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var counts = new Dictionary<Guid, long>();
+        while (await r.ReadAsync(ct))
+        {
+            counts[r.GetGuid(0)] = r.GetInt64(1);
+        }
+        return counts;
+    }
+}
+
+internal sealed record KeyInfo(Guid KeyId, DateTimeOffset Created, DateTimeOffset Activation, DateTimeOffset Expiration,
+    bool Revoked, bool Current, long Cards);

@@ -1,0 +1,123 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Xml.Linq;
+using Microsoft.AspNetCore.DataProtection.Repositories;
+using Microsoft.AspNetCore.DataProtection.XmlEncryption;
+using Npgsql;
+
+namespace Payments.Vault.Crypto;
+
+/// <summary>
+/// The Data Protection key ring in the Vault's database. Every row carries an HMAC (a KEK-derived key) over its
+/// name and XML: a row inserted or altered behind the Vault's back is left out of the ring and reported.
+/// Refuses to store a key whose secret is not encrypted, so a missing encryptor stops start-up.
+/// </summary>
+internal sealed class PostgresXmlRepository(NpgsqlDataSource db, Kek kek, Audit.AuditLog audit, ILogger<PostgresXmlRepository> logger) : IXmlRepository
+{
+    private static readonly XNamespace DataProtectionNs = "http://schemas.asp.net/2015/03/dataProtection";
+    private readonly byte[] macKey = kek.Derive("dp-key-row-mac-v1");
+
+    public IReadOnlyCollection<XElement> GetAllElements()
+    {
+        var elements = new List<XElement>();
+        using var cmd = db.CreateCommand("SELECT id, friendly_name, xml, mac FROM vault.data_protection_keys ORDER BY id");
+        using var reader = cmd.ExecuteReader();
+        while (reader.Read())
+        {
+            var id = reader.GetInt64(0);
+            var name = reader.GetString(1);
+            var xml = reader.GetString(2);
+            var mac = (byte[])reader[3];
+            if (!CryptographicOperations.FixedTimeEquals(mac, Mac(name, xml)))
+            {
+                logger.LogCritical("Key ring row {RowId} fails its MAC: it was written outside the Vault and is ignored", id);
+                continue;
+            }
+            elements.Add(XElement.Parse(xml));
+        }
+        return elements;
+    }
+
+    public void StoreElement(XElement element, string friendlyName)
+    {
+        if (element.DescendantsAndSelf().Any(e => (bool?)e.Attribute(DataProtectionNs + "requiresEncryption") == true))
+        {
+            throw new InvalidOperationException("Refusing to store a Data Protection key that is not encrypted under the KEK.");
+        }
+        var xml = element.ToString(SaveOptions.DisableFormatting);
+        // Data Protection calls this synchronously; the key row and its audit row commit together.
+        using var conn = db.OpenConnection();
+        using var tx = conn.BeginTransaction();
+        using (var cmd = new NpgsqlCommand("INSERT INTO vault.data_protection_keys (friendly_name, xml, mac) VALUES ($1, $2, $3)", conn, tx))
+        {
+            cmd.Parameters.Add(new() { Value = friendlyName });
+            cmd.Parameters.Add(new() { Value = xml });
+            cmd.Parameters.Add(new() { Value = Mac(friendlyName, xml) });
+            cmd.ExecuteNonQuery();
+        }
+        var action = element.Name.LocalName == "revocation" ? "key.revoked" : "key.created";
+        var keyId = (string?)element.Attribute("id") ?? (string?)element.Element("key")?.Attribute("id");
+        audit.AppendAsync(conn, tx, action, null, keyId, new Dictionary<string, object?> { ["friendly_name"] = friendlyName },
+            CancellationToken.None).GetAwaiter().GetResult();
+        tx.Commit();
+    }
+
+    internal byte[] Mac(string friendlyName, string xml) =>
+        HMACSHA256.HashData(macKey, Encoding.UTF8.GetBytes(friendlyName + "\n" + xml));
+}
+
+/// <summary>Encrypts each key's XML with AES-256-GCM under a KEK-derived key before it reaches the repository.</summary>
+internal sealed class KekXmlEncryptor(Kek kek) : IXmlEncryptor
+{
+    internal static readonly XName ElementName = "kekEncryptedKey";
+    private static readonly byte[] Aad = Encoding.UTF8.GetBytes("payments-vault-dp-key-v1");
+
+    public EncryptedXmlInfo Encrypt(XElement plaintextElement)
+    {
+        var key = kek.Derive("dp-key-wrap-v1");
+        var plaintext = Encoding.UTF8.GetBytes(plaintextElement.ToString(SaveOptions.DisableFormatting));
+        var nonce = RandomNumberGenerator.GetBytes(12);
+        var sealedBytes = new byte[12 + 16 + plaintext.Length];
+        using (var aes = new AesGcm(key, 16))
+        {
+            aes.Encrypt(nonce, plaintext, sealedBytes.AsSpan(28), sealedBytes.AsSpan(12, 16), Aad);
+        }
+        nonce.CopyTo(sealedBytes, 0);
+        CryptographicOperations.ZeroMemory(plaintext);
+        CryptographicOperations.ZeroMemory(key);
+        var element = new XElement(ElementName,
+            new XComment(" Encrypted with the Vault KEK (AES-256-GCM). "),
+            new XElement("value", Convert.ToBase64String(sealedBytes)));
+        return new EncryptedXmlInfo(element, typeof(KekXmlDecryptor));
+    }
+
+    internal static XElement Decrypt(Kek kek, XElement encryptedElement)
+    {
+        var sealedBytes = Convert.FromBase64String((string?)encryptedElement.Element("value")
+                                                   ?? throw new CryptographicException("Encrypted key has no value."));
+        if (sealedBytes.Length < 28)
+        {
+            throw new CryptographicException("Encrypted key is truncated.");
+        }
+        var key = kek.Derive("dp-key-wrap-v1");
+        var plaintext = new byte[sealedBytes.Length - 28];
+        try
+        {
+            using var aes = new AesGcm(key, 16);
+            aes.Decrypt(sealedBytes.AsSpan(0, 12), sealedBytes.AsSpan(28), sealedBytes.AsSpan(12, 16), plaintext, Aad);
+            return XElement.Parse(Encoding.UTF8.GetString(plaintext));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+            CryptographicOperations.ZeroMemory(key);
+        }
+    }
+}
+
+/// <summary>Created by Data Protection from the type name stored with each key.</summary>
+internal sealed class KekXmlDecryptor(IServiceProvider services) : IXmlDecryptor
+{
+    public XElement Decrypt(XElement encryptedElement) =>
+        KekXmlEncryptor.Decrypt(services.GetRequiredService<Kek>(), encryptedElement);
+}

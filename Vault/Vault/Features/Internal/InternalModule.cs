@@ -1,0 +1,66 @@
+using Carter;
+using Payments.Vault.Cards;
+using Payments.Vault.Contracts;
+using Payments.Vault.Security;
+
+namespace Payments.Vault.Features.Internal;
+
+/// <summary>
+/// The Host's routes, under <c>/internal/v1</c>: every call is signed by the Host (checked by
+/// <see cref="ServiceAuthenticationMiddleware"/> before it gets here), and the merchant comes from that signature.
+/// </summary>
+public sealed class InternalModule : ICarterModule
+{
+    public void AddRoutes(IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/internal/v1");
+
+        group.MapPut("/tokenization-intents/{id}", async (string id, TokenizationIntentRegistration body, HttpContext http,
+            CardVault vault, CancellationToken ct) =>
+        {
+            if (body.IntentId != id || body.ClientSecretSha256.Length != 64)
+            {
+                return VaultResults.Problem(400, "validation_failed", "The registration does not match its route.");
+            }
+            await vault.RegisterIntentAsync(http.Merchant(), body, ct);
+            return Results.NoContent();
+        });
+
+        group.MapGet("/tokenization-intents/{id}", async (string id, HttpContext http, CardVault vault, CancellationToken ct) =>
+            await vault.GetIntentStateAsync(http.Merchant(), id, ct) is { } state
+                ? Results.Ok(state)
+                : VaultResults.Problem(404, "not_found", "The tokenization intent was not found."));
+
+        group.MapGet("/tokenization-intents-succeeded", async (long after, int limit, CardVault vault, CancellationToken ct) =>
+            Results.Ok(await vault.ListSucceededAsync(after, Math.Clamp(limit, 1, 1000), ct)));
+
+        group.MapGet("/cards/{token}", async (string token, HttpContext http, CardVault vault, CancellationToken ct) =>
+            await vault.GetCardAsync(http.Merchant(), token, ct) is { } card
+                ? Results.Ok(card)
+                : VaultResults.Problem(404, "not_found", "The card token was not found."));
+
+        group.MapDelete("/cards/{token}", async (string token, HttpContext http, CardVault vault, CancellationToken ct) =>
+            await vault.DeleteCardAsync(http.Merchant(), token, ct)
+                ? Results.NoContent()
+                : VaultResults.Problem(404, "not_found", "The card token was not found."));
+
+        group.MapPost("/acquirer/authorize", (AcquirerRequest body, HttpContext http, CardVault vault, MerchantRateLimits limits,
+            CancellationToken ct) => UseCard(http, limits, body, () => vault.AuthorizeAsync(http.Merchant(), body, ct)));
+
+        group.MapPost("/acquirer/refund", (AcquirerRequest body, HttpContext http, CardVault vault, MerchantRateLimits limits,
+            CancellationToken ct) => UseCard(http, limits, body, () => vault.RefundAsync(http.Merchant(), body, ct)));
+    }
+
+    private static async Task<IResult> UseCard(HttpContext http, MerchantRateLimits limits, AcquirerRequest body, Func<Task<AcquirerOutcome>> use)
+    {
+        if (body.Amount <= 0 || string.IsNullOrEmpty(body.CardToken) || body.CardToken.Length > 64)
+        {
+            return VaultResults.Problem(400, "validation_failed", "The acquirer request is not valid.");
+        }
+        if (limits.TryCardUse(http.Merchant()) is { } retryAfter)
+        {
+            return VaultResults.Problem(429, "rate_limited", "Too many card uses for this merchant.", retryAfterSeconds: retryAfter);
+        }
+        return Results.Ok(await use());
+    }
+}

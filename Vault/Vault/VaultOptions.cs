@@ -1,0 +1,36 @@
+namespace Payments.Vault;
+
+/// <summary>The Vault's settings (section <c>Vault</c>).</summary>
+internal sealed class VaultOptions
+{
+    /// <summary>Base64 of the 32-byte key the Host signs its calls with.</summary>
+    public string ServiceKey { get; set; } = "";
+
+    /// <summary>The origin the cardholder's browser reaches the Vault at (card-entry pages).</summary>
+    public string? PublicUrl { get; set; }
+
+    public KekOptions Kek { get; set; } = new();
+
+    /// <summary>How long a CVC is held in memory at most, whether or not it was used.</summary>
+    public TimeSpan CvcLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a signed Host call stays valid; the replay cache keeps its id that long.</summary>
+    public TimeSpan ServiceTokenLifetime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Lifetime of a Data Protection key before a new one is made on schedule.</summary>
+    public TimeSpan KeyLifetime { get; set; } = TimeSpan.FromDays(90);
+
+    public RateLimitOptions RateLimits { get; set; } = new();
+}
+
+internal sealed class KekOptions
+{
+    /// <summary>Base64 components of 32 bytes each; the KEK is their XOR. At least two are required.</summary>
+    public List<string> Components { get; set; } = [];
+}
+
+internal sealed class RateLimitOptions
+{
+    public int SubmissionsPerMinute { get; set; } = 600;
+    public int CardUsesPerMinute { get; set; } = 60_000;
+}

@@ -1,0 +1,240 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Payments.TestKit;
+using Payments.Tokenization.Contracts;
+using Payments.Vault.Contracts;
+
+namespace Payments.IntegrationTests.Tokenization;
+
+public sealed class TokenizationIntentTests(GatewayFixture gateway) : IClassFixture<GatewayFixture>
+{
+    private static int NextYear => DateTime.UtcNow.Year + 1;
+
+    private async Task<HttpResponseMessage> PostCardAsync(string intentId, object body)
+    {
+        using var vault = gateway.Vault.CreateClient();
+        return await vault.PostAsJsonAsync($"/v1/tokenization-intents/{intentId}/card", body);
+    }
+
+    private static Dictionary<string, object?> Card(string secret, string number = "4242424242424242", int? expYear = null, string cvc = "123") => new()
+    {
+        ["client_secret"] = secret, ["number"] = number, ["exp_month"] = 12, ["exp_year"] = expYear ?? NextYear, ["cvc"] = cvc,
+        ["holder_name"] = "Grace Hopper",
+    };
+
+    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response) =>
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+
+    [Fact]
+    public async Task A_card_posted_to_the_vault_makes_the_intent_succeed_with_its_token_and_display_data()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        using var created = await merchant.Http.PostAsJsonAsync("/v1/tokenization-intents",
+            new { return_url = "https://shop.example/back", metadata = new Dictionary<string, string> { ["customer"] = "c-42" } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var intent = await JsonAsync(created);
+        var id = intent.GetProperty("id").GetString()!;
+        Assert.StartsWith("tki_", id, StringComparison.Ordinal);
+        Assert.Equal("REQUIRES_CARD", intent.GetProperty("status").GetString());
+        Assert.StartsWith(gateway.Vault.BaseAddress.ToString().TrimEnd('/') + $"/v1/tokenization-intents/{id}/card-entry?client_secret=",
+            intent.GetProperty("card_entry_url").GetString(), StringComparison.Ordinal);
+
+        using var stored = await PostCardAsync(id, Card(intent.GetProperty("client_secret").GetString()!, "5555555555554444"));
+        Assert.Equal(HttpStatusCode.Created, stored.StatusCode);
+
+        var shown = await JsonAsync(await merchant.Http.GetAsync($"/v1/tokenization-intents/{id}"));
+        Assert.Equal("SUCCEEDED", shown.GetProperty("status").GetString());
+        var token = shown.GetProperty("card_token").GetString()!;
+        Assert.StartsWith("tok_", token, StringComparison.Ordinal);
+        var card = shown.GetProperty("card");
+        Assert.Equal("MASTERCARD", card.GetProperty("brand").GetString());
+        Assert.Equal("4444", card.GetProperty("last4").GetString());
+        Assert.Equal(12, card.GetProperty("exp_month").GetInt32());
+        Assert.Equal(NextYear, card.GetProperty("exp_year").GetInt32());
+        Assert.Equal("c-42", shown.GetProperty("metadata").GetProperty("customer").GetString());
+        Assert.Equal(token, (await JsonAsync(stored)).GetProperty("card_token").GetString());
+
+        // The token authorizes through the Vault.
+        var vault = gateway.HostServices.GetRequiredService<IVaultClient>();
+        var outcome = await vault.AuthorizeAsync(merchant.MerchantId, new AcquirerRequest(token, 1050, "USD", "trx_done"), CancellationToken.None);
+        Assert.True(outcome.Approved);
+    }
+
+    [Fact]
+    public async Task The_fingerprint_is_equal_within_a_merchant_and_differs_between_merchants()
+    {
+        var a = await gateway.CreateMerchantClientAsync();
+        var b = await gateway.CreateMerchantClientAsync();
+
+        async Task<string> FingerprintAsync(MerchantClient m)
+        {
+            var (id, secret) = await gateway.CreateTokenizationIntentAsync(m);
+            using var stored = await PostCardAsync(id, Card(secret));
+            return (await JsonAsync(stored)).GetProperty("card").GetProperty("fingerprint").GetString()!;
+        }
+
+        var a1 = await FingerprintAsync(a);
+        var a2 = await FingerprintAsync(a);
+        var b1 = await FingerprintAsync(b);
+
+        Assert.Equal(a1, a2);
+        Assert.NotEqual(a1, b1);
+    }
+
+    [Fact]
+    public async Task Another_merchants_intent_and_token_answer_not_found()
+    {
+        var a = await gateway.CreateMerchantClientAsync();
+        var b = await gateway.CreateMerchantClientAsync();
+        var (id, _) = await gateway.CreateTokenizationIntentAsync(a);
+        var token = await gateway.TokenizeCardAsync(a);
+
+        using var intent = await b.Http.GetAsync($"/v1/tokenization-intents/{id}");
+        using var delete = await b.Http.DeleteAsync($"/v1/card-tokens/{token}");
+
+        Assert.Equal(HttpStatusCode.NotFound, intent.StatusCode);
+        Assert.Equal("not_found", (await JsonAsync(intent)).GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, delete.StatusCode);
+        Assert.NotNull(await gateway.HostServices.GetRequiredService<IVaultClient>().GetCardAsync(a.MerchantId, token, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_deleted_card_token_answers_as_unknown()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+
+        using var deleted = await merchant.Http.DeleteAsync($"/v1/card-tokens/{token}");
+        using var again = await merchant.Http.DeleteAsync($"/v1/card-tokens/{token}");
+        using var malformed = await merchant.Http.DeleteAsync("/v1/card-tokens/tok_nope");
+
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, malformed.StatusCode);
+        var outcome = await gateway.HostServices.GetRequiredService<IVaultClient>()
+            .AuthorizeAsync(merchant.MerchantId, new AcquirerRequest(token, 100, "USD", "trx_del"), CancellationToken.None);
+        Assert.False(outcome.CardFound);
+    }
+
+    [Fact]
+    public async Task A_used_intent_refuses_a_second_card()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var (id, secret) = await gateway.CreateTokenizationIntentAsync(merchant);
+        using var first = await PostCardAsync(id, Card(secret));
+
+        using var second = await PostCardAsync(id, Card(secret, "5555555555554444"));
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, second.StatusCode);
+        Assert.Equal("intent_succeeded", (await JsonAsync(second)).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task A_secret_that_never_belonged_to_the_intent_is_not_found()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var (id, _) = await gateway.CreateTokenizationIntentAsync(merchant);
+        var (_, otherSecret) = await gateway.CreateTokenizationIntentAsync(merchant);
+
+        using var response = await PostCardAsync(id, Card(otherSecret));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Invalid_card_data_is_refused_without_echoing_the_number_and_five_refusals_fail_the_intent()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var (id, secret) = await gateway.CreateTokenizationIntentAsync(merchant);
+        var invalid = new[]
+        {
+            Card(secret, "4242424242424241"),                  // Luhn
+            Card(secret, expYear: DateTime.UtcNow.Year - 1),   // expired
+            Card(secret, cvc: "12"),                           // CVC
+            Card(secret, "42424242424"),                       // too short
+            Card(secret, "4242424242424241"),
+        };
+        foreach (var body in invalid)
+        {
+            using var refused = await PostCardAsync(id, body);
+            var text = await refused.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.DoesNotContain("424242424", text, StringComparison.Ordinal);
+        }
+        using var afterFailure = await PostCardAsync(id, Card(secret));
+
+        Assert.Equal(HttpStatusCode.Conflict, afterFailure.StatusCode);
+        Assert.Equal("intent_failed", (await JsonAsync(afterFailure)).GetProperty("code").GetString());
+        var shown = await JsonAsync(await merchant.Http.GetAsync($"/v1/tokenization-intents/{id}"));
+        Assert.Equal("FAILED", shown.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_success_is_recorded_for_webhooks_without_anyone_reading_the_intent()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var (id, secret) = await gateway.CreateTokenizationIntentAsync(merchant);
+        using var stored = await PostCardAsync(id, Card(secret));
+        Assert.Equal(HttpStatusCode.Created, stored.StatusCode);
+
+        var events = gateway.HostServices.GetRequiredService<ITokenizationEvents>();
+        TokenizationIntentEvent? recorded = null;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        while (recorded is null && !timeout.IsCancellationRequested)
+        {
+            recorded = (await events.ReadAfterAsync(0, 1000, CancellationToken.None)).FirstOrDefault(e => e.IntentId == id);
+            if (recorded is null)
+            {
+                await Task.Delay(100, CancellationToken.None); // polling the background sync's effect, bounded above
+            }
+        }
+
+        Assert.NotNull(recorded);
+        Assert.Equal("tokenization_intent.succeeded", recorded.Type);
+        Assert.Equal(merchant.MerchantId, recorded.MerchantId);
+        Assert.Contains("\"SUCCEEDED\"", recorded.DataJson, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Card_data_in_metadata_is_refused()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+
+        using var response = await merchant.Http.PostAsJsonAsync("/v1/tokenization-intents",
+            new { metadata = new Dictionary<string, string> { ["note"] = "4242 4242 4242 4242" } });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("card_data_in_field", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("4242", text, StringComparison.Ordinal);
+    }
+}
+
+public sealed class ExpiredIntentFixture : GatewayFixture
+{
+    protected override void ConfigureHost(Dictionary<string, string?> settings) => settings["Tokenization:IntentLifetimeMinutes"] = "0";
+}
+
+public sealed class ExpiredTokenizationIntentTests(ExpiredIntentFixture gateway) : IClassFixture<ExpiredIntentFixture>
+{
+    [Fact]
+    public async Task An_intent_past_its_expiry_reads_expired_at_once_and_refuses_a_card()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var (id, secret) = await gateway.CreateTokenizationIntentAsync(merchant);
+
+        using var vault = gateway.Vault.CreateClient();
+        using var refused = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{id}/card", new Dictionary<string, object?>
+        {
+            ["client_secret"] = secret, ["number"] = "4242424242424242", ["exp_month"] = 12, ["exp_year"] = DateTime.UtcNow.Year + 1, ["cvc"] = "123",
+        });
+        using var shown = await merchant.Http.GetAsync($"/v1/tokenization-intents/{id}");
+
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains("intent_expired", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("\"EXPIRED\"", await shown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,152 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using Payments.TestKit;
+using static Payments.IntegrationTests.Transactions.Api;
+
+namespace Payments.IntegrationTests.Transactions;
+
+/// <summary>One merchant with payments in several states; every filter and sort is checked against the rows themselves.</summary>
+public sealed class ListFixture : TransactionsFixture, IAsyncLifetime
+{
+    public MerchantClient Merchant { get; private set; } = null!;
+    public List<string> Ids { get; } = [];
+
+    async Task IAsyncLifetime.InitializeAsync()
+    {
+        await InitializeAsync();
+        Merchant = await this.CreateMerchantClientAsync();
+        var good = await this.TokenizeCardAsync(Merchant);
+        var declining = await this.TokenizeCardAsync(Merchant, "4000000000000002");
+        for (var i = 0; i < 4; i++)
+        {
+            Ids.Add(Str(await AuthorizeAsync(Merchant, good, amount: 500), "trx_id")); // equal amounts: ties broken by trx_id
+        }
+        Ids.Add(Str(await AuthorizeAsync(Merchant, good, amount: 300, operation: "authcap"), "trx_id"));
+        Ids.Add(Str(await AuthorizeAsync(Merchant, declining, amount: 900), "trx_id"));
+        await CaptureOrVoidAsync(Merchant, Ids[0], "capture", 100);
+        await CaptureOrVoidAsync(Merchant, Ids[1], "void");
+        await CaptureOrVoidAsync(Merchant, Ids[2], "capture");
+    }
+}
+
+public sealed class ListTests(ListFixture gateway) : IClassFixture<ListFixture>
+{
+    private string Range()
+    {
+        var today = gateway.Clock.GetUtcNow().UtcDateTime.Date;
+        return $"start_date={today:dd/MM/yyyy}&end_date={today.AddDays(1):dd/MM/yyyy}";
+    }
+
+    private async Task<JsonNode> ListAsync(string extra)
+    {
+        var (status, body, _) = await GetAsync(gateway.Merchant.Http, "/v1/transactions?" + Range() + extra);
+        Assert.True(status == HttpStatusCode.OK, $"list answered {(int)status}: {body}");
+        return body!;
+    }
+
+    [Theory]
+    [InlineData("type", "ASC")]
+    [InlineData("type", "DESC")]
+    [InlineData("status", "ASC")]
+    [InlineData("status", "DESC")]
+    [InlineData("order_amount", "ASC")]
+    [InlineData("order_amount", "DESC")]
+    [InlineData("created_at", "ASC")]
+    [InlineData("created_at", "DESC")]
+    [InlineData("updated_at", "ASC")]
+    [InlineData("updated_at", "DESC")]
+    public async Task Every_sort_orders_stably_with_trx_id_breaking_ties(string sortBy, string direction)
+    {
+        var body = await ListAsync($"&limit=100&sort_by={sortBy}&sort_direction={direction}");
+
+        var rows = body["data"]!.AsArray().Select(r => r!).ToList();
+        Assert.Equal(gateway.Ids.Count, rows.Count);
+        Assert.Equal(gateway.Ids.Count, Long(body, "total"));
+        string Key(JsonNode r) => sortBy switch
+        {
+            "order_amount" => Long(r, "order_amount").ToString("D15", CultureInfo.InvariantCulture),
+            "created_at" or "updated_at" => DateTimeOffset.Parse(Str(r, sortBy), CultureInfo.InvariantCulture).UtcTicks.ToString("D20", CultureInfo.InvariantCulture),
+            _ => Str(r, sortBy),
+        };
+        var expected = direction == "ASC"
+            ? rows.OrderBy(Key, StringComparer.Ordinal).ThenBy(r => Str(r, "trx_id"), StringComparer.Ordinal)
+            : rows.OrderByDescending(Key, StringComparer.Ordinal).ThenByDescending(r => Str(r, "trx_id"), StringComparer.Ordinal);
+        Assert.Equal(expected.Select(r => Str(r, "trx_id")), rows.Select(r => Str(r, "trx_id")));
+    }
+
+    [Fact]
+    public async Task The_default_sort_is_updated_at_ascending()
+    {
+        var implicitOrder = await ListAsync("&limit=100");
+        var explicitOrder = await ListAsync("&limit=100&sort_by=updated_at&sort_direction=ASC");
+
+        Assert.Equal(explicitOrder["data"]!.ToJsonString(), implicitOrder["data"]!.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("&status=AUTHORIZED", 1)]
+    [InlineData("&status=PARTIAL_CAPTURED", 1)]
+    [InlineData("&status=VOIDED", 1)]
+    [InlineData("&status=CAPTURED", 2)]
+    [InlineData("&status=DECLINED", 1)]
+    [InlineData("&status=SETTLED", 0)]
+    [InlineData("&type=PAYMENT", 6)]
+    [InlineData("&type=REFUND", 0)]
+    [InlineData("&type=PAYMENT&status=CAPTURED", 2)]
+    public async Task Filters_narrow_the_rows_and_the_total(string filter, int count)
+    {
+        var body = await ListAsync("&limit=100" + filter);
+
+        Assert.Equal(count, Long(body, "total"));
+        Assert.Equal(count, body["data"]!.AsArray().Count);
+        var status = filter.Contains("status=", StringComparison.Ordinal) ? filter[(filter.IndexOf("status=", StringComparison.Ordinal) + 7)..] : null;
+        Assert.All(body["data"]!.AsArray(), r => Assert.True(status is null || Str(r, "status") == status));
+    }
+
+    [Fact]
+    public async Task Pages_cover_the_rows_once_and_say_when_there_is_more()
+    {
+        var first = await ListAsync("&limit=5&sort_by=created_at");
+        var second = await ListAsync($"&limit=5&offset=5&sort_by=created_at&as_of={Uri.EscapeDataString(Str(first, "as_of"))}");
+
+        Assert.True(first["has_more"]!.GetValue<bool>());
+        Assert.False(second["has_more"]!.GetValue<bool>());
+        var ids = first["data"]!.AsArray().Concat(second["data"]!.AsArray()).Select(r => Str(r, "trx_id")).ToList();
+        Assert.Equal(gateway.Ids.Order(StringComparer.Ordinal), ids);
+    }
+
+    [Fact]
+    public async Task The_as_of_watermark_leaves_out_rows_created_after_it()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        await AuthorizeAsync(merchant, token);
+        await AuthorizeAsync(merchant, token);
+        async Task<JsonNode> List(string extra) =>
+            (await GetAsync(merchant.Http, "/v1/transactions?" + Range() + "&sort_by=created_at" + extra)).Body!;
+        var first = await List("");
+        var asOf = Str(first, "as_of");
+
+        await AuthorizeAsync(merchant, token);
+        var again = await List($"&as_of={Uri.EscapeDataString(asOf)}");
+        var now = await List("");
+
+        Assert.Equal(2, Long(first, "total"));
+        Assert.Equal(first["data"]!.ToJsonString(), again["data"]!.ToJsonString());
+        Assert.Equal(2, Long(again, "total"));
+        Assert.Equal(3, Long(now, "total"));
+    }
+
+    [Fact]
+    public async Task The_end_date_is_taken_at_midnight_so_its_own_day_is_outside()
+    {
+        var today = gateway.Clock.GetUtcNow().UtcDateTime.Date;
+
+        var (status, body, _) = await GetAsync(gateway.Merchant.Http,
+            $"/v1/transactions?start_date={today.AddDays(-1):dd/MM/yyyy}&end_date={today:dd/MM/yyyy}");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(0, Long(body, "total"));
+    }
+}

@@ -1,0 +1,93 @@
+using Payments.Vault.Cards;
+using Payments.Vault.Contracts;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Payments.Vault.Tests;
+
+public sealed class AcquirerTests(VaultFixture vault) : IClassFixture<VaultFixture>
+{
+    [Theory]
+    [InlineData("4242424242424242", true, null)]
+    [InlineData("5555555555554444", true, null)]
+    [InlineData("378282246310005", true, null)]
+    [InlineData("4000000000000002", false, "card_declined")]
+    [InlineData("4000000000009995", false, "insufficient_funds")]
+    [InlineData("4000000000000069", false, "expired_card")]
+    [InlineData("4000000000000119", false, "processing_error")]
+    public async Task Every_sandbox_test_card_gives_its_documented_outcome(string number, bool approved, string? declineCode)
+    {
+        var merchant = VaultFixture.NewMerchant();
+        var token = await vault.TokenizeAsync(merchant, number, number.Length == 15 ? "1234" : "123");
+
+        var outcome = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 1000, "USD", "trx_test"), CancellationToken.None);
+
+        Assert.True(outcome.CardFound);
+        Assert.Equal(approved, outcome.Approved);
+        Assert.Equal(declineCode, outcome.DeclineCode);
+        Assert.Equal(approved, outcome.AuthorizationCode is not null);
+        Assert.Equal(number[^4..], outcome.Last4);
+    }
+
+    [Fact]
+    public async Task A_card_on_file_authorizes_again_without_its_cvc()
+    {
+        var merchant = VaultFixture.NewMerchant();
+        var token = await vault.TokenizeAsync(merchant);
+        var cvcs = vault.Vault.Services.GetRequiredService<CvcStore>();
+        Assert.True(cvcs.Contains(token));
+
+        var first = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 500, "EUR", "trx_1"), CancellationToken.None);
+        Assert.False(cvcs.Contains(token));
+        var second = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 700, "EUR", "trx_2", Capture: true), CancellationToken.None);
+
+        Assert.True(first.Approved);
+        Assert.True(second.Approved);
+        var withCvc = await vault.ScalarAsync<string>(
+            "SELECT string_agg(detail::jsonb ->> 'with_cvc', ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token);
+        Assert.Equal("true,false", withCvc);
+    }
+
+    [Fact]
+    public async Task Another_merchants_token_is_not_found_and_reaches_no_acquirer()
+    {
+        var merchantA = VaultFixture.NewMerchant();
+        var merchantB = VaultFixture.NewMerchant();
+        var token = await vault.TokenizeAsync(merchantA);
+
+        var outcome = await vault.VaultClient.AuthorizeAsync(merchantB, new AcquirerRequest(token, 100, "USD", "trx_b"), CancellationToken.None);
+        var refund = await vault.VaultClient.RefundAsync(merchantB, new AcquirerRequest(token, 100, "USD", "trx_b"), CancellationToken.None);
+
+        Assert.False(outcome.CardFound);
+        Assert.False(refund.CardFound);
+        Assert.Null(await vault.VaultClient.GetCardAsync(merchantB, token, CancellationToken.None));
+        Assert.False(await vault.VaultClient.DeleteCardAsync(merchantB, token, CancellationToken.None));
+        Assert.NotNull(await vault.VaultClient.GetCardAsync(merchantA, token, CancellationToken.None));
+        Assert.Equal(0L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.audit_log WHERE merchant_id = $1", merchantB));
+    }
+
+    [Fact]
+    public async Task A_deleted_card_is_unknown_from_then_on()
+    {
+        var merchant = VaultFixture.NewMerchant();
+        var token = await vault.TokenizeAsync(merchant);
+
+        Assert.True(await vault.VaultClient.DeleteCardAsync(merchant, token, CancellationToken.None));
+
+        var outcome = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 100, "USD", "trx_x"), CancellationToken.None);
+        Assert.False(outcome.CardFound);
+        Assert.Null(await vault.VaultClient.GetCardAsync(merchant, token, CancellationToken.None));
+        Assert.False(await vault.VaultClient.DeleteCardAsync(merchant, token, CancellationToken.None));
+        Assert.Equal(0L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.cards WHERE token = $1", token));
+    }
+
+    [Fact]
+    public async Task Tokens_carry_128_random_bits_in_the_prefixed_ulid_shape()
+    {
+        var tokens = Enumerable.Range(0, 1000).Select(_ => CardRules.NewToken()).ToList();
+
+        Assert.All(tokens, t => Assert.True(Payments.BuildingBlocks.Ids.PrefixedId.IsValid("tok", t), t));
+        Assert.Equal(tokens.Count, tokens.Distinct().Count());
+        // The first character carries the top 3 of 128 bits: all of 0-7 appear, nothing above.
+        Assert.Equal(8, tokens.Select(t => t[4]).Distinct().Count());
+    }
+}
