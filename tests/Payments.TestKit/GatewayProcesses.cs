@@ -45,7 +45,7 @@ public sealed class GatewayProcessOptions
 /// <summary>
 /// The whole gateway as real processes, like <c>run.sh</c> starts it: a private PostgreSQL cluster, a private Redis,
 /// the built Vault and N built Hosts (<c>dotnet Payments.*.dll</c> from artifacts/bin) on free loopback ports,
-/// with the same environment variables <c>run.sh</c> sets. For load runs and fault tests: each process can be
+/// with the same roles, databases and environment variables <c>run.sh</c> sets (keep the two in step). For load runs and fault tests: each process can be
 /// killed (SIGKILL), stopped (SIGTERM) and started again; URLs, PIDs and connection strings are exposed.
 /// Build the solution first (<c>dotnet build -c Release</c>).
 /// </summary>
@@ -56,6 +56,8 @@ public sealed class GatewayProcesses : IAsyncDisposable
     private readonly string pgBin;
     private readonly string payPassword = Secret(18);
     private readonly string vaultPassword = Secret(18);
+    private readonly string vaultOwnerPassword = Secret(18);
+    private readonly string authKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
     private readonly string serviceKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
     private readonly string[] kek = [Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))];
     private readonly List<GatewayProcess> hosts = [];
@@ -188,6 +190,7 @@ public sealed class GatewayProcesses : IAsyncDisposable
             ["Vault__BaseUrl"] = Vault.BaseUrl.ToString(),
             ["Vault__ServiceKey"] = serviceKey,
             ["Gateway__Mode"] = options.GatewayMode,
+            ["Auth__KeyEncryptionKey"] = authKey,
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
         };
         foreach (var (k, v) in options.HostEnvironment)
@@ -202,6 +205,8 @@ public sealed class GatewayProcesses : IAsyncDisposable
         var env = new Dictionary<string, string>
         {
             ["ConnectionStrings__Vault"] = VaultConnectionString,
+            ["ConnectionStrings__VaultMigrations"] =
+                $"Host=127.0.0.1;Port={PostgresPort};Username=vault_owner;Password={vaultOwnerPassword};Database=vault;Pooling=false",
             ["Vault__ServiceKey"] = serviceKey,
             ["Vault__PublicUrl"] = $"http://127.0.0.1:{port}",
             ["Gateway__Mode"] = options.GatewayMode,
@@ -289,9 +294,11 @@ public sealed class GatewayProcesses : IAsyncDisposable
                  {
                      $"CREATE ROLE payments LOGIN PASSWORD '{payPassword}'",
                      "CREATE DATABASE payments OWNER payments",
+                     $"CREATE ROLE vault_owner LOGIN PASSWORD '{vaultOwnerPassword}'",
                      $"CREATE ROLE vault LOGIN PASSWORD '{vaultPassword}'",
-                     "CREATE DATABASE vault OWNER vault",
+                     "CREATE DATABASE vault OWNER vault_owner",
                      "REVOKE ALL ON DATABASE vault FROM PUBLIC",
+                     "GRANT CONNECT ON DATABASE vault TO vault",
                      "REVOKE ALL ON DATABASE payments FROM PUBLIC",
                  })
         {
@@ -388,6 +395,7 @@ public sealed class GatewayProcess
         psi.ArgumentList.Add(dll);
         // Nothing inherited from a developer's shell or a test run may point the process elsewhere.
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("ConnectionStrings__", StringComparison.Ordinal) ||
+                                                           k.StartsWith("Auth__", StringComparison.Ordinal) ||
                                                            k.StartsWith("Vault__", StringComparison.Ordinal) ||
                                                            k.StartsWith("Gateway__", StringComparison.Ordinal) ||
                                                            k.StartsWith("ASPNETCORE_", StringComparison.Ordinal)).ToList())

@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using Payments.Perf.Measure;
+using Payments.TestKit;
+
+namespace Payments.Perf.Tests;
+
+public sealed class MeasureTests
+{
+    [Fact]
+    public void Proc_stat_fields_are_read_past_a_command_name_with_spaces_and_parentheses()
+    {
+        const string Stat = "4242 (postgres: app (x) y) S 17 4242 4242 0 -1 4194560 100 0 0 0 731 212 0 0 20 0 1 0 5000 1000 200";
+
+        Assert.Equal("4242", ProcStat.Field(Stat, 1));
+        Assert.Equal("postgres: app (x) y", ProcStat.Field(Stat, 2));
+        Assert.Equal("S", ProcStat.Field(Stat, 3));
+        Assert.Equal("17", ProcStat.Field(Stat, 4));
+        Assert.Equal("731", ProcStat.Field(Stat, 14));
+        Assert.Equal("212", ProcStat.Field(Stat, 15));
+    }
+
+    [Fact]
+    public void A_step_counts_errors_by_status_and_code_and_keeps_latency_of_every_request()
+    {
+        var phase = new PhaseStats("pair", "closed, 1 clients");
+        phase.Start();
+        var start = Stopwatch.GetTimestamp() - Stopwatch.Frequency / 100; // 10 ms ago
+        phase.Record("capture", start, 200, null);
+        phase.Record("capture", start, 422, "amount_exceeds_remaining");
+        phase.Record("capture", start, 422, "amount_exceeds_remaining");
+        phase.Record("capture", start, 0, "timeout");
+        phase.Stop();
+
+        var step = phase.Step("capture");
+        Assert.Equal(4, step.Requests);
+        Assert.Equal(1, step.Ok);
+        Assert.Equal(2, step.Errors["422:amount_exceeds_remaining"]);
+        Assert.Equal(1, step.Errors["transport:timeout"]);
+        Assert.True(step.PercentileMs(50) >= 10);
+    }
+}

@@ -1,0 +1,107 @@
+using System.Globalization;
+
+namespace Payments.Perf;
+
+/// <summary>How big and how long a run is. <see cref="Full"/> is the release run; <see cref="SmokeRun"/> the CI check.</summary>
+internal sealed record PerfOptions
+{
+    public bool Smoke { get; init; }
+
+    public string OutputDirectory { get; init; } = Path.Combine("perf", "reports", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+
+    /// <summary>Scenario names to run (empty: all).</summary>
+    public IReadOnlySet<string> Only { get; init; } = new HashSet<string>();
+
+    public int HostCount { get; init; } = 1;
+
+    public int MerchantsPerScenario { get; init; } = 4;
+
+    public int CardsPerMerchant { get; init; } = 3;
+
+    /// <summary>Transactions the list merchant makes through the API (templates for the seeder).</summary>
+    public int ListApiRows { get; init; } = 30;
+
+    /// <summary>Rows bulk-inserted for the list merchant (the figure is for a million).</summary>
+    public long ListSeedRows { get; init; } = 1_000_000;
+
+    public TimeSpan ReferenceDuration { get; init; } = TimeSpan.FromSeconds(15);
+
+    public int PgbenchClients { get; init; } = 8;
+
+    public int PlaintextClients { get; init; } = 64;
+
+    public TimeSpan ClosedDuration { get; init; } = TimeSpan.FromSeconds(20);
+
+    public int ClosedClients { get; init; } = 16;
+
+    public TimeSpan OpenDuration { get; init; } = TimeSpan.FromSeconds(20);
+
+    public double RampStartRate { get; init; } = 100;
+
+    public double RampFactor { get; init; } = 1.25;
+
+    public TimeSpan RampStepDuration { get; init; } = TimeSpan.FromSeconds(5);
+
+    public int RampMaxSteps { get; init; } = 16;
+
+    /// <summary>The latency bound of the ramp and of the half-max check (the pair p99 target).</summary>
+    public double P99BoundMs { get; init; } = 25;
+
+    /// <summary>The open-model rate for the list route's latency.</summary>
+    public double ListRate { get; init; } = 50;
+
+    public static PerfOptions Full => new();
+
+    /// <summary>About ten seconds of load: every scenario and model once, tiny, to prove the suite and the invariants.</summary>
+    public static PerfOptions SmokeRun(string output) => new()
+    {
+        Smoke = true,
+        OutputDirectory = output,
+        MerchantsPerScenario = 1,
+        CardsPerMerchant = 1,
+        ListApiRows = 9,
+        ListSeedRows = 3_000,
+        ReferenceDuration = TimeSpan.FromSeconds(1),
+        PgbenchClients = 2,
+        PlaintextClients = 4,
+        ClosedDuration = TimeSpan.FromSeconds(1),
+        ClosedClients = 2,
+        OpenDuration = TimeSpan.FromSeconds(1),
+        RampStartRate = 10,
+        RampFactor = 2,
+        RampStepDuration = TimeSpan.FromSeconds(1),
+        RampMaxSteps = 2,
+        ListRate = 10,
+    };
+
+    public static PerfOptions Parse(string[] args)
+    {
+        var o = args.Contains("--smoke") ? SmokeRun(Path.Combine("perf", "reports", "smoke")) : Full;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            double Num() => double.Parse(Next(), CultureInfo.InvariantCulture);
+            o = args[i] switch
+            {
+                "--smoke" => o,
+                "--out" => o with { OutputDirectory = Next() },
+                "--only" => o with { Only = Next().Split(',').ToHashSet() },
+                "--hosts" => o with { HostCount = (int)Num() },
+                "--duration" => WithDuration(o, TimeSpan.FromSeconds(Num())),
+                "--clients" => o with { ClosedClients = (int)Num() },
+                "--list-rows" => o with { ListSeedRows = (long)Num() },
+                "--reference-seconds" => o with { ReferenceDuration = TimeSpan.FromSeconds(Num()) },
+                "--ramp-start" => o with { RampStartRate = Num() },
+                "--ramp-steps" => o with { RampMaxSteps = (int)Num() },
+                "--merchants" => o with { MerchantsPerScenario = (int)Num() },
+                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --smoke --out DIR --only pair,list --hosts N --duration S " +
+                                                 "--clients N --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --merchants N"),
+            };
+        }
+        return o;
+    }
+
+    private static PerfOptions WithDuration(PerfOptions o, TimeSpan d) => o with { ClosedDuration = d, OpenDuration = d };
+
+    public bool Runs(string scenario) => Only.Count == 0 || Only.Contains(scenario);
+}

@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using Payments.Perf.Api;
+using Payments.Perf.Data;
+using Payments.Perf.Measure;
+using Payments.Perf.Reference;
+using Payments.Perf.Report;
+using Payments.Perf.Scenarios;
+using Payments.TestKit;
+
+namespace Payments.Perf;
+
+/// <summary>A measured phase and where it sits on the run's clock (for the resource plots).</summary>
+internal sealed record PhaseRecord(PhaseStats Stats, double StartSecond, double EndSecond, string Purpose);
+
+/// <summary>Everything a run found.</summary>
+internal sealed class SuiteResult
+{
+    public required PerfOptions Options { get; init; }
+
+    public Ceilings? Ceilings { get; set; }
+
+    public List<PhaseRecord> Phases { get; } = [];
+
+    public RampResult? Ramp { get; set; }
+
+    /// <summary>Scenario → why it did not run.</summary>
+    public Dictionary<string, string> Skipped { get; } = [];
+
+    public List<string> Notes { get; } = [];
+
+    public InvariantReport? Invariants { get; set; }
+
+    public IReadOnlyList<ResourceSeries> Resources { get; set; } = [];
+
+    public double MaxPairsPerSecond { get; set; }
+
+    public string MarkdownPath { get; set; } = "";
+
+    public string HtmlPath { get; set; } = "";
+
+    public PhaseRecord? Find(string scenario, string purpose) =>
+        Phases.LastOrDefault(p => p.Stats.Scenario == scenario && p.Purpose == purpose);
+}
+
+/// <summary>
+/// One run: start the gateway (Release build, loopback, PostgreSQL with fsync on), measure the ceilings, prepare
+/// every scenario, measure, check the invariants in the database, write the reports.
+/// </summary>
+internal static class PerfSuite
+{
+    public static async Task<SuiteResult> RunAsync(PerfOptions o, TextWriter log)
+    {
+        var result = new SuiteResult { Options = o };
+        Directory.CreateDirectory(o.OutputDirectory);
+        log.WriteLine($"Starting the gateway ({o.HostCount} Host, Release build, PostgreSQL with fsync on)…");
+        await using var gw = await GatewayProcesses.StartAsync(new GatewayProcessOptions
+        {
+            HostCount = o.HostCount,
+            Durable = true,
+            Configuration = "Release",
+            // A full run (a million rows seeded) can outlast the default 15-minute token; the lifetime costs nothing per request.
+            HostEnvironment = new Dictionary<string, string> { ["Auth__TokenLifetime"] = "01:00:00" },
+        });
+        log.WriteLine($"  Host {gw.HostUrl}  Vault {gw.VaultUrl}  PostgreSQL :{gw.PostgresPort}  logs {gw.WorkDirectory}");
+        var redisPid = await gw.RedisPidAsync();
+        var self = Environment.ProcessId;
+        var clock = Stopwatch.StartNew();
+        await using var sampler = new ResourceSampler(new Dictionary<string, Func<IEnumerable<int>>>
+        {
+            ["Host"] = () => gw.Hosts.Select(h => h.Pid).OfType<int>(),
+            ["Vault"] = () => gw.Vault.Pid is int v ? [v] : [],
+            ["PostgreSQL"] = () => gw.PostgresPid is int p ? ProcStat.ChildrenOf(p).Prepend(p) : [],
+            ["Redis"] = () => [redisPid],
+            ["load generator"] = () => [self],
+        });
+        using var api = new GatewayApi(gw.HostUrl, gw.VaultUrl);
+        var ctx = new SuiteContext(gw, api, o, log);
+
+        async Task<PhaseStats> Measure(string purpose, Func<Task<PhaseStats>> run)
+        {
+            var start = clock.Elapsed.TotalSeconds;
+            var phase = await run();
+            result.Phases.Add(new PhaseRecord(phase, start, clock.Elapsed.TotalSeconds, purpose));
+            var it = phase.Iteration;
+            log.WriteLine($"  {phase.Scenario,-15} {phase.Model,-22} {it?.Ok,7} ok {it?.Failed,5} failed  {phase.Throughput,8:0.0}/s  " +
+                          $"p50 {it?.PercentileMs(50),6:0.00}  p99 {it?.PercentileMs(99),7:0.00}  max {it?.MaxMs,7:0.0} ms");
+            return phase;
+        }
+
+        // The machine's ceilings, in the same run.
+        log.WriteLine("Reference ceilings…");
+        var pg = await CeilingRuns.PgbenchCeilingsAsync(gw.AdminConnectionString, o.PgbenchClients, o.ReferenceDuration, gw.WorkDirectory, log);
+        var plain = await Measure("reference", () => CeilingRuns.PlaintextAsync(o.PlaintextClients, o.ReferenceDuration));
+        result.Ceilings = new Ceilings(pg.Authorize, pg.Pair, plain.Throughput, o.PgbenchClients, $"{o.PgbenchClients} clients, {o.ReferenceDuration.TotalSeconds:0} s each, -M prepared");
+
+        var pair = new PairScenario();
+        var authcap = new AuthcapScenario();
+        var voids = new VoidScenario();
+        var refund = new RefundScenario();
+        var list = new ListScenario();
+        var mix = new MixScenario(list);
+        IScenario[] all = [pair, authcap, voids, refund, list, mix];
+        log.WriteLine("Preparing merchants, card tokens and data…");
+        foreach (var s in all.Where(s => o.Runs(s.Name) || (s == list && o.Runs("mix"))))
+        {
+            try
+            {
+                await s.PrepareAsync(ctx);
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.Text.Json.JsonException)
+            {
+                // A route the contract names but the gateway does not serve yet: say so in the report and go on.
+                result.Skipped[s.Name] = "preparation failed: " + e.Message;
+                log.WriteLine($"  {s.Name}: preparation failed: {e.Message}");
+                continue;
+            }
+            if (s.Unavailable is not null)
+            {
+                result.Skipped[s.Name] = s.Unavailable;
+                log.WriteLine($"  {s.Name}: {s.Unavailable}");
+            }
+        }
+        if (list.SeedNote.Length > 0)
+        {
+            result.Notes.Add("list: " + list.SeedNote);
+        }
+        if (o.Runs("mix"))
+        {
+            result.Notes.Add("mix: " + mix.Weights);
+        }
+
+        log.WriteLine("Measuring…");
+        bool Ready(IScenario s) => o.Runs(s.Name) && !result.Skipped.ContainsKey(s.Name);
+        if (Ready(pair))
+        {
+            var closed = await Measure("max", () => LoadModels.ClosedAsync(pair, o.ClosedClients, o.ClosedDuration));
+            result.MaxPairsPerSecond = closed.Throughput;
+            var ramp = await LoadModels.RampAsync(pair, o.RampStartRate, o.RampFactor, o.RampStepDuration, o.RampMaxSteps, o.P99BoundMs,
+                step => result.Phases.Add(new PhaseRecord(step, clock.Elapsed.TotalSeconds - step.Seconds, clock.Elapsed.TotalSeconds, "ramp")));
+            result.Ramp = ramp;
+            log.WriteLine($"  ramp: sustained {ramp.SustainedRate:0}/s within p99 {o.P99BoundMs} ms; stopped: {ramp.StopReason}");
+            var half = Math.Max(1, Math.Round(Math.Max(closed.Throughput, ramp.SustainedRate) / 2));
+            await Measure("half-max", () => LoadModels.OpenAsync(pair, half, o.OpenDuration));
+        }
+        foreach (var s in new IScenario[] { authcap, voids, refund }.Where(Ready))
+        {
+            await Measure("max", () => LoadModels.ClosedAsync(s, o.ClosedClients, o.ClosedDuration));
+        }
+        if (Ready(list))
+        {
+            await Measure("latency", () => LoadModels.OpenAsync(list, o.ListRate, o.OpenDuration));
+            await Measure("max", () => LoadModels.ClosedAsync(list, Math.Max(2, o.ClosedClients / 2), o.ClosedDuration));
+        }
+        if (Ready(mix) && !result.Skipped.ContainsKey(list.Name))
+        {
+            var rate = Math.Max(o.RampStartRate, Math.Round(result.MaxPairsPerSecond / 2));
+            await Measure("production-like", () => LoadModels.OpenAsync(mix, rate, o.OpenDuration));
+        }
+
+        log.WriteLine("Checking invariants in the database…");
+        try
+        {
+            result.Invariants = await InvariantCheck.RunAsync(gw.AdminConnectionString, api.Acks.All);
+        }
+        catch (InvalidOperationException e)
+        {
+            result.Invariants = new InvariantReport(0, 0, 0, 0, ["cannot check: " + e.Message], "-");
+        }
+        log.WriteLine(result.Invariants.Holds
+            ? $"  hold: {result.Invariants.Payments} payments, {result.Invariants.Captures} captures, {result.Invariants.Voids} voids, {result.Invariants.Refunds} refunds"
+            : "  VIOLATED:\n    " + string.Join("\n    ", result.Invariants.Violations));
+
+        await sampler.DisposeAsync();
+        result.Resources = sampler.Series;
+        ReportWriter.Write(result);
+        log.WriteLine($"Report: {result.MarkdownPath}\n        {result.HtmlPath}");
+        return result;
+    }
+}
