@@ -60,9 +60,7 @@ internal static class Merchants
         var intentId = intent.String("id");
         var submitted = await SubmitCardAsync(gateway, intentId, intent.String("client_secret"), number, cvc);
         submitted.ExpectStatus(201);
-        var read = await Json.SendAsync(host, HttpMethod.Get, $"/v1/tokenization-intents/{intentId}");
-        read.ExpectStatus(200);
-        return new SuiteCard(read.String("card_token"), intentId);
+        return new SuiteCard(submitted.String("card_token"), intentId);
     }
 
     public static async Task<JsonAnswer> SubmitCardAsync(SecurityGateway gateway, string intentId, string clientSecret, string number, string cvc)
