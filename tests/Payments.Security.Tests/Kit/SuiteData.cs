@@ -69,7 +69,7 @@ internal sealed class SuiteData
                 ["currency"] = "EUR",
                 ["order_id"] = "security-suite-intent",
                 ["card_token"] = card.Token,
-            }, idempotencyKey: Guid.NewGuid().ToString());
+            });
             intent.ExpectStatus(201);
             ids["pi"] = intent.String("id");
         }
@@ -86,7 +86,7 @@ internal sealed class SuiteData
             ["card_token"] = card.Token,
             ["order_id"] = "security-suite-order",
             ["external_id"] = "security-suite-" + Guid.NewGuid().ToString("N")[..12],
-        }, idempotencyKey: Guid.NewGuid().ToString());
+        });
         payment.ExpectStatus(201);
         ids["trx"] = payment.String("trx_id");
         return new SuiteData { Gateway = gateway, A = a, B = b, IdsOfA = ids };
