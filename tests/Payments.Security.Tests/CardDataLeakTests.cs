@@ -127,7 +127,9 @@ public sealed class CardDataLeakTests(ITestOutputHelper output)
         var responses = CapturedOutput.RecordedResponses;
         foreach (var r in responses)
         {
-            scanner.ScanText("http answers", $"{r.Method} {Cut(r.Path)} → {r.Status}", r.Body);
+            // The card-entry page shows a sample number as a hint (static text); the cards the suites used must still never appear in it.
+            scanner.ScanText("http answers", $"{r.Method} {Cut(r.Path)} → {r.Status}", r.Body,
+                anyLuhnRun: !r.Path.EndsWith("/card-entry", StringComparison.Ordinal));
         }
         var vault = new CardDataScanner(SuiteData.KnownPans, SuiteData.KnownCvcs);
         await vault.ScanDatabaseAsync("vault database", gateway.VaultConnectionString);

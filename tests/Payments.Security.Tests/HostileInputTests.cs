@@ -55,7 +55,7 @@ public sealed class HostileInputTests(ITestOutputHelper output)
             }
             catch (Exception e) when (e is CsCheckException or InvalidOperationException)
             {
-                failures.Add($"{op}: {e.Message}");
+                failures.Add($"{op}: {e.Message}\n  cause: {e.InnerException?.Message}");
             }
         }
 

@@ -29,7 +29,7 @@ internal sealed partial class CardDataScanner(IEnumerable<string> knownPans, IEn
 
     public List<LeakFinding> Findings { get; } = [];
 
-    public void ScanText(string source, string where, string? text, bool cvcsToo = true)
+    public void ScanText(string source, string where, string? text, bool cvcsToo = true, bool anyLuhnRun = true)
     {
         if (string.IsNullOrEmpty(text))
         {
@@ -49,8 +49,13 @@ internal sealed partial class CardDataScanner(IEnumerable<string> knownPans, IEn
         }
         // UUIDs are blanked (same length) so their digit groups are not read as one long run.
         var cleaned = Uuid().Replace(text, m => new string('u', m.Length));
-        foreach (var (index, length) in CardNumberDetector.FindCardNumbers(cleaned))
+        foreach (var (index, length) in anyLuhnRun ? CardNumberDetector.FindCardNumbers(cleaned) : [])
         {
+            // A run of one repeated digit (an all-zero genesis hash) passes Luhn but is no card number.
+            if (cleaned.Substring(index, length).Where(char.IsAsciiDigit).Distinct().Count() == 1)
+            {
+                continue;
+            }
             var (start, end) = MaximalRun(cleaned, index, index + length);
             if ((start > 0 && char.IsAsciiLetter(cleaned[start - 1])) || (end < cleaned.Length && char.IsAsciiLetter(cleaned[end])))
             {
