@@ -239,7 +239,7 @@ internal static partial class OpenApiExamples
             ["DELETE /v1/webhook-endpoints/{}"] = new(null, R(("404", NotFound))),
             ["GET /v1/events"] = new(null, R(
                 ("200", $$"""{"data":[{"id":"evt_01J5XH3C5E7G9J1L3N5Q7S9U1W","type":"transaction.captured","sequence":42,"created_at":"{{Updated}}","data":{{Payment("CAPTURED", 1050)}}}]}"""))),
-            ["POST /v1/events/{}/redeliver"] = new(null, R(("404", NotFound))),
+            ["POST /v1/events/{}/redeliver"] = new(null, R(("202", """{"event_id":"evt_01J5XG3K4M5N6P7Q8R9S0T1V2W","deliveries":1}"""), ("404", NotFound))),
         };
     }
 

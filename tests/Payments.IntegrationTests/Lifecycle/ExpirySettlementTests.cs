@@ -288,6 +288,9 @@ public sealed class LiveModeFixture : TransactionsFixture
     {
         base.ConfigureHost(settings);
         settings["Gateway:Mode"] = "Live";
+        // Live mode refuses to start without real keys for the secrets it seals.
+        settings["Auth:KeyEncryptionKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        settings["Webhooks:SecretKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
     }
 }
 

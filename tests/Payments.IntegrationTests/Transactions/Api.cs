@@ -97,5 +97,15 @@ internal static class Api
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public static async Task ExecAsync(GatewayFixture gateway, string sql, params object[] args) => await ScalarAsync(gateway, sql + "; SELECT 0", args);
+    public static async Task ExecAsync(GatewayFixture gateway, string sql, params object[] args)
+    {
+        await using var conn = new NpgsqlConnection(gateway.HostConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        foreach (var a in args)
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = a });
+        }
+        await cmd.ExecuteNonQueryAsync();
+    }
 }

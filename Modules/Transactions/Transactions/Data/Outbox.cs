@@ -67,16 +67,6 @@ internal sealed class OutboxRelay(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await Task.Yield();
-        try
-        {
-            // Compile the handler chain now (runtime code generation takes seconds), not on the first event.
-            ((Wolverine.Runtime.WolverineRuntime)scopes.CreateScope().ServiceProvider.GetRequiredService<Wolverine.Runtime.IWolverineRuntime>()).Handlers.HandlerFor<TransactionEvent>();
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            logger.LogWarning(e, "Could not prepare the event handlers ahead of the first event");
-        }
         while (!stoppingToken.IsCancellationRequested)
         {
             try
