@@ -89,11 +89,22 @@ public sealed partial class Program
 
 internal static class GatewayPipeline
 {
+    /// <summary>A body without a Content-Type cannot be read as anything: 415 as a problem, before any route runs.</summary>
+    private static Task RefuseUntypedBodies(HttpContext http, RequestDelegate next)
+    {
+        var hasBody = http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0;
+        return hasBody && string.IsNullOrEmpty(http.Request.ContentType)
+            ? Problems.WriteAsync(http, 415, ErrorCodes.UnsupportedMediaType, "The request body must be sent with a Content-Type (application/json).")
+            : next(http);
+    }
+
     public static WebApplication UseGatewayPipeline(this WebApplication app)
     {
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        // Every bodiless error (unknown route, 405, 415, a bare 401) gets the problem shape, whatever the Accept header.
+        app.UseStatusCodePages(ctx => ProblemDetailsSetup.WriteStatusProblemAsync(ctx.HttpContext));
+        app.Use(RefuseUntypedBodies);
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();

@@ -35,6 +35,12 @@ internal static class ProblemDetailsSetup
         return services;
     }
 
+    public static Task WriteStatusProblemAsync(HttpContext http)
+    {
+        var status = http.Response.StatusCode;
+        return Problems.WriteAsync(http, status, ErrorCodes.ForStatus(status), DetailFor(status, http));
+    }
+
     private static string DetailFor(int status, HttpContext http) => status switch
     {
         404 => $"No route matches {http.Request.Method} {http.Request.Path}.",

@@ -23,11 +23,9 @@ public sealed class FaultTests(FaultGateway gateway, ITestOutputHelper output) :
 
     private static int sequence;
 
-    private const string Finding = "Finding for the lead (2026-11-25): on branch trx, POST /v1/transactions with an Idempotency-Key answers 2xx " +
-                                   "with an empty body (as POST /v1/payment-intents answers 204), so no acknowledged payment can be checked. Remove once fixed.";
 
 
-    [Fact(Skip = Finding)]
+    [Fact]
     public Task A_host_killed_mid_load_and_restarted_loses_and_duplicates_nothing() =>
         RunAsync("kill -9 host0", async p =>
         {
@@ -36,7 +34,7 @@ public sealed class FaultTests(FaultGateway gateway, ITestOutputHelper output) :
             await p.Hosts[0].StartAsync(TimeSpan.FromSeconds(120));
         });
 
-    [Fact(Skip = Finding)]
+    [Fact]
     public Task Redis_stopped_for_a_while_loses_and_duplicates_nothing() =>
         RunAsync("stop Redis", async p =>
         {
@@ -45,7 +43,7 @@ public sealed class FaultTests(FaultGateway gateway, ITestOutputHelper output) :
             await p.Redis.StartProcessAsync();
         });
 
-    [Fact(Skip = Finding)]
+    [Fact]
     public Task Postgres_restarted_mid_load_loses_and_duplicates_nothing() =>
         RunAsync("restart PostgreSQL", async p =>
         {
@@ -54,7 +52,7 @@ public sealed class FaultTests(FaultGateway gateway, ITestOutputHelper output) :
             await p.StartPostgresAsync();
         });
 
-    [Fact(Skip = Finding)]
+    [Fact]
     public Task The_vault_killed_mid_load_and_restarted_loses_and_duplicates_nothing() =>
         RunAsync("kill -9 Vault", async p =>
         {

@@ -120,7 +120,7 @@ public sealed class AccessTests(ITestOutputHelper output)
             var after = await DatabaseSnapshot.TakeAsync(suite.Gateway.HostConnectionString);
             var unknown = await SendAsync(suite, op, unknownIds, suite.B.AccessToken, null);
             CompareNotFound(failures, op.ToString(), foreign, unknown, suite.IdsOfA.Values.Concat(unknownIds.Values));
-            var diff = before.Diff(after);
+            var diff = before.Diff(after).Where(d => !HostileInputTests.IsBackgroundWork(d)).ToList();
             if (diff.Count > 0)
             {
                 failures.Add($"{op} with A's ids as B changed the database: {string.Join("; ", diff)}");
@@ -143,7 +143,7 @@ public sealed class AccessTests(ITestOutputHelper output)
             var unknownIds = suite.IdsOfA.Keys.ToDictionary(k => k, SuiteData.UnknownId);
             var unknown = await Json.SendAsync(http, new HttpMethod(method), path, body(unknownIds));
             CompareNotFound(failures, $"{method} {path} (id in body)", foreign, unknown, suite.IdsOfA.Values.Concat(unknownIds.Values));
-            var diff = before.Diff(after);
+            var diff = before.Diff(after).Where(d => !HostileInputTests.IsBackgroundWork(d)).ToList();
             if (diff.Count > 0)
             {
                 failures.Add($"{method} {path} with A's ids in the body as B changed the database: {string.Join("; ", diff)}");
