@@ -386,6 +386,8 @@ public sealed class FaultTests(FaultGateway gateway, ITestOutputHelper output) :
                 scanner.ScanText(Path.GetFileName(file), $"line {++n}", line);
             }
         }
+        // After a PostgreSQL restart this process's pooled connections are dead: start the scan on fresh ones.
+        Npgsql.NpgsqlConnection.ClearAllPools();
         await scanner.ScanDatabaseAsync("host database", p.HostConnectionString);
         await scanner.ScanRedisAsync(p.Redis.Endpoint);
         var vault = new CardDataScanner([FaultGateway.ApprovedPan, FaultGateway.OtherPan, FaultGateway.DeclinedPan], [FaultGateway.Cvc]);
