@@ -57,7 +57,7 @@ internal sealed class CreateRefundEndpoint(
         {
             throw NotFound();
         }
-        var ifMatch = IfMatch(HttpContext);
+        var ifMatch = EntityTags.IfMatchVersion(HttpContext);
         // Chosen here so the acquirer and the ledger know the refund by the same id.
         var refundTrxId = PrefixedId.New("trx");
         RefundRecord? sent = null;
@@ -129,25 +129,4 @@ internal sealed class CreateRefundEndpoint(
 
     private static ProblemException NotFound() => ProblemException.NotFound("The transaction");
 
-    /// <summary>
-    /// The payment version an <c>If-Match</c> asks for: null without the header or with <c>*</c>; -1 (never matches, so
-    /// 412) when it is not one of our strong ETags.
-    /// </summary>
-    private static long? IfMatch(HttpContext http)
-    {
-        var raw = http.Request.Headers.IfMatch.ToString().Trim();
-        if (raw.Length == 0 || raw == "*")
-        {
-            return null;
-        }
-        foreach (var part in raw.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (part.Length > 2 && part[0] == '"' && part[^1] == '"' &&
-                long.TryParse(part[1..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var v))
-            {
-                return v;
-            }
-        }
-        return -1;
-    }
 }

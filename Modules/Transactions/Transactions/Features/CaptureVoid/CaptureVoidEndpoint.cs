@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using FastEndpoints;
 using Microsoft.AspNetCore.Http;
 using Payments.Auth.Contracts;
+using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Ids;
 using Payments.Transactions.Contracts;
@@ -31,7 +32,7 @@ internal sealed class CaptureVoidEndpoint(ICurrentMerchant merchant, Transaction
             throw TransactionAnswers.NotFound();
         }
         var changed = await store.CaptureOrVoidAsync(merchant.Id, trxId!, req.IsCapture, req.Amount,
-            TransactionAnswers.IfMatch(HttpContext), HttpContext.IdempotencyClaim(), ct);
+            EntityTags.IfMatchVersion(HttpContext), HttpContext.IdempotencyClaim(), ct);
         outbox.Kick();
         await TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status200OK, changed.Body, changed.Transaction.Version, ct);
     }
