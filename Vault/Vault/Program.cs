@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.DataProtection.AuthenticatedEncryption.ConfigurationM
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Npgsql;
 using Payments.BuildingBlocks;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Logging;
 using Payments.Vault.Audit;
 using Payments.Vault.Cards;
@@ -33,7 +34,7 @@ public sealed partial class Program
         var config = builder.Configuration;
         var connectionString = config.GetConnectionString("Vault")
                                ?? throw new InvalidOperationException("ConnectionStrings:Vault is not set.");
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        services.AddSingleton(_ => PostgresDataSource.Create(connectionString));
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<VaultOptions>().Bind(config.GetSection("Vault"));
         services.AddHostedService<VaultStartup>();

@@ -32,6 +32,9 @@ internal sealed record PerfOptions
 
     public TimeSpan ClosedDuration { get; init; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>Unrecorded load before a scenario's first measured phase (JIT tiering, pools, prepared statements).</summary>
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(20);
+
     public int ClosedClients { get; init; } = 16;
 
     public TimeSpan OpenDuration { get; init; } = TimeSpan.FromSeconds(20);
@@ -68,6 +71,7 @@ internal sealed record PerfOptions
         PgbenchClients = 2,
         PlaintextClients = 4,
         ClosedDuration = TimeSpan.FromSeconds(1),
+        WarmUp = TimeSpan.FromSeconds(0.5),
         ClosedClients = 2,
         OpenDuration = TimeSpan.FromSeconds(1),
         RampStartRate = 10,
@@ -93,13 +97,14 @@ internal sealed record PerfOptions
                 "--hosts" => o with { HostCount = (int)Num() },
                 "--duration" => WithDuration(o, TimeSpan.FromSeconds(Num())),
                 "--clients" => o with { ClosedClients = (int)Num() },
+                "--warm-up" => o with { WarmUp = TimeSpan.FromSeconds(Num()) },
                 "--list-rows" => o with { ListSeedRows = (long)Num() },
                 "--reference-seconds" => o with { ReferenceDuration = TimeSpan.FromSeconds(Num()) },
                 "--ramp-start" => o with { RampStartRate = Num() },
                 "--ramp-steps" => o with { RampMaxSteps = (int)Num() },
                 "--merchants" => o with { MerchantsPerScenario = (int)Num() },
                 _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --smoke --out DIR --only pair,list --hosts N --duration S " +
-                                                 "--clients N --no-idempotency-keys --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --merchants N"),
+                                                 "--clients N --warm-up S --no-idempotency-keys --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --merchants N"),
             };
         }
         return o;

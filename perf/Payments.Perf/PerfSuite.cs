@@ -34,6 +34,9 @@ internal sealed class SuiteResult
 
     public double MaxPairsPerSecond { get; set; }
 
+    /// <summary>PostgreSQL statements during the measured phases (warm-ups included), most time first.</summary>
+    public IReadOnlyList<SqlStatement> Sql { get; set; } = [];
+
     public string MarkdownPath { get; set; } = "";
 
     public string HtmlPath { get; set; } = "";
@@ -60,6 +63,7 @@ internal static class PerfSuite
             Configuration = "Release",
             // A full run (a million rows seeded) can outlast the default 15-minute token; the lifetime costs nothing per request.
             HostEnvironment = new Dictionary<string, string> { ["Auth__TokenLifetime"] = "01:00:00" },
+            PostgresOptions = SqlProfile.ServerOptions,
         });
         log.WriteLine($"  Host {gw.HostUrl}  Vault {gw.VaultUrl}  PostgreSQL :{gw.PostgresPort}  logs {gw.WorkDirectory}");
         var redisPid = await gw.RedisPidAsync();
@@ -83,10 +87,12 @@ internal static class PerfSuite
         var warmed = new HashSet<string>();
         async Task<PhaseStats> Measure(string purpose, Func<Task<PhaseStats>> run, IScenario? warmUp = null)
         {
-            // A few unrecorded iterations first: JIT, connection pools and caches, not the steady state, would own the first second.
+            // Unrecorded iterations first, so the figures are the steady state a gateway runs in for days: on two cores the
+            // runtime's tiered JIT kept recompiling hot methods for over a minute of load (11% of the machine's CPU in
+            // a profile 30 s in), and connection pools, prepared statements and caches fill on first use.
             if (warmUp is not null && warmed.Add(warmUp.Name))
             {
-                await LoadModels.ClosedAsync(warmUp, 2, TimeSpan.FromSeconds(o.Smoke ? 0.5 : 3), o.Smoke ? 10 : 300);
+                await LoadModels.ClosedAsync(warmUp, o.Smoke ? 2 : 8, o.WarmUp, o.Smoke ? 10 : long.MaxValue);
             }
             var start = clock.Elapsed.TotalSeconds;
             var phase = await run();
@@ -140,6 +146,7 @@ internal static class PerfSuite
         }
 
         log.WriteLine("Measuring…");
+        await SqlProfile.ResetAsync(gw.AdminConnectionString);
         bool Ready(IScenario s) => o.Runs(s.Name) && !result.Skipped.ContainsKey(s.Name);
         if (Ready(pair))
         {
@@ -167,6 +174,7 @@ internal static class PerfSuite
             await Measure("production-like", () => LoadModels.OpenAsync(mix, rate, o.OpenDuration), mix);
         }
 
+        result.Sql = await SqlProfile.ReadAsync(gw.AdminConnectionString);
         log.WriteLine("Checking invariants in the database…");
         try
         {

@@ -22,14 +22,19 @@ public static class SqlMigrationRunner
         CancellationToken ct = default)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
-        // Session lock: held across all modules' transactions, released on close.
-        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_lock(727274001)", conn))
+        // Session lock: held across all modules' transactions. Released explicitly: pooled connections are not
+        // reset on close (PostgresDataSource), so closing would keep it.
+        await ExecAsync(conn, "SELECT pg_advisory_lock(727274001)", ct);
+        try
         {
-            await lockCmd.ExecuteNonQueryAsync(ct);
+            foreach (var module in modules)
+            {
+                await ApplyModuleAsync(conn, module, logger, ct);
+            }
         }
-        foreach (var module in modules)
+        finally
         {
-            await ApplyModuleAsync(conn, module, logger, ct);
+            await ExecAsync(conn, "SELECT pg_advisory_unlock(727274001)", CancellationToken.None);
         }
     }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
+using Payments.BuildingBlocks.Data;
 using StackExchange.Redis;
 
 namespace Payments.BuildingBlocks.Hosting;
@@ -16,7 +17,7 @@ public static class PlatformServices
     {
         var pg = config.GetConnectionString("Payments")
                  ?? throw new InvalidOperationException("ConnectionStrings:Payments is not set.");
-        services.TryAddSingleton(_ => new NpgsqlDataSourceBuilder(pg).Build());
+        services.TryAddSingleton(_ => PostgresDataSource.Create(pg));
 
         var redis = config.GetConnectionString("Redis")
                     ?? throw new InvalidOperationException("ConnectionStrings:Redis is not set.");

@@ -1,58 +1,146 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Threading.Channels;
 using Npgsql;
 
 namespace Payments.Vault.Audit;
 
 /// <summary>
-/// The append-only audit trail. Each row is written in the caller's transaction and chained to the previous one:
-/// hash = SHA-256(prev_hash ‖ canonical row). Writers serialize on a transaction-scoped advisory lock so the chain
-/// has no forks. Details never hold card data: tokens, amounts, outcomes and key ids only.
+/// The append-only audit trail. Each row is chained to the previous one: hash = SHA-256(prev_hash ‖ canonical row).
+/// Writers serialize on a transaction-scoped advisory lock so the chain has no forks. Details never hold card data:
+/// tokens, amounts, outcomes and key ids only.
 /// </summary>
-internal sealed class AuditLog(TimeProvider clock)
+/// <remarks>
+/// Entries that belong to a larger change (a card stored, a key added) are written in the caller's transaction.
+/// Entries that stand alone (every authorization, refund and refusal) go through a group commit: one writer appends
+/// whatever has queued in one transaction, so the chain lock is taken once per commit instead of once per entry —
+/// held across the fsync, a per-entry lock capped every Vault at one authorization per disk flush. The caller still
+/// waits for its entry's commit: no card use is answered before its audit row is durable.
+/// </remarks>
+internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<AuditLog> logger) : IAsyncDisposable
 {
     private const long ChainLock = 727274101;
+    private const int MaxBatch = 512;
     private static readonly byte[] Genesis = new byte[32];
+
+    private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Lock startLock = new();
+    private Task? writer;
 
     public async Task AppendAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string action, string? merchantId,
         string? subject, IReadOnlyDictionary<string, object?> detail, CancellationToken ct)
+    {
+        var prev = await LockChainAsync(conn, tx, ct);
+        await using var batch = new NpgsqlBatch(conn, tx);
+        batch.BatchCommands.Add(InsertCommand(NewEntry(action, merchantId, subject, detail), prev));
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>One audited event on its own, committed (with whatever else queued) before this returns.</summary>
+    public Task AppendAsync(string action, string? merchantId, string? subject, IReadOnlyDictionary<string, object?> detail)
+    {
+        EnsureWriter();
+        var pending = new Pending(NewEntry(action, merchantId, subject, detail),
+            new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        ObjectDisposedException.ThrowIf(!queue.Writer.TryWrite(pending), this);
+        return pending.Done.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        queue.Writer.TryComplete();
+        if (writer is not null)
+        {
+            await writer;
+        }
+    }
+
+    private void EnsureWriter()
+    {
+        if (writer is null)
+        {
+            lock (startLock)
+            {
+                writer ??= Task.Run(WriteLoopAsync);
+            }
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Pending>(MaxBatch);
+        while (await queue.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && queue.Reader.TryRead(out var p))
+            {
+                batch.Add(p);
+            }
+            try
+            {
+                await WriteBatchAsync(batch);
+                batch.ForEach(p => p.Done.TrySetResult());
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                // Nothing of the batch committed: every caller fails (its card use is not answered as done).
+                logger.LogError("Audit entries could not be written: {Error}", e.GetType().Name);
+                batch.ForEach(p => p.Done.TrySetException(e));
+            }
+        }
+    }
+
+    private async Task WriteBatchAsync(List<Pending> pending)
+    {
+        await using var conn = await db.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        var prev = await LockChainAsync(conn, tx, CancellationToken.None);
+        await using var batch = new NpgsqlBatch(conn, tx);
+        foreach (var p in pending)
+        {
+            var command = InsertCommand(p.Entry, prev);
+            prev = (byte[])command.Parameters[^1].Value!;
+            batch.BatchCommands.Add(command);
+        }
+        await batch.ExecuteNonQueryAsync();
+        await tx.CommitAsync();
+    }
+
+    /// <summary>Takes the chain lock for the transaction and returns the hash the next row chains to.</summary>
+    private static async Task<byte[]> LockChainAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
     {
         await using (var lockCmd = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({ChainLock})", conn, tx))
         {
             await lockCmd.ExecuteNonQueryAsync(ct);
         }
-        byte[] prev;
-        await using (var last = new NpgsqlCommand("SELECT hash FROM vault.audit_log ORDER BY seq DESC LIMIT 1", conn, tx))
-        {
-            prev = await last.ExecuteScalarAsync(ct) as byte[] ?? Genesis;
-        }
-        var now = clock.GetUtcNow();
-        var at = new DateTimeOffset(now.UtcTicks - now.UtcTicks % 10, TimeSpan.Zero); // PostgreSQL keeps microseconds
-        var detailJson = JsonSerializer.Serialize(detail);
-        var hash = Hash(prev, at, action, merchantId, subject, detailJson);
-        await using var insert = new NpgsqlCommand(
-            "INSERT INTO vault.audit_log (at, action, merchant_id, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            conn, tx);
-        insert.Parameters.Add(new() { Value = at });
-        insert.Parameters.Add(new() { Value = action });
-        insert.Parameters.Add(new() { Value = (object?)merchantId ?? DBNull.Value });
-        insert.Parameters.Add(new() { Value = (object?)subject ?? DBNull.Value });
-        insert.Parameters.Add(new() { Value = detailJson });
-        insert.Parameters.Add(new() { Value = prev });
-        insert.Parameters.Add(new() { Value = hash });
-        await insert.ExecuteNonQueryAsync(ct);
+        await using var last = new NpgsqlCommand("SELECT hash FROM vault.audit_log ORDER BY seq DESC LIMIT 1", conn, tx);
+        return await last.ExecuteScalarAsync(ct) as byte[] ?? Genesis;
     }
 
-    /// <summary>One audited write in its own transaction.</summary>
-    public async Task AppendAsync(NpgsqlDataSource db, string action, string? merchantId, string? subject,
-        IReadOnlyDictionary<string, object?> detail, CancellationToken ct)
+    private AuditEntry NewEntry(string action, string? merchantId, string? subject, IReadOnlyDictionary<string, object?> detail)
     {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        await AppendAsync(conn, tx, action, merchantId, subject, detail, ct);
-        await tx.CommitAsync(ct);
+        var now = clock.GetUtcNow();
+        var at = new DateTimeOffset(now.UtcTicks - now.UtcTicks % 10, TimeSpan.Zero); // PostgreSQL keeps microseconds
+        return new AuditEntry(at, action, merchantId, subject, JsonSerializer.Serialize(detail));
     }
+
+    /// <summary>The INSERT of one row chained to <paramref name="prev"/>; its last parameter is the row's hash.</summary>
+    private static NpgsqlBatchCommand InsertCommand(AuditEntry e, byte[] prev)
+    {
+        var command = new NpgsqlBatchCommand(
+            "INSERT INTO vault.audit_log (at, action, merchant_id, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)");
+        command.Parameters.Add(new() { Value = e.At });
+        command.Parameters.Add(new() { Value = e.Action });
+        command.Parameters.Add(new() { Value = (object?)e.MerchantId ?? DBNull.Value });
+        command.Parameters.Add(new() { Value = (object?)e.Subject ?? DBNull.Value });
+        command.Parameters.Add(new() { Value = e.DetailJson });
+        command.Parameters.Add(new() { Value = prev });
+        command.Parameters.Add(new() { Value = Hash(prev, e.At, e.Action, e.MerchantId, e.Subject, e.DetailJson) });
+        return command;
+    }
+
+    private sealed record Pending(AuditEntry Entry, TaskCompletionSource Done);
 
     public static async Task<AuditVerification> VerifyAsync(NpgsqlDataSource db, CancellationToken ct)
     {
@@ -96,3 +184,5 @@ internal sealed class AuditLog(TimeProvider clock)
 }
 
 internal sealed record AuditVerification(bool Valid, long Rows, long? FirstBrokenSeq);
+
+internal sealed record AuditEntry(DateTimeOffset At, string Action, string? MerchantId, string? Subject, string DetailJson);

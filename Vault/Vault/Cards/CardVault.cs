@@ -251,8 +251,8 @@ internal sealed class CardVault(
         {
             // Altered, swapped or under a revoked key: never sent to the acquirer.
             logger.LogCritical("Card data of a token did not decrypt; it is refused");
-            await audit.AppendAsync(db, "card.unreadable", merchantId, request.CardToken,
-                new Dictionary<string, object?> { ["reference"] = request.Reference }, ct);
+            await audit.AppendAsync("card.unreadable", merchantId, request.CardToken,
+                new Dictionary<string, object?> { ["reference"] = request.Reference });
             return notFound;
         }
 
@@ -261,15 +261,12 @@ internal sealed class CardVault(
         var (approved, code, decline) = action == "card.refund"
             ? SandboxAcquirer.Refund()
             : SandboxAcquirer.Authorize(stored.Number, stored.ExpMonth, stored.ExpYear, clock.GetUtcNow());
-        await using (var tx = await conn.BeginTransactionAsync(ct))
+        await conn.CloseAsync(); // back to the pool before waiting on the audit's group commit
+        await audit.AppendAsync(action, merchantId, request.CardToken, new Dictionary<string, object?>
         {
-            await audit.AppendAsync(conn, tx, action, merchantId, request.CardToken, new Dictionary<string, object?>
-            {
-                ["reference"] = request.Reference, ["amount"] = request.Amount, ["currency"] = request.Currency,
-                ["approved"] = approved, ["decline_code"] = decline, ["with_cvc"] = cvc is not null,
-            }, ct);
-            await tx.CommitAsync(ct);
-        }
+            ["reference"] = request.Reference, ["amount"] = request.Amount, ["currency"] = request.Currency,
+            ["approved"] = approved, ["decline_code"] = decline, ["with_cvc"] = cvc is not null,
+        });
         return new AcquirerOutcome(true, approved, code, decline, brand, last4);
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Payments.Perf.Data;
 using Payments.Perf.Measure;
 
 namespace Payments.Perf.Report;
@@ -189,6 +190,24 @@ internal static class ReportWriter
             "second of the run", "CPU %", bands: bands)));
         blocks.Add(new Plot(Svg.LineChart("Resident memory (MB)", r.Resources.Select(s => new Svg.Series(s.Name, s.Samples.Select(x => (x.T, x.RssMb)).ToList())).ToList(),
             "second of the run", "MB", bands: bands)));
+
+        if (r.Sql.Count > 0)
+        {
+            var measured = r.Phases.Where(p => p.Purpose != "reference").ToList();
+            var requests = measured.Sum(p => p.Stats.Steps.Where(s => s.Name != p.Stats.IterationStep).Sum(s => s.Requests));
+            var calls = r.Sql.Sum(s => s.Calls);
+            var totalMs = r.Sql.Sum(s => s.TotalMs);
+            blocks.Add(new Heading(2, "Where PostgreSQL's time goes (pg_stat_statements, measured phases)"));
+            blocks.Add(new Para($"{calls} statements, {totalMs / 1000:0.0} s of execution for {requests} HTTP requests measured " +
+                                $"(≈ {(requests == 0 ? 0 : (double)calls / requests):0.0} statements per request, warm-ups and background work included). " +
+                                "Execution time excludes parse, network and commit (fsync) waits."));
+            var t = new Table(["Database", "Calls", "Total ms", "Mean ms", "Rows", "Statement"], []);
+            foreach (var s in r.Sql.Take(20))
+            {
+                t.Rows.Add([s.Database, $"{s.Calls}", $"{s.TotalMs:0}", $"{s.MeanMs:0.000}", $"{s.Rows}", s.Query.Length > 160 ? s.Query[..160] + "…" : s.Query]);
+            }
+            blocks.Add(t);
+        }
 
         blocks.Add(new Heading(2, "Invariants (Host database, after the run)"));
         if (r.Invariants is { } inv)

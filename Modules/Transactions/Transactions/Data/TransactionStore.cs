@@ -108,12 +108,17 @@ internal sealed partial class TransactionStore(NpgsqlDataSource db, TimeProvider
         return await r.ReadAsync(ct) ? TransactionRows.Read(r) : null;
     }
 
+    private static NpgsqlBatchCommand HistoryQuery(string trxId)
+    {
+        var cmd = new NpgsqlBatchCommand($"SELECT {TransactionRows.HistoryColumns} FROM transactions.history WHERE trx_id = $1 ORDER BY seq");
+        cmd.Parameters.Add(new() { Value = trxId });
+        return cmd;
+    }
+
     private static async Task<List<HistoryEntry>> ReadHistoryAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string trxId, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand(
-            $"SELECT {TransactionRows.HistoryColumns} FROM transactions.history WHERE trx_id = $1 ORDER BY seq", conn, tx);
-        cmd.Parameters.Add(new() { Value = trxId });
-        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await using var batch = new NpgsqlBatch(conn, tx) { BatchCommands = { HistoryQuery(trxId) } };
+        await using var r = await batch.ExecuteReaderAsync(ct);
         var list = new List<HistoryEntry>();
         while (await r.ReadAsync(ct))
         {
@@ -213,31 +218,41 @@ internal sealed partial class TransactionStore(NpgsqlDataSource db, TimeProvider
         var column = capture ? "captured_amount" : "voided_amount";
         TransactionRow? row = null;
         long applied = 0;
-        // One conditional statement on the locked row: the state, the version and the amount are checked where they are.
-        await using (var cmd = new NpgsqlCommand($"""
-            WITH cur AS (
-                SELECT trx_id, order_amount - captured_amount - voided_amount AS remaining
-                  FROM transactions.transactions WHERE trx_id = $1 AND merchant_id = $2 FOR UPDATE)
-            UPDATE transactions.transactions t
-               SET {column} = t.{column} + COALESCE($3, cur.remaining), version = t.version + 1, updated_at = $5
-              FROM cur
-             WHERE t.trx_id = cur.trx_id AND t.type = 'PAYMENT' AND t.status = ANY($6)
-               AND ($4::bigint IS NULL OR t.version = $4)
-               AND COALESCE($3, cur.remaining) <= cur.remaining
-            RETURNING {TransactionRows.Columns}, COALESCE($3, cur.remaining)
-            """, conn, tx))
+        var history = new List<HistoryEntry>();
+        // One round trip: the conditional statement on the locked row (state, version and amount checked where they
+        // are), then the history the new entry chains to (the UPDATE does not touch it).
+        await using (var read = new NpgsqlBatch(conn, tx))
         {
-            cmd.Parameters.Add(new() { Value = trxId });
-            cmd.Parameters.Add(new() { Value = merchantId });
-            cmd.Parameters.Add(new() { Value = (object?)amount ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
-            cmd.Parameters.Add(new() { Value = (object?)ifMatch ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
-            cmd.Parameters.Add(new() { Value = now });
-            cmd.Parameters.Add(new() { Value = OpenStatuses });
-            await using var r = await cmd.ExecuteReaderAsync(ct);
+            var update = new NpgsqlBatchCommand($"""
+                WITH cur AS (
+                    SELECT trx_id, order_amount - captured_amount - voided_amount AS remaining
+                      FROM transactions.transactions WHERE trx_id = $1 AND merchant_id = $2 FOR UPDATE)
+                UPDATE transactions.transactions t
+                   SET {column} = t.{column} + COALESCE($3, cur.remaining), version = t.version + 1, updated_at = $5
+                  FROM cur
+                 WHERE t.trx_id = cur.trx_id AND t.type = 'PAYMENT' AND t.status = ANY($6)
+                   AND ($4::bigint IS NULL OR t.version = $4)
+                   AND COALESCE($3, cur.remaining) <= cur.remaining
+                RETURNING {TransactionRows.Columns}, COALESCE($3, cur.remaining)
+                """);
+            update.Parameters.Add(new() { Value = trxId });
+            update.Parameters.Add(new() { Value = merchantId });
+            update.Parameters.Add(new() { Value = (object?)amount ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+            update.Parameters.Add(new() { Value = (object?)ifMatch ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+            update.Parameters.Add(new() { Value = now });
+            update.Parameters.Add(new() { Value = OpenStatuses });
+            read.BatchCommands.Add(update);
+            read.BatchCommands.Add(HistoryQuery(trxId));
+            await using var r = await read.ExecuteReaderAsync(ct);
             if (await r.ReadAsync(ct))
             {
                 row = TransactionRows.Read(r);
                 applied = r.GetInt64(TransactionRows.ColumnCount);
+            }
+            await r.NextResultAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                history.Add(TransactionRows.ReadHistory(r));
             }
         }
         if (row is null)
@@ -246,7 +261,6 @@ internal sealed partial class TransactionStore(NpgsqlDataSource db, TimeProvider
             await tx.RollbackAsync(ct);
             throw Refusal(current, ifMatch, amount);
         }
-        var history = await ReadHistoryAsync(conn, tx, trxId, ct);
         var entry = HistoryChain.Next(trxId, history.LastOrDefault(), capture ? "CAPTURE" : "VOID", applied, row.Snapshot.Status, now);
         history.Add(entry);
         var final = row.Snapshot with { History = history };

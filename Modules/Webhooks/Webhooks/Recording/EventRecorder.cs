@@ -19,84 +19,83 @@ internal static class EventRecorder
 {
     public static async Task RecordAsync(NpgsqlDataSource db, IncomingEvent evt, CancellationToken ct)
     {
+        var (head, tail) = BodyAround(evt);
         await using var conn = await db.OpenConnectionAsync(ct);
-        await using (var exists = new NpgsqlCommand("SELECT 1 FROM webhooks.events WHERE id = $1", conn))
-        {
-            exists.Parameters.Add(new() { Value = evt.EventId });
-            if (await exists.ExecuteScalarAsync(ct) is not null)
-            {
-                return; // a redelivery from the outbox: recorded already
-            }
-        }
-
         await using var tx = await conn.BeginTransactionAsync(ct);
-        long sequence;
-        await using (var next = new NpgsqlCommand("""
-            INSERT INTO webhooks.merchant_sequences (merchant_id, last_sequence) VALUES ($1, 1)
-            ON CONFLICT (merchant_id) DO UPDATE SET last_sequence = webhooks.merchant_sequences.last_sequence + 1
-            RETURNING last_sequence
+        long taken, recorded;
+        // One statement, one round trip: the next sequence (skipped for an event already recorded), the event with
+        // that sequence in its body, and its deliveries.
+        await using (var cmd = new NpgsqlCommand("""
+            WITH seq AS (
+                INSERT INTO webhooks.merchant_sequences AS s (merchant_id, last_sequence)
+                SELECT $2, 1 WHERE NOT EXISTS (SELECT 1 FROM webhooks.events WHERE id = $1)
+                ON CONFLICT (merchant_id) DO UPDATE SET last_sequence = s.last_sequence + 1
+                RETURNING last_sequence),
+            ev AS (
+                INSERT INTO webhooks.events (id, merchant_id, sequence, type, created_at, recorded_at, body)
+                SELECT $1, $2, seq.last_sequence, $3, $4, now(), $5 || seq.last_sequence || $6 FROM seq
+                ON CONFLICT (id) DO NOTHING
+                RETURNING id, sequence),
+            queued AS (
+                INSERT INTO webhooks.deliveries (endpoint_id, event_id, sequence, next_attempt_at, created_at)
+                SELECT e.id, ev.id, ev.sequence, now(), now()
+                  FROM ev JOIN webhooks.endpoints e
+                    ON e.merchant_id = $2 AND e.status = 'ENABLED' AND e.deleted_at IS NULL
+                   AND ('*' = ANY (e.enabled_events) OR $3 = ANY (e.enabled_events)))
+            SELECT (SELECT count(*) FROM seq), (SELECT count(*) FROM ev)
             """, conn, tx))
         {
-            next.Parameters.Add(new() { Value = evt.MerchantId });
-            sequence = (long)(await next.ExecuteScalarAsync(ct))!;
+            cmd.Parameters.Add(new() { Value = evt.EventId });
+            cmd.Parameters.Add(new() { Value = evt.MerchantId });
+            cmd.Parameters.Add(new() { Value = evt.Type });
+            cmd.Parameters.Add(new() { Value = evt.OccurredAt });
+            cmd.Parameters.Add(new() { Value = head });
+            cmd.Parameters.Add(new() { Value = tail });
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            await r.ReadAsync(ct);
+            (taken, recorded) = (r.GetInt64(0), r.GetInt64(1));
         }
-
-        var body = Body(evt, sequence);
-        await using (var insert = new NpgsqlCommand("""
-            INSERT INTO webhooks.events (id, merchant_id, sequence, type, created_at, recorded_at, body)
-            VALUES ($1, $2, $3, $4, $5, now(), $6)
-            ON CONFLICT (id) DO NOTHING
-            """, conn, tx))
+        if (taken != recorded)
         {
-            insert.Parameters.Add(new() { Value = evt.EventId });
-            insert.Parameters.Add(new() { Value = evt.MerchantId });
-            insert.Parameters.Add(new() { Value = sequence });
-            insert.Parameters.Add(new() { Value = evt.Type });
-            insert.Parameters.Add(new() { Value = evt.OccurredAt });
-            insert.Parameters.Add(new() { Value = body });
-            if (await insert.ExecuteNonQueryAsync(ct) == 0)
-            {
-                // A concurrent delivery of the same event won: give the sequence back.
-                await tx.RollbackAsync(ct);
-                return;
-            }
-        }
-
-        await using (var queue = new NpgsqlCommand("""
-            INSERT INTO webhooks.deliveries (endpoint_id, event_id, sequence, next_attempt_at, created_at)
-            SELECT e.id, $1, $2, now(), now()
-              FROM webhooks.endpoints e
-             WHERE e.merchant_id = $3 AND e.status = 'ENABLED' AND e.deleted_at IS NULL
-               AND ('*' = ANY (e.enabled_events) OR $4 = ANY (e.enabled_events))
-            """, conn, tx))
-        {
-            queue.Parameters.Add(new() { Value = evt.EventId });
-            queue.Parameters.Add(new() { Value = sequence });
-            queue.Parameters.Add(new() { Value = evt.MerchantId });
-            queue.Parameters.Add(new() { Value = evt.Type });
-            await queue.ExecuteNonQueryAsync(ct);
+            // A concurrent delivery of the same event won: give the sequence back.
+            await tx.RollbackAsync(ct);
+            return;
         }
         await tx.CommitAsync(ct);
-        DispatchSignal.Kick();
+        if (recorded > 0)
+        {
+            DispatchSignal.Kick();
+        }
     }
 
     /// <summary>The event as merchants receive it: <c>{"id","type","sequence","created_at","data"}</c>.</summary>
     internal static string Body(IncomingEvent evt, long sequence)
     {
+        var (head, tail) = BodyAround(evt);
+        return head + sequence.ToString(System.Globalization.CultureInfo.InvariantCulture) + tail;
+    }
+
+    /// <summary>The body's text before and after the sequence number, which the database assigns.</summary>
+    private static (string Head, string Tail) BodyAround(IncomingEvent evt)
+    {
         using var buffer = new MemoryStream();
+        int zeroAt;
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
             w.WriteString("id", evt.EventId);
             w.WriteString("type", evt.Type);
-            w.WriteNumber("sequence", sequence);
+            w.WriteNumber("sequence", 0);
+            w.Flush();
+            zeroAt = (int)buffer.Length - 1; // the placeholder's one byte
             w.WritePropertyName("created_at");
             JsonSerializer.Serialize(w, evt.OccurredAt, PaymentsJson.Options);
             w.WritePropertyName("data");
             w.WriteRawValue(evt.DataJson);
             w.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        var bytes = buffer.GetBuffer();
+        return (Encoding.UTF8.GetString(bytes, 0, zeroAt), Encoding.UTF8.GetString(bytes, zeroAt + 1, (int)buffer.Length - zeroAt - 1));
     }
 }
 
