@@ -38,9 +38,15 @@ internal static class ListSeeder
             _ when c == schema.IdColumn => "'trx_' || lpad(to_hex(g), 26, '0')",
             "order_id" => "'seed-' || g",
             "external_id" => "NULL",
-            "created_at" or "updated_at" => "now() - g * interval '3 seconds'",
+            // g counts from @base (ids stay unique across seeds): the rows span the last 35 days, in the list's range.
+            "created_at" or "updated_at" => "now() - (g - @base) * interval '3 seconds'",
+            // Amounts spread like real orders (the templates' own would tie every row of a status to one amount);
+            // what was captured or voided of the template is all of the new amount, so the constraints still hold.
+            "order_amount" => Amount,
+            "captured_amount" or "voided_amount" => $"CASE WHEN t.\"{c}\" > 0 THEN {Amount} ELSE 0 END",
             _ => $"t.\"{c}\"",
         };
+        const string Amount = "(100 + (g * 7919) % 99900)";
         var cols = string.Join(", ", writable.Select(c => $"\"{c}\""));
         var exprs = string.Join(", ", writable.Select(Expr));
         const int Batch = 200_000;
@@ -65,6 +71,7 @@ internal static class ListSeeder
             cmd.Parameters.AddWithValue("m", merchantId);
             cmd.Parameters.AddWithValue("from", offset + done);
             cmd.Parameters.AddWithValue("to", offset + done + n - 1);
+            cmd.Parameters.AddWithValue("base", offset);
             done += await cmd.ExecuteNonQueryAsync();
             ctx.Log.WriteLine($"  seeded {done:N0}/{rows:N0} rows ({sw.Elapsed.TotalSeconds:0} s)");
         }

@@ -157,6 +157,14 @@ internal sealed class ListScenario() : MerchantScenario("list", "list.iteration"
             Rows += seeded.Rows;
             SeedNote = seeded.Note;
         }
+        // The figure means nothing unless the rows are inside the range the iterations query.
+        var check = await Api.ListAsync(m, range, null, "seed", 0);
+        var total = check.Body?["total"]?.GetValue<long>() ?? -1;
+        if (check.Status != 200 || total < Rows)
+        {
+            throw new InvalidOperationException($"the list range holds {total} of the {Rows} rows prepared (status {check.Status})");
+        }
+        SeedNote += $"; the queried range holds {total:N0} rows";
     }
 
     public override Task<ApiResult> RunOnceAsync(long seq, PhaseStats phase, long scheduledTicks)

@@ -28,42 +28,74 @@ internal sealed partial class TransactionStore
 
     public static bool IsSortField(string value) => SortColumns.ContainsKey(value);
 
-    /// <summary>One page and the total of rows matching (docs/adr/0033 for the indexes and plans).</summary>
+    /// <summary>One page and the total of rows matching (docs/adr/0033 for the indexes, the counts and the plans).</summary>
     public async Task<(IReadOnlyList<TransactionSnapshot> Page, long Total)> ListAsync(string merchantId, ListQuery q, CancellationToken ct)
     {
         // The created_at range of the contract, cut at the as_of watermark so later rows never shift pages.
-        const string where = """
-            t.merchant_id = $1 AND t.created_at >= $2 AND t.created_at <= $3 AND t.created_at <= $4
-            AND ($5::text IS NULL OR t.type = $5) AND ($6::text IS NULL OR t.status = $6)
-            """;
+        var cut = q.To < q.AsOf ? q.To : q.AsOf;
+        // The total: whole UTC days from the daily counts, whole hours of the cut's day from the hourly counts,
+        // the rows of the cut's hour counted one by one. The range starts at 00:00 UTC (the contract's dates).
+        var cutDay = new DateTimeOffset(cut.UtcDateTime.Date, TimeSpan.Zero);
+        var cutHour = cutDay.AddHours(cut.UtcDateTime.Hour);
+        var hoursFrom = q.From > cutDay ? q.From : cutDay;
+        var rowsFrom = q.From > cutHour ? q.From : cutHour;
+        // Only the filters asked for, so each combination has its own statement and plan.
+        var filters = (q.Type is null ? "" : " AND t.type = $4") + (q.Status is null ? "" : " AND t.status = $5");
         var dir = q.Descending ? "DESC" : "ASC";
-        var order = $"{SortColumns[q.SortBy]} {dir}, t.trx_id {dir}";
+
         await using var conn = await db.OpenConnectionAsync(ct);
-        await using var batch = new NpgsqlBatch(conn);
-        var page = new NpgsqlBatchCommand(
-            $"SELECT {TransactionRows.Columns} FROM transactions.transactions t WHERE {where} ORDER BY {order} OFFSET $7 LIMIT $8");
-        var count = new NpgsqlBatchCommand($"SELECT count(*) FROM transactions.transactions t WHERE {where}");
-        foreach (var cmd in new[] { page, count })
-        {
-            cmd.Parameters.Add(new() { Value = merchantId });
-            cmd.Parameters.Add(new() { Value = q.From });
-            cmd.Parameters.Add(new() { Value = q.To });
-            cmd.Parameters.Add(new() { Value = q.AsOf });
-            cmd.Parameters.Add(new() { Value = (object?)q.Type ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-            cmd.Parameters.Add(new() { Value = (object?)q.Status ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-        }
+        // One snapshot for the page and its total; plans made for the values given (a generic plan cannot know
+        // whether a date range holds a day or a year of rows).
+        await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+        await using var batch = new NpgsqlBatch(conn, tx);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_custom_plan"));
+        var page = new NpgsqlBatchCommand($"""
+            SELECT {TransactionRows.Columns} FROM transactions.transactions t
+             WHERE t.merchant_id = $1 AND t.created_at >= $2 AND t.created_at <= $3{filters}
+             ORDER BY {SortColumns[q.SortBy]} {dir}, t.trx_id {dir} OFFSET $6 LIMIT $7
+            """);
+        var c = filters.Replace("t.", "c.", StringComparison.Ordinal);
+        var total = new NpgsqlBatchCommand($"""
+            SELECT (SELECT COALESCE(sum(c.n), 0) FROM transactions.list_counts c
+                     WHERE c.merchant_id = $1 AND c.span = 'd' AND c.bucket >= $6 AND c.bucket < $7{c})
+                 + (SELECT COALESCE(sum(c.n), 0) FROM transactions.list_counts c
+                     WHERE c.merchant_id = $1 AND c.span = 'h' AND c.bucket >= $7 AND c.bucket < $8{c})
+                 + (SELECT count(*) FROM transactions.transactions t
+                     WHERE t.merchant_id = $1 AND t.created_at >= $2 AND t.created_at <= $3{filters})
+            """);
+        AddParameters(page, merchantId, q.From, cut, q);
         page.Parameters.Add(new() { Value = q.Offset });
         page.Parameters.Add(new() { Value = q.Limit });
+        AddParameters(total, merchantId, rowsFrom, cut, q);
+        total.Parameters.Add(new() { Value = q.From });
+        total.Parameters.Add(new() { Value = hoursFrom });
+        total.Parameters.Add(new() { Value = cutHour });
         batch.BatchCommands.Add(page);
-        batch.BatchCommands.Add(count);
+        batch.BatchCommands.Add(total);
+
         var rows = new List<TransactionSnapshot>(q.Limit);
-        await using var r = await batch.ExecuteReaderAsync(ct);
-        while (await r.ReadAsync(ct))
+        long count;
+        await using (var r = await batch.ExecuteReaderAsync(ct))
         {
-            rows.Add(TransactionRows.Read(r).Snapshot);
+            while (await r.ReadAsync(ct))
+            {
+                rows.Add(TransactionRows.Read(r).Snapshot);
+            }
+            await r.NextResultAsync(ct);
+            await r.ReadAsync(ct);
+            count = r.GetInt64(0);
         }
-        await r.NextResultAsync(ct);
-        await r.ReadAsync(ct);
-        return (rows, r.GetInt64(0));
+        await tx.CommitAsync(ct);
+        return (rows, count);
+    }
+
+    /// <summary>$1 merchant, $2 and $3 the created_at bounds, $4 type and $5 status (typed, so unused ones are harmless).</summary>
+    private static void AddParameters(NpgsqlBatchCommand cmd, string merchantId, DateTimeOffset from, DateTimeOffset to, ListQuery q)
+    {
+        cmd.Parameters.Add(new() { Value = merchantId });
+        cmd.Parameters.Add(new() { Value = from });
+        cmd.Parameters.Add(new() { Value = to });
+        cmd.Parameters.Add(new() { Value = (object?)q.Type ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = (object?)q.Status ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
     }
 }
