@@ -33,6 +33,7 @@ internal static class ListSeeder
                 writable.Add(r.GetString(0));
             }
         }
+        const string Amount = "(100 + (g * 7919) % 99900)";
         string Expr(string c) => c switch
         {
             _ when c == schema.IdColumn => "'trx_' || lpad(to_hex(g), 26, '0')",
@@ -46,7 +47,6 @@ internal static class ListSeeder
             "captured_amount" or "voided_amount" => $"CASE WHEN t.\"{c}\" > 0 THEN {Amount} ELSE 0 END",
             _ => $"t.\"{c}\"",
         };
-        const string Amount = "(100 + (g * 7919) % 99900)";
         var cols = string.Join(", ", writable.Select(c => $"\"{c}\""));
         var exprs = string.Join(", ", writable.Select(Expr));
         const int Batch = 200_000;

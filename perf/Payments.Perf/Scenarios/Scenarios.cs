@@ -124,6 +124,7 @@ internal sealed class ListScenario() : MerchantScenario("list", "list.iteration"
         "type=PAYMENT&sort_by=updated_at&limit=50",
         "status=AUTHORIZED&sort_by=order_amount&sort_direction=DESC&limit=20",
         "sort_by=created_at&sort_direction=DESC&limit=100",
+        "sort_by=status&sort_direction=DESC&limit=20",
     ];
 
     private string range = "";

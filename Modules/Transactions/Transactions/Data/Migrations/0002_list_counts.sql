@@ -10,7 +10,8 @@ CREATE TABLE transactions.list_counts (
     type        text COLLATE "C" NOT NULL,
     status      text COLLATE "C" NOT NULL,
     slot        smallint NOT NULL,
-    n           bigint NOT NULL CHECK (n >= 0),
+    -- No CHECK (n >= 0): PostgreSQL checks the row an upsert proposes (a -1) before it finds the conflict.
+    n           bigint NOT NULL,
     PRIMARY KEY (merchant_id, span, bucket, type, status, slot)
 );
 
