@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
+using Npgsql;
 using Payments.TestKit;
 using static Payments.IntegrationTests.Transactions.Api;
 
@@ -153,5 +154,78 @@ public sealed class ListTests(ListFixture gateway) : IClassFixture<ListFixture>
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(0, Long(body, "total"));
+    }
+    [Fact]
+    public async Task Totals_count_each_row_once_whatever_day_and_hour_the_range_is_cut_in()
+    {
+        // Rows written straight into the table at chosen instants (the counts are kept by the table's triggers,
+        // whatever writes it), around the day and hour boundaries the total is assembled from.
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var day = gateway.Clock.GetUtcNow().UtcDateTime.Date.AddDays(-3);
+        DateTime[] at =
+        [
+            day.AddTicks(-10), day, day.AddHours(5).AddMinutes(10), day.AddHours(6).AddTicks(-10), day.AddHours(6),
+            day.AddHours(6).AddMinutes(30), day.AddHours(23).AddMinutes(59), day.AddDays(1), day.AddDays(1).AddHours(2),
+        ];
+        await using var db = new NpgsqlConnection(gateway.HostConnectionString);
+        await db.OpenAsync();
+        for (var i = 0; i < at.Length; i++)
+        {
+            await using var insert = new NpgsqlCommand("""
+                INSERT INTO transactions.transactions (trx_id, merchant_id, type, order_amount, currency, order_id,
+                                                       authorization_expires_at, created_at, updated_at)
+                VALUES ($1, $2, 'PAYMENT', 1000, 'USD', 'counted', $3 + interval '7 days', $3, $3)
+                """, db);
+            insert.Parameters.Add(new() { Value = $"trx_counted{i:D2}{Guid.NewGuid():N}"[..30] });
+            insert.Parameters.Add(new() { Value = merchant.MerchantId });
+            insert.Parameters.Add(new() { Value = new DateTimeOffset(at[i], TimeSpan.Zero) });
+            await insert.ExecuteNonQueryAsync();
+        }
+        // Status changes move rows between counters; a deleted row leaves them.
+        foreach (var (sql, i) in new[]
+                 {
+                     ("UPDATE transactions.transactions SET captured_amount = 1000 WHERE merchant_id = $1 AND created_at = $2", 1),
+                     ("UPDATE transactions.transactions SET captured_amount = 1000 WHERE merchant_id = $1 AND created_at = $2", 5),
+                     ("DELETE FROM transactions.transactions WHERE merchant_id = $1 AND created_at = $2", 7),
+                 })
+        {
+            await using var change = new NpgsqlCommand(sql, db);
+            change.Parameters.Add(new() { Value = merchant.MerchantId });
+            change.Parameters.Add(new() { Value = new DateTimeOffset(at[i], TimeSpan.Zero) });
+            Assert.Equal(1, await change.ExecuteNonQueryAsync());
+        }
+        var rows = at.Select((t, i) => (At: t, Status: i is 1 or 5 ? "CAPTURED" : "AUTHORIZED")).Where((_, i) => i != 7).ToList();
+
+        var range = $"start_date={day:dd/MM/yyyy}&end_date={day.AddDays(1):dd/MM/yyyy}";
+        DateTime?[] cuts = [null, day.AddHours(5).AddMinutes(30), day.AddHours(6), day.AddHours(6).AddMinutes(15), day.AddDays(1), day.AddTicks(-10)];
+        foreach (var cut in cuts)
+        {
+            foreach (var status in new string?[] { null, "CAPTURED", "AUTHORIZED" })
+            {
+                var query = "/v1/transactions?" + range + (status is null ? "" : "&status=" + status) +
+                            (cut is { } c ? "&as_of=" + Uri.EscapeDataString(c.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture)) : "");
+                var (code, body, _) = await GetAsync(merchant.Http, query);
+                var end = cut is { } c2 && c2 < day.AddDays(1) ? c2 : day.AddDays(1);
+                var expected = rows.Count(r => r.At >= day && r.At <= end && (status is null || r.Status == status));
+                Assert.True(code == HttpStatusCode.OK, $"{query}: {(int)code} {body}");
+                Assert.True(expected == Long(body, "total"), $"{query}: total {Long(body, "total")}, expected {expected}");
+            }
+        }
+
+        // The counters agree with the rows, bucket by bucket.
+        await using var agree = new NpgsqlCommand("""
+            WITH counted AS (
+                SELECT span, bucket, type, status, sum(n) AS n FROM transactions.list_counts WHERE merchant_id = $1
+                 GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0),
+            actual AS (
+                SELECT s.span, date_trunc(s.unit, created_at, 'UTC') AS bucket, type, status, count(*) AS n
+                  FROM transactions.transactions CROSS JOIN (VALUES ('d'::"char", 'day'), ('h'::"char", 'hour')) s(span, unit)
+                 WHERE merchant_id = $1 GROUP BY 1, 2, 3, 4)
+            SELECT (SELECT count(*) FROM (SELECT * FROM counted EXCEPT SELECT * FROM actual) a)
+                 + (SELECT count(*) FROM (SELECT * FROM actual EXCEPT SELECT * FROM counted) b)
+                 + (SELECT CASE WHEN count(*) = 0 THEN 1 ELSE 0 END FROM actual)
+            """, db);
+        agree.Parameters.Add(new() { Value = merchant.MerchantId });
+        Assert.Equal(0L, await agree.ExecuteScalarAsync());
     }
 }
