@@ -1,4 +1,5 @@
 using Microsoft.OpenApi;
+using Payments.BuildingBlocks.Idempotency;
 
 namespace Payments.Host.Pipeline;
 
@@ -26,6 +27,24 @@ internal static class OpenApiSetup
                     BearerFormat = "JWT",
                     Description = "An access token from POST /v1/auth/token.",
                 };
+                return Task.CompletedTask;
+            });
+            o.AddOperationTransformer((operation, context, _) =>
+            {
+                // The contract's Idempotency-Key, on every route that honours it.
+                if (context.Description.ActionDescriptor.EndpointMetadata.OfType<IdempotentAttribute>().Any())
+                {
+                    operation.Parameters ??= [];
+                    operation.Parameters.Add(new OpenApiParameter
+                    {
+                        Name = "Idempotency-Key",
+                        In = ParameterLocation.Header,
+                        Required = false,
+                        Description = "1 to 255 printable ASCII characters, per merchant. The first final answer is replayed " +
+                                      "with Idempotent-Replayed: true; a different request with the key answers 422, one still running 409.",
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = 255 },
+                    });
+                }
                 return Task.CompletedTask;
             });
             o.AddContractExamples();

@@ -63,6 +63,49 @@ public sealed class TokenizationIntentTests(GatewayFixture gateway) : IClassFixt
     }
 
     [Fact]
+    public async Task An_idempotency_key_replays_the_intent_without_its_secret_and_makes_no_second_one()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        async Task<HttpResponseMessage> Create(string returnUrl)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/tokenization-intents")
+            {
+                Content = JsonContent.Create(new { return_url = returnUrl }),
+            };
+            request.Headers.Add("Idempotency-Key", "tki-once");
+            return await merchant.Http.SendAsync(request);
+        }
+
+        using var first = await Create("https://shop.example/back");
+        using var again = await Create("https://shop.example/back");
+        using var other = await Create("https://shop.example/elsewhere");
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, again.StatusCode);
+        Assert.Equal("true", again.Headers.GetValues("Idempotent-Replayed").Single());
+        var (a, b) = (await JsonAsync(first), await JsonAsync(again));
+        Assert.Equal(a.GetProperty("id").GetString(), b.GetProperty("id").GetString());
+        Assert.StartsWith(a.GetProperty("id").GetString() + "_secret_", a.GetProperty("client_secret").GetString(), StringComparison.Ordinal);
+        var secret = a.GetProperty("client_secret").GetString()!;
+        Assert.DoesNotContain(secret, b.GetRawText(), StringComparison.Ordinal);
+        Assert.Equal((HttpStatusCode)422, other.StatusCode);
+
+        // One intent, and its secret nowhere in the Host's database (the stored answer is the replay's).
+        await using var db = new Npgsql.NpgsqlConnection(gateway.HostConnectionString);
+        await db.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand("""
+            SELECT (SELECT count(*) FROM tokenization.intents WHERE merchant_id = $1),
+                   (SELECT count(*) FROM idempotency.requests WHERE merchant_id = $1 AND position($2::bytea IN response_body) > 0)
+            """, db);
+        cmd.Parameters.Add(new() { Value = merchant.MerchantId });
+        cmd.Parameters.Add(new() { Value = System.Text.Encoding.UTF8.GetBytes(secret) });
+        await using var r = await cmd.ExecuteReaderAsync();
+        await r.ReadAsync();
+        Assert.Equal(1L, r.GetInt64(0));
+        Assert.Equal(0L, r.GetInt64(1));
+    }
+
+    [Fact]
     public async Task The_fingerprint_is_equal_within_a_merchant_and_differs_between_merchants()
     {
         var a = await gateway.CreateMerchantClientAsync();

@@ -1,13 +1,17 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using FastEndpoints;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
+using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Ids;
 using Payments.Tokenization.Data;
 using Payments.Vault.Contracts;
@@ -30,6 +34,7 @@ internal sealed class CreateTokenizationIntentEndpoint(
     public override void Configure()
     {
         Post("/v1/tokenization-intents");
+        Options(b => b.WithMetadata(new IdempotentAttribute()));
         Description(b => b.Produces<CreateTokenizationIntentResponse>(201).ProducesProblem(400).ProducesProblem(401).ProducesProblem(503));
         Summary(s => s.Summary = "Create a tokenization intent: the cardholder enters the card on the Vault's card_entry_url.");
     }
@@ -55,7 +60,11 @@ internal sealed class CreateTokenizationIntentEndpoint(
         var vaultUrl = (config["Vault:PublicUrl"] is { Length: > 0 } p ? p : config["Vault:BaseUrl"] ?? "").TrimEnd('/');
         var cardEntryUrl = $"{vaultUrl}/v1/tokenization-intents/{id}/card-entry?client_secret={Uri.EscapeDataString(secret)}";
         HttpContext.Response.Headers.Location = $"/v1/tokenization-intents/{id}";
-        await Send.ResponseAsync(new CreateTokenizationIntentResponse(id, "REQUIRES_CARD", secret, cardEntryUrl, expiresAt,
-            req.ReturnUrl, metadata, now), StatusCodes.Status201Created, ct);
+        var response = new CreateTokenizationIntentResponse(id, "REQUIRES_CARD", secret, cardEntryUrl, expiresAt, req.ReturnUrl, metadata, now);
+        // A replay of the Idempotency-Key answers the same intent without its secret: no secret is kept in the Host's
+        // database or cache (as for webhook signing secrets). A caller that lost the first answer creates another intent.
+        HttpContext.Features.Set(new IdempotentReplayBody(JsonSerializer.SerializeToUtf8Bytes(
+            response with { ClientSecret = null, CardEntryUrl = null }, PaymentsJson.Options)));
+        await Send.ResponseAsync(response, StatusCodes.Status201Created, ct);
     }
 }
