@@ -10,6 +10,8 @@ using Payments.Host.Health;
 using Payments.Host.Pipeline;
 using Payments.Vault.Client;
 using Scalar.AspNetCore;
+using JasperFx;
+using JasperFx.CodeGeneration;
 using Wolverine;
 
 namespace Payments.Host;
@@ -52,9 +54,21 @@ public sealed partial class Program
         services.AddGatewayOpenApi();
         services.AddGatewayHealthChecks();
 
+        var writingCode = args is ["codegen", ..];
         builder.Host.UseWolverine(opts =>
         {
-            opts.UseRuntimeCompilation();
+            // Handler code is generated ahead of time (`codegen write`, kept in Internal/Generated) and loaded as is:
+            // compiling it at start-up loaded Roslyn into every Host (tens of MB resident, seconds of start-up).
+            // A handler changed without regenerating stops start-up with the missing type's name.
+            if (writingCode)
+            {
+                opts.UseRuntimeCompilation();
+            }
+            else
+            {
+                opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
+            }
+            opts.ApplicationAssembly = typeof(Program).Assembly;
             foreach (var assembly in Modules.Assemblies)
             {
                 opts.Discovery.IncludeAssembly(assembly);
@@ -63,6 +77,11 @@ public sealed partial class Program
 
         var app = builder.Build();
 
+        if (writingCode)
+        {
+            // Wolverine's handler code, written to Internal/Generated (see ARCHITECTURE.md): `codegen write`.
+            return await app.RunJasperFxCommands(args);
+        }
         if (args.Length > 0 && !args[0].StartsWith('-'))
         {
             return await RunCommandAsync(app, args);
