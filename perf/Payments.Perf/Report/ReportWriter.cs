@@ -185,6 +185,15 @@ internal static class ReportWriter
             res.Rows.Add([s.Name, $"{s.AvgCpu:0}", $"{s.MaxCpu:0}", $"{s.MaxRssMb:0}"]);
         }
         blocks.Add(res);
+        // Per phase: which process had the cores while the load ran (2 cores = 200%).
+        var byPhase = new Table(["Phase", .. r.Resources.Select(x => x.Name + " CPU %"), "total CPU %"], []);
+        foreach (var p in r.Phases.Where(p => p.Purpose != "ramp"))
+        {
+            var cpus = r.Resources.Select(x => x.Samples.Where(q => q.T >= p.StartSecond && q.T <= p.EndSecond).Select(q => q.Cpu).DefaultIfEmpty(0).Average()).ToList();
+            byPhase.Rows.Add([$"{p.Stats.Scenario} {p.Stats.Model}", .. cpus.Select(c => $"{c:0}"), $"{cpus.Sum():0}"]);
+        }
+        blocks.Add(new Para("Average CPU by phase (% of one core; the machine has " + Environment.ProcessorCount + " cores):"));
+        blocks.Add(byPhase);
         var bands = r.Phases.Where(p => p.Purpose != "ramp").Select(p => (p.StartSecond, p.EndSecond, p.Stats.Scenario)).ToList();
         blocks.Add(new Plot(Svg.LineChart("CPU (% of one core)", r.Resources.Select(s => new Svg.Series(s.Name, s.Samples.Select(x => (x.T, x.Cpu)).ToList())).ToList(),
             "second of the run", "CPU %", bands: bands)));
