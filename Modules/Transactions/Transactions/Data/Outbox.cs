@@ -146,12 +146,22 @@ internal sealed class OutboxRelay(
         finally
         {
             // One statement for the batch; a crash before it redelivers the batch, which handlers take idempotently.
-            if (delivered.Count > 0)
+            // Stopping, the rows not delivered are handed back at once: left leased, a newer event reaching another
+            // Host first would overtake them in the merchant's webhook sequence.
+            var undelivered = ct.IsCancellationRequested ? taken.Select(t => t.Id).Except(delivered).ToArray() : [];
+            if (delivered.Count > 0 || undelivered.Length > 0)
             {
-                await using var done = db.CreateCommand(
-                    "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = ANY($1)");
-                done.Parameters.Add(new() { Value = delivered.ToArray() });
-                await done.ExecuteNonQueryAsync(CancellationToken.None);
+                await using var batch = db.CreateBatch();
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(
+                    "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = ANY($1)")
+                {
+                    Parameters = { new() { Value = delivered.ToArray() } },
+                });
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("UPDATE transactions.outbox SET locked_until = NULL WHERE id = ANY($1)")
+                {
+                    Parameters = { new() { Value = undelivered } },
+                });
+                await batch.ExecuteNonQueryAsync(CancellationToken.None);
             }
         }
         return taken.Count;
