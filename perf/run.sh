@@ -3,7 +3,7 @@
 # in Release, starts its own gateway (PostgreSQL with fsync on, Redis, the Vault, the Host) on free loopback ports,
 # measures, checks the invariants and writes perf/reports/<UTC time>/summary.md and report.html.
 #
-#   ./perf/run.sh                  the full run (about 6 minutes, a million rows seeded for the list route)
+#   ./perf/run.sh                  the full run (about 10 minutes, a million rows seeded for the list route)
 #   ./perf/run.sh --smoke          about ten seconds of load, as CI runs it
 #   ./perf/run.sh --only pair,list --duration 30 --clients 32 --hosts 2 --list-rows 200000
 #
