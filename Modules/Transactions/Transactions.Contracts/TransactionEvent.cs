@@ -37,3 +37,10 @@ public static class TransactionEventTypes
     public const string RefundCreated = "refund.created";
     public const string ChargebackCreated = "chargeback.created";
 }
+
+/// <summary>
+/// Consecutive outbox events delivered together, oldest first, so a handler can apply them in one database
+/// transaction (one commit per batch instead of one per event). Same guarantees as <see cref="TransactionEvent"/>:
+/// at least once, so handlers stay idempotent; a handler that fails the batch gets the events again one by one.
+/// </summary>
+public sealed record TransactionEventBatch(IReadOnlyList<TransactionEvent> Events);

@@ -9,6 +9,15 @@ namespace Payments.Intents.Handlers;
 /// </summary>
 public static class TransactionEventHandler
 {
+    /// <summary>A relay batch: its events in order (few concern an intent; each is one conditional UPDATE).</summary>
+    public static async Task Handle(TransactionEventBatch batch, NpgsqlDataSource db, TimeProvider clock, CancellationToken ct)
+    {
+        foreach (var e in batch.Events)
+        {
+            await Handle(e, db, clock, ct);
+        }
+    }
+
     public static async Task Handle(TransactionEvent e, NpgsqlDataSource db, TimeProvider clock, CancellationToken ct)
     {
         var t = e.Transaction;

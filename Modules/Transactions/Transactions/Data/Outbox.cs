@@ -128,18 +128,30 @@ internal sealed class OutboxRelay(
         var delivered = new List<long>(taken.Count);
         try
         {
-            foreach (var (id, payload) in taken.OrderBy(t => t.Id))
+            var ordered = taken.OrderBy(t => t.Id).ToList();
+            var events = ordered.Select(t => JsonSerializer.Deserialize<TransactionEvent>(t.Payload, PaymentsJson.Options)!).ToList();
+            try
             {
-                var evt = JsonSerializer.Deserialize<TransactionEvent>(payload, PaymentsJson.Options)!;
-                try
+                // The whole batch at once: handlers apply it in one transaction each.
+                await bus.InvokeAsync(new TransactionEventBatch(events), ct, TimeSpan.FromSeconds(30));
+                delivered.AddRange(ordered.Select(t => t.Id));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // One event spoils the batch: deliver them one by one, so the others still go out.
+                logger.LogWarning(e, "Delivering a batch of {Count} events failed; delivering them one by one", events.Count);
+                for (var i = 0; i < events.Count; i++)
                 {
-                    await bus.InvokeAsync(evt, ct, TimeSpan.FromSeconds(30));
-                    delivered.Add(id);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    // Left leased: another pass retries it after the lease; later events still go out.
-                    logger.LogWarning(e, "Delivering event {EventId} ({Type}) failed", evt.EventId, evt.Type);
+                    try
+                    {
+                        await bus.InvokeAsync(events[i], ct, TimeSpan.FromSeconds(30));
+                        delivered.Add(ordered[i].Id);
+                    }
+                    catch (Exception one) when (one is not OperationCanceledException)
+                    {
+                        // Left leased: another pass retries it after the lease; later events still go out.
+                        logger.LogWarning(one, "Delivering event {EventId} ({Type}) failed", events[i].EventId, events[i].Type);
+                    }
                 }
             }
         }

@@ -13,8 +13,15 @@ namespace Payments.Webhooks.Recording;
 public static class TransactionEventHandler
 {
     public static Task HandleAsync(TransactionEvent message, NpgsqlDataSource db, CancellationToken cancellation) =>
-        EventRecorder.RecordAsync(db, new IncomingEvent(message.EventId, message.Type, message.MerchantId, message.OccurredAt,
-            JsonSerializer.Serialize(message.Transaction with { History = null }, PaymentsJson.Options)), cancellation);
+        EventRecorder.RecordAsync(db, Incoming(message), cancellation);
+
+    /// <summary>A relay batch, recorded in one transaction.</summary>
+    public static Task HandleAsync(TransactionEventBatch batch, NpgsqlDataSource db, CancellationToken cancellation) =>
+        EventRecorder.RecordManyAsync(db, batch.Events.Select(Incoming).ToList(), cancellation);
+
+    private static IncomingEvent Incoming(TransactionEvent message) =>
+        new(message.EventId, message.Type, message.MerchantId, message.OccurredAt,
+            JsonSerializer.Serialize(message.Transaction with { History = null }, PaymentsJson.Options));
 }
 
 /// <summary>Events other modules publish for merchants (<see cref="MerchantEvent"/>). Public for Wolverine; idempotent.</summary>

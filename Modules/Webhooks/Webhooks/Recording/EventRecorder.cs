@@ -17,15 +17,67 @@ internal sealed record IncomingEvent(string EventId, string Type, string Merchan
 /// </summary>
 internal static class EventRecorder
 {
-    public static async Task RecordAsync(NpgsqlDataSource db, IncomingEvent evt, CancellationToken ct)
+    public static Task RecordAsync(NpgsqlDataSource db, IncomingEvent evt, CancellationToken ct) => RecordManyAsync(db, [evt], ct);
+
+    /// <summary>
+    /// Records consecutive events in one transaction and one round trip (one commit for the batch), in their order.
+    /// If a concurrent delivery recorded one of them meanwhile, the batch is rolled back and its events are recorded
+    /// one by one, so no sequence number is skipped.
+    /// </summary>
+    public static async Task RecordManyAsync(NpgsqlDataSource db, IReadOnlyList<IncomingEvent> events, CancellationToken ct)
     {
-        var (head, tail) = BodyAround(evt);
+        if (events.Count == 0)
+        {
+            return;
+        }
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        long taken, recorded;
-        // One statement, one round trip: the next sequence (skipped for an event already recorded), the event with
-        // that sequence in its body, and its deliveries.
-        await using (var cmd = new NpgsqlCommand("""
+        var clean = true;
+        var recorded = false;
+        await using (var batch = new NpgsqlBatch(conn, tx))
+        {
+            foreach (var evt in events)
+            {
+                batch.BatchCommands.Add(RecordCommand(evt));
+            }
+            await using var r = await batch.ExecuteReaderAsync(ct);
+            do
+            {
+                await r.ReadAsync(ct);
+                var (taken, inserted) = (r.GetInt64(0), r.GetInt64(1));
+                clean &= taken == inserted;
+                recorded |= inserted > 0;
+            }
+            while (await r.NextResultAsync(ct));
+        }
+        if (!clean)
+        {
+            // A concurrent delivery of one of them won: give the sequences back.
+            await tx.RollbackAsync(ct);
+            if (events.Count > 1)
+            {
+                foreach (var evt in events)
+                {
+                    await RecordAsync(db, evt, ct);
+                }
+            }
+            return;
+        }
+        await tx.CommitAsync(ct);
+        if (recorded)
+        {
+            DispatchSignal.Kick();
+        }
+    }
+
+    /// <summary>
+    /// One statement: the next sequence (skipped for an event already recorded), the event with that sequence in its
+    /// body, and its deliveries. Answers how many sequences it took and how many events it inserted.
+    /// </summary>
+    private static NpgsqlBatchCommand RecordCommand(IncomingEvent evt)
+    {
+        var (head, tail) = BodyAround(evt);
+        var cmd = new NpgsqlBatchCommand("""
             WITH seq AS (
                 INSERT INTO webhooks.merchant_sequences AS s (merchant_id, last_sequence)
                 SELECT $2, 1 WHERE NOT EXISTS (SELECT 1 FROM webhooks.events WHERE id = $1)
@@ -43,29 +95,14 @@ internal static class EventRecorder
                     ON e.merchant_id = $2 AND e.status = 'ENABLED' AND e.deleted_at IS NULL
                    AND ('*' = ANY (e.enabled_events) OR $3 = ANY (e.enabled_events)))
             SELECT (SELECT count(*) FROM seq), (SELECT count(*) FROM ev)
-            """, conn, tx))
-        {
-            cmd.Parameters.Add(new() { Value = evt.EventId });
-            cmd.Parameters.Add(new() { Value = evt.MerchantId });
-            cmd.Parameters.Add(new() { Value = evt.Type });
-            cmd.Parameters.Add(new() { Value = evt.OccurredAt });
-            cmd.Parameters.Add(new() { Value = head });
-            cmd.Parameters.Add(new() { Value = tail });
-            await using var r = await cmd.ExecuteReaderAsync(ct);
-            await r.ReadAsync(ct);
-            (taken, recorded) = (r.GetInt64(0), r.GetInt64(1));
-        }
-        if (taken != recorded)
-        {
-            // A concurrent delivery of the same event won: give the sequence back.
-            await tx.RollbackAsync(ct);
-            return;
-        }
-        await tx.CommitAsync(ct);
-        if (recorded > 0)
-        {
-            DispatchSignal.Kick();
-        }
+            """);
+        cmd.Parameters.Add(new() { Value = evt.EventId });
+        cmd.Parameters.Add(new() { Value = evt.MerchantId });
+        cmd.Parameters.Add(new() { Value = evt.Type });
+        cmd.Parameters.Add(new() { Value = evt.OccurredAt });
+        cmd.Parameters.Add(new() { Value = head });
+        cmd.Parameters.Add(new() { Value = tail });
+        return cmd;
     }
 
     /// <summary>The event as merchants receive it: <c>{"id","type","sequence","created_at","data"}</c>.</summary>
