@@ -44,7 +44,9 @@ public sealed class TokenizationIntentTests(GatewayFixture gateway) : IClassFixt
         using var stored = await PostCardAsync(id, Card(intent.GetProperty("client_secret").GetString()!, "5555555555554444"));
         Assert.Equal(HttpStatusCode.Created, stored.StatusCode);
 
-        var shown = await JsonAsync(await merchant.Http.GetAsync($"/v1/tokenization-intents/{id}"));
+        using var read = await merchant.Http.GetAsync($"/v1/tokenization-intents/{id}");
+        Assert.True(read.StatusCode == HttpStatusCode.OK, $"GET answered {(int)read.StatusCode}: {await read.Content.ReadAsStringAsync()}");
+        var shown = await JsonAsync(read);
         Assert.Equal("SUCCEEDED", shown.GetProperty("status").GetString());
         var token = shown.GetProperty("card_token").GetString()!;
         Assert.StartsWith("tok_", token, StringComparison.Ordinal);

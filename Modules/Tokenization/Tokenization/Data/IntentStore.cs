@@ -74,6 +74,13 @@ internal sealed class IntentStore(NpgsqlDataSource db, TimeProvider clock) : ITo
     public async Task<bool> TransitionAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string merchantId, string id, string status,
         string? cardToken, CardDisplay? card, CancellationToken ct)
     {
+        // Held to commit: events then commit in sequence order, so a reader's cursor never skips one. Taken before the
+        // intent's row: the feed sync transitions several intents in one transaction, and the other order deadlocked
+        // it with a read that transitioned one of them (row, then lock, against lock, then row).
+        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(727274201)", conn, tx))
+        {
+            await lockCmd.ExecuteNonQueryAsync(ct);
+        }
         var now = clock.GetUtcNow();
         await using (var cmd = new NpgsqlCommand("""
             UPDATE tokenization.intents SET status = $3, card_token = $4, card = $5, updated_at = $6
@@ -94,11 +101,6 @@ internal sealed class IntentStore(NpgsqlDataSource db, TimeProvider clock) : ITo
             {
                 return false;
             }
-        }
-        // Held to commit: events then commit in sequence order, so a reader's cursor never skips one.
-        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(727274201)", conn, tx))
-        {
-            await lockCmd.ExecuteNonQueryAsync(ct);
         }
         await using (var cmd = new NpgsqlCommand("""
             INSERT INTO tokenization.intent_events (intent_id, merchant_id, type, occurred_at, data)
