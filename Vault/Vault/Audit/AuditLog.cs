@@ -44,7 +44,8 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
         var pending = new Pending(NewEntry(action, merchantId, subject, detail),
             new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         ObjectDisposedException.ThrowIf(!queue.Writer.TryWrite(pending), this);
-        return pending.Done.Task;
+        // Bounded: a card use is never left waiting on a writer that cannot reach the database.
+        return pending.Done.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     public async ValueTask DisposeAsync()
@@ -52,7 +53,14 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
         queue.Writer.TryComplete();
         if (writer is not null)
         {
-            await writer;
+            try
+            {
+                await writer.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (TimeoutException)
+            {
+                logger.LogWarning("The audit writer did not finish within 10 s of shutdown");
+            }
         }
     }
 
@@ -82,7 +90,9 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
                 await WriteBatchAsync(batch);
                 batch.ForEach(p => p.Done.TrySetResult());
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+#pragma warning disable CA1031 // the single writer must outlive any failure, or every later card use would wait
+            catch (Exception e)
+#pragma warning restore CA1031
             {
                 // Nothing of the batch committed: every caller fails (its card use is not answered as done).
                 logger.LogError("Audit entries could not be written: {Error}", e.GetType().Name);
