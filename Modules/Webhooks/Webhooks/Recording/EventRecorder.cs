@@ -105,14 +105,10 @@ internal static class EventRecorder
         return cmd;
     }
 
-    /// <summary>The event as merchants receive it: <c>{"id","type","sequence","created_at","data"}</c>.</summary>
-    internal static string Body(IncomingEvent evt, long sequence)
-    {
-        var (head, tail) = BodyAround(evt);
-        return head + sequence.ToString(System.Globalization.CultureInfo.InvariantCulture) + tail;
-    }
-
-    /// <summary>The body's text before and after the sequence number, which the database assigns.</summary>
+    /// <summary>
+    /// The event as merchants receive it, <c>{"id","type","sequence","created_at","data"}</c>, as its text before and
+    /// after the sequence number, which the database assigns.
+    /// </summary>
     private static (string Head, string Tail) BodyAround(IncomingEvent evt)
     {
         using var buffer = new MemoryStream();
