@@ -59,28 +59,38 @@ internal sealed class OutboxSignal : IDisposable
 /// <summary>
 /// Delivers outbox rows through Wolverine, oldest first, at least once: a row is marked dispatched only after its
 /// handlers completed, so a crash in between redelivers it (handlers are idempotent). Several Host processes may run
-/// relays: rows are leased with <c>FOR UPDATE SKIP LOCKED</c> and a lease time.
+/// relays: leasing is serialized by an advisory lock, and a lease never takes a merchant's event while an older one of
+/// that merchant is still leased, so a merchant's events are recorded in the order they were written even when a Host
+/// stops or crashes mid-delivery (the webhook sequence is assigned when they are recorded).
 /// </summary>
 internal sealed class OutboxRelay(
     NpgsqlDataSource db,
     IServiceScopeFactory scopes,
     OutboxSignal signal,
     IOptions<TransactionsOptions> options,
+    IHostApplicationLifetime lifetime,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
     private const int BatchSize = 100;
 
+    /// <summary>Serializes leasing across Host processes, so the "older event still leased" check sees every lease.</summary>
+    private const long LeaseLock = 727274032;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        // ApplicationStopping fires before any hosted service stops. Waiting for our own stop token would let
+        // Wolverine (registered later, so stopped earlier) fail the deliveries in flight first.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStopping);
+        var ct = stopping.Token;
+        while (!ct.IsCancellationRequested)
         {
             try
             {
-                while (await DrainOnceAsync(stoppingToken) == BatchSize)
+                while (await DrainOnceAsync(ct) == BatchSize)
                 {
                 }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 return;
             }
@@ -90,7 +100,7 @@ internal sealed class OutboxRelay(
             }
             try
             {
-                await signal.WaitAsync(options.Value.OutboxPollInterval, stoppingToken);
+                await signal.WaitAsync(options.Value.OutboxPollInterval, ct);
             }
             catch (OperationCanceledException)
             {
@@ -103,18 +113,29 @@ internal sealed class OutboxRelay(
     internal async Task<int> DrainOnceAsync(CancellationToken ct)
     {
         var taken = new List<(long Id, string Payload)>();
-        await using (var cmd = db.CreateCommand("""
-            UPDATE transactions.outbox o SET locked_until = now() + interval '30 seconds', attempts = o.attempts + 1
-              FROM (SELECT id FROM transactions.outbox
-                     WHERE dispatched_at IS NULL AND (locked_until IS NULL OR locked_until < now())
-                     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) due
-             WHERE o.id = due.id
-            RETURNING o.id, o.payload::text
-            """))
+        await using (var lease = db.CreateBatch())
         {
-            cmd.Parameters.Add(new() { Value = BatchSize });
-            await using var r = await cmd.ExecuteReaderAsync(ct);
-            while (await r.ReadAsync(ct))
+            // One implicit transaction: the lock is held until the lease commits, and the UPDATE's snapshot, taken
+            // after the lock, sees every earlier lease.
+            lease.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({LeaseLock})"));
+            lease.BatchCommands.Add(new NpgsqlBatchCommand("""
+                UPDATE transactions.outbox o SET locked_until = now() + interval '30 seconds', attempts = o.attempts + 1
+                  FROM (SELECT p.id FROM transactions.outbox p
+                         WHERE p.dispatched_at IS NULL AND (p.locked_until IS NULL OR p.locked_until < now())
+                           AND NOT EXISTS (SELECT 1 FROM transactions.outbox b
+                                            WHERE b.merchant_id = p.merchant_id AND b.id < p.id
+                                              AND b.dispatched_at IS NULL AND b.locked_until >= now())
+                         ORDER BY p.id LIMIT $1 FOR UPDATE SKIP LOCKED) due
+                 WHERE o.id = due.id
+                RETURNING o.id, o.payload::text
+                """)
+            {
+                Parameters = { new() { Value = BatchSize } },
+            });
+            // Not cancelled midway: a lease committed but never read would hold these rows until it ends.
+            await using var r = await lease.ExecuteReaderAsync(CancellationToken.None);
+            await r.NextResultAsync(CancellationToken.None);
+            while (await r.ReadAsync(CancellationToken.None))
             {
                 taken.Add((r.GetInt64(0), r.GetString(1)));
             }
@@ -126,6 +147,7 @@ internal sealed class OutboxRelay(
         await using var scope = scopes.CreateAsyncScope();
         var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
         var delivered = new List<long>(taken.Count);
+        var failed = new List<long>();
         try
         {
             var ordered = taken.OrderBy(t => t.Id).ToList();
@@ -138,10 +160,15 @@ internal sealed class OutboxRelay(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // One event spoils the batch: deliver them one by one, so the others still go out.
+                // One event spoils the batch: deliver them one by one, so other merchants' events still go out.
                 logger.LogWarning(e, "Delivering a batch of {Count} events failed; delivering them one by one", events.Count);
+                var blocked = new HashSet<string>(StringComparer.Ordinal);
                 for (var i = 0; i < events.Count; i++)
                 {
+                    if (blocked.Contains(events[i].MerchantId))
+                    {
+                        continue; // behind its merchant's failed event: handed back, leased again after it
+                    }
                     try
                     {
                         await bus.InvokeAsync(events[i], ct, TimeSpan.FromSeconds(30));
@@ -149,7 +176,9 @@ internal sealed class OutboxRelay(
                     }
                     catch (Exception one) when (one is not OperationCanceledException)
                     {
-                        // Left leased: another pass retries it after the lease; later events still go out.
+                        // Stays leased: the lease is the retry delay, and the merchant's later events wait for it.
+                        failed.Add(ordered[i].Id);
+                        blocked.Add(events[i].MerchantId);
                         logger.LogWarning(one, "Delivering event {EventId} ({Type}) failed", events[i].EventId, events[i].Type);
                     }
                 }
@@ -157,24 +186,21 @@ internal sealed class OutboxRelay(
         }
         finally
         {
-            // One statement for the batch; a crash before it redelivers the batch, which handlers take idempotently.
-            // Stopping, the rows not delivered are handed back at once: left leased, a newer event reaching another
-            // Host first would overtake them in the merchant's webhook sequence.
-            var undelivered = ct.IsCancellationRequested ? taken.Select(t => t.Id).Except(delivered).ToArray() : [];
-            if (delivered.Count > 0 || undelivered.Length > 0)
+            // One round trip for the batch; a crash before it redelivers the delivered rows (handlers are idempotent)
+            // and leaves the rest leased until the lease ends. Rows not attempted, or interrupted by the Host
+            // stopping, are handed back at once so another Host takes them without waiting.
+            var handBack = taken.Select(t => t.Id).Except(delivered).Except(failed).ToArray();
+            await using var batch = db.CreateBatch();
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(
+                "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = ANY($1)")
             {
-                await using var batch = db.CreateBatch();
-                batch.BatchCommands.Add(new NpgsqlBatchCommand(
-                    "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = ANY($1)")
-                {
-                    Parameters = { new() { Value = delivered.ToArray() } },
-                });
-                batch.BatchCommands.Add(new NpgsqlBatchCommand("UPDATE transactions.outbox SET locked_until = NULL WHERE id = ANY($1)")
-                {
-                    Parameters = { new() { Value = undelivered } },
-                });
-                await batch.ExecuteNonQueryAsync(CancellationToken.None);
-            }
+                Parameters = { new() { Value = delivered.ToArray() } },
+            });
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("UPDATE transactions.outbox SET locked_until = NULL WHERE id = ANY($1)")
+            {
+                Parameters = { new() { Value = handBack } },
+            });
+            await batch.ExecuteNonQueryAsync(CancellationToken.None);
         }
         return taken.Count;
     }

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.DependencyInjection;
+using Payments.TestKit;
+using Payments.Transactions.Data;
+using static Payments.IntegrationTests.Transactions.Api;
+
+namespace Payments.IntegrationTests.Transactions;
+
+/// <summary>
+/// The outbox relay keeps each merchant's events in the order they were written: an event leased by a Host that
+/// stopped or crashed mid-delivery holds back that merchant's later events until its lease ends, rather than letting
+/// them take its place in the merchant's webhook sequence.
+/// </summary>
+public sealed class OutboxOrderTests(TransactionsFixture gateway) : IClassFixture<TransactionsFixture>
+{
+    private const string Pending = "SELECT count(*) FROM transactions.outbox WHERE id = $1 AND dispatched_at IS NULL";
+
+    [Fact]
+    public async Task A_merchants_later_event_waits_while_an_older_one_is_leased_then_both_go_out_in_order()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var relay = gateway.HostServices.GetRequiredService<OutboxRelay>();
+        await AuthorizeAsync(merchant, token, amount: 100);
+        var first = await ScalarAsync(gateway, "SELECT max(id) FROM transactions.outbox WHERE merchant_id = $1", merchant.MerchantId);
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, Pending, first) == 0), "the first event was never relayed");
+        // As a Host that leased it and died mid-delivery leaves it: pending, leased for a long while.
+        await ExecAsync(gateway, "UPDATE transactions.outbox SET dispatched_at = NULL, locked_until = now() + interval '1 hour' WHERE id = $1", first);
+
+        await AuthorizeAsync(merchant, token, amount: 200);
+        var second = await ScalarAsync(gateway, "SELECT max(id) FROM transactions.outbox WHERE merchant_id = $1", merchant.MerchantId);
+        Assert.NotEqual(first, second);
+        for (var pass = 0; pass < 3; pass++)
+        {
+            await relay.DrainOnceAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(1, await ScalarAsync(gateway, Pending, second));
+
+        await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() - interval '1 second' WHERE id = $1", first);
+        await relay.DrainOnceAsync(CancellationToken.None);
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, Pending, second) == 0), "the second event was never relayed");
+        Assert.Equal(0, await ScalarAsync(gateway, Pending, first));
+        Assert.Equal(1, await ScalarAsync(gateway,
+            "SELECT count(*) FROM transactions.outbox a, transactions.outbox b WHERE a.id = $1 AND b.id = $2 AND a.dispatched_at <= b.dispatched_at",
+            first, second));
+    }
+
+    [Fact]
+    public async Task Another_merchants_events_are_not_held_back_by_a_leased_event()
+    {
+        var stuck = await gateway.CreateMerchantClientAsync();
+        var other = await gateway.CreateMerchantClientAsync();
+        var stuckToken = await gateway.TokenizeCardAsync(stuck);
+        var otherToken = await gateway.TokenizeCardAsync(other);
+        await AuthorizeAsync(stuck, stuckToken);
+        var leased = await ScalarAsync(gateway, "SELECT max(id) FROM transactions.outbox WHERE merchant_id = $1", stuck.MerchantId);
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, Pending, leased) == 0), "the event was never relayed");
+        await ExecAsync(gateway, "UPDATE transactions.outbox SET dispatched_at = NULL, locked_until = now() + interval '1 hour' WHERE id = $1", leased);
+
+        await AuthorizeAsync(other, otherToken);
+        var later = await ScalarAsync(gateway, "SELECT max(id) FROM transactions.outbox WHERE merchant_id = $1", other.MerchantId);
+
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, Pending, later) == 0), "the other merchant's event was held back");
+        Assert.Equal(1, await ScalarAsync(gateway, Pending, leased));
+        await ExecAsync(gateway, "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = $1", leased);
+    }
+}
