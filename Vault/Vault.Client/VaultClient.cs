@@ -114,6 +114,13 @@ internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner
             throw new VaultUnavailableException($"The Vault answered {(int)response.StatusCode}.");
         }
         var text = await response.Content.ReadAsStringAsync(ct);
+        if (response.StatusCode == HttpStatusCode.Conflict && text.Contains("\"attempt_key_reused\"", StringComparison.Ordinal))
+        {
+            // Nothing was sent: the key's first try reached the acquirer with another amount, card or operation
+            // (a full refund retried after another refund changed what is left, say).
+            throw new ProblemException(422, ErrorCodes.IdempotencyKeyReused,
+                "This Idempotency-Key's first try reached the acquirer with a different request; send this one with a new key.");
+        }
         throw new InvalidOperationException($"The Vault refused a call: {(int)response.StatusCode} {text}");
     }
 

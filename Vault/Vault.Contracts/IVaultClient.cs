@@ -77,12 +77,18 @@ public sealed record CardDisplay(
 
 /// <param name="Reference">The Host's id of the operation (a <c>trx_…</c>), for the Vault's audit trail and the acquirer.</param>
 /// <param name="Capture">For authorizations: capture at once (authcap).</param>
+/// <param name="AttemptKey">
+/// The same on every retry of one merchant request (derived from its <c>Idempotency-Key</c>): the Vault answers a key
+/// it has already answered with that first answer, without asking the acquirer again, so a retry after the Host failed
+/// to record an approval does not authorize the card twice. Null: every call reaches the acquirer.
+/// </param>
 public sealed record AcquirerRequest(
     string CardToken,
     long Amount,
     string Currency,
     string Reference,
-    bool Capture = false);
+    bool Capture = false,
+    string? AttemptKey = null);
 
 /// <param name="CardFound">False when the token is unknown, deleted or another merchant's: nothing was sent to the acquirer.</param>
 public sealed record AcquirerOutcome(

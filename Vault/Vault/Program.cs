@@ -7,6 +7,7 @@ using Npgsql;
 using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Logging;
+using Payments.Vault.Acquirer;
 using Payments.Vault.Audit;
 using Payments.Vault.Cards;
 using Payments.Vault.Commands;
@@ -49,6 +50,7 @@ public sealed partial class Program
         services.AddSingleton<Fingerprints>();
         services.AddSingleton<CvcStore>();
         services.AddSingleton<CardVault>();
+        services.AddSingleton<AcquirerAttempts>();
         services.AddSingleton<KeyOperations>();
         services.AddSingleton<ServiceAuthentication>();
         services.AddSingleton<MerchantRateLimits>();

@@ -20,6 +20,12 @@ internal sealed class VaultOptions
     /// <summary>Lifetime of a Data Protection key before a new one is made on schedule.</summary>
     public TimeSpan KeyLifetime { get; set; } = TimeSpan.FromDays(90);
 
+    /// <summary>
+    /// How long a keyed card use's answer is given again to a retry: the Host's Idempotency-Key retention (the
+    /// authorization window plus one day).
+    /// </summary>
+    public TimeSpan AttemptKeyRetention { get; set; } = TimeSpan.FromDays(8);
+
     public RateLimitOptions RateLimits { get; set; } = new();
 }
 

@@ -1,3 +1,4 @@
+using Payments.BuildingBlocks.Http;
 using Payments.Vault.Cards;
 using Payments.Vault.Contracts;
 using Microsoft.Extensions.DependencyInjection;
@@ -45,6 +46,51 @@ public sealed class AcquirerTests(VaultFixture vault) : IClassFixture<VaultFixtu
         var withCvc = await vault.ScalarAsync<string>(
             "SELECT string_agg(detail::jsonb ->> 'with_cvc', ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token);
         Assert.Equal("true,false", withCvc);
+    }
+
+    [Fact]
+    public async Task A_retried_attempt_key_gets_its_first_answer_without_a_second_authorization()
+    {
+        var merchant = VaultFixture.NewMerchant();
+        var token = await vault.TokenizeAsync(merchant);
+        var key = Guid.NewGuid().ToString("N");
+
+        var first = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 900, "USD", "trx_a1", AttemptKey: key), CancellationToken.None);
+        var retry = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 900, "USD", "trx_a2", AttemptKey: key), CancellationToken.None);
+        var other = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 900, "USD", "trx_a3", AttemptKey: key + "x"), CancellationToken.None);
+
+        Assert.True(first.Approved);
+        Assert.Equal(first, retry);
+        Assert.NotEqual(first.AuthorizationCode, other.AuthorizationCode);
+        Assert.Equal("card.authorize,card.authorize.repeated,card.authorize", await vault.ScalarAsync<string>(
+            "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token));
+        Assert.Equal(2L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.acquirer_attempts WHERE merchant_id = $1", merchant));
+    }
+
+    [Fact]
+    public async Task An_attempt_key_is_refused_with_another_request_and_answers_anew_once_past_its_retention()
+    {
+        var merchant = VaultFixture.NewMerchant();
+        var token = await vault.TokenizeAsync(merchant);
+        var key = Guid.NewGuid().ToString("N");
+        var first = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 900, "USD", "trx_b1", AttemptKey: key), CancellationToken.None);
+
+        var otherAmount = await Assert.ThrowsAsync<ProblemException>(() =>
+            vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 901, "USD", "trx_b2", AttemptKey: key), CancellationToken.None));
+        var authcap = await Assert.ThrowsAsync<ProblemException>(() =>
+            vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 900, "USD", "trx_b3", Capture: true, AttemptKey: key), CancellationToken.None));
+        Assert.Equal((422, "idempotency_key_reused"), (otherAmount.Status, otherAmount.Code));
+        Assert.Equal((422, "idempotency_key_reused"), (authcap.Status, authcap.Code));
+
+        Assert.Equal(1, await vault.ExecAsync(
+            "UPDATE vault.acquirer_attempts SET created_at = now() - interval '9 days' WHERE merchant_id = $1", merchant));
+        var later = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 901, "USD", "trx_b4", AttemptKey: key), CancellationToken.None);
+
+        Assert.True(later.Approved);
+        Assert.NotEqual(first.AuthorizationCode, later.AuthorizationCode);
+        Assert.Equal(901L, await vault.ScalarAsync<long>("SELECT amount FROM vault.acquirer_attempts WHERE merchant_id = $1", merchant));
+        Assert.Equal("card.authorize,card.authorize", await vault.ScalarAsync<string>(
+            "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token));
     }
 
     [Fact]

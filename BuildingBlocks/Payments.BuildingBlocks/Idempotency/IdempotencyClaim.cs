@@ -21,6 +21,14 @@ public sealed class IdempotencyClaim(string merchantId, string key, byte[] finge
     public byte[] Fingerprint { get; } = fingerprint;
     public Guid LeaseToken { get; } = leaseToken;
 
+    /// <summary>
+    /// A key for the calls this request makes to other systems (the acquirer, through the Vault), the same on every
+    /// retry of the request, so they can answer a retry as they answered the first try. A merchant's key is claimed
+    /// for one route and body only (the fingerprint), so it names the operation; hashed, so the merchant's own key
+    /// goes no further than the Host.
+    /// </summary>
+    public string OperationKey => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Key)));
+
     /// <summary>True once a slice committed the answer with its change; the middleware then only caches it.</summary>
     public bool CompletedInTransaction { get; private set; }
 

@@ -20,6 +20,7 @@ internal sealed class CardVault(
     Fingerprints fingerprints,
     CvcStore cvcs,
     AuditLog audit,
+    AcquirerAttempts attempts,
     TimeProvider clock,
     ILogger<CardVault> logger)
 {
@@ -240,6 +241,22 @@ internal sealed class CardVault(
             ciphertext = (byte[])r[2];
         }
 
+        if (request.AttemptKey is { } key && await attempts.FindAsync(conn, merchantId, key, ct) is { } earlier)
+        {
+            // A retry of a use already answered: the same answer, without the card data or the acquirer.
+            if (!earlier.Answers(action, request))
+            {
+                throw new AttemptKeyReusedException();
+            }
+            await conn.CloseAsync();
+            await audit.AppendAsync(action + ".repeated", merchantId, request.CardToken, new Dictionary<string, object?>
+            {
+                ["reference"] = request.Reference, ["amount"] = request.Amount, ["currency"] = request.Currency,
+                ["approved"] = earlier.Approved, ["decline_code"] = earlier.DeclineCode,
+            });
+            return new AcquirerOutcome(true, earlier.Approved, earlier.AuthorizationCode, earlier.DeclineCode, brand, last4);
+        }
+
         StoredCard stored;
         try
         {
@@ -261,6 +278,18 @@ internal sealed class CardVault(
         var (approved, code, decline) = action == "card.refund"
             ? SandboxAcquirer.Refund()
             : SandboxAcquirer.Authorize(stored.Number, stored.ExpMonth, stored.ExpYear, clock.GetUtcNow());
+        if (request.AttemptKey is { } attemptKey)
+        {
+            // Two tries of one key at once (the Host lets only one run, but a lease can lapse): the first recorded
+            // answer is the one both get. A real acquirer dedupes the reference on its side as well.
+            var kept = await attempts.RecordAsync(conn, merchantId, attemptKey,
+                new AcquirerAnswer(action, request.CardToken, request.Amount, request.Currency, approved, code, decline), ct);
+            if (!kept.Answers(action, request))
+            {
+                throw new AttemptKeyReusedException();
+            }
+            (approved, code, decline) = (kept.Approved, kept.AuthorizationCode, kept.DeclineCode);
+        }
         await conn.CloseAsync(); // back to the pool before waiting on the audit's group commit
         await audit.AppendAsync(action, merchantId, request.CardToken, new Dictionary<string, object?>
         {

@@ -275,6 +275,86 @@ public sealed class RefundTests(RefundsFixture gateway)
     }
 
     [Fact]
+    public async Task A_retry_after_the_ledger_failed_to_book_an_acquirer_refund_books_that_refund_not_a_second_one()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var paymentId = Str(await gateway.PaymentAsync(merchant, 1000), "trx_id");
+        var key = "refund-" + Guid.NewGuid().ToString("N");
+        await using (await FailRefundBookingAsync(paymentId))
+        {
+            var (failed, _, _) = await RefundAsync(merchant.Http, paymentId, 300, idempotencyKey: key);
+            Assert.True((int)failed >= 500, $"the failed booking answered {(int)failed}");
+        }
+
+        var (retried, body, _) = await RefundAsync(merchant.Http, paymentId, 300, idempotencyKey: key);
+
+        Assert.Equal(HttpStatusCode.Created, retried);
+        Assert.Equal(300, Long(await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}"), "refunded_amount"));
+        // The acquirer refunded once: the retry booked the first answer (same code), kept beside the unbooked try.
+        Assert.Equal(1, await gateway.ScalarAsync(
+            "SELECT count(DISTINCT acquirer_code) FROM refunds.refunds WHERE payment_trx_id = $1 AND acquirer_answer = 'APPROVED'", paymentId));
+        Assert.Equal(Str(body, "authorization_code"), await VaultScalarAsync(
+            "SELECT authorization_code FROM vault.acquirer_attempts WHERE merchant_id = $1 AND action = 'card.refund'", merchant.MerchantId));
+    }
+
+    [Fact]
+    public async Task A_retried_full_refund_whose_amount_changed_meanwhile_is_refused_and_sends_nothing()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var paymentId = Str(await gateway.PaymentAsync(merchant, 1000), "trx_id");
+        var key = "refund-" + Guid.NewGuid().ToString("N");
+        await using (await FailRefundBookingAsync(paymentId))
+        {
+            var (failed, _, _) = await RefundAsync(merchant.Http, paymentId, idempotencyKey: key);
+            Assert.True((int)failed >= 500, $"the failed booking answered {(int)failed}");
+        }
+        Assert.Equal(HttpStatusCode.Created, (await RefundAsync(merchant.Http, paymentId, 100)).Status);
+
+        var (retried, problem, _) = await RefundAsync(merchant.Http, paymentId, idempotencyKey: key);
+
+        // The first try refunded 1000 at the acquirer, unbooked (the reconciliation queue); 900 would be a second refund.
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, retried);
+        Assert.Equal("idempotency_key_reused", Code(problem));
+        Assert.Equal(100, Long(await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}"), "refunded_amount"));
+        Assert.Equal(1, await gateway.ScalarAsync(
+            "SELECT count(*) FROM refunds.refunds WHERE payment_trx_id = $1 AND amount = 1000 AND NOT booked", paymentId));
+        Assert.Equal("2", await VaultScalarAsync(
+            "SELECT count(*)::text FROM vault.audit_log WHERE merchant_id = $1 AND action = 'card.refund'", merchant.MerchantId));
+    }
+
+    /// <summary>Makes booking a refund of the payment fail, as a lost database would, until disposed.</summary>
+    private async Task<IAsyncDisposable> FailRefundBookingAsync(string paymentId)
+    {
+        var trigger = "fail_" + paymentId;
+        await gateway.ScalarAsync($"""
+            CREATE FUNCTION public.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.type = 'REFUND' AND NEW.parent_trx_id = '{paymentId}' THEN RAISE EXCEPTION 'injected failure'; END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER {trigger} BEFORE INSERT ON transactions.transactions FOR EACH ROW EXECUTE FUNCTION public.{trigger}();
+            """);
+        return new Cleanup(() => gateway.ScalarAsync($"DROP TRIGGER {trigger} ON transactions.transactions; DROP FUNCTION public.{trigger}();"));
+    }
+
+    private sealed class Cleanup(Func<Task> action) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await action();
+    }
+
+    private async Task<string?> VaultScalarAsync(string sql, params object[] args)
+    {
+        await using var conn = new Npgsql.NpgsqlConnection(gateway.VaultConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand(sql, conn);
+        foreach (var a in args)
+        {
+            cmd.Parameters.Add(new Npgsql.NpgsqlParameter { Value = a });
+        }
+        return await cmd.ExecuteScalarAsync() as string;
+    }
+
+    [Fact]
     public async Task Card_data_in_the_reason_is_refused_without_echoing_it()
     {
         var merchant = await gateway.CreateMerchantClientAsync();

@@ -1,4 +1,5 @@
 using Carter;
+using Payments.Vault.Acquirer;
 using Payments.Vault.Cards;
 using Payments.Vault.Contracts;
 using Payments.Vault.Security;
@@ -53,7 +54,8 @@ public sealed class InternalModule : ICarterModule
 
     private static async Task<IResult> UseCard(HttpContext http, MerchantRateLimits limits, AcquirerRequest body, Func<Task<AcquirerOutcome>> use)
     {
-        if (body.Amount <= 0 || string.IsNullOrEmpty(body.CardToken) || body.CardToken.Length > 64)
+        if (body.Amount <= 0 || string.IsNullOrEmpty(body.CardToken) || body.CardToken.Length > 64 ||
+            body.AttemptKey is { Length: 0 or > 128 })
         {
             return VaultResults.Problem(400, "validation_failed", "The acquirer request is not valid.");
         }
@@ -61,6 +63,13 @@ public sealed class InternalModule : ICarterModule
         {
             return VaultResults.Problem(429, "rate_limited", "Too many card uses for this merchant.", retryAfterSeconds: retryAfter);
         }
-        return Results.Ok(await use());
+        try
+        {
+            return Results.Ok(await use());
+        }
+        catch (AttemptKeyReusedException)
+        {
+            return VaultResults.Problem(409, "attempt_key_reused", "The attempt key was first used with a different request.");
+        }
     }
 }

@@ -73,8 +73,10 @@ internal sealed class CreateRefundEndpoint(
                 var amount = RefundRules.AmountToRefund(payment, req.Amount, ifMatch);
                 sent = new RefundRecord(refundTrxId, merchant.Id, payment.TrxId, amount, payment.Currency, req.Reason,
                     RefundRecords.Unknown, null, Booked: false);
-                var outcome = await vault.RefundAsync(merchant.Id,
-                    new AcquirerRequest(payment.CardToken ?? "", amount, payment.Currency, refundTrxId), token);
+                // With an Idempotency-Key, a retry after a refund the acquirer made but the ledger did not book gets
+                // that refund's answer back instead of sending the money a second time.
+                var outcome = await vault.RefundAsync(merchant.Id, new AcquirerRequest(payment.CardToken ?? "", amount,
+                    payment.Currency, refundTrxId, AttemptKey: HttpContext.IdempotencyClaim()?.OperationKey), token);
                 sent = sent with
                 {
                     AcquirerAnswer = outcome.CardFound && outcome.Approved ? RefundRecords.Approved : RefundRecords.Declined,

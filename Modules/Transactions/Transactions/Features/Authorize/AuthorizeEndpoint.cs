@@ -60,14 +60,18 @@ internal sealed class AuthorizeEndpoint(
         }
 
         var trxId = PrefixedId.New("trx", store.Clock);
-        var outcome = await vault.AuthorizeAsync(merchantId, new AcquirerRequest(cardToken, amount, currency, trxId, req.Capture), ct);
+        var claim = HttpContext.IdempotencyClaim();
+        // With an Idempotency-Key, a retry after this request failed to record the acquirer's answer gets that answer
+        // back from the Vault rather than a second authorization on the cardholder's account.
+        var outcome = await vault.AuthorizeAsync(merchantId,
+            new AcquirerRequest(cardToken, amount, currency, trxId, req.Capture, claim?.OperationKey), ct);
         if (!outcome.CardFound)
         {
             throw ProblemException.NotFound("The card token");
         }
         var changed = await store.InsertPaymentAsync(new NewPayment(trxId, merchantId, amount, currency, orderId, externalId,
             intentId, cardToken, req.Capture, outcome.Approved, outcome.AuthorizationCode, outcome.DeclineCode,
-            outcome.Brand, outcome.Last4), HttpContext.IdempotencyClaim(), ct);
+            outcome.Brand, outcome.Last4), claim, ct);
         outbox.Kick();
         await TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status201Created, changed.Body, changed.Transaction.Version, ct);
     }

@@ -1,0 +1,84 @@
+using System.Net;
+using Npgsql;
+using Payments.TestKit;
+using static Payments.IntegrationTests.Transactions.Api;
+
+namespace Payments.IntegrationTests.Transactions;
+
+/// <summary>
+/// The acquirer approved, then the Host failed to record it: the merchant's retry with the same Idempotency-Key
+/// records that approval, and the cardholder's account carries one authorization, not two.
+/// </summary>
+public sealed class AuthorizeRetryTests(TransactionsFixture gateway) : IClassFixture<TransactionsFixture>
+{
+    [Theory]
+    [InlineData("authorize", "AUTHORIZED")]
+    [InlineData("authcap", "CAPTURED")]
+    public async Task A_retry_after_the_host_failed_to_record_an_approval_records_that_approval_not_a_second_one(string operation, string status)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var orderId = "ord-" + Guid.NewGuid().ToString("N")[..12];
+        var trigger = "fail_" + orderId.Replace('-', '_');
+        // The Host's write fails after the Vault answered, as a lost database would make it.
+        await ExecAsync(gateway, $"""
+            CREATE FUNCTION public.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.order_id = '{orderId}' THEN RAISE EXCEPTION 'injected failure'; END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER {trigger} BEFORE INSERT ON transactions.transactions FOR EACH ROW EXECUTE FUNCTION public.{trigger}();
+            """);
+        var body = new { operation, amount = 4200, currency = "USD", card_token = token, order_id = orderId };
+        var key = Guid.NewGuid().ToString();
+
+        var failed = await SendAsync(merchant.Http, HttpMethod.Post, "/v1/transactions", body, key);
+
+        Assert.True((int)failed.Status >= 500, $"the failed write answered {(int)failed.Status}");
+        Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE order_id = $1", orderId));
+        await ExecAsync(gateway, $"DROP TRIGGER {trigger} ON transactions.transactions; DROP FUNCTION public.{trigger}();");
+
+        var retried = await SendAsync(merchant.Http, HttpMethod.Post, "/v1/transactions", body, key);
+        var replayed = await SendAsync(merchant.Http, HttpMethod.Post, "/v1/transactions", body, key);
+
+        Assert.Equal(HttpStatusCode.Created, retried.Status);
+        Assert.Equal(status, Str(retried.Body, "status"));
+        Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE order_id = $1", orderId));
+        Assert.Equal("true", replayed.Response.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal(Str(retried.Body, "trx_id"), Str(replayed.Body, "trx_id"));
+        // The acquirer was asked once; the retry got its first answer back.
+        var action = operation == "authcap" ? "card.authcap" : "card.authorize";
+        Assert.Equal($"{action},{action}.repeated", await VaultScalarAsync(
+            "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token));
+        Assert.Equal(Str(retried.Body, "authorization_code"), await VaultScalarAsync(
+            "SELECT authorization_code FROM vault.acquirer_attempts WHERE merchant_id = $1", merchant.MerchantId));
+    }
+
+    [Fact]
+    public async Task Without_an_idempotency_key_each_request_is_a_new_authorization()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+
+        var first = await AuthorizeAsync(merchant, token, amount: 700);
+        var second = await AuthorizeAsync(merchant, token, amount: 700);
+
+        Assert.NotEqual(Str(first, "trx_id"), Str(second, "trx_id"));
+        Assert.Equal("card.authorize,card.authorize", await VaultScalarAsync(
+            "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token));
+        Assert.Equal("0", await VaultScalarAsync(
+            "SELECT count(*)::text FROM vault.acquirer_attempts WHERE merchant_id = $1", merchant.MerchantId));
+    }
+
+    private async Task<string?> VaultScalarAsync(string sql, params object[] args)
+    {
+        await using var conn = new NpgsqlConnection(gateway.VaultConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        foreach (var a in args)
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = a });
+        }
+        return await cmd.ExecuteScalarAsync() as string;
+    }
+}
