@@ -252,7 +252,14 @@ public sealed class ExpirySettlementTests(TransactionsFixture gateway) : IClassF
         Assert.Equal(Str(trx["history"]![0], "hash"), Str(trx["history"]![1], "prev_hash"));
         Assert.True((await GetAsync(merchant.Http, $"/v1/transactions/{voided}/history/verify")).Body!["valid"]!.GetValue<bool>());
 
-        await ExecAsync(gateway, "UPDATE transactions.history SET amount = 301 WHERE trx_id = $1 AND seq = 2", id);
+        // As only the schema's owner could, going around the append-only trigger; other sessions never see it off.
+        await ExecAsync(gateway, """
+            BEGIN;
+            ALTER TABLE transactions.history DISABLE TRIGGER history_append_only;
+            UPDATE transactions.history SET amount = 301 WHERE trx_id = $1 AND seq = 2;
+            ALTER TABLE transactions.history ENABLE TRIGGER history_append_only;
+            COMMIT;
+            """.Replace("$1", $"'{id}'", StringComparison.Ordinal));
         var tampered = (await GetAsync(merchant.Http, $"/v1/transactions/{id}/history/verify")).Body!;
         Assert.False(tampered["valid"]!.GetValue<bool>());
         Assert.Equal(2, Long(tampered, "first_broken_seq"));
@@ -279,6 +286,29 @@ public sealed class ExpirySettlementTests(TransactionsFixture gateway) : IClassF
             await Assert.ThrowsAnyAsync<Npgsql.PostgresException>(() => ExecAsync(gateway, sql, id));
         }
         Assert.Equal("AUTHORIZED", Str((await GetAsync(merchant.Http, $"/v1/transactions/{id}")).Body, "status"));
+    }
+
+    [Fact]
+    public async Task The_database_refuses_to_change_or_remove_history_entries()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var id = Str(await AuthorizeAsync(merchant, token, amount: 1000), "trx_id");
+
+        foreach (var sql in new[]
+                 {
+                     "UPDATE transactions.history SET amount = 1 WHERE trx_id = $1",
+                     "DELETE FROM transactions.history WHERE trx_id = $1",
+                     "TRUNCATE transactions.history",
+                 })
+        {
+            object[] args = sql.Contains("$1", StringComparison.Ordinal) ? [id] : [];
+            var refused = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => ExecAsync(gateway, sql, args));
+            Assert.Equal("42501", refused.SqlState);
+        }
+        var verify = (await GetAsync(merchant.Http, $"/v1/transactions/{id}/history/verify")).Body!;
+        Assert.True(verify["valid"]!.GetValue<bool>());
+        Assert.Equal(1, Long(verify, "entries"));
     }
 }
 
