@@ -1,0 +1,93 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Payments.IntegrationTests.Transactions;
+using Payments.TestKit;
+using Payments.Transactions.Lifecycle;
+using static Payments.IntegrationTests.Transactions.Api;
+
+namespace Payments.IntegrationTests.Idempotency;
+
+/// <summary>A gateway whose idempotency claims lapse after one second, so a stalled request loses its key.</summary>
+public sealed class ShortLeaseFixture : TransactionsFixture
+{
+    protected override void ConfigureHost(Dictionary<string, string?> settings)
+    {
+        base.ConfigureHost(settings);
+        settings["Idempotency:Lease"] = "00:00:01";
+    }
+}
+
+public sealed class IdempotencyLeaseTests(ShortLeaseFixture gateway) : IClassFixture<ShortLeaseFixture>
+{
+    [Fact]
+    public async Task A_stalled_request_that_lost_its_key_rolls_back_and_answers_with_the_request_that_took_it_over()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var orderId = "ord-" + Guid.NewGuid().ToString("N")[..12];
+        var name = "stall_" + orderId.Replace('-', '_');
+        var gate = Random.Shared.NextInt64(1, long.MaxValue);
+        // The first insert of this order waits on a lock the test holds: the request stalls inside its transaction.
+        await ExecAsync(gateway, $"""
+            CREATE SEQUENCE public.{name}_seq;
+            CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.order_id = '{orderId}' AND nextval('public.{name}_seq') = 1 THEN PERFORM pg_advisory_xact_lock({gate}); END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER {name} BEFORE INSERT ON transactions.transactions FOR EACH ROW EXECUTE FUNCTION public.{name}();
+            """);
+        await using var holder = new NpgsqlConnection(gateway.HostConnectionString);
+        await holder.OpenAsync();
+        await using (var hold = new NpgsqlCommand($"SELECT pg_advisory_lock({gate})", holder))
+        {
+            await hold.ExecuteScalarAsync();
+        }
+        var body = new { operation = "authorize", amount = 3100, currency = "USD", card_token = token, order_id = orderId };
+        var key = Guid.NewGuid().ToString();
+
+        var stalled = PostAsync(merchant.Http, "/v1/transactions", body, key);
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
+            $"SELECT is_called::int FROM public.{name}_seq") == 1), "the first request never reached its insert");
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
+            "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1 AND lease_until < now()", key) == 1), "the lease never lapsed");
+
+        var takeover = await PostAsync(merchant.Http, "/v1/transactions", body, key);
+        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({gate})", holder))
+        {
+            await release.ExecuteScalarAsync();
+        }
+        var first = await stalled;
+
+        Assert.Equal(HttpStatusCode.Created, takeover.Status);
+        Assert.False(takeover.Response.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(HttpStatusCode.Created, first.Status);
+        Assert.Equal("true", Assert.Single(first.Response.Headers.GetValues("Idempotent-Replayed")));
+        Assert.Equal(takeover.Body!.ToJsonString(), first.Body!.ToJsonString());
+        Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE order_id = $1", orderId));
+        Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.history h JOIN transactions.transactions t USING (trx_id) WHERE t.order_id = $1", orderId));
+        await ExecAsync(gateway, $"DROP TRIGGER {name} ON transactions.transactions; DROP FUNCTION public.{name}(); DROP SEQUENCE public.{name}_seq;");
+    }
+
+    [Fact]
+    public async Task The_sweep_deletes_keys_past_their_retention_and_keeps_the_others()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var (expired, kept) = (Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
+        foreach (var key in new[] { expired, kept })
+        {
+            var order = "ord-" + Guid.NewGuid().ToString("N")[..12];
+            var (status, _, _) = await PostAsync(merchant.Http, "/v1/transactions",
+                new { operation = "authorize", amount = 500, currency = "USD", card_token = token, order_id = order }, key);
+            Assert.Equal(HttpStatusCode.Created, status);
+        }
+        await ExecAsync(gateway, "UPDATE idempotency.requests SET expires_at = now() - interval '1 second' WHERE idem_key = $1", expired);
+
+        await gateway.HostServices.GetRequiredService<ExpirySweeper>().RunOnceAsync(CancellationToken.None);
+
+        Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1", expired));
+        Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1", kept));
+    }
+}
