@@ -111,7 +111,12 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
             }
             else if (IsKept(status))
             {
-                await store.CompleteAsync(claim, response, CancellationToken.None);
+                if (!await store.CompleteAsync(claim, response, CancellationToken.None))
+                {
+                    // Another request took the key over meanwhile: this answer is dropped for the key's own.
+                    buffer.SetLength(0);
+                    return false;
+                }
             }
             else
             {

@@ -14,12 +14,15 @@ public sealed class IdempotentAttribute : Attribute;
 /// middleware. A slice that changes state completes it inside its own database transaction
 /// (<see cref="CompletionCommand"/>), so the change and the stored answer commit together or not at all.
 /// </summary>
-public sealed class IdempotencyClaim(string merchantId, string key, byte[] fingerprint, Guid leaseToken)
+public sealed class IdempotencyClaim(string merchantId, string key, byte[] fingerprint, Guid leaseToken, DateTimeOffset expiresAt)
 {
     public string MerchantId { get; } = merchantId;
     public string Key { get; } = key;
     public byte[] Fingerprint { get; } = fingerprint;
     public Guid LeaseToken { get; } = leaseToken;
+
+    /// <summary>When the key's row expires in PostgreSQL (retention counted from the claim): the cache ends with it.</summary>
+    public DateTimeOffset ExpiresAt { get; } = expiresAt;
 
     /// <summary>
     /// A key for the calls this request makes to other systems (the acquirer, through the Vault), the same on every

@@ -89,7 +89,7 @@ public sealed class IdempotencyStore(
                 cmd.Parameters.Add(new() { Value = now + opts.Retention });
                 if (await cmd.ExecuteScalarAsync(ct) is not null)
                 {
-                    return new ClaimOutcome.Claimed(new IdempotencyClaim(merchantId, key, fingerprint, token));
+                    return new ClaimOutcome.Claimed(new IdempotencyClaim(merchantId, key, fingerprint, token, now + opts.Retention));
                 }
             }
 
@@ -124,19 +124,28 @@ public sealed class IdempotencyStore(
         return new ClaimOutcome.InProgress();
     }
 
-    /// <summary>Stores the answer of a request whose slice did not complete the claim itself (refusals that changed nothing).</summary>
-    public async Task CompleteAsync(IdempotencyClaim claim, StoredResponse response, CancellationToken ct)
+    /// <summary>
+    /// Stores the answer of a request whose slice did not complete the claim itself (refusals that changed nothing).
+    /// False when the lease was lost meanwhile: the key's answer is then another request's, and this one is neither
+    /// stored nor cached.
+    /// </summary>
+    public async Task<bool> CompleteAsync(IdempotencyClaim claim, StoredResponse response, CancellationToken ct)
     {
-        var now = clock.GetUtcNow();
         await using var batch = db.CreateBatch();
-        batch.BatchCommands.Add(claim.CompletionCommand(response.Status, response.Body, response.Headers, now));
+        var completion = claim.CompletionCommand(response.Status, response.Body, response.Headers, clock.GetUtcNow());
+        batch.BatchCommands.Add(completion);
         await batch.ExecuteNonQueryAsync(ct);
-        await CacheAsync(claim.MerchantId, claim.Key, claim.Fingerprint, response, now + opts.Retention);
+        if (completion.RecordsAffected != 1)
+        {
+            return false;
+        }
+        await CacheAsync(claim.MerchantId, claim.Key, claim.Fingerprint, response, claim.ExpiresAt);
+        return true;
     }
 
     /// <summary>Caches an answer the slice already committed with its change.</summary>
     public Task CacheCompletedAsync(IdempotencyClaim claim, StoredResponse response) =>
-        CacheAsync(claim.MerchantId, claim.Key, claim.Fingerprint, response, clock.GetUtcNow() + opts.Retention);
+        CacheAsync(claim.MerchantId, claim.Key, claim.Fingerprint, response, claim.ExpiresAt);
 
     /// <summary>Frees the key (the answer is not one to keep: 400, 401, 429, 5xx).</summary>
     public async Task ReleaseAsync(IdempotencyClaim claim, CancellationToken ct)

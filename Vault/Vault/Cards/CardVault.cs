@@ -281,9 +281,11 @@ internal sealed class CardVault(
         if (request.AttemptKey is { } attemptKey)
         {
             // Two tries of one key at once (the Host lets only one run, but a lease can lapse): the first recorded
-            // answer is the one both get. A real acquirer dedupes the reference on its side as well.
+            // answer is the one both get. A real acquirer dedupes the reference on its side as well. Not cancelled:
+            // the acquirer has answered, so the answer must be kept.
             var kept = await attempts.RecordAsync(conn, merchantId, attemptKey,
-                new AcquirerAnswer(action, request.CardToken, request.Amount, request.Currency, approved, code, decline), ct);
+                new AcquirerAnswer(action, request.CardToken, request.Amount, request.Currency, approved, code, decline),
+                CancellationToken.None);
             if (!kept.Answers(action, request))
             {
                 throw new AttemptKeyReusedException();

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Payments.BuildingBlocks.Idempotency;
 using Payments.IntegrationTests.Transactions;
 using Payments.TestKit;
 using Payments.Transactions.Lifecycle;
@@ -68,6 +69,31 @@ public sealed class IdempotencyLeaseTests(ShortLeaseFixture gateway) : IClassFix
         Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE order_id = $1", orderId));
         Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.history h JOIN transactions.transactions t USING (trx_id) WHERE t.order_id = $1", orderId));
         await ExecAsync(gateway, $"DROP TRIGGER {name} ON transactions.transactions; DROP FUNCTION public.{name}(); DROP SEQUENCE public.{name}_seq;");
+    }
+
+    [Fact]
+    public async Task A_refusal_from_a_request_that_lost_its_key_is_neither_stored_nor_cached()
+    {
+        var store = gateway.HostServices.GetRequiredService<IdempotencyStore>();
+        var merchant = "mer_" + Guid.NewGuid().ToString("N");
+        var key = Guid.NewGuid().ToString();
+        var fingerprint = System.Security.Cryptography.SHA256.HashData(Guid.NewGuid().ToByteArray());
+        var ct = CancellationToken.None;
+        var lost = Assert.IsType<ClaimOutcome.Claimed>(await store.ClaimAsync(merchant, key, fingerprint, ct)).Claim;
+        await ExecAsync(gateway, "UPDATE idempotency.requests SET lease_until = now() - interval '1 second' WHERE idem_key = $1", key);
+        var taker = Assert.IsType<ClaimOutcome.Claimed>(await store.ClaimAsync(merchant, key, fingerprint, ct)).Claim;
+
+        var refusal = new StoredResponse(404, new Dictionary<string, string>(), "{\"code\":\"not_found\"}"u8.ToArray());
+        Assert.False(await store.CompleteAsync(lost, refusal, ct));
+
+        // Neither PostgreSQL nor the Redis cache answers with the lost request's refusal.
+        Assert.IsType<ClaimOutcome.InProgress>(await store.ClaimAsync(merchant, key, fingerprint, ct));
+        Assert.True(await store.CompleteAsync(taker, new StoredResponse(201, new Dictionary<string, string>(), "{}"u8.ToArray()), ct));
+        Assert.Equal(201, Assert.IsType<ClaimOutcome.Replay>(await store.ClaimAsync(merchant, key, fingerprint, ct)).Response.Status);
+        // The cache ends when the row does: retention counts from the claim in both.
+        Assert.Equal(1, await ScalarAsync(gateway,
+            "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1 AND abs(extract(epoch FROM expires_at - $2)) < 0.001",
+            key, taker.ExpiresAt));
     }
 
     [Fact]
