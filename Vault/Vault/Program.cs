@@ -51,6 +51,7 @@ public sealed partial class Program
         services.AddSingleton<CvcStore>();
         services.AddSingleton<CardVault>();
         services.AddSingleton<AcquirerAttempts>();
+        services.AddHostedService<AcquirerAttemptsPurge>();
         services.AddSingleton<KeyOperations>();
         services.AddSingleton<ServiceAuthentication>();
         services.AddSingleton<MerchantRateLimits>();

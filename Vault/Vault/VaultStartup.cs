@@ -63,7 +63,8 @@ internal sealed partial class VaultStartup(IServiceProvider services) : IHostedS
             REVOKE ALL ON ALL TABLES IN SCHEMA vault FROM "{role}";
             GRANT SELECT, INSERT ON vault.audit_log, vault.data_protection_keys TO "{role}";
             GRANT SELECT, INSERT, UPDATE, DELETE ON vault.cards TO "{role}";
-            GRANT SELECT, INSERT, UPDATE ON vault.tokenization_intents, vault.acquirer_attempts TO "{role}";
+            GRANT SELECT, INSERT, UPDATE ON vault.tokenization_intents TO "{role}";
+            GRANT SELECT, INSERT, UPDATE, DELETE ON vault.acquirer_attempts TO "{role}";
             GRANT SELECT ON vault.schema_migrations TO "{role}";
             GRANT USAGE ON ALL SEQUENCES IN SCHEMA vault TO "{role}";
             """);

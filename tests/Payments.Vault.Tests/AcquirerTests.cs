@@ -1,4 +1,5 @@
 using Payments.BuildingBlocks.Http;
+using Payments.Vault.Acquirer;
 using Payments.Vault.Cards;
 using Payments.Vault.Contracts;
 using Microsoft.Extensions.DependencyInjection;
@@ -91,6 +92,24 @@ public sealed class AcquirerTests(VaultFixture vault) : IClassFixture<VaultFixtu
         Assert.Equal(901L, await vault.ScalarAsync<long>("SELECT amount FROM vault.acquirer_attempts WHERE merchant_id = $1", merchant));
         Assert.Equal("card.authorize,card.authorize", await vault.ScalarAsync<string>(
             "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token));
+    }
+
+    [Fact]
+    public async Task The_purge_deletes_answers_past_their_retention_and_keeps_the_others()
+    {
+        var merchant = VaultFixture.NewMerchant();
+        var token = await vault.TokenizeAsync(merchant);
+        foreach (var key in new[] { "old-" + merchant, "new-" + merchant })
+        {
+            await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 100, "USD", "trx_p", AttemptKey: key), CancellationToken.None);
+        }
+        await vault.ExecAsync("UPDATE vault.acquirer_attempts SET created_at = now() - interval '9 days' WHERE attempt_key = $1", "old-" + merchant);
+
+        var purged = await vault.Vault.Services.GetRequiredService<AcquirerAttempts>().PurgeAsync(CancellationToken.None);
+
+        Assert.True(purged >= 1);
+        Assert.Equal("new-" + merchant, await vault.ScalarAsync<string>(
+            "SELECT string_agg(attempt_key, ',') FROM vault.acquirer_attempts WHERE merchant_id = $1", merchant));
     }
 
     [Fact]

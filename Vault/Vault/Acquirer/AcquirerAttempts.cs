@@ -17,8 +17,19 @@ internal sealed record AcquirerAnswer(string Action, string CardToken, long Amou
 /// the Host keeps the Idempotency-Key it comes from (<see cref="VaultOptions.AttemptKeyRetention"/>). An older row is
 /// ignored and replaced: the merchant may then use the key again for a new request.
 /// </summary>
-internal sealed class AcquirerAttempts(IOptions<VaultOptions> options)
+internal sealed class AcquirerAttempts(NpgsqlDataSource db, IOptions<VaultOptions> options)
 {
+    /// <summary>Deletes up to 10,000 rows past the retention, which no retry can be answered with any more. Returns how many.</summary>
+    public async Task<int> PurgeAsync(CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            DELETE FROM vault.acquirer_attempts WHERE ctid IN
+              (SELECT ctid FROM vault.acquirer_attempts WHERE created_at <= now() - $1 LIMIT 10000)
+            """);
+        cmd.Parameters.Add(new() { Value = options.Value.AttemptKeyRetention });
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     public async Task<AcquirerAnswer?> FindAsync(NpgsqlConnection conn, string merchantId, string attemptKey, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
@@ -79,3 +90,34 @@ internal sealed class AcquirerAttempts(IOptions<VaultOptions> options)
 
 /// <summary>An attempt key came back with a different request than it first answered: refused, nothing is sent.</summary>
 internal sealed class AttemptKeyReusedException() : Exception("The attempt key was used with a different request.");
+
+/// <summary>Purges answers past their retention every few minutes, so the table holds about the retention's worth.</summary>
+internal sealed class AcquirerAttemptsPurge(AcquirerAttempts attempts, ILogger<AcquirerAttemptsPurge> logger) : BackgroundService
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMinutes(5);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval);
+        try
+        {
+            do
+            {
+                try
+                {
+                    while (await attempts.PurgeAsync(stoppingToken) == 10_000)
+                    {
+                    }
+                }
+                catch (Exception e) when (e is NpgsqlException or TimeoutException)
+                {
+                    logger.LogWarning("Purging old acquirer attempts failed; retrying later: {Error}", e.GetType().Name);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}
