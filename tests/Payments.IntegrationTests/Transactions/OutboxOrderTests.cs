@@ -64,4 +64,22 @@ public sealed class OutboxOrderTests(TransactionsFixture gateway) : IClassFixtur
         Assert.Equal(1, await ScalarAsync(gateway, Pending, leased));
         await ExecAsync(gateway, "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = $1", leased);
     }
+
+    [Fact]
+    public async Task An_unreadable_event_holds_back_only_its_own_merchant()
+    {
+        var broken = await ScalarAsync(gateway, """
+            INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at)
+            VALUES ($1, $2, 'payment.authorized', '[]', now()) RETURNING id
+            """, "evt_unreadable_" + Guid.NewGuid().ToString("N"), "mer_" + Guid.NewGuid().ToString("N"));
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+
+        await AuthorizeAsync(merchant, token);
+        var later = await ScalarAsync(gateway, "SELECT max(id) FROM transactions.outbox WHERE merchant_id = $1", merchant.MerchantId);
+
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, Pending, later) == 0), "the relay stalled on the unreadable event");
+        Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.outbox WHERE id = $1 AND dispatched_at IS NULL AND attempts >= 1", broken));
+        await ExecAsync(gateway, "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = $1", broken);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -76,6 +77,15 @@ internal sealed class OutboxRelay(
     /// <summary>Serializes leasing across Host processes, so the "older event still leased" check sees every lease.</summary>
     private const long LeaseLock = 727274032;
 
+    /// <summary>
+    /// How long a Host owns the events it took. Delivery stops starting new attempts at half of it, and one attempt
+    /// takes at most <see cref="InvokeTimeout"/>, so a live Host never delivers after its lease ended. A crashed Host
+    /// holds back its merchants' later events this long.
+    /// </summary>
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(60);
+
+    private static readonly TimeSpan InvokeTimeout = TimeSpan.FromSeconds(20);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // ApplicationStopping fires before any hosted service stops. Waiting for our own stop token would let
@@ -112,74 +122,96 @@ internal sealed class OutboxRelay(
     /// <summary>Delivers one batch of pending events; returns how many were taken.</summary>
     internal async Task<int> DrainOnceAsync(CancellationToken ct)
     {
-        var taken = new List<(long Id, string Payload)>();
+        var taken = new List<(long Id, string MerchantId, string Payload)>();
         await using (var lease = db.CreateBatch())
         {
             // One implicit transaction: the lock is held until the lease commits, and the UPDATE's snapshot, taken
-            // after the lock, sees every earlier lease.
+            // after the lock, sees every earlier lease. Rows a Host is marking or handing back are waited for, not
+            // skipped: skipped, an older row whose lease just ended would be overtaken.
             lease.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({LeaseLock})"));
             lease.BatchCommands.Add(new NpgsqlBatchCommand("""
-                UPDATE transactions.outbox o SET locked_until = now() + interval '30 seconds', attempts = o.attempts + 1
+                UPDATE transactions.outbox o SET locked_until = now() + $2, attempts = o.attempts + 1
                   FROM (SELECT p.id FROM transactions.outbox p
                          WHERE p.dispatched_at IS NULL AND (p.locked_until IS NULL OR p.locked_until < now())
                            AND NOT EXISTS (SELECT 1 FROM transactions.outbox b
                                             WHERE b.merchant_id = p.merchant_id AND b.id < p.id
                                               AND b.dispatched_at IS NULL AND b.locked_until >= now())
-                         ORDER BY p.id LIMIT $1 FOR UPDATE SKIP LOCKED) due
+                         ORDER BY p.id LIMIT $1 FOR UPDATE) due
                  WHERE o.id = due.id
-                RETURNING o.id, o.payload::text
+                RETURNING o.id, o.merchant_id, o.payload::text
                 """)
             {
-                Parameters = { new() { Value = BatchSize } },
+                Parameters = { new() { Value = BatchSize }, new() { Value = Lease } },
             });
             // Not cancelled midway: a lease committed but never read would hold these rows until it ends.
             await using var r = await lease.ExecuteReaderAsync(CancellationToken.None);
             await r.NextResultAsync(CancellationToken.None);
             while (await r.ReadAsync(CancellationToken.None))
             {
-                taken.Add((r.GetInt64(0), r.GetString(1)));
+                taken.Add((r.GetInt64(0), r.GetString(1), r.GetString(2)));
             }
         }
         if (taken.Count == 0)
         {
             return 0;
         }
-        await using var scope = scopes.CreateAsyncScope();
-        var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
+        var started = Stopwatch.GetTimestamp();
         var delivered = new List<long>(taken.Count);
-        var failed = new List<long>();
+        var skipped = new List<long>(); // not attempted: handed back at once
+        // A merchant whose event failed: its later events wait behind it (which stays leased, the lease being the
+        // retry delay), so they are not delivered past it. Other merchants' events go on.
+        var blocked = new HashSet<string>(StringComparer.Ordinal);
         try
         {
-            var ordered = taken.OrderBy(t => t.Id).ToList();
-            var events = ordered.Select(t => JsonSerializer.Deserialize<TransactionEvent>(t.Payload, PaymentsJson.Options)!).ToList();
+            var ready = new List<(long Id, TransactionEvent Event)>(taken.Count);
+            foreach (var (id, merchantId, payload) in taken.OrderBy(t => t.Id))
+            {
+                if (blocked.Contains(merchantId))
+                {
+                    skipped.Add(id);
+                    continue;
+                }
+                try
+                {
+                    ready.Add((id, JsonSerializer.Deserialize<TransactionEvent>(payload, PaymentsJson.Options)!));
+                }
+                catch (JsonException e)
+                {
+                    blocked.Add(merchantId);
+                    logger.LogError(e, "Outbox event {Id} is unreadable; its merchant's later events wait behind it", id);
+                }
+            }
+            await using var scope = scopes.CreateAsyncScope();
+            var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
             try
             {
                 // The whole batch at once: handlers apply it in one transaction each.
-                await bus.InvokeAsync(new TransactionEventBatch(events), ct, TimeSpan.FromSeconds(30));
-                delivered.AddRange(ordered.Select(t => t.Id));
+                if (ready.Count > 0)
+                {
+                    await bus.InvokeAsync(new TransactionEventBatch(ready.Select(e => e.Event).ToList()), ct, InvokeTimeout);
+                    delivered.AddRange(ready.Select(e => e.Id));
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // One event spoils the batch: deliver them one by one, so other merchants' events still go out.
-                logger.LogWarning(e, "Delivering a batch of {Count} events failed; delivering them one by one", events.Count);
-                var blocked = new HashSet<string>(StringComparer.Ordinal);
-                for (var i = 0; i < events.Count; i++)
+                logger.LogWarning(e, "Delivering a batch of {Count} events failed; delivering them one by one", ready.Count);
+                foreach (var (id, evt) in ready)
                 {
-                    if (blocked.Contains(events[i].MerchantId))
+                    // Past half the lease, the rest goes back rather than risk delivering after the lease ended.
+                    if (blocked.Contains(evt.MerchantId) || Stopwatch.GetElapsedTime(started) > Lease / 2)
                     {
-                        continue; // behind its merchant's failed event: handed back, leased again after it
+                        skipped.Add(id);
+                        continue;
                     }
                     try
                     {
-                        await bus.InvokeAsync(events[i], ct, TimeSpan.FromSeconds(30));
-                        delivered.Add(ordered[i].Id);
+                        await bus.InvokeAsync(evt, ct, InvokeTimeout);
+                        delivered.Add(id);
                     }
                     catch (Exception one) when (one is not OperationCanceledException)
                     {
-                        // Stays leased: the lease is the retry delay, and the merchant's later events wait for it.
-                        failed.Add(ordered[i].Id);
-                        blocked.Add(events[i].MerchantId);
-                        logger.LogWarning(one, "Delivering event {EventId} ({Type}) failed", events[i].EventId, events[i].Type);
+                        blocked.Add(evt.MerchantId);
+                        logger.LogWarning(one, "Delivering event {EventId} ({Type}) failed", evt.EventId, evt.Type);
                     }
                 }
             }
@@ -187,9 +219,9 @@ internal sealed class OutboxRelay(
         finally
         {
             // One round trip for the batch; a crash before it redelivers the delivered rows (handlers are idempotent)
-            // and leaves the rest leased until the lease ends. Rows not attempted, or interrupted by the Host
-            // stopping, are handed back at once so another Host takes them without waiting.
-            var handBack = taken.Select(t => t.Id).Except(delivered).Except(failed).ToArray();
+            // and leaves the rest leased until the lease ends. Stopping, every row not delivered goes back at once,
+            // so another Host takes it without waiting for the lease.
+            var handBack = ct.IsCancellationRequested ? taken.Select(t => t.Id).Except(delivered).ToArray() : skipped.ToArray();
             await using var batch = db.CreateBatch();
             batch.BatchCommands.Add(new NpgsqlBatchCommand(
                 "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = ANY($1)")
