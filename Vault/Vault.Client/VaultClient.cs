@@ -114,12 +114,19 @@ internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner
             throw new VaultUnavailableException($"The Vault answered {(int)response.StatusCode}.");
         }
         var text = await response.Content.ReadAsStringAsync(ct);
+        // Attempt keys (ADR 25); in both cases nothing was sent to the acquirer.
         if (response.StatusCode == HttpStatusCode.Conflict && text.Contains("\"attempt_key_reused\"", StringComparison.Ordinal))
         {
-            // Nothing was sent: the key's first try reached the acquirer with another amount, card or operation
-            // (a full refund retried after another refund changed what is left, say).
+            // The key's first try reached the acquirer with another amount, card or operation (a full refund retried
+            // after another refund changed what is left, say).
             throw new ProblemException(422, ErrorCodes.IdempotencyKeyReused,
                 "This Idempotency-Key's first try reached the acquirer with a different request; send this one with a new key.");
+        }
+        if (response.StatusCode == HttpStatusCode.Conflict && text.Contains("\"attempt_in_progress\"", StringComparison.Ordinal))
+        {
+            // An earlier try of this Idempotency-Key is still with the acquirer (this one's Host gave up waiting on it).
+            throw new ProblemException(409, ErrorCodes.IdempotencyRequestInProgress,
+                "A request with this Idempotency-Key is still being processed.") { RetryAfterSeconds = 1 };
         }
         throw new InvalidOperationException($"The Vault refused a call: {(int)response.StatusCode} {text}");
     }

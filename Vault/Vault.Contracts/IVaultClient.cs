@@ -91,13 +91,18 @@ public sealed record AcquirerRequest(
     string? AttemptKey = null);
 
 /// <param name="CardFound">False when the token is unknown, deleted or another merchant's: nothing was sent to the acquirer.</param>
+/// <param name="AnsweredAt">
+/// When the acquirer gave this answer, if earlier than this call (a repeated <see cref="AcquirerRequest.AttemptKey"/>):
+/// an authorization's window counts from it. Null: answered now.
+/// </param>
 public sealed record AcquirerOutcome(
     bool CardFound,
     bool Approved,
     string? AuthorizationCode,
     string? DeclineCode,
     string? Brand,
-    string? Last4);
+    string? Last4,
+    DateTimeOffset? AnsweredAt = null);
 
 /// <summary>The Vault did not answer in time or answered with a server error; nothing may be assumed about the call.</summary>
 public sealed class VaultUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

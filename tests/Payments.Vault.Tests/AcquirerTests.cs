@@ -61,7 +61,9 @@ public sealed class AcquirerTests(VaultFixture vault) : IClassFixture<VaultFixtu
         var other = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 900, "USD", "trx_a3", AttemptKey: key + "x"), CancellationToken.None);
 
         Assert.True(first.Approved);
-        Assert.Equal(first, retry);
+        Assert.Null(first.AnsweredAt);
+        Assert.NotNull(retry.AnsweredAt);
+        Assert.Equal(first, retry with { AnsweredAt = null });
         Assert.NotEqual(first.AuthorizationCode, other.AuthorizationCode);
         Assert.Equal("card.authorize,card.authorize.repeated,card.authorize", await vault.ScalarAsync<string>(
             "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token));
@@ -92,6 +94,35 @@ public sealed class AcquirerTests(VaultFixture vault) : IClassFixture<VaultFixtu
         Assert.Equal(901L, await vault.ScalarAsync<long>("SELECT amount FROM vault.acquirer_attempts WHERE merchant_id = $1", merchant));
         Assert.Equal("card.authorize,card.authorize", await vault.ScalarAsync<string>(
             "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token));
+    }
+
+    [Fact]
+    public async Task A_key_still_with_the_acquirer_is_refused_for_now_and_taken_over_once_abandoned()
+    {
+        var merchant = VaultFixture.NewMerchant();
+        var token = await vault.TokenizeAsync(merchant);
+        var key = Guid.NewGuid().ToString("N");
+        // As a call that reserved the key and is still waiting on the acquirer (or whose Vault stopped) leaves it.
+        await vault.ExecAsync("""
+            INSERT INTO vault.acquirer_attempts (merchant_id, attempt_key, action, card_token, amount, currency, state)
+            VALUES ($1, $2, 'card.authorize', $3, 900, 'USD', 'pending')
+            """, merchant, key, token);
+
+        var busy = await Assert.ThrowsAsync<ProblemException>(() =>
+            vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 900, "USD", "trx_c1", AttemptKey: key), CancellationToken.None));
+        var other = await Assert.ThrowsAsync<ProblemException>(() =>
+            vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 901, "USD", "trx_c2", AttemptKey: key), CancellationToken.None));
+        Assert.Equal((409, "idempotency_request_in_progress", 1), (busy.Status, busy.Code, busy.RetryAfterSeconds));
+        Assert.Equal((422, "idempotency_key_reused"), (other.Status, other.Code));
+        Assert.Equal(0L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token));
+
+        Assert.Equal(1, await vault.ExecAsync(
+            "UPDATE vault.acquirer_attempts SET created_at = now() - interval '31 seconds' WHERE attempt_key = $1", key));
+        var taken = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 900, "USD", "trx_c3", AttemptKey: key), CancellationToken.None);
+
+        Assert.True(taken.Approved);
+        Assert.Equal(taken.AuthorizationCode, await vault.ScalarAsync<string>(
+            "SELECT authorization_code FROM vault.acquirer_attempts WHERE attempt_key = $1 AND state = 'answered'", key));
     }
 
     [Fact]

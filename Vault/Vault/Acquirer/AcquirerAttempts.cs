@@ -4,21 +4,113 @@ using Payments.Vault.Contracts;
 
 namespace Payments.Vault.Acquirer;
 
-/// <summary>The acquirer's answer to a keyed card use, as first given.</summary>
-internal sealed record AcquirerAnswer(string Action, string CardToken, long Amount, string Currency, bool Approved,
-    string? AuthorizationCode, string? DeclineCode)
+/// <summary>A keyed card use as recorded: the request it was for and, once the acquirer answered, the answer.</summary>
+internal sealed record AcquirerAttempt(string Action, string CardToken, long Amount, string Currency, bool Answered,
+    bool Approved, string? AuthorizationCode, string? DeclineCode, DateTimeOffset? AnsweredAt)
 {
-    public bool Answers(string action, AcquirerRequest request) =>
+    public bool IsFor(string action, AcquirerRequest request) =>
         Action == action && CardToken == request.CardToken && Amount == request.Amount && Currency == request.Currency;
 }
 
+/// <summary>What reserving an attempt key found.</summary>
+internal abstract record Reservation
+{
+    /// <summary>The key is this call's: ask the acquirer, then <see cref="AcquirerAttempts.AnswerAsync"/>.</summary>
+    public sealed record Reserved : Reservation;
+
+    /// <summary>Already answered for this request: give that answer, ask nobody.</summary>
+    public sealed record Answered(AcquirerAttempt Attempt) : Reservation;
+
+    /// <summary>Another call with this key is with the acquirer now: try again shortly.</summary>
+    public sealed record InProgress : Reservation;
+
+    /// <summary>The key was used for another amount, card or operation: refused.</summary>
+    public sealed record Mismatch : Reservation;
+}
+
 /// <summary>
-/// <c>vault.acquirer_attempts</c>: the first answer to each <see cref="AcquirerRequest.AttemptKey"/>, for as long as
-/// the Host keeps the Idempotency-Key it comes from (<see cref="VaultOptions.AttemptKeyRetention"/>). An older row is
-/// ignored and replaced: the merchant may then use the key again for a new request.
+/// <c>vault.acquirer_attempts</c>: each <see cref="AcquirerRequest.AttemptKey"/> is reserved before the acquirer is
+/// asked and keeps its first answer for as long as the Host keeps the Idempotency-Key it comes from
+/// (<see cref="VaultOptions.AttemptKeyRetention"/>); an older row is replaced, as the merchant may then reuse the key.
 /// </summary>
+/// <remarks>
+/// Both writes commit without waiting for the disk: the Vault answers only after the use's audit row is durable, and
+/// that later commit flushes the WAL past them.
+/// </remarks>
 internal sealed class AcquirerAttempts(NpgsqlDataSource db, IOptions<VaultOptions> options)
 {
+    /// <summary>
+    /// A reservation left pending this long belongs to a call that never finished (the Vault stopped mid-call): the
+    /// same request may take it over. The sandbox acquirer runs in-process, so such a call moved nothing.
+    /// </summary>
+    private static readonly TimeSpan AbandonedAfter = TimeSpan.FromSeconds(30);
+
+    public async Task<Reservation> ReserveAsync(NpgsqlConnection conn, string merchantId, string attemptKey, string action,
+        AcquirerRequest request, CancellationToken ct)
+    {
+        await using (var cmd = new NpgsqlCommand("""
+            WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+            INSERT INTO vault.acquirer_attempts AS a (merchant_id, attempt_key, action, card_token, amount, currency, state)
+            SELECT $1, $2, $3, $4, $5, $6, 'pending' FROM async_commit
+            ON CONFLICT (merchant_id, attempt_key) DO UPDATE
+               SET action = excluded.action, card_token = excluded.card_token, amount = excluded.amount,
+                   currency = excluded.currency, state = 'pending', approved = NULL, authorization_code = NULL,
+                   decline_code = NULL, created_at = now(), answered_at = NULL
+             WHERE a.created_at <= now() - $7
+                OR (a.state = 'pending' AND a.created_at <= now() - $8 AND a.action = excluded.action
+                    AND a.card_token = excluded.card_token AND a.amount = excluded.amount AND a.currency = excluded.currency)
+            RETURNING true
+            """, conn))
+        {
+            foreach (var v in new object[] { merchantId, attemptKey, action, request.CardToken, request.Amount, request.Currency,
+                         options.Value.AttemptKeyRetention, AbandonedAfter })
+            {
+                cmd.Parameters.Add(new() { Value = v });
+            }
+            if (await cmd.ExecuteScalarAsync(ct) is true)
+            {
+                return new Reservation.Reserved();
+            }
+        }
+        var earlier = await FindAsync(conn, merchantId, attemptKey, ct);
+        return earlier switch
+        {
+            null => new Reservation.InProgress(), // purged or replaced in between: a retry settles it
+            _ when !earlier.IsFor(action, request) => new Reservation.Mismatch(),
+            { Answered: true } => new Reservation.Answered(earlier),
+            _ => new Reservation.InProgress(),
+        };
+    }
+
+    /// <summary>Records the acquirer's answer to a reserved key.</summary>
+    public async Task AnswerAsync(NpgsqlConnection conn, string merchantId, string attemptKey, bool approved, string? code,
+        string? decline, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+            UPDATE vault.acquirer_attempts
+               SET state = 'answered', approved = $3, authorization_code = $4, decline_code = $5, answered_at = now()
+              FROM async_commit
+             WHERE merchant_id = $1 AND attempt_key = $2 AND state = 'pending'
+            """, conn);
+        cmd.Parameters.Add(new() { Value = merchantId });
+        cmd.Parameters.Add(new() { Value = attemptKey });
+        cmd.Parameters.Add(new() { Value = approved });
+        cmd.Parameters.Add(new() { Value = (object?)code ?? DBNull.Value });
+        cmd.Parameters.Add(new() { Value = (object?)decline ?? DBNull.Value });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Gives a reserved key back when the acquirer was not asked after all (the card did not decrypt).</summary>
+    public async Task ReleaseAsync(NpgsqlConnection conn, string merchantId, string attemptKey, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            "DELETE FROM vault.acquirer_attempts WHERE merchant_id = $1 AND attempt_key = $2 AND state = 'pending'", conn);
+        cmd.Parameters.Add(new() { Value = merchantId });
+        cmd.Parameters.Add(new() { Value = attemptKey });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>Deletes up to 10,000 rows past the retention, which no retry can be answered with any more. Returns how many.</summary>
     public async Task<int> PurgeAsync(CancellationToken ct)
     {
@@ -30,10 +122,11 @@ internal sealed class AcquirerAttempts(NpgsqlDataSource db, IOptions<VaultOption
         return await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    public async Task<AcquirerAnswer?> FindAsync(NpgsqlConnection conn, string merchantId, string attemptKey, CancellationToken ct)
+    private async Task<AcquirerAttempt?> FindAsync(NpgsqlConnection conn, string merchantId, string attemptKey, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT action, card_token, amount, currency, approved, authorization_code, decline_code
+            SELECT action, card_token, amount, currency, state = 'answered', coalesce(approved, false), authorization_code,
+                   decline_code, answered_at
               FROM vault.acquirer_attempts
              WHERE merchant_id = $1 AND attempt_key = $2 AND created_at > now() - $3
             """, conn);
@@ -41,55 +134,21 @@ internal sealed class AcquirerAttempts(NpgsqlDataSource db, IOptions<VaultOption
         cmd.Parameters.Add(new() { Value = attemptKey });
         cmd.Parameters.Add(new() { Value = options.Value.AttemptKeyRetention });
         await using var r = await cmd.ExecuteReaderAsync(ct);
-        return await r.ReadAsync(ct) ? Read(r) : null;
-    }
-
-    /// <summary>
-    /// Keeps <paramref name="answer"/> as the key's answer, unless a concurrent use of the same key got there first:
-    /// then that one is returned, and is the answer to give.
-    /// </summary>
-    /// <remarks>
-    /// Committed without waiting for the disk: the caller answers only after the audit row of this use is durable,
-    /// and that later commit flushes the WAL past this one.
-    /// </remarks>
-    public async Task<AcquirerAnswer> RecordAsync(NpgsqlConnection conn, string merchantId, string attemptKey, AcquirerAnswer answer, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("""
-            WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
-            INSERT INTO vault.acquirer_attempts AS a
-                   (merchant_id, attempt_key, action, card_token, amount, currency, approved, authorization_code, decline_code)
-            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM async_commit
-            ON CONFLICT (merchant_id, attempt_key) DO UPDATE
-               SET action = excluded.action, card_token = excluded.card_token, amount = excluded.amount,
-                   currency = excluded.currency, approved = excluded.approved,
-                   authorization_code = excluded.authorization_code, decline_code = excluded.decline_code, created_at = now()
-             WHERE a.created_at <= now() - $10
-            RETURNING true
-            """, conn);
-        cmd.Parameters.Add(new() { Value = merchantId });
-        cmd.Parameters.Add(new() { Value = attemptKey });
-        cmd.Parameters.Add(new() { Value = answer.Action });
-        cmd.Parameters.Add(new() { Value = answer.CardToken });
-        cmd.Parameters.Add(new() { Value = answer.Amount });
-        cmd.Parameters.Add(new() { Value = answer.Currency });
-        cmd.Parameters.Add(new() { Value = answer.Approved });
-        cmd.Parameters.Add(new() { Value = (object?)answer.AuthorizationCode ?? DBNull.Value });
-        cmd.Parameters.Add(new() { Value = (object?)answer.DeclineCode ?? DBNull.Value });
-        cmd.Parameters.Add(new() { Value = options.Value.AttemptKeyRetention });
-        if (await cmd.ExecuteScalarAsync(ct) is true)
+        if (!await r.ReadAsync(ct))
         {
-            return answer;
+            return null;
         }
-        return await FindAsync(conn, merchantId, attemptKey, ct)
-               ?? throw new InvalidOperationException("An acquirer attempt was neither recorded nor found.");
+        return new AcquirerAttempt(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetString(3), r.GetBoolean(4), r.GetBoolean(5),
+            r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7),
+            r.IsDBNull(8) ? null : r.GetFieldValue<DateTimeOffset>(8));
     }
-
-    private static AcquirerAnswer Read(NpgsqlDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetString(3),
-        r.GetBoolean(4), r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6));
 }
 
-/// <summary>An attempt key came back with a different request than it first answered: refused, nothing is sent.</summary>
+/// <summary>An attempt key came back with a different request than it first served: refused, nothing is sent.</summary>
 internal sealed class AttemptKeyReusedException() : Exception("The attempt key was used with a different request.");
+
+/// <summary>Another call with the attempt key is with the acquirer: refused for now, nothing is sent.</summary>
+internal sealed class AttemptInProgressException() : Exception("Another call with this attempt key is in progress.");
 
 /// <summary>Purges answers past their retention every few minutes, so the table holds about the retention's worth.</summary>
 internal sealed class AcquirerAttemptsPurge(AcquirerAttempts attempts, ILogger<AcquirerAttemptsPurge> logger) : BackgroundService

@@ -241,20 +241,26 @@ internal sealed class CardVault(
             ciphertext = (byte[])r[2];
         }
 
-        if (request.AttemptKey is { } key && await attempts.FindAsync(conn, merchantId, key, ct) is { } earlier)
+        if (request.AttemptKey is { } key)
         {
-            // A retry of a use already answered: the same answer, without the card data or the acquirer.
-            if (!earlier.Answers(action, request))
+            // Reserved before the acquirer is asked, so a retry never reaches it a second time.
+            switch (await attempts.ReserveAsync(conn, merchantId, key, action, request, ct))
             {
-                throw new AttemptKeyReusedException();
+                case Reservation.Mismatch:
+                    throw new AttemptKeyReusedException();
+                case Reservation.InProgress:
+                    throw new AttemptInProgressException();
+                case Reservation.Answered { Attempt: var earlier }:
+                    // A retry of a use already answered: the same answer, without the card data or the acquirer.
+                    await conn.CloseAsync();
+                    await audit.AppendAsync(action + ".repeated", merchantId, request.CardToken, new Dictionary<string, object?>
+                    {
+                        ["reference"] = request.Reference, ["amount"] = request.Amount, ["currency"] = request.Currency,
+                        ["approved"] = earlier.Approved, ["decline_code"] = earlier.DeclineCode,
+                    });
+                    return new AcquirerOutcome(true, earlier.Approved, earlier.AuthorizationCode, earlier.DeclineCode, brand, last4,
+                        earlier.AnsweredAt);
             }
-            await conn.CloseAsync();
-            await audit.AppendAsync(action + ".repeated", merchantId, request.CardToken, new Dictionary<string, object?>
-            {
-                ["reference"] = request.Reference, ["amount"] = request.Amount, ["currency"] = request.Currency,
-                ["approved"] = earlier.Approved, ["decline_code"] = earlier.DeclineCode,
-            });
-            return new AcquirerOutcome(true, earlier.Approved, earlier.AuthorizationCode, earlier.DeclineCode, brand, last4);
         }
 
         StoredCard stored;
@@ -268,6 +274,10 @@ internal sealed class CardVault(
         {
             // Altered, swapped or under a revoked key: never sent to the acquirer.
             logger.LogCritical("Card data of a token did not decrypt; it is refused");
+            if (request.AttemptKey is { } reserved)
+            {
+                await attempts.ReleaseAsync(conn, merchantId, reserved, CancellationToken.None); // nothing was asked
+            }
             await audit.AppendAsync("card.unreadable", merchantId, request.CardToken,
                 new Dictionary<string, object?> { ["reference"] = request.Reference });
             return notFound;
@@ -280,17 +290,8 @@ internal sealed class CardVault(
             : SandboxAcquirer.Authorize(stored.Number, stored.ExpMonth, stored.ExpYear, clock.GetUtcNow());
         if (request.AttemptKey is { } attemptKey)
         {
-            // Two tries of one key at once (the Host lets only one run, but a lease can lapse): the first recorded
-            // answer is the one both get. A real acquirer dedupes the reference on its side as well. Not cancelled:
-            // the acquirer has answered, so the answer must be kept.
-            var kept = await attempts.RecordAsync(conn, merchantId, attemptKey,
-                new AcquirerAnswer(action, request.CardToken, request.Amount, request.Currency, approved, code, decline),
-                CancellationToken.None);
-            if (!kept.Answers(action, request))
-            {
-                throw new AttemptKeyReusedException();
-            }
-            (approved, code, decline) = (kept.Approved, kept.AuthorizationCode, kept.DeclineCode);
+            // Not cancelled: the acquirer has answered, so the answer must be kept.
+            await attempts.AnswerAsync(conn, merchantId, attemptKey, approved, code, decline, CancellationToken.None);
         }
         await conn.CloseAsync(); // back to the pool before waiting on the audit's group commit
         await audit.AppendAsync(action, merchantId, request.CardToken, new Dictionary<string, object?>

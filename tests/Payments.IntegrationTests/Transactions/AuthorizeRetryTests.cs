@@ -37,6 +37,13 @@ public sealed class AuthorizeRetryTests(TransactionsFixture gateway) : IClassFix
         Assert.True((int)failed.Status >= 500, $"the failed write answered {(int)failed.Status}");
         Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE order_id = $1", orderId));
         await ExecAsync(gateway, $"DROP TRIGGER {trigger} ON transactions.transactions; DROP FUNCTION public.{trigger}();");
+        // The retry comes two days later: the authorization's window still counts from the acquirer's answer.
+        await VaultScalarAsync("""
+            UPDATE vault.acquirer_attempts SET answered_at = answered_at - interval '2 days', created_at = created_at - interval '2 days'
+             WHERE merchant_id = $1 RETURNING ''
+            """, merchant.MerchantId);
+        var answeredAt = await VaultScalarAsync("SELECT extract(epoch FROM answered_at)::text FROM vault.acquirer_attempts WHERE merchant_id = $1",
+            merchant.MerchantId);
 
         var retried = await SendAsync(merchant.Http, HttpMethod.Post, "/v1/transactions", body, key);
         var replayed = await SendAsync(merchant.Http, HttpMethod.Post, "/v1/transactions", body, key);
@@ -52,6 +59,10 @@ public sealed class AuthorizeRetryTests(TransactionsFixture gateway) : IClassFix
             "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token));
         Assert.Equal(Str(retried.Body, "authorization_code"), await VaultScalarAsync(
             "SELECT authorization_code FROM vault.acquirer_attempts WHERE merchant_id = $1", merchant.MerchantId));
+        Assert.Equal(1, await ScalarAsync(gateway, """
+            SELECT count(*) FROM transactions.transactions
+             WHERE order_id = $1 AND abs(extract(epoch FROM authorization_expires_at - to_timestamp($2::float8)) - 7 * 86400) < 1
+            """, orderId, answeredAt!));
     }
 
     [Fact]

@@ -23,7 +23,8 @@ internal sealed record NewPayment(
     string? AuthorizationCode,
     string? DeclineCode,
     string? Brand,
-    string? Last4);
+    string? Last4,
+    DateTimeOffset? AuthorizedAt = null);
 
 /// <summary>A transaction after a change, with its history, and the exact answer bytes stored for its idempotency key.</summary>
 internal sealed record Changed(TransactionSnapshot Transaction, byte[] Body);
@@ -162,7 +163,8 @@ internal sealed partial class TransactionStore(NpgsqlDataSource db, TimeProvider
                  {
                      p.TrxId, p.MerchantId, p.Amount, p.Currency, captured, p.OrderId, p.ExternalId, p.PaymentIntentId,
                      p.CardToken, p.Brand, p.Last4, final.AuthorizationCode, final.DeclineCode,
-                     now + options.Value.AuthorizationWindow, now,
+                     // A repeated acquirer answer (ADR 25) keeps the window it was given.
+                     (p.AuthorizedAt ?? now) + options.Value.AuthorizationWindow, now,
                  })
         {
             insert.Parameters.Add(new() { Value = v ?? DBNull.Value });

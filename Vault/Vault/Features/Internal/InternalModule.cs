@@ -71,5 +71,10 @@ public sealed class InternalModule : ICarterModule
         {
             return VaultResults.Problem(409, "attempt_key_reused", "The attempt key was first used with a different request.");
         }
+        catch (AttemptInProgressException)
+        {
+            return VaultResults.Problem(409, "attempt_in_progress", "Another call with this attempt key is with the acquirer.",
+                retryAfterSeconds: 1);
+        }
     }
 }

@@ -71,7 +71,7 @@ internal sealed class AuthorizeEndpoint(
         }
         var changed = await store.InsertPaymentAsync(new NewPayment(trxId, merchantId, amount, currency, orderId, externalId,
             intentId, cardToken, req.Capture, outcome.Approved, outcome.AuthorizationCode, outcome.DeclineCode,
-            outcome.Brand, outcome.Last4), claim, ct);
+            outcome.Brand, outcome.Last4, outcome.AnsweredAt), claim, ct);
         outbox.Kick();
         await TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status201Created, changed.Body, changed.Transaction.Version, ct);
     }
