@@ -19,4 +19,10 @@ public sealed class TransactionsOptions
 
     /// <summary>How often the outbox relay looks for events left behind (it is also kicked after every commit).</summary>
     public TimeSpan OutboxPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long delivered outbox rows are kept (for diagnosis; the webhook event log is the record merchants read)
+    /// before the expiry sweep deletes them.
+    /// </summary>
+    public TimeSpan OutboxRetention { get; set; } = TimeSpan.FromDays(7);
 }

@@ -82,4 +82,25 @@ public sealed class OutboxOrderTests(TransactionsFixture gateway) : IClassFixtur
         Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.outbox WHERE id = $1 AND dispatched_at IS NULL AND attempts >= 1", broken));
         await ExecAsync(gateway, "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = $1", broken);
     }
+
+    [Fact]
+    public async Task The_sweep_deletes_delivered_events_past_their_retention_and_keeps_recent_and_undelivered_ones()
+    {
+        var merchant = "mer_" + Guid.NewGuid().ToString("N");
+        async Task<long> InsertAsync(string age, bool delivered) => await ScalarAsync(gateway, $"""
+            INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at, dispatched_at, locked_until)
+            VALUES ($1, $2, 'payment.authorized', '[]', now() - interval '{age}',
+                    {(delivered ? "now() - interval '" + age + "'" : "NULL")}, {(delivered ? "NULL" : "now() + interval '1 hour'")})
+            RETURNING id
+            """, "evt_" + Guid.NewGuid().ToString("N"), merchant);
+        var old = await InsertAsync("8 days", delivered: true);
+        var recent = await InsertAsync("1 day", delivered: true);
+        var undelivered = await InsertAsync("8 days", delivered: false);
+
+        await gateway.HostServices.GetRequiredService<Payments.Transactions.Lifecycle.ExpirySweeper>().RunOnceAsync(CancellationToken.None);
+
+        Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.outbox WHERE id = $1", old));
+        Assert.Equal(2, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.outbox WHERE id = ANY($1)", new[] { recent, undelivered }));
+        await ExecAsync(gateway, "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = $1", undelivered);
+    }
 }

@@ -12,6 +12,23 @@ internal sealed partial class TransactionStore
     private const long SettlementLock = 727274031;
     private const int SweepBatch = 500;
 
+    // ---------- outbox retention ----------
+
+    /// <summary>
+    /// Deletes delivered outbox rows older than <see cref="TransactionsOptions.OutboxRetention"/> among the 10,000
+    /// oldest, so each pass reads a bounded slice of the primary key however large the table is. Returns how many.
+    /// </summary>
+    public async Task<int> PurgeDeliveredOutboxAsync(CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            DELETE FROM transactions.outbox WHERE id IN (
+              SELECT id FROM (SELECT id, created_at, dispatched_at FROM transactions.outbox ORDER BY id LIMIT 10000) oldest
+               WHERE dispatched_at IS NOT NULL AND created_at < $1)
+            """);
+        cmd.Parameters.Add(new() { Value = clock.GetUtcNow() - options.Value.OutboxRetention });
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     // ---------- expiry ----------
 
     /// <summary>Releases the remaining amount of every open payment whose window ended by <paramref name="asOf"/>.</summary>

@@ -9,7 +9,7 @@ namespace Payments.Transactions.Lifecycle;
 /// <summary>
 /// Expires what is past the authorization window, every <see cref="TransactionsOptions.ExpirySweepInterval"/>.
 /// Stateless: after a restart the next pass finds whatever is due, so nothing is missed. Also drops idempotency keys
-/// past their retention.
+/// and delivered outbox rows past their retention.
 /// </summary>
 internal sealed class ExpirySweeper(
     TransactionStore store,
@@ -45,6 +45,7 @@ internal sealed class ExpirySweeper(
             logger.LogInformation("Expired {Count} authorizations", expired);
         }
         await idempotency.PurgeExpiredAsync(ct);
+        await store.PurgeDeliveredOutboxAsync(ct);
         return expired;
     }
 
