@@ -94,6 +94,7 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
             }
             catch (IdempotencyLeaseLostException)
             {
+                DropAnswer(http.Response, buffer);
                 return false;
             }
             catch
@@ -114,7 +115,7 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
                 if (!await store.CompleteAsync(claim, response, CancellationToken.None))
                 {
                     // Another request took the key over meanwhile: this answer is dropped for the key's own.
-                    buffer.SetLength(0);
+                    DropAnswer(http.Response, buffer);
                     return false;
                 }
             }
@@ -152,6 +153,17 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
             }
         }
         return headers;
+    }
+
+    /// <summary>Forgets an answer the key no longer gives (its lease was lost), so the key's own answer replaces it whole.</summary>
+    private static void DropAnswer(HttpResponse response, MemoryStream buffer)
+    {
+        buffer.SetLength(0);
+        response.StatusCode = StatusCodes.Status200OK;
+        foreach (var name in KeptHeaders.Append("Retry-After"))
+        {
+            response.Headers.Remove(name);
+        }
     }
 
     private static async Task WriteReplayAsync(HttpContext http, StoredResponse stored)
