@@ -66,10 +66,14 @@ public sealed class IdempotencyStore(
             var token = Guid.NewGuid();
             await using var conn = await db.OpenConnectionAsync(ct);
             // Take the key when it is free, expired, or held by a crashed request with the same fingerprint.
+            // Committed without waiting for the disk: whatever the request then commits (its change with the answer,
+            // or the stored refusal) waits for the disk and so flushes the claim too. A claim lost to a crash before
+            // that leaves nothing behind: the retry claims afresh, and the Vault knows the key (ADR 25).
             await using (var cmd = new NpgsqlCommand("""
+                WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
                 INSERT INTO idempotency.requests AS r
                        (merchant_id, idem_key, fingerprint, state, lease_token, lease_until, created_at, expires_at)
-                VALUES ($1, $2, $3, 'in_progress', $4, $5, $6, $7)
+                SELECT $1, $2, $3, 'in_progress', $4, $5, $6, $7 FROM async_commit
                 ON CONFLICT (merchant_id, idem_key) DO UPDATE
                    SET fingerprint = excluded.fingerprint, state = 'in_progress', lease_token = excluded.lease_token,
                        lease_until = excluded.lease_until, created_at = excluded.created_at,
