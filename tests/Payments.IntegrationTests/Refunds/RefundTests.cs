@@ -293,7 +293,7 @@ public sealed class RefundTests(RefundsFixture gateway)
         // The acquirer refunded once: the retry booked the first answer (same code), kept beside the unbooked try.
         Assert.Equal(1, await gateway.ScalarAsync(
             "SELECT count(DISTINCT acquirer_code) FROM refunds.refunds WHERE payment_trx_id = $1 AND acquirer_answer = 'APPROVED'", paymentId));
-        Assert.Equal(Str(body, "authorization_code"), await VaultScalarAsync(
+        Assert.Equal(Str(body, "authorization_code"), await gateway.VaultScalarAsync(
             "SELECT authorization_code FROM vault.acquirer_attempts WHERE merchant_id = $1 AND action = 'card.refund'", merchant.MerchantId));
     }
 
@@ -318,7 +318,7 @@ public sealed class RefundTests(RefundsFixture gateway)
         Assert.Equal(100, Long(await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}"), "refunded_amount"));
         Assert.Equal(1, await gateway.ScalarAsync(
             "SELECT count(*) FROM refunds.refunds WHERE payment_trx_id = $1 AND amount = 1000 AND NOT booked", paymentId));
-        Assert.Equal("2", await VaultScalarAsync(
+        Assert.Equal("2", await gateway.VaultScalarAsync(
             "SELECT count(*)::text FROM vault.audit_log WHERE merchant_id = $1 AND action = 'card.refund'", merchant.MerchantId));
     }
 
@@ -340,18 +340,6 @@ public sealed class RefundTests(RefundsFixture gateway)
     private sealed class Cleanup(Func<Task> action) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync() => await action();
-    }
-
-    private async Task<string?> VaultScalarAsync(string sql, params object[] args)
-    {
-        await using var conn = new Npgsql.NpgsqlConnection(gateway.VaultConnectionString);
-        await conn.OpenAsync();
-        await using var cmd = new Npgsql.NpgsqlCommand(sql, conn);
-        foreach (var a in args)
-        {
-            cmd.Parameters.Add(new Npgsql.NpgsqlParameter { Value = a });
-        }
-        return await cmd.ExecuteScalarAsync() as string;
     }
 
     [Fact]

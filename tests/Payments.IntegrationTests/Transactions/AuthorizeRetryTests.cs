@@ -1,5 +1,4 @@
 using System.Net;
-using Npgsql;
 using Payments.TestKit;
 using static Payments.IntegrationTests.Transactions.Api;
 
@@ -38,11 +37,11 @@ public sealed class AuthorizeRetryTests(TransactionsFixture gateway) : IClassFix
         Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE order_id = $1", orderId));
         await ExecAsync(gateway, $"DROP TRIGGER {trigger} ON transactions.transactions; DROP FUNCTION public.{trigger}();");
         // The retry comes two days later: the authorization's window still counts from the acquirer's answer.
-        await VaultScalarAsync("""
+        await gateway.VaultScalarAsync("""
             UPDATE vault.acquirer_attempts SET answered_at = answered_at - interval '2 days', created_at = created_at - interval '2 days'
              WHERE merchant_id = $1 RETURNING ''
             """, merchant.MerchantId);
-        var answeredAt = await VaultScalarAsync("SELECT extract(epoch FROM answered_at)::text FROM vault.acquirer_attempts WHERE merchant_id = $1",
+        var answeredAt = await gateway.VaultScalarAsync("SELECT extract(epoch FROM answered_at)::text FROM vault.acquirer_attempts WHERE merchant_id = $1",
             merchant.MerchantId);
 
         var retried = await SendAsync(merchant.Http, HttpMethod.Post, "/v1/transactions", body, key);
@@ -55,9 +54,9 @@ public sealed class AuthorizeRetryTests(TransactionsFixture gateway) : IClassFix
         Assert.Equal(Str(retried.Body, "trx_id"), Str(replayed.Body, "trx_id"));
         // The acquirer was asked once; the retry got its first answer back.
         var action = operation == "authcap" ? "card.authcap" : "card.authorize";
-        Assert.Equal($"{action},{action}.repeated", await VaultScalarAsync(
+        Assert.Equal($"{action},{action}.repeated", await gateway.VaultScalarAsync(
             "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token));
-        Assert.Equal(Str(retried.Body, "authorization_code"), await VaultScalarAsync(
+        Assert.Equal(Str(retried.Body, "authorization_code"), await gateway.VaultScalarAsync(
             "SELECT authorization_code FROM vault.acquirer_attempts WHERE merchant_id = $1", merchant.MerchantId));
         Assert.Equal(1, await ScalarAsync(gateway, """
             SELECT count(*) FROM transactions.transactions
@@ -75,21 +74,9 @@ public sealed class AuthorizeRetryTests(TransactionsFixture gateway) : IClassFix
         var second = await AuthorizeAsync(merchant, token, amount: 700);
 
         Assert.NotEqual(Str(first, "trx_id"), Str(second, "trx_id"));
-        Assert.Equal("card.authorize,card.authorize", await VaultScalarAsync(
+        Assert.Equal("card.authorize,card.authorize", await gateway.VaultScalarAsync(
             "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.auth%'", token));
-        Assert.Equal("0", await VaultScalarAsync(
+        Assert.Equal("0", await gateway.VaultScalarAsync(
             "SELECT count(*)::text FROM vault.acquirer_attempts WHERE merchant_id = $1", merchant.MerchantId));
-    }
-
-    private async Task<string?> VaultScalarAsync(string sql, params object[] args)
-    {
-        await using var conn = new NpgsqlConnection(gateway.VaultConnectionString);
-        await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        foreach (var a in args)
-        {
-            cmd.Parameters.Add(new NpgsqlParameter { Value = a });
-        }
-        return await cmd.ExecuteScalarAsync() as string;
     }
 }
