@@ -82,6 +82,11 @@ internal sealed class AcquirerAttempts(NpgsqlDataSource db, IOptions<VaultOption
         };
     }
 
+    /// <summary>The key's answer, if the acquirer gave one for this very request; null otherwise.</summary>
+    public async Task<AcquirerAttempt?> FindAnsweredAsync(NpgsqlConnection conn, string merchantId, string attemptKey, string action,
+        AcquirerRequest request, CancellationToken ct) =>
+        await FindAsync(conn, merchantId, attemptKey, ct) is { Answered: true } found && found.IsFor(action, request) ? found : null;
+
     /// <summary>Records the acquirer's answer to a reserved key.</summary>
     public async Task AnswerAsync(NpgsqlConnection conn, string merchantId, string attemptKey, bool approved, string? code,
         string? decline, CancellationToken ct)

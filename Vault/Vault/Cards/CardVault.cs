@@ -224,21 +224,32 @@ internal sealed class CardVault(
     {
         var notFound = new AcquirerOutcome(false, false, null, null, null, null);
         await using var conn = await db.OpenConnectionAsync(ct);
-        string brand, last4;
-        byte[] ciphertext;
+        string? brand = null, last4 = null;
+        byte[]? ciphertext = null;
         await using (var cmd = new NpgsqlCommand(
             "SELECT brand, last4, ciphertext FROM vault.cards WHERE token = $1 AND merchant_id = $2", conn))
         {
             cmd.Parameters.Add(new() { Value = request.CardToken });
             cmd.Parameters.Add(new() { Value = merchantId });
             await using var r = await cmd.ExecuteReaderAsync(ct);
-            if (!await r.ReadAsync(ct))
+            if (await r.ReadAsync(ct))
+            {
+                brand = r.GetString(0);
+                last4 = r.GetString(1);
+                ciphertext = (byte[])r[2];
+            }
+        }
+        if (ciphertext is null)
+        {
+            // The card is gone (or never was this merchant's). A retry of a use the acquirer already answered still
+            // gets that answer: a refund made before the card was deleted must still be booked.
+            if (request.AttemptKey is not { } retried || await attempts.FindAnsweredAsync(conn, merchantId, retried, action, request, ct) is not { } made)
             {
                 return notFound;
             }
-            brand = r.GetString(0);
-            last4 = r.GetString(1);
-            ciphertext = (byte[])r[2];
+            await conn.CloseAsync();
+            await AuditRepeatAsync(action, merchantId, request, made);
+            return new AcquirerOutcome(true, made.Approved, made.AuthorizationCode, made.DeclineCode, null, null, made.AnsweredAt);
         }
 
         if (request.AttemptKey is { } key)
@@ -253,11 +264,7 @@ internal sealed class CardVault(
                 case Reservation.Answered { Attempt: var earlier }:
                     // A retry of a use already answered: the same answer, without the card data or the acquirer.
                     await conn.CloseAsync();
-                    await audit.AppendAsync(action + ".repeated", merchantId, request.CardToken, new Dictionary<string, object?>
-                    {
-                        ["reference"] = request.Reference, ["amount"] = request.Amount, ["currency"] = request.Currency,
-                        ["approved"] = earlier.Approved, ["decline_code"] = earlier.DeclineCode,
-                    });
+                    await AuditRepeatAsync(action, merchantId, request, earlier);
                     return new AcquirerOutcome(true, earlier.Approved, earlier.AuthorizationCode, earlier.DeclineCode, brand, last4,
                         earlier.AnsweredAt);
             }
@@ -301,6 +308,13 @@ internal sealed class CardVault(
         });
         return new AcquirerOutcome(true, approved, code, decline, brand, last4);
     }
+
+    private Task AuditRepeatAsync(string action, string merchantId, AcquirerRequest request, AcquirerAttempt earlier) =>
+        audit.AppendAsync(action + ".repeated", merchantId, request.CardToken, new Dictionary<string, object?>
+        {
+            ["reference"] = request.Reference, ["amount"] = request.Amount, ["currency"] = request.Currency,
+            ["approved"] = earlier.Approved, ["decline_code"] = earlier.DeclineCode,
+        });
 
     private static async Task<IntentRow?> ReadIntentAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string intentId, bool forUpdate, CancellationToken ct)
     {

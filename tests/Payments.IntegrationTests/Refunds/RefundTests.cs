@@ -298,6 +298,33 @@ public sealed class RefundTests(RefundsFixture gateway)
     }
 
     [Fact]
+    public async Task A_retry_books_the_acquirer_refund_of_the_first_try_even_after_the_card_was_deleted()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeAsync(merchant);
+        var paymentId = Str(await gateway.PaymentAsync(merchant, 1000, token: token), "trx_id");
+        var key = "refund-" + Guid.NewGuid().ToString("N");
+        await using (await FailRefundBookingAsync(paymentId))
+        {
+            var (failed, _, _) = await RefundAsync(merchant.Http, paymentId, 400, idempotencyKey: key);
+            Assert.True((int)failed >= 500, $"the failed booking answered {(int)failed}");
+        }
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(merchant.Http, HttpMethod.Delete, $"/v1/card-tokens/{token}")).Status);
+
+        var (retried, body, _) = await RefundAsync(merchant.Http, paymentId, 400, idempotencyKey: key);
+        var (fresh, _, _) = await RefundAsync(merchant.Http, paymentId, 100);
+
+        Assert.Equal(HttpStatusCode.Created, retried);
+        Assert.Null(body!["decline_code"]);
+        Assert.Equal(400, Long(await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}"), "refunded_amount"));
+        // A new refund, though, has no card to go to.
+        Assert.Equal(HttpStatusCode.Created, fresh);
+        Assert.Equal(400, Long(await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}"), "refunded_amount"));
+        Assert.Equal("card.refund,card.refund.repeated", await gateway.VaultScalarAsync(
+            "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card.refund%'", token));
+    }
+
+    [Fact]
     public async Task A_retried_full_refund_whose_amount_changed_meanwhile_is_refused_and_sends_nothing()
     {
         var merchant = await gateway.CreateMerchantClientAsync();
