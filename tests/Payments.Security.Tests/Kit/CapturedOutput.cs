@@ -40,6 +40,27 @@ internal static class CapturedOutput
         }
     }
 
+    /// <summary>How much has been captured so far: a mark for <see cref="LogTextSince"/>.</summary>
+    public static int LogLength
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return Logs.Length;
+            }
+        }
+    }
+
+    /// <summary>What was captured after <paramref name="mark"/>: cheap to poll, unlike copying every log line each time.</summary>
+    public static string LogTextSince(int mark)
+    {
+        lock (Gate)
+        {
+            return Logs.ToString(mark, Logs.Length - mark);
+        }
+    }
+
     public static IReadOnlyCollection<RecordedResponse> RecordedResponses => Responses.ToArray();
 
     public static void Record(RecordedResponse response) => Responses.Enqueue(response);
