@@ -350,24 +350,8 @@ public sealed class RefundTests(RefundsFixture gateway)
     }
 
     /// <summary>Makes booking a refund of the payment fail, as a lost database would, until disposed.</summary>
-    private async Task<IAsyncDisposable> FailRefundBookingAsync(string paymentId)
-    {
-        var trigger = "fail_" + paymentId;
-        await gateway.ScalarAsync($"""
-            CREATE FUNCTION public.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.type = 'REFUND' AND NEW.parent_trx_id = '{paymentId}' THEN RAISE EXCEPTION 'injected failure'; END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER {trigger} BEFORE INSERT ON transactions.transactions FOR EACH ROW EXECUTE FUNCTION public.{trigger}();
-            """);
-        return new Cleanup(() => gateway.ScalarAsync($"DROP TRIGGER {trigger} ON transactions.transactions; DROP FUNCTION public.{trigger}();"));
-    }
-
-    private sealed class Cleanup(Func<Task> action) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync() => await action();
-    }
+    private Task<IAsyncDisposable> FailRefundBookingAsync(string paymentId) =>
+        gateway.FailTransactionInsertsAsync($"NEW.type = 'REFUND' AND NEW.parent_trx_id = '{paymentId}'");
 
     [Fact]
     public async Task Card_data_in_the_reason_is_refused_without_echoing_it()

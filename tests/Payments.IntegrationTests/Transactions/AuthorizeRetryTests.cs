@@ -18,24 +18,16 @@ public sealed class AuthorizeRetryTests(TransactionsFixture gateway) : IClassFix
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
         var orderId = "ord-" + Guid.NewGuid().ToString("N")[..12];
-        var trigger = "fail_" + orderId.Replace('-', '_');
-        // The Host's write fails after the Vault answered, as a lost database would make it.
-        await ExecAsync(gateway, $"""
-            CREATE FUNCTION public.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.order_id = '{orderId}' THEN RAISE EXCEPTION 'injected failure'; END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER {trigger} BEFORE INSERT ON transactions.transactions FOR EACH ROW EXECUTE FUNCTION public.{trigger}();
-            """);
         var body = new { operation, amount = 4200, currency = "USD", card_token = token, order_id = orderId };
         var key = Guid.NewGuid().ToString();
 
-        var failed = await SendAsync(merchant.Http, HttpMethod.Post, "/v1/transactions", body, key);
-
-        Assert.True((int)failed.Status >= 500, $"the failed write answered {(int)failed.Status}");
+        // The Host's write fails after the Vault answered, as a lost database would make it.
+        await using (await gateway.FailTransactionInsertsAsync($"NEW.order_id = '{orderId}'"))
+        {
+            var failed = await SendAsync(merchant.Http, HttpMethod.Post, "/v1/transactions", body, key);
+            Assert.True((int)failed.Status >= 500, $"the failed write answered {(int)failed.Status}");
+        }
         Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE order_id = $1", orderId));
-        await ExecAsync(gateway, $"DROP TRIGGER {trigger} ON transactions.transactions; DROP FUNCTION public.{trigger}();");
         // The retry comes two days later: the authorization's window still counts from the acquirer's answer.
         await gateway.VaultScalarAsync("""
             UPDATE vault.acquirer_attempts SET answered_at = answered_at - interval '2 days', created_at = created_at - interval '2 days'
