@@ -21,10 +21,18 @@ public sealed partial class Program
     /// <summary>The merchant API's request body limit (the contract's 64 KiB).</summary>
     internal const long MaxRequestBodyBytes = 64 * 1024;
 
+    /// <summary>The port layout (ADR 0015); <c>Listeners:Public</c> and <c>Listeners:Management</c> override it.</summary>
+    internal static readonly Dictionary<ListenerRole, string> DefaultListeners = new()
+    {
+        [ListenerRole.Public] = "http://127.0.0.1:5080",
+        [ListenerRole.Management] = "http://127.0.0.1:5081",
+    };
+
     public static async Task<int> Main(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Logging.AddRedactedConsole();
+        builder.UseGatewayListeners(DefaultListeners);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
@@ -125,6 +133,7 @@ internal static class GatewayPipeline
         app.UseStatusCodePages(ctx => ProblemDetailsSetup.WriteStatusProblemAsync(ctx.HttpContext));
         app.Use(RefuseUntypedBodies);
         app.UseRouting();
+        app.UseListenerGate();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMiddleware<IdempotencyMiddleware>();

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
+using Payments.BuildingBlocks.Hosting;
 using StackExchange.Redis;
 
 namespace Payments.Host.Health;
@@ -19,9 +20,9 @@ internal static class HealthChecks
     public static void MapGatewayHealthChecks(this WebApplication app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync })
-            .AllowAnonymous().ExcludeFromDescription();
+            .AllowAnonymous().ExcludeFromDescription().OnEveryListener();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteAsync })
-            .AllowAnonymous().ExcludeFromDescription();
+            .AllowAnonymous().ExcludeFromDescription().OnEveryListener();
     }
 
     private static Task WriteAsync(HttpContext http, HealthReport report)

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Npgsql;
 using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Data;
+using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Logging;
 using Payments.Vault.Acquirer;
 using Payments.Vault.Audit;
@@ -25,6 +26,13 @@ public sealed partial class Program
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Logging.AddRedactedConsole();
+        builder.UseGatewayListeners(new Dictionary<ListenerRole, string>
+        {
+            // The port layout (ADR 0015): the card-entry page for browsers, the service API for the Host only.
+            [ListenerRole.Public] = "http://127.0.0.1:5090",
+            [ListenerRole.Internal] = "http://127.0.0.1:5091",
+            [ListenerRole.Management] = "http://127.0.0.1:5092",
+        });
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = 16 * 1024;
@@ -85,6 +93,8 @@ public sealed partial class Program
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRouting();
+        app.UseListenerGate();
         app.UseMiddleware<ServiceAuthenticationMiddleware>();
         app.MapCarter();
         await app.RunAsync();

@@ -15,6 +15,9 @@ public sealed class VaultFactory(IReadOnlyDictionary<string, string?> settings) 
     {
         builder.UseEnvironment("Testing");
         builder.UseContentRoot(Path.Combine(RepositoryPaths.Root, "Vault", "Vault"));
+        // In memory (or on the factory's own Kestrel port) there is one server for every role; process tests bind
+        // the real listeners (GatewayProcesses).
+        builder.UseSetting("Listeners:Untagged", "Public,Internal,Management");
         foreach (var (key, value) in settings)
         {
             builder.UseSetting(key, value);
@@ -38,6 +41,7 @@ public sealed class HostFactory(
     {
         builder.UseEnvironment("Testing");
         builder.UseContentRoot(Path.Combine(RepositoryPaths.Root, "Host"));
+        builder.UseSetting("Listeners:Untagged", "Public,Internal,Management");
         foreach (var (key, value) in settings)
         {
             builder.UseSetting(key, value);

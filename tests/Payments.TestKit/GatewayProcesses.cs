@@ -59,6 +59,8 @@ public sealed class GatewayProcesses : IAsyncDisposable
     private readonly string vaultOwnerPassword = Secret(18);
     private readonly string authKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
     private readonly string serviceKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+    private readonly int vaultInternalPort = ProcessRunner.FreePort();
+    private readonly int vaultManagementPort = ProcessRunner.FreePort();
     private readonly string[] kek = [Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))];
     private readonly List<GatewayProcess> hosts = [];
     private RedisServer? redis;
@@ -187,11 +189,12 @@ public sealed class GatewayProcesses : IAsyncDisposable
         {
             ["ConnectionStrings__Payments"] = HostConnectionString,
             ["ConnectionStrings__Redis"] = $"{Redis.Endpoint},abortConnect=false",
-            ["Vault__BaseUrl"] = Vault.BaseUrl.ToString(),
+            ["Vault__BaseUrl"] = $"http://127.0.0.1:{vaultInternalPort}/",
             ["Vault__ServiceKey"] = serviceKey,
             ["Gateway__Mode"] = options.GatewayMode,
             ["Auth__KeyEncryptionKey"] = authKey,
-            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+            ["Listeners__Public"] = $"http://127.0.0.1:{port}",
+            ["Listeners__Management"] = $"http://127.0.0.1:{ProcessRunner.FreePort()}",
         };
         foreach (var (k, v) in options.HostEnvironment)
         {
@@ -210,7 +213,9 @@ public sealed class GatewayProcesses : IAsyncDisposable
             ["Vault__ServiceKey"] = serviceKey,
             ["Vault__PublicUrl"] = $"http://127.0.0.1:{port}",
             ["Gateway__Mode"] = options.GatewayMode,
-            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+            ["Listeners__Public"] = $"http://127.0.0.1:{port}",
+            ["Listeners__Internal"] = $"http://127.0.0.1:{vaultInternalPort}",
+            ["Listeners__Management"] = $"http://127.0.0.1:{vaultManagementPort}",
         };
         for (var i = 0; i < kek.Length; i++)
         {
@@ -230,7 +235,8 @@ public sealed class GatewayProcesses : IAsyncDisposable
     public async Task<string> RunHostCommandAsync(params string[] args)
     {
         var env = HostEnv(ProcessRunner.FreePort());
-        env.Remove("ASPNETCORE_URLS");
+        env.Remove("Listeners__Public");
+        env.Remove("Listeners__Management");
         var psi = GatewayProcess.StartInfo(HostDll, env);
         foreach (var a in args)
         {

@@ -1,5 +1,6 @@
 using Carter;
 using Npgsql;
+using Payments.BuildingBlocks.Hosting;
 
 namespace Payments.Vault.Features.Health;
 
@@ -8,7 +9,7 @@ public sealed class HealthModule : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/health");
+        var group = app.MapGroup("/health").OnEveryListener();
         group.MapGet("/live", () => Results.Ok(new { status = "Healthy" }));
         group.MapGet("/ready", async (NpgsqlDataSource db, CancellationToken ct) =>
         {

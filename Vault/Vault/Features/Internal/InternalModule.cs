@@ -1,4 +1,5 @@
 using Carter;
+using Payments.BuildingBlocks.Hosting;
 using Payments.Vault.Acquirer;
 using Payments.Vault.Cards;
 using Payments.Vault.Contracts;
@@ -14,7 +15,8 @@ public sealed class InternalModule : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/internal/v1");
+        // Served on the internal listener only (ADR 0015): the public port does not route here however a path is spelt.
+        var group = app.MapGroup("/internal/v1").OnListeners(ListenerRole.Internal);
 
         group.MapPut("/tokenization-intents/{id}", async (string id, TokenizationIntentRegistration body, HttpContext http,
             CardVault vault, CancellationToken ct) =>
