@@ -6,6 +6,7 @@ using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Logging;
+using Payments.BuildingBlocks.RateLimiting;
 using Payments.Host.Health;
 using Payments.Host.Pipeline;
 using Payments.Vault.Client;
@@ -44,6 +45,7 @@ public sealed partial class Program
         services.AddPaymentsPlatform(config);
         services.AddVaultClient(config);
         services.AddIdempotency(config);
+        services.AddGatewayRateLimiting(config);
         foreach (var module in Modules.All)
         {
             module.AddServices(services, config);
@@ -134,8 +136,11 @@ internal static class GatewayPipeline
         app.Use(RefuseUntypedBodies);
         app.UseRouting();
         app.UseListenerGate();
+        // Limits and shedding come before idempotency (the contract): a 429 or 503 leaves the key free.
+        app.UseAdmissionControl();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMerchantRateLimits();
         app.UseMiddleware<IdempotencyMiddleware>();
         app.UseFastEndpoints(c =>
         {

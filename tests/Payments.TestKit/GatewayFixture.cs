@@ -64,6 +64,10 @@ public class GatewayFixture : IAsyncLifetime
             // Auth tests that measure the hash itself set their own.
             ["Auth:SecretHashIterations"] = "1000",
         };
+        foreach (var (k, v) in SuiteLimits.HostSettings)
+        {
+            hostSettings[k] = v;
+        }
         ConfigureHost(hostSettings);
         host = new HostFactory(hostSettings, vault, ConfigureHostServices, overVaultSocket: UseKestrel);
         if (UseKestrel)
@@ -102,8 +106,12 @@ public class GatewayFixture : IAsyncLifetime
     {
     }
 
-    /// <summary>An anonymous client of the merchant API.</summary>
-    public HttpClient CreateClient() => Host.CreateClient();
+    /// <summary>
+    /// An anonymous client of the merchant API. A 429 from the merchant rate limiter or a 503 <c>overloaded</c> fails
+    /// the call unless <paramref name="expectRefusals"/>: no test passes or fails by the luck of timing.
+    /// </summary>
+    public HttpClient CreateClient(bool expectRefusals = false) =>
+        expectRefusals ? Host.CreateClient() : Host.CreateDefaultClient(Host.ClientOptions.BaseAddress, new UnexpectedRefusalGuard());
 
     public virtual async Task DisposeAsync()
     {

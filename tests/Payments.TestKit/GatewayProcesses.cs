@@ -196,6 +196,10 @@ public sealed class GatewayProcesses : IAsyncDisposable
             ["Listeners__Public"] = $"http://127.0.0.1:{port}",
             ["Listeners__Management"] = $"http://127.0.0.1:{ProcessRunner.FreePort()}",
         };
+        foreach (var (k, v) in SuiteLimits.HostSettings)
+        {
+            env[k.Replace(":", "__", StringComparison.Ordinal)] = v!;
+        }
         foreach (var (k, v) in options.HostEnvironment)
         {
             env[k] = v;

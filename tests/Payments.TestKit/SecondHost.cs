@@ -21,6 +21,10 @@ public static class SecondHost
             ["Vault:ServiceKey"] = gateway.ServiceKey,
             ["Gateway:Mode"] = "Sandbox",
         };
+        foreach (var (k, v) in SuiteLimits.HostSettings)
+        {
+            settings[k] = v;
+        }
         foreach (var (k, v) in extraSettings ?? new Dictionary<string, string?>())
         {
             settings[k] = v;
@@ -31,9 +35,9 @@ public static class SecondHost
     }
 
     /// <summary>A client of <paramref name="host"/> carrying the merchant's bearer token.</summary>
-    public static HttpClient CreateClientFor(this HostFactory host, MerchantClient merchant)
+    public static HttpClient CreateClientFor(this HostFactory host, MerchantClient merchant, bool expectRefusals = false)
     {
-        var http = host.CreateClient();
+        var http = expectRefusals ? host.CreateClient() : host.CreateDefaultClient(host.ClientOptions.BaseAddress, new UnexpectedRefusalGuard());
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", merchant.AccessToken);
         return http;
     }

@@ -14,6 +14,7 @@ public static class ErrorCodes
     public const string InvalidToken = "invalid_token";
     public const string Forbidden = "forbidden";
     public const string RateLimited = "rate_limited";
+    public const string Overloaded = "overloaded";
     public const string InvalidState = "invalid_state";
     public const string AmountExceedsRemaining = "amount_exceeds_remaining";
     public const string AmountExceedsRefundable = "amount_exceeds_refundable";

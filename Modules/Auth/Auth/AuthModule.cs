@@ -5,10 +5,12 @@ using Payments.Auth.Authentication;
 using Payments.Auth.Commands;
 using Payments.Auth.Contracts;
 using Payments.Auth.Data;
+using Payments.Auth.Features.Limits;
 using Payments.Auth.RateLimiting;
 using Payments.Auth.Tokens;
 using Payments.BuildingBlocks.Commands;
 using Payments.BuildingBlocks.Hosting;
+using Payments.BuildingBlocks.RateLimiting;
 
 namespace Payments.Auth;
 
@@ -28,6 +30,9 @@ public static class AuthModule
         services.AddSingleton<FailureLimiter>();
         services.AddSingleton<MerchantStore>();
         services.AddHostedService<RevocationSync>();
+        services.AddSingleton<MerchantLimits>();
+        services.AddSingleton<IMerchantLimits>(sp => sp.GetRequiredService<MerchantLimits>());
+        services.AddHostedService(sp => sp.GetRequiredService<MerchantLimits>());
 
         services.AddHttpContextAccessor();
         services.AddScoped<ICurrentMerchant, CurrentMerchant>();

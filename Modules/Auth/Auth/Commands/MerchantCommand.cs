@@ -3,7 +3,9 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Data;
+using Payments.Auth.Features.Limits;
 using Payments.BuildingBlocks.Commands;
+using Payments.BuildingBlocks.RateLimiting;
 
 namespace Payments.Auth.Commands;
 
@@ -13,7 +15,8 @@ namespace Payments.Auth.Commands;
 /// </summary>
 internal sealed class MerchantCommand(IServiceScopeFactory scopes, IOptions<AuthOptions> options) : IHostCommand
 {
-    private const string Usage = "usage: merchant create --name NAME | merchant rotate-secret --client-id ID [--grace-minutes N]";
+    private const string Usage =
+        "usage: merchant create --name NAME | merchant rotate-secret --client-id ID [--grace-minutes N] | merchant set-limits --merchant-id ID --rps N [--burst N]";
 
     public string Verb => "merchant";
 
@@ -69,9 +72,43 @@ internal sealed class MerchantCommand(IServiceScopeFactory scopes, IOptions<Auth
                 }.ToJsonString());
                 return 0;
 
+            case "set-limits":
+                return await SetLimitsAsync(scope.ServiceProvider.GetRequiredService<MerchantLimits>(), flags, stdout, ct);
+
             default:
                 return Fail(Usage);
         }
+    }
+
+    private static async Task<int> SetLimitsAsync(MerchantLimits limits, Dictionary<string, string> flags, TextWriter stdout, CancellationToken ct)
+    {
+        const int Max = 1_000_000;
+        if (!flags.TryGetValue("merchant-id", out var merchantId) || !flags.TryGetValue("rps", out var rpsText)
+            || flags.Keys.Any(k => k is not ("merchant-id" or "rps" or "burst")))
+        {
+            return Fail("merchant set-limits needs --merchant-id ID --rps N [--burst N].");
+        }
+        if (!int.TryParse(rpsText, NumberStyles.None, CultureInfo.InvariantCulture, out var rps) || rps is < 1 or > Max)
+        {
+            return Fail($"--rps must be a whole number from 1 to {Max}.");
+        }
+        var burst = rps;
+        if (flags.TryGetValue("burst", out var burstText)
+            && (!int.TryParse(burstText, NumberStyles.None, CultureInfo.InvariantCulture, out burst) || burst is < 1 or > Max))
+        {
+            return Fail($"--burst must be a whole number from 1 to {Max}.");
+        }
+        if (!await limits.SetAsync(merchantId, new MerchantLimit(rps, burst), ct))
+        {
+            return Fail($"No merchant '{merchantId}'.");
+        }
+        await stdout.WriteLineAsync(new JsonObject
+        {
+            ["merchant_id"] = merchantId,
+            ["rps"] = rps,
+            ["burst"] = burst,
+        }.ToJsonString());
+        return 0;
     }
 
     internal static bool TryParseFlags(IReadOnlyList<string> args, out Dictionary<string, string> flags)

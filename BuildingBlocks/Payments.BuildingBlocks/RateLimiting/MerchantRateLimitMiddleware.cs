@@ -1,0 +1,46 @@
+using System.Globalization;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Payments.BuildingBlocks.Http;
+
+namespace Payments.BuildingBlocks.RateLimiting;
+
+/// <summary>
+/// After authentication, before idempotency: every authenticated merchant route takes a token from its merchant's
+/// bucket, answers with the IETF <c>RateLimit-Policy</c> and <c>RateLimit</c> headers, and past the limit is refused
+/// with 429 <c>rate_limited</c> and <c>Retry-After</c> before its <c>Idempotency-Key</c> is looked at. Anonymous routes
+/// (the token route has failure limits of its own) are not limited here.
+/// </summary>
+public sealed class MerchantRateLimitMiddleware(RequestDelegate next, DistributedTokenBucket buckets, IMerchantLimits limits)
+{
+    public const string PolicyName = "merchant";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (context.GetEndpoint() is not { } endpoint
+            || endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null
+            || context.User.Identity?.IsAuthenticated != true
+            || context.User.FindFirstValue(ClaimTypes.NameIdentifier) is not { Length: > 0 } merchantId)
+        {
+            await next(context);
+            return;
+        }
+        var limit = await limits.GetAsync(merchantId, context.RequestAborted);
+        var decision = await buckets.AcquireAsync(merchantId, limit, context.RequestAborted);
+        var headers = context.Response.Headers;
+        // draft-ietf-httpapi-ratelimit-headers: quota q per window w seconds; r left, t seconds until it refills.
+        var window = Math.Max(1, (int)Math.Ceiling(limit.Burst / (double)limit.Rps));
+        headers["RateLimit-Policy"] = string.Create(CultureInfo.InvariantCulture, $"\"{PolicyName}\";q={limit.Burst};w={window}");
+        var reset = decision.Allowed ? (decision.Remaining >= limit.Burst - 1 ? 0 : 1) : decision.RetryAfterSeconds;
+        headers["RateLimit"] = string.Create(CultureInfo.InvariantCulture, $"\"{PolicyName}\";r={decision.Remaining};t={reset}");
+        if (!decision.Allowed)
+        {
+            await Problems.WriteAsync(context, 429, ErrorCodes.RateLimited,
+                string.Create(CultureInfo.InvariantCulture, $"This merchant's limit of {limit.Rps} requests per second is reached; retry after {decision.RetryAfterSeconds} s with the same Idempotency-Key."),
+                retryAfterSeconds: decision.RetryAfterSeconds);
+            return;
+        }
+        await next(context);
+    }
+}

@@ -1,0 +1,49 @@
+namespace Payments.BuildingBlocks.RateLimiting;
+
+/// <summary>Settings under <c>RateLimits</c>: per-merchant request rates (see docs/adr/0040-rate-limits-and-admission.md).</summary>
+public sealed class RateLimitOptions
+{
+    public const string Section = "RateLimits";
+
+    /// <summary>Requests per second of a merchant without a limit of its own, in live mode (Stripe's figure).</summary>
+    public int LiveRps { get; set; } = 100;
+
+    /// <summary>The same in sandbox mode.</summary>
+    public int SandboxRps { get; set; } = 25;
+
+    /// <summary>When set, the default for every merchant whatever the mode (test suites lift it for their merchants).</summary>
+    public int? DefaultRps { get; set; }
+
+    /// <summary>How long a merchant's limit is cached by a Host when no change notice reaches it (Redis down).</summary>
+    public TimeSpan LimitCacheTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a Host waits for Redis before it limits locally at its share of the rate.</summary>
+    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(100);
+}
+
+/// <summary>Settings under <c>Admission</c>: the concurrency limit in front of the routes that write.</summary>
+public sealed class AdmissionOptions
+{
+    public const string Section = "Admission";
+
+    /// <summary>Writes served at once by this process; the rest wait in the queue. 0 turns admission control off.</summary>
+    public int MaxConcurrent { get; set; } = 48;
+
+    /// <summary>Writes that may wait for a place; one more is refused at once.</summary>
+    public int QueueLimit { get; set; } = 48;
+
+    /// <summary>The longest a write waits for a place before it is refused.</summary>
+    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>What a refusal's <c>Retry-After</c> says.</summary>
+    public int RetryAfterSeconds { get; set; } = 1;
+}
+
+/// <summary>A merchant's request rate: <paramref name="Rps"/> per second, bursts of up to <paramref name="Burst"/>.</summary>
+public readonly record struct MerchantLimit(int Rps, int Burst);
+
+/// <summary>Where the rate limiter reads each merchant's limit (the Auth module, which owns merchants).</summary>
+public interface IMerchantLimits
+{
+    ValueTask<MerchantLimit> GetAsync(string merchantId, CancellationToken ct);
+}

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Net;
+using Npgsql;
+using Payments.IntegrationTests.Transactions;
+using Payments.TestKit;
+using static Payments.IntegrationTests.Transactions.Api;
+
+namespace Payments.IntegrationTests.Limits;
+
+/// <summary>One place for writes and no queue, so the second concurrent write is shed.</summary>
+public sealed class OnePlaceFixture : TransactionsFixture
+{
+    protected override void ConfigureHost(Dictionary<string, string?> settings)
+    {
+        base.ConfigureHost(settings);
+        settings["Admission:MaxConcurrent"] = "1";
+        settings["Admission:QueueLimit"] = "0";
+        settings["Admission:QueueTimeout"] = "00:00:00.010";
+    }
+}
+
+public sealed class AdmissionControlTests(OnePlaceFixture gateway) : IClassFixture<OnePlaceFixture>
+{
+    [Fact]
+    public async Task Past_capacity_a_write_is_shed_at_once_with_503_while_reads_are_served_and_its_key_stays_free()
+    {
+        var merchant = await gateway.LimitedMerchantAsync(rps: 1000);
+        await using var db = NpgsqlDataSource.Create(gateway.HostConnectionString);
+        await using var holder = await db.OpenConnectionAsync();
+        await using var tx = await holder.BeginTransactionAsync();
+        await using (var lockCmd = new NpgsqlCommand("LOCK TABLE intents.payment_intents IN ACCESS EXCLUSIVE MODE", holder, tx))
+        {
+            await lockCmd.ExecuteNonQueryAsync();
+        }
+        // The first write takes the only place and waits on the lock.
+        var first = PostAsync(merchant.Http, "/v1/payment-intents", Limited.Intent("o-first"), Guid.NewGuid().ToString());
+        await WaitUntilAsync(async () =>
+        {
+            await using var c = db.CreateCommand("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%payment_intents%'");
+            return (long)(await c.ExecuteScalarAsync())! > 0;
+        });
+
+        var key = Guid.NewGuid().ToString();
+        var watch = Stopwatch.StartNew();
+        var shed = await PostAsync(merchant.Http, "/v1/payment-intents", Limited.Intent("o-shed"), key);
+        watch.Stop();
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, shed.Status);
+        Assert.Equal("overloaded", shed.Body?["code"]?.GetValue<string>());
+        Assert.True(shed.Response.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"the refusal took {watch.Elapsed}");
+
+        // Shed before authentication: even a caller without a token gets 503, not 401 (no Redis, no database).
+        using var anonymous = gateway.CreateClient(expectRefusals: true);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await PostAsync(anonymous, "/v1/payment-intents", Limited.Intent("o-anon"))).Status);
+        // Reads and health are served meanwhile.
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(merchant.Http, Limited.ListPath)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(anonymous, "/health/live")).Status);
+
+        await tx.CommitAsync();
+        Assert.Equal(HttpStatusCode.Created, (await first).Status);
+        var retried = await PostAsync(merchant.Http, "/v1/payment-intents", Limited.Intent("o-shed"), key);
+        Assert.True(retried.Status == HttpStatusCode.Created, $"the retry with the shed key answered {(int)retried.Status}: {retried.Body}");
+        Assert.False(retried.Response.Headers.Contains("Idempotent-Replayed"));
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the first write never reached the lock");
+            await Task.Delay(20);
+        }
+    }
+}
