@@ -525,7 +525,8 @@ public sealed partial class PaymentsClient : IDisposable
         TimeSpan delay;
         if (retryAfter is { } ra)
         {
-            delay = ra;
+            // Jitter on top of the gateway's delay, so clients refused together do not come back together.
+            delay = ra + TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * Math.Min(1000, ra.TotalMilliseconds / 4 + 100));
         }
         else
         {

@@ -13,6 +13,7 @@ for tool in curl jq; do
 done
 
 TOKEN=""
+headers_file=$(mktemp); trap 'rm -f "$headers_file"' EXIT
 new_key() { cat /proc/sys/kernel/random/uuid 2>/dev/null || od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 
 # call METHOD URL [JSON]: prints the answer's body; on a non-2xx answer prints the problem and exits 1.
@@ -25,9 +26,18 @@ call() {
     args+=(-H "Idempotency-Key: $(new_key)")
   fi
   if [ -n "$body" ]; then args+=(-H "Content-Type: application/json" --data-binary "$body"); fi
-  local out status
-  out=$(curl "${args[@]}" "$url") || { echo "FAILED: $method $url: no answer" >&2; exit 1; }
-  status=${out##*$'\n'}; out=${out%$'\n'*}
+  local out status attempt wait
+  # A 429 (rate_limited) or 503 (overloaded) changed nothing: wait Retry-After (plus jitter), resend with the SAME key.
+  for attempt in 0 1 2 3 4; do
+    out=$(curl -D "$headers_file" "${args[@]}" "$url") || { echo "FAILED: $method $url: no answer" >&2; exit 1; }
+    status=${out##*$'\n'}; out=${out%$'\n'*}
+    if { [ "$status" = 429 ] || [ "$status" = 503 ]; } && [ "$attempt" -lt 4 ]; then
+      wait=$(tr -d '\r' <"$headers_file" | awk -F': *' 'tolower($1)=="retry-after"{print $2}')
+      sleep "${wait:-1}.$((RANDOM % 10))"
+      continue
+    fi
+    break
+  done
   if [ "$status" -lt 200 ] || [ "$status" -ge 300 ]; then
     echo "FAILED: $method $url -> HTTP $status $(jq -r '"\(.code // "") \(.detail // "") (request \(.request_id // "?"))"' <<<"$out" 2>/dev/null || echo "$out")" >&2
     exit 1

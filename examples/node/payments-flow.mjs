@@ -21,17 +21,25 @@ class ApiError extends Error {
 let token = null;
 
 // One call to the gateway. POSTs that create or move money carry an Idempotency-Key: to retry one safely
-// (timeout, 5xx), send the same body again with the SAME key.
+// (timeout, 5xx), send the same body again with the SAME key. A 429 (rate_limited) or 503 (overloaded) changed
+// nothing: wait Retry-After plus a little jitter and send it again, same key, up to 4 times.
 async function call(method, url, body, { idempotencyKey, auth = true } = {}) {
   const headers = { Accept: "application/json" };
   if (auth && token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
-  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
-  const text = await res.text();
-  const json = text ? JSON.parse(text) : null;
-  if (!res.ok) throw new ApiError(res.status, json ?? {});
-  return json;
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    const text = await res.text();
+    const json = text ? JSON.parse(text) : null;
+    if ((res.status === 429 || res.status === 503) && attempt < 4) {
+      const seconds = Number(res.headers.get("Retry-After")) || 2 ** attempt;
+      await new Promise((r) => setTimeout(r, seconds * 1000 + Math.random() * 250));
+      continue;
+    }
+    if (!res.ok) throw new ApiError(res.status, json ?? {});
+    return json;
+  }
 }
 const post = (path, body) => call("POST", API + path, body, { idempotencyKey: randomUUID() });
 const get = (path) => call("GET", API + path);

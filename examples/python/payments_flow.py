@@ -8,7 +8,9 @@ optional PAYMENTS_VAULT_URL (default: the origin of card_entry_url). Exits non-z
 import datetime
 import json
 import os
+import random
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,7 +31,7 @@ class ApiError(Exception):
 
 def call(method, url, body=None, idempotency_key=None, auth=True):
     """One call to the gateway. POSTs that create or move money carry an Idempotency-Key: to retry one
-    safely (timeout, 5xx), send the same body again with the SAME key."""
+    safely (timeout, 5xx), send the same body again with the SAME key; 429 and 503 are retried here."""
     headers = {"Accept": "application/json"}
     if auth and token:
         headers["Authorization"] = f"Bearer {token}"
@@ -39,18 +41,24 @@ def call(method, url, body=None, idempotency_key=None, auth=True):
         data = json.dumps(body).encode()
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read().decode()
-            return json.loads(text) if text else None
-    except urllib.error.HTTPError as e:
-        text = e.read().decode()
+    for attempt in range(5):
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            problem = json.loads(text) if text else {}
-        except ValueError:
-            problem = {"detail": text[:200]}
-        raise ApiError(e.code, problem) from None
+            with urllib.request.urlopen(request, timeout=30) as response:
+                text = response.read().decode()
+                return json.loads(text) if text else None
+        except urllib.error.HTTPError as e:
+            text = e.read().decode()
+            # 429 rate_limited / 503 overloaded changed nothing: wait Retry-After (plus jitter), resend, SAME key.
+            if e.code in (429, 503) and attempt < 4:
+                retry_after = e.headers.get("Retry-After", "")
+                time.sleep((int(retry_after) if retry_after.isdigit() else 2 ** attempt) + random.random() / 4)
+                continue
+            try:
+                problem = json.loads(text) if text else {}
+            except ValueError:
+                problem = {"detail": text[:200]}
+            raise ApiError(e.code, problem) from None
 
 
 def post(path, body):

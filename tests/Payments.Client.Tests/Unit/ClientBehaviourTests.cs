@@ -85,6 +85,31 @@ public sealed class ClientBehaviourTests
     }
 
     [Fact]
+    public async Task A_rate_limited_or_shed_write_is_retried_with_the_same_key()
+    {
+        using var handler = new FakeHandler((_, n) => n switch
+        {
+            0 => WithRetryAfter(FakeHandler.Problem(429, "rate_limited")),
+            1 => WithRetryAfter(FakeHandler.Problem(503, "overloaded")),
+            _ => FakeHandler.Json(HttpStatusCode.Created, FakeHandler.TransactionJson),
+        });
+        using var client = FakeHandler.ClientOver(handler);
+
+        var trx = await client.CreateTransactionAsync(Authorize);
+
+        var keys = handler.ApiRequests.Select(r => r.Headers["Idempotency-Key"]).ToList();
+        Assert.Equal(3, keys.Count);
+        Assert.Single(keys.Distinct());
+        Assert.Equal("trx_1", trx.TrxId);
+
+        static HttpResponseMessage WithRetryAfter(HttpResponseMessage response)
+        {
+            response.Headers.TryAddWithoutValidation("Retry-After", "1");
+            return response;
+        }
+    }
+
+    [Fact]
     public async Task A_dropped_connection_is_retried_with_the_same_key_and_body()
     {
         using var handler = new FakeHandler((_, _) => FakeHandler.Json(HttpStatusCode.OK, FakeHandler.TransactionJson));
