@@ -56,6 +56,15 @@ internal sealed record PerfOptions
     /// <summary>Every POST carries an Idempotency-Key, as merchants send them; false measures without (a diagnostic).</summary>
     public bool IdempotencyKeys { get; init; } = true;
 
+    /// <summary>Each overload phase (baseline, twice the max, each flood run's halves).</summary>
+    public TimeSpan OverloadDuration { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Half the max again after the overload; latency must be back to normal 5 s in.</summary>
+    public TimeSpan RecoveryDuration { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Flood runs, alternating the victim alone and with the flood (the median ratio is reported).</summary>
+    public int FloodRuns { get; init; } = 3;
+
     public static PerfOptions Full => new();
 
     /// <summary>About ten seconds of load: every scenario and model once, tiny, to prove the suite and the invariants.</summary>
@@ -78,6 +87,9 @@ internal sealed record PerfOptions
         RampFactor = 2,
         RampStepDuration = TimeSpan.FromSeconds(1),
         RampMaxSteps = 2,
+        OverloadDuration = TimeSpan.FromSeconds(1),
+        RecoveryDuration = TimeSpan.FromSeconds(1),
+        FloodRuns = 1,
         ListRate = 10,
     };
 

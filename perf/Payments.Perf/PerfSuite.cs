@@ -23,6 +23,8 @@ internal sealed class SuiteResult
 
     public RampResult? Ramp { get; set; }
 
+    public OverloadResult? Overload { get; set; }
+
     /// <summary>Scenario → why it did not run.</summary>
     public Dictionary<string, string> Skipped { get; } = [];
 
@@ -51,6 +53,8 @@ internal sealed class SuiteResult
 /// </summary>
 internal static class PerfSuite
 {
+    private static readonly Payments.BuildingBlocks.RateLimiting.AdmissionOptions Admission = new();
+
     public static async Task<SuiteResult> RunAsync(PerfOptions o, TextWriter log)
     {
         var result = new SuiteResult { Options = o };
@@ -62,7 +66,14 @@ internal static class PerfSuite
             Durable = true,
             Configuration = "Release",
             // A full run (a million rows seeded) can outlast the default 15-minute token; the lifetime costs nothing per request.
-            HostEnvironment = new Dictionary<string, string> { ["Auth__TokenLifetime"] = "01:00:00" },
+            HostEnvironment = new Dictionary<string, string>
+            {
+                ["Auth__TokenLifetime"] = "01:00:00",
+                // The product's admission control, not the test kit's patient queue: the overload phase measures it.
+                ["Admission__MaxConcurrent"] = $"{Admission.MaxConcurrent}",
+                ["Admission__QueueLimit"] = $"{Admission.QueueLimit}",
+                ["Admission__QueueTimeout"] = Admission.QueueTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+            },
             PostgresOptions = SqlProfile.ServerOptions,
         });
         log.WriteLine($"  Host {gw.HostUrl}  Vault {gw.VaultUrl}  PostgreSQL :{gw.PostgresPort}  logs {gw.WorkDirectory}");
@@ -115,9 +126,12 @@ internal static class PerfSuite
         var refund = new RefundScenario();
         var list = new ListScenario();
         var mix = new MixScenario(list);
-        IScenario[] all = [pair, authcap, voids, refund, list, mix];
+        var overload = new RetryingPairScenario();
+        var victim = new RetryingPairScenario("victim");
+        var flood = new FloodScenario();
+        IScenario[] all = [pair, authcap, voids, refund, list, mix, overload, victim, flood];
         log.WriteLine("Preparing merchants, card tokens and data…");
-        foreach (var s in all.Where(s => o.Runs(s.Name) || (s == list && o.Runs("mix"))))
+        foreach (var s in all.Where(s => o.Runs(s.Name) || (s == list && o.Runs("mix")) || ((s == victim || s == flood) && o.Runs("overload"))))
         {
             try
             {
@@ -172,6 +186,17 @@ internal static class PerfSuite
         {
             var rate = Math.Max(o.RampStartRate, Math.Round(result.MaxPairsPerSecond / 2));
             await Measure("production-like", () => LoadModels.OpenAsync(mix, rate, o.OpenDuration), mix);
+        }
+
+        if (Ready(overload) && !result.Skipped.ContainsKey(victim.Name) && !result.Skipped.ContainsKey(flood.Name))
+        {
+            if (result.MaxPairsPerSecond <= 0)
+            {
+                result.MaxPairsPerSecond = (await Measure("max", () => LoadModels.ClosedAsync(overload, o.ClosedClients, o.ClosedDuration), overload)).Throughput;
+            }
+            log.WriteLine("Overload…");
+            result.Overload = await OverloadPhase.RunAsync(ctx, overload, victim, flood, result.MaxPairsPerSecond,
+                (purpose, run) => Measure(purpose, run));
         }
 
         result.Sql = await SqlProfile.ReadAsync(gw.AdminConnectionString);

@@ -31,7 +31,7 @@ public sealed class LiveHosts(IConnectionMultiplexer redis, TimeProvider clock) 
                 batch.Execute();
                 count = (int)Math.Max(1, await live);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
             {
                 // Redis is down: keep the last count, which is what the local limits divide by.
             }
@@ -46,7 +46,7 @@ public sealed class LiveHosts(IConnectionMultiplexer redis, TimeProvider clock) 
         {
             await redis.GetDatabase().SortedSetRemoveAsync(Key, id);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
         {
             // It ages out of the set in ten seconds anyway.
         }

@@ -9,7 +9,7 @@ using Payments.Perf.Measure;
 namespace Payments.Perf.Api;
 
 /// <summary>What one HTTP call answered: status (0 for a transport failure), the problem's code, the JSON body.</summary>
-internal readonly record struct ApiResult(int Status, string? Code, JsonNode? Body)
+internal readonly record struct ApiResult(int Status, string? Code, JsonNode? Body, int? RetryAfterSeconds = null)
 {
     // The contract's successes for the routes driven here are 200 and 201; a 204 (no body) is never a valid answer.
     public bool Ok => Status is 200 or 201;
@@ -126,7 +126,8 @@ internal sealed class GatewayApi : IDisposable
         return token ?? throw new InvalidOperationException("The tokenization intent succeeded without a card_token.");
     }
 
-    public async Task<ApiResult> AuthorizeAsync(Merchant m, string operation, long amount, long seq, PhaseStats? phase, string step, long startTicks)
+    public async Task<ApiResult> AuthorizeAsync(Merchant m, string operation, long amount, long seq, PhaseStats? phase, string step, long startTicks,
+        string? idempotencyKey = null, string orderPrefix = "perf")
     {
         var body = new JsonObject
         {
@@ -134,9 +135,9 @@ internal sealed class GatewayApi : IDisposable
             ["amount"] = amount,
             ["currency"] = "USD",
             ["card_token"] = m.CardToken(seq),
-            ["order_id"] = $"perf-{seq}",
+            ["order_id"] = $"{orderPrefix}-{seq}",
         };
-        var res = await SendAsync(m.Http, HttpMethod.Post, "v1/transactions", body, Guid.NewGuid().ToString("N"), phase, step, startTicks);
+        var res = await SendAsync(m.Http, HttpMethod.Post, "v1/transactions", body, idempotencyKey ?? Guid.NewGuid().ToString("N"), phase, step, startTicks);
         if (res.Status == 201 && res.Str("trx_id") is { } trx)
         {
             Acks.Add(new Ack(m.MerchantId, trx, operation == "authcap" ? AckKind.Authcap : AckKind.Authorize, amount, res.Str("status")));
@@ -144,14 +145,15 @@ internal sealed class GatewayApi : IDisposable
         return res;
     }
 
-    public async Task<ApiResult> OperateAsync(Merchant m, string trxId, string operation, long? amount, PhaseStats? phase, string step, long startTicks)
+    public async Task<ApiResult> OperateAsync(Merchant m, string trxId, string operation, long? amount, PhaseStats? phase, string step, long startTicks,
+        string? idempotencyKey = null)
     {
         var body = new JsonObject { ["operation"] = operation };
         if (amount is long a)
         {
             body["amount"] = a;
         }
-        var res = await SendAsync(m.Http, HttpMethod.Post, $"v1/transactions/{trxId}", body, Guid.NewGuid().ToString("N"), phase, step, startTicks);
+        var res = await SendAsync(m.Http, HttpMethod.Post, $"v1/transactions/{trxId}", body, idempotencyKey ?? Guid.NewGuid().ToString("N"), phase, step, startTicks);
         if (res.Status == 200)
         {
             Acks.Add(new Ack(m.MerchantId, trxId, operation == "capture" ? AckKind.Capture : AckKind.Void, amount ?? -1, res.Str("status")));
@@ -213,7 +215,7 @@ internal sealed class GatewayApi : IDisposable
             {
                 code = json?["code"]?.GetValue<string>() ?? (status == (int)HttpStatusCode.NotFound ? "no_route" : null);
             }
-            result = new ApiResult(status, code, json);
+            result = new ApiResult(status, code, json, res.Headers.RetryAfter?.Delta is { } ra ? (int)Math.Ceiling(ra.TotalSeconds) : null);
         }
         catch (HttpRequestException e)
         {

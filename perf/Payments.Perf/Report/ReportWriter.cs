@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using Payments.Perf.Data;
 using Payments.Perf.Measure;
+using Payments.Perf.Scenarios;
 
 namespace Payments.Perf.Report;
 
@@ -153,6 +154,11 @@ internal static class ReportWriter
                 "arrival rate (pairs/s)", "ms")));
         }
 
+        if (r.Overload is { } ov)
+        {
+            blocks.AddRange(OverloadBlocks(ov));
+        }
+
         blocks.Add(new Heading(2, "Phases"));
         foreach (var p in r.Phases.Where(p => p.Purpose != "ramp"))
         {
@@ -229,6 +235,49 @@ internal static class ReportWriter
     }
 
     private static string Met(bool ok) => ok ? "yes" : "NO";
+
+    /// <summary>Issue 18's bounds: admitted latency, fast refusals, only 2xx/429/503, recovery, merchant isolation, exactly once.</summary>
+    private static IEnumerable<Block> OverloadBlocks(OverloadResult ov)
+    {
+        yield return new Heading(2, "Overload (admission control and per-merchant limits)");
+        var t = new Table(["Check", "Measured", "Bound", "Met"], []);
+        var baseP99 = ov.Baseline.AdmittedPairP99Ms;
+        var overP99 = ov.Overload.AdmittedPairP99Ms;
+        t.Rows.Add([$"admitted pair p99 at {ov.Overload.Rate:0}/s (twice the max) vs at {ov.Baseline.Rate:0}/s",
+            Inv($"{overP99:0.0} ms vs {baseP99:0.0} ms ({ov.Overload.AdmittedPairCount} admitted pairs)"), "≤ 3×", Met(overP99 <= 3 * baseP99 && ov.Overload.AdmittedPairCount > 0)]);
+        t.Rows.Add(["refusal p99 (429/503)", Inv($"{ov.Overload.RefusalP99Ms:0.0} ms ({ov.Overload.Refused} refused)"), "≤ 20 ms", Met(ov.Overload.RefusalP99Ms <= 20)]);
+        var others = ov.Overload.Others.Concat(ov.Recovery.Others).Concat(ov.Baseline.Others).ToList();
+        t.Rows.Add(["answers other than 2xx, 429, 503 (timeouts included)", others.Count == 0 ? "0" : string.Join("; ", others.Select(kv => $"{kv.Key}×{kv.Value}")),
+            "0", Met(others.Count == 0)]);
+        var recovered = ov.Recovery.AdmittedP99From(5);
+        t.Rows.Add(["pair p99 from 5 s after the overload stopped", Inv($"{recovered:0.0} ms vs baseline {baseP99:0.0} ms"), "≤ 1.5× baseline",
+            Met(recovered > 0 && recovered <= 1.5 * Math.Max(baseP99, 1))]);
+        if (ov.FloodRuns.Count > 0)
+        {
+            var ratios = ov.FloodRuns.Select(f => f.WithFlood.AdmittedPairP99Ms / Math.Max(0.001, f.Alone.AdmittedPairP99Ms)).Order().ToList();
+            var median = ratios[ratios.Count / 2];
+            var victimRefused = ov.FloodRuns.Sum(f => f.WithFlood.Refused + f.Alone.Refused);
+            var floodRefused = ov.FloodRuns.Sum(f => f.FloodRefused);
+            t.Rows.Add([$"victim p99 with a merchant flooding at 10× its limit ({OverloadPhase.FloodLimitRps}/s), median of {ratios.Count}",
+                Inv($"{median:0.00}× (runs: {string.Join(", ", ov.FloodRuns.Select(f => $"{f.Alone.AdmittedPairP99Ms:0.0}→{f.WithFlood.AdmittedPairP99Ms:0.0} ms"))})"), "≤ 2×", Met(median <= 2)]);
+            t.Rows.Add(["the flood got 429s; the victim got none", $"{floodRefused} / {victimRefused}", "> 0 / 0", Met(floodRefused > 0 && victimRefused == 0)]);
+        }
+        t.Rows.Add(["refused calls retried with their key until admitted", $"{ov.RefusedThenRetried} retried, {ov.RetriesExhausted} gave up", "0 gave up", Met(ov.RetriesExhausted == 0)]);
+        t.Rows.Add(["pairs booked exactly once (database)", $"{ov.Booked} booked of {ov.Authorized} authorized, {ov.Duplicates} twice",
+            "booked = authorized, 0 twice", Met(ov.Duplicates == 0 && ov.Booked == ov.Authorized)]);
+        yield return t;
+        foreach (var s in new[] { ov.Baseline, ov.Overload, ov.Recovery })
+        {
+            var line = s.Timeline;
+            yield return new Plot(Svg.LineChart($"{s.Label}: calls per second by outcome",
+                [new Svg.Series("offered", line.Select(x => ((double)x.Second, (double)x.Offered)).ToList()),
+                 new Svg.Series("admitted", line.Select(x => ((double)x.Second, (double)x.Admitted)).ToList()),
+                 new Svg.Series("refused", line.Select(x => ((double)x.Second, (double)x.Refused)).ToList())],
+                "second of the phase", "calls/s (first attempts)"));
+            yield return new Plot(Svg.LineChart($"{s.Label}: admitted pair p99 per second",
+                [new Svg.Series("p99 (ms)", line.Select(x => ((double)x.Second, x.AdmittedP99Ms)).ToList())], "second of the phase", "ms"));
+        }
+    }
 
     private static string Cls(string cell) => cell switch
     {
