@@ -190,6 +190,8 @@ public sealed class GatewayProcesses : IAsyncDisposable
             ["ConnectionStrings__Payments"] = HostConnectionString,
             ["ConnectionStrings__Redis"] = $"{Redis.Endpoint},abortConnect=false",
             ["Vault__BaseUrl"] = $"http://127.0.0.1:{vaultInternalPort}/",
+            // Card-entry links point at the Vault's public listener, not the internal one the Host calls.
+            ["Vault__PublicUrl"] = Vault.BaseUrl.ToString().TrimEnd('/'),
             ["Vault__ServiceKey"] = serviceKey,
             ["Gateway__Mode"] = options.GatewayMode,
             ["Auth__KeyEncryptionKey"] = authKey,
