@@ -45,6 +45,18 @@ public sealed class SmokeTests
             .Where(k => k.Contains(" 5", StringComparison.Ordinal) || k.Contains("transport:", StringComparison.Ordinal)).ToList();
         Assert.True(serverErrors.Count == 0, string.Join(", ", serverErrors));
 
+        // Overload: only 2xx, 429 and 503; a merchant over its limit is refused and the other is not; every refused call
+        // retried with its key was booked exactly once.
+        var overload = result.Overload;
+        Assert.NotNull(overload);
+        Assert.Empty(overload.Baseline.Others.Concat(overload.Overload.Others).Concat(overload.Recovery.Others));
+        Assert.True(overload.FloodRuns.Sum(f => f.FloodRefused) > 0, "the flooding merchant was never limited\n" + log);
+        Assert.Equal(0, overload.FloodRuns.Sum(f => f.WithFlood.Refused + f.Alone.Refused));
+        Assert.Equal(0, overload.RetriesExhausted);
+        Assert.Equal(0, overload.Duplicates);
+        Assert.Equal(overload.Authorized, overload.Booked);
+        Assert.Contains("## Overload", File.ReadAllText(result.MarkdownPath), StringComparison.Ordinal);
+
         Assert.True(result.Ceilings is { PgbenchPairTps: > 0, PgbenchAuthorizeTps: > 0, PlaintextRps: > 0 });
         Assert.Contains(result.Resources, s => s.Name == "Host" && s.MaxRssMb > 0);
         Assert.Contains(result.Resources, s => s.Name == "PostgreSQL" && s.MaxRssMb > 0);
