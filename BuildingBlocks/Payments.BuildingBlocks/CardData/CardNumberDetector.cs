@@ -20,24 +20,25 @@ public static partial class CardNumberDetector
     {
         foreach (Match m in DigitRun().Matches(text))
         {
-            var digits = new List<int>(m.Length);
+            var digits = new char[m.Length];
+            var count = 0;
             var positions = new List<int>(m.Length);
             for (var i = 0; i < m.Length; i++)
             {
                 var c = m.Value[i];
                 if (c is >= '0' and <= '9')
                 {
-                    digits.Add(c - '0');
+                    digits[count++] = c;
                     positions.Add(m.Index + i);
                 }
             }
             // Any window of 13–19 consecutive digits inside a longer run may be a card number.
             var found = false;
-            for (var len = Math.Min(19, digits.Count); len >= 13 && !found; len--)
+            for (var len = Math.Min(19, count); len >= 13 && !found; len--)
             {
-                for (var start = 0; start + len <= digits.Count; start++)
+                for (var start = 0; start + len <= count; start++)
                 {
-                    if (Luhn.IsValid(digits, start, len))
+                    if (Luhn.IsValid(digits.AsSpan(start, len)))
                     {
                         var from = positions[start];
                         var to = positions[start + len - 1];
@@ -69,6 +70,7 @@ public static partial class CardNumberDetector
     }
 }
 
+/// <summary>The one Luhn check of the codebase (ADR 0002: two checks that disagree are a security bug).</summary>
 public static class Luhn
 {
     public static bool IsValid(ReadOnlySpan<char> digits)
@@ -95,26 +97,5 @@ public static class Luhn
             dbl = !dbl;
         }
         return digits.Length > 0 && sum % 10 == 0;
-    }
-
-    internal static bool IsValid(List<int> digits, int start, int length)
-    {
-        var sum = 0;
-        var dbl = false;
-        for (var i = start + length - 1; i >= start; i--)
-        {
-            var d = digits[i];
-            if (dbl)
-            {
-                d *= 2;
-                if (d > 9)
-                {
-                    d -= 9;
-                }
-            }
-            sum += d;
-            dbl = !dbl;
-        }
-        return sum % 10 == 0;
     }
 }

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Payments.BuildingBlocks.CardData;
 
 namespace Payments.Vault.Cards;
 
@@ -7,26 +8,7 @@ internal static class CardRules
 {
     public static bool IsDigits(string s) => s.Length > 0 && s.All(char.IsAsciiDigit);
 
-    public static bool LuhnValid(string digits)
-    {
-        var sum = 0;
-        var doubleIt = false;
-        for (var i = digits.Length - 1; i >= 0; i--)
-        {
-            var d = digits[i] - '0';
-            if (doubleIt)
-            {
-                d *= 2;
-                if (d > 9)
-                {
-                    d -= 9;
-                }
-            }
-            sum += d;
-            doubleIt = !doubleIt;
-        }
-        return sum % 10 == 0;
-    }
+    public static bool LuhnValid(string digits) => Luhn.IsValid(digits);
 
     /// <summary>Field → message for every problem, empty when the card may be stored.</summary>
     public static Dictionary<string, string[]> Validate(string? number, int? expMonth, int? expYear, string? cvc, string? holderName, DateTimeOffset now)
