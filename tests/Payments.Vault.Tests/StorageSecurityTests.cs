@@ -201,6 +201,7 @@ public sealed class StartupTests
     {
         var pg = await PostgresServer.SharedAsync();
         var db = await pg.CreateDatabaseAsync("vault_nokek");
+        await VaultStartup.MigrateAsync(db, null, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
         await using var factory = new VaultFactory(new Dictionary<string, string?>
         {
             ["ConnectionStrings:Vault"] = db,
