@@ -150,12 +150,15 @@ stop_recorded() {
   done
 }
 
+# running PID: alive and not a zombie (a child that exited stays one until run.sh waits for it).
+running() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]; }
+
 # wait_ready URL PID: until URL answers 2xx (60 s), or PID has exited.
 wait_ready() {
   local url=$1 pid=$2
   for _ in $(seq 1 120); do
-    if curl -fsS "$url" >/dev/null 2>&1; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || return 1
+    running "$pid" || return 1   # first: another process may answer on the port
+    if curl -fsS "$url" >/dev/null 2>&1 && running "$pid"; then return 0; fi
     sleep 0.5
   done
   return 1
