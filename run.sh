@@ -127,7 +127,10 @@ Listeners__Internal=http://127.0.0.1:$VAULT_INTERNAL_PORT
 Listeners__Management=http://127.0.0.1:$VAULT_MANAGEMENT_PORT
 ENV
   # During a service-key rotation the Vault accepts the previous key too (run.sh service-key rotate).
-  if [ -n "${VAULT_PREVIOUS_SERVICE_KEY:-}" ]; then echo "Vault__PreviousServiceKey=$VAULT_PREVIOUS_SERVICE_KEY"; fi
+  if [ -n "${VAULT_PREVIOUS_SERVICE_KEY:-}" ]; then
+    echo "Vault__PreviousServiceKey=$VAULT_PREVIOUS_SERVICE_KEY"
+    echo "Vault__PreviousServiceKeyUntil=${VAULT_PREVIOUS_SERVICE_KEY_UNTIL:-}"
+  fi
 )
 # The one-shot migration step: the owner credential and the serving role's name, nothing else.
 vault_migrate_env() (

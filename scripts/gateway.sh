@@ -72,7 +72,8 @@ ensure_secrets() {
 }
 
 # rotate_service_key SECRETS rotate|finish. rotate: a new key for both; the Vault keeps accepting the previous one
-# (VAULT_PREVIOUS_SERVICE_KEY) so a Host still signing with it is not refused. finish: the Vault drops the previous key.
+# (VAULT_PREVIOUS_SERVICE_KEY, until VAULT_PREVIOUS_SERVICE_KEY_UNTIL: SERVICE_KEY_GRACE_HOURS, 24) so a Host still
+# signing with it is not refused. finish: the Vault drops the previous key.
 rotate_service_key() {
   local s=$1 action=$2 current
   case "$action" in
@@ -80,10 +81,13 @@ rotate_service_key() {
       current=$(secret_of "$s/vault.env" VAULT_SERVICE_KEY)
       local next; next=$(new_key)
       set_secret "$s/vault.env" VAULT_PREVIOUS_SERVICE_KEY "$current"
+      # The Vault requires an end to the grace period (Vault:PreviousServiceKeyUntil); 24 h unless told.
+      set_secret "$s/vault.env" VAULT_PREVIOUS_SERVICE_KEY_UNTIL \
+        "$(date -u -d "+${SERVICE_KEY_GRACE_HOURS:-24} hours" +%Y-%m-%dT%H:%M:%SZ)"
       set_secret "$s/vault.env" VAULT_SERVICE_KEY "$next"
       set_secret "$s/host.env" VAULT_SERVICE_KEY "$next" ;;
     finish)
-      local rest; rest=$(grep -v '^VAULT_PREVIOUS_SERVICE_KEY=' "$s/vault.env" || true)
+      local rest; rest=$(grep -v '^VAULT_PREVIOUS_SERVICE_KEY' "$s/vault.env" || true)
       printf '%s\n' "$rest" > "$s/vault.env" ;;
     *) log "usage: ./run.sh service-key rotate|finish"; return 2 ;;
   esac
