@@ -1,66 +1,69 @@
 #!/usr/bin/env bash
 # Runs the gateway in sandbox mode: installs PostgreSQL 15 and Redis 7 if missing, starts them with their data
-# under .data/, builds, starts the Vault (5090) and the Host (5080), prints the URLs, and stops all on Ctrl-C.
+# under .data/, builds, runs the Vault's one-shot migration step, starts the Vault and the Host, prints the URLs,
+# restarts either process when it dies, and stops both on Ctrl-C.
 #
 #   ./run.sh                              run the gateway (GATEWAY_MODE=Live for live mode)
 #   ./run.sh merchant create --name NAME  create a merchant; prints {"merchant_id","client_id","client_secret"}
 #   ./run.sh merchant rotate-secret ...   other operator verbs of the Host (see README)
-#   ./run.sh vault VERB ...               operator verbs of the Vault (key rotation, audit verification)
-#   ./run.sh stop                         stop PostgreSQL and Redis started by this script
+#   ./run.sh vault VERB ...               operator verbs of the Vault (migrate, key rotation, audit verification)
+#   ./run.sh service-key rotate           a new Host<->Vault key; the Vault accepts the old one until 'service-key finish'
+#   ./run.sh stop                         stop a running ./run.sh, PostgreSQL and Redis
+#
+# Environment: PAYMENTS_DATA_DIR (.data), HOST_PORT (5080), HOST_MANAGEMENT_PORT (5081), VAULT_PORT (5090),
+# VAULT_INTERNAL_PORT (5091), VAULT_MANAGEMENT_PORT (5092), PG_PORT (55432), REDIS_PORT (56379), NO_BUILD=1.
+#
+# Each process gets only its own secrets (SECURITY.md, ADR 110): data/secrets/host.env and vault.env, one per
+# process; the Vault's owner credential (vault-owner.env) only reaches the migration step. As root, the Host and
+# the Vault run as their own OS users (payments-host, payments-vault) from a copy of the build they can read.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
 . scripts/lib.sh
+. scripts/gateway.sh
 
-data="$root/.data"
+data="${PAYMENTS_DATA_DIR:-$root/.data}"
+mkdir -p "$data"
+data=$(cd "$data" && pwd)
 PG_PORT="${PG_PORT:-55432}"
 REDIS_PORT="${REDIS_PORT:-56379}"
 HOST_PORT="${HOST_PORT:-5080}"
+HOST_MANAGEMENT_PORT="${HOST_MANAGEMENT_PORT:-5081}"
 VAULT_PORT="${VAULT_PORT:-5090}"
+VAULT_INTERNAL_PORT="${VAULT_INTERNAL_PORT:-5091}"
+VAULT_MANAGEMENT_PORT="${VAULT_MANAGEMENT_PORT:-5092}"
 GATEWAY_MODE="${GATEWAY_MODE:-Sandbox}"
+secrets="$data/secrets"
+rundir="$data/run"
 
 if [ "${1:-}" = "stop" ]; then
-  pg_stop "$data/pg"; redis_stop "$REDIS_PORT"; log "stopped"; exit 0
+  stop_recorded "$rundir"; pg_stop "$data/pg"; redis_stop "$REDIS_PORT"; log "stopped"; exit 0
 fi
 
 ensure_packages
-mkdir -p "$data/logs"
-chmod 755 "$data"
+mkdir -p "$data/logs" "$rundir" "$secrets"
+chmod 755 "$data" "$rundir"
+chmod 700 "$data/logs"   # the Vault's log is not the Host user's to read
+chmod 711 "$secrets"     # each process user may open its own file, list none
 
-# Secrets are made once, kept in a file only this user can read, and never printed.
-if [ ! -f "$data/secrets.env" ]; then
-  umask 077
-  {
-    echo "PAYMENTS_DB_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
-    echo "VAULT_DB_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
-    echo "VAULT_SERVICE_KEY=$(head -c 32 /dev/urandom | base64)"
-    # The Vault's key-encryption key, in three full-length components combined by XOR: no holder knows the key.
-    echo "VAULT_KEK_1=$(head -c 32 /dev/urandom | base64)"
-    echo "VAULT_KEK_2=$(head -c 32 /dev/urandom | base64)"
-    echo "VAULT_KEK_3=$(head -c 32 /dev/urandom | base64)"
-  } > "$data/secrets.env"
-  umask 022
+# OS users: as root, one per process, so neither can read the other's files or /proc entries.
+if [ "$(id -u)" = 0 ]; then
+  host_user=payments-host; vault_user=payments-vault
+  ensure_system_user "$host_user"; ensure_system_user "$vault_user"
+else
+  host_user=$(id -un); vault_user=$host_user
 fi
-# The Vault's owner role (migrations) came later than the first secrets file: add its password when missing.
-if ! grep -q '^VAULT_OWNER_DB_PASSWORD=' "$data/secrets.env"; then
-  (umask 077; echo "VAULT_OWNER_DB_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >> "$data/secrets.env")
-fi
-# The Auth module's signing-key encryption key (added to older secrets files too).
-if ! grep -q '^AUTH_KEY_ENCRYPTION_KEY=' "$data/secrets.env"; then
-  (umask 077; echo "AUTH_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> "$data/secrets.env")
-fi
-set -a; . "$data/secrets.env"; set +a
-# Added after the first release: an existing secrets.env gets the webhook sealing key appended once.
-if [ -z "${WEBHOOKS_SECRET_KEY:-}" ]; then
-  (umask 077; echo "WEBHOOKS_SECRET_KEY=$(head -c 32 /dev/urandom | base64)" >> "$data/secrets.env")
-  set -a; . "$data/secrets.env"; set +a
-fi
+
+ensure_secrets "$data" "$host_user" "$vault_user"
 
 pg_start "$data/pg" "$PG_PORT" -c max_connections=300 -c max_wal_size=4GB
 redis_start "$data/redis" "$REDIS_PORT"
 
-# Roles and databases: the Host's, and the Vault's own (its own credentials; the Host cannot reach it).
-pg_psql "$data/pg" "$PG_PORT" <<SQL
+# Roles and databases: the Host's, and the Vault's own (its own credentials; the Host cannot reach it). The
+# passwords go through psql's standard input, never a command line.
+(
+  . "$secrets/host.env"; . "$secrets/vault.env"; . "$secrets/vault-owner.env"
+  pg_psql "$data/pg" "$PG_PORT" <<SQL
 SELECT 'CREATE ROLE payments LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'payments')\gexec
 ALTER ROLE payments PASSWORD '$PAYMENTS_DB_PASSWORD';
 SELECT 'CREATE DATABASE payments OWNER payments' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'payments')\gexec
@@ -74,57 +77,151 @@ REVOKE ALL ON DATABASE vault FROM PUBLIC;
 GRANT CONNECT ON DATABASE vault TO vault;
 REVOKE ALL ON DATABASE payments FROM PUBLIC;
 SQL
+)
 
 if [ -z "${NO_BUILD:-}" ]; then
   dotnet build Payments.Modular.sln -c Release -nologo -clp:ErrorsOnly -v:q >&2
 fi
-host_dir="$root/artifacts/bin/Payments.Host/release"
-vault_dir="$root/artifacts/bin/Payments.Vault/release"
+serving=""
+case "${1:-}" in "") serving=1 ;; esac
+if [ -n "$serving" ]; then
+  stop_recorded "$rundir"   # a previous run that crashed may have left a Host or a Vault holding the ports
+fi
+# As root the build is copied where the process users can read it (the clone may sit in a private home
+# directory); re-copied on every start of the gateway, reused by the operator verbs.
+host_dir=$(install_build Payments.Host "$host_user" "$serving")
+vault_dir=$(install_build Payments.Vault "$vault_user" "$serving")
+mkdir -p "$data/home/host" "$data/home/vault"
+chown "$host_user" "$data/home/host"; chown "$vault_user" "$data/home/vault"
+chmod 700 "$data/home/host" "$data/home/vault"
 
-export ConnectionStrings__Payments="Host=127.0.0.1;Port=$PG_PORT;Username=payments;Password=$PAYMENTS_DB_PASSWORD;Database=payments;Maximum Pool Size=64"
-export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT,abortConnect=false"
-export Vault__BaseUrl="http://127.0.0.1:$VAULT_PORT/"
-export Vault__ServiceKey="$VAULT_SERVICE_KEY"
-export Gateway__Mode="$GATEWAY_MODE"
-export Webhooks__SecretKey="$WEBHOOKS_SECRET_KEY"
-export Auth__KeyEncryptionKey="$AUTH_KEY_ENCRYPTION_KEY"
+pg="Host=127.0.0.1;Port=$PG_PORT"
+# Each process' configuration, as KEY=value lines read from its own secrets file; passed on a file descriptor.
+host_env() (
+  . "$secrets/host.env"
+  cat <<ENV
+ConnectionStrings__Payments=$pg;Username=payments;Password=$PAYMENTS_DB_PASSWORD;Database=payments;Maximum Pool Size=64
+ConnectionStrings__Redis=127.0.0.1:$REDIS_PORT,abortConnect=false
+Vault__BaseUrl=http://127.0.0.1:$VAULT_INTERNAL_PORT/
+Vault__ServiceKey=$VAULT_SERVICE_KEY
+Gateway__Mode=$GATEWAY_MODE
+Webhooks__SecretKey=$WEBHOOKS_SECRET_KEY
+Auth__KeyEncryptionKey=$AUTH_KEY_ENCRYPTION_KEY
+Listeners__Public=http://127.0.0.1:$HOST_PORT
+Listeners__Management=http://127.0.0.1:$HOST_MANAGEMENT_PORT
+ENV
+)
+vault_env() (
+  . "$secrets/vault.env"
+  cat <<ENV
+ConnectionStrings__Vault=$pg;Username=vault;Password=$VAULT_DB_PASSWORD;Database=vault;Maximum Pool Size=64
+Vault__PublicUrl=http://127.0.0.1:$VAULT_PORT
+Vault__ServiceKey=$VAULT_SERVICE_KEY
+Vault__Kek__Components__0=$VAULT_KEK_1
+Vault__Kek__Components__1=$VAULT_KEK_2
+Vault__Kek__Components__2=$VAULT_KEK_3
+Gateway__Mode=$GATEWAY_MODE
+DOTNET_EnableDiagnostics=0
+Listeners__Public=http://127.0.0.1:$VAULT_PORT
+Listeners__Internal=http://127.0.0.1:$VAULT_INTERNAL_PORT
+Listeners__Management=http://127.0.0.1:$VAULT_MANAGEMENT_PORT
+ENV
+  # During a service-key rotation the Vault accepts the previous key too (run.sh service-key rotate).
+  if [ -n "${VAULT_PREVIOUS_SERVICE_KEY:-}" ]; then
+    echo "Vault__PreviousServiceKey=$VAULT_PREVIOUS_SERVICE_KEY"
+    echo "Vault__PreviousServiceKeyUntil=${VAULT_PREVIOUS_SERVICE_KEY_UNTIL:-}"
+  fi
+)
+# The one-shot migration step: the owner credential and the serving role's name, nothing else.
+vault_migrate_env() (
+  . "$secrets/vault-owner.env"
+  cat <<ENV
+ConnectionStrings__Vault=$pg;Username=vault;Database=vault
+ConnectionStrings__VaultMigrations=$pg;Username=vault_owner;Password=$VAULT_OWNER_DB_PASSWORD;Database=vault;Pooling=false
+Gateway__Mode=$GATEWAY_MODE
+DOTNET_EnableDiagnostics=0
+ENV
+)
+# Until the Listeners__* settings are read by both processes, ASPNETCORE_URLS opens the same ports.
+host_urls="http://127.0.0.1:$HOST_PORT;http://127.0.0.1:$HOST_MANAGEMENT_PORT"
+vault_urls="http://127.0.0.1:$VAULT_PORT;http://127.0.0.1:$VAULT_INTERNAL_PORT;http://127.0.0.1:$VAULT_MANAGEMENT_PORT"
 
-vault_env() {
-  env -u ConnectionStrings__Payments -u ConnectionStrings__Redis -u Auth__KeyEncryptionKey -u Webhooks__SecretKey \
-    ConnectionStrings__Vault="Host=127.0.0.1;Port=$PG_PORT;Username=vault;Password=$VAULT_DB_PASSWORD;Database=vault;Maximum Pool Size=64" \
-    ConnectionStrings__VaultMigrations="Host=127.0.0.1;Port=$PG_PORT;Username=vault_owner;Password=$VAULT_OWNER_DB_PASSWORD;Database=vault;Pooling=false" \
-    Vault__PublicUrl="http://127.0.0.1:$VAULT_PORT" \
-    Vault__Kek__Components__0="$VAULT_KEK_1" Vault__Kek__Components__1="$VAULT_KEK_2" Vault__Kek__Components__2="$VAULT_KEK_3" \
-    Gateway__Mode="$GATEWAY_MODE" "$@"
+# Each replaces the calling shell (launch execs): call them last, or in a subshell.
+run_host() { launch "$host_user" "$host_dir" "$data/home/host" Payments.Host.dll "$@" 3< <(host_env; echo "ASPNETCORE_URLS=$host_urls"); }
+run_vault() { launch "$vault_user" "$vault_dir" "$data/home/vault" Payments.Vault.dll "$@" 3< <(vault_env; echo "ASPNETCORE_URLS=$vault_urls"); }
+vault_migrate() {
+  ( launch "$vault_user" "$vault_dir" "$data/home/vault" Payments.Vault.dll migrate 3< <(vault_migrate_env) )
 }
 
 case "${1:-}" in
   merchant|keys)
-    cd "$host_dir" && exec dotnet Payments.Host.dll "$@" ;;
+    run_host "$@"; exit $? ;;
   vault)
-    shift; cd "$vault_dir"; vault_env dotnet Payments.Vault.dll "$@"; exit $? ;;
+    shift
+    if [ "${1:-}" = migrate ]; then vault_migrate; exit $?; fi
+    run_vault "$@"; exit $? ;;
+  service-key)
+    rotate_service_key "$secrets" "${2:-}"
+    # A running gateway picks the files up as its supervisor restarts each process: the Vault first (it accepts
+    # both keys), then the Host (it signs with the new one).
+    if proc_runs "$(cat "$rundir/run.sh.pid" 2>/dev/null)" run.sh; then
+      for name in vault host; do
+        old=$(cat "$rundir/$name.pid" 2>/dev/null || true)
+        proc_runs "$old" "Payments." && kill -TERM "$old"
+        for _ in $(seq 1 240); do
+          new=$(cat "$rundir/$name.pid" 2>/dev/null || true)
+          if [ "$new" != "$old" ] && proc_runs "$new" "Payments."; then break; fi
+          sleep 0.5
+        done
+        port=$VAULT_PORT; [ "$name" = host ] && port=$HOST_PORT
+        wait_ready "http://127.0.0.1:$port/health/ready" "$new" || { log "$name did not come back"; exit 1; }
+      done
+    fi
+    log "service key: ${2:-} done"; exit 0 ;;
   "") ;;
   *) log "unknown command: $1"; exit 2 ;;
 esac
 
-pids=()
-stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; }
-trap stop_all EXIT INT TERM
+# The one-shot step: migrations and grants as the Vault's owner role, before the Vault serves without that role.
+vault_migrate >>"$data/logs/vault.log" 2>&1 || { log "vault migrate failed (see $data/logs/vault.log)"; exit 1; }
 
-(cd "$vault_dir" && vault_env ASPNETCORE_URLS="http://127.0.0.1:$VAULT_PORT" dotnet Payments.Vault.dll) \
-  >>"$data/logs/vault.log" 2>&1 &
-pids+=($!)
-(cd "$host_dir" && ASPNETCORE_URLS="http://127.0.0.1:$HOST_PORT" dotnet Payments.Host.dll) \
-  >>"$data/logs/host.log" 2>&1 &
-pids+=($!)
-
-for url in "http://127.0.0.1:$VAULT_PORT/health/ready" "http://127.0.0.1:$HOST_PORT/health/ready"; do
-  for i in $(seq 1 120); do
-    if curl -fsS "$url" >/dev/null 2>&1; then break; fi
-    if [ "$i" = 120 ]; then log "not ready: $url (see .data/logs/)"; exit 1; fi
-    sleep 0.5
+# Supervision: each process runs in the background with its PID recorded; when one exits unexpectedly it is
+# started again after a back-off (1 s doubling to 30 s, reset after a minute of running); SIGINT/SIGTERM stops both.
+declare -A pid_of started_at backoff
+echo $$ > "$rundir/run.sh.pid"
+stopping=""
+start_proc() {
+  local name=$1
+  case "$name" in
+    vault) ( run_vault ) >>"$data/logs/vault.log" 2>&1 & ;;
+    host) ( run_host ) >>"$data/logs/host.log" 2>&1 & ;;
+  esac
+  pid_of[$name]=$!
+  started_at[$name]=$SECONDS
+  echo "${pid_of[$name]}" > "$rundir/$name.pid"
+}
+stop_all() {
+  trap - INT TERM EXIT
+  stopping=1
+  local p
+  for p in "${pid_of[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 100); do
+    local alive=""
+    for p in "${pid_of[@]}"; do if kill -0 "$p" 2>/dev/null; then alive=1; fi; done
+    [ -z "$alive" ] && break
+    sleep 0.1
   done
-done
+  for p in "${pid_of[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  rm -f "$rundir/host.pid" "$rundir/vault.pid" "$rundir/run.sh.pid"
+}
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+trap stop_all EXIT
+
+start_proc vault
+wait_ready "http://127.0.0.1:$VAULT_PORT/health/ready" "${pid_of[vault]}" || { log "Vault not ready (see $data/logs/vault.log)"; exit 1; }
+start_proc host
+wait_ready "http://127.0.0.1:$HOST_PORT/health/ready" "${pid_of[host]}" || { log "Host not ready (see $data/logs/host.log)"; exit 1; }
 
 cat >&2 <<MSG
 
@@ -132,10 +229,26 @@ Payments gateway running in ${GATEWAY_MODE} mode.
   Merchant API     http://127.0.0.1:$HOST_PORT/v1
   API reference    http://127.0.0.1:$HOST_PORT/reference/v1
   OpenAPI          http://127.0.0.1:$HOST_PORT/openapi/v1.json
-  Host health      http://127.0.0.1:$HOST_PORT/health/ready
-  Vault            http://127.0.0.1:$VAULT_PORT  (health: /health/ready)
-  Logs             .data/logs/
+  Host health      http://127.0.0.1:$HOST_PORT/health/ready   (metrics: http://127.0.0.1:$HOST_MANAGEMENT_PORT/metrics)
+  Card entry       http://127.0.0.1:$VAULT_PORT                (Host only: $VAULT_INTERNAL_PORT; metrics: $VAULT_MANAGEMENT_PORT)
+  Logs             $data/logs/
 Create a merchant in another terminal:  ./run.sh merchant create --name "My Shop"
 Ctrl-C stops the Host and the Vault; './run.sh stop' stops PostgreSQL and Redis.
 MSG
-wait -n "${pids[@]}"
+
+while [ -z "$stopping" ]; do
+  exited=""
+  wait -n -p exited "${pid_of[@]}" && code=0 || code=$?
+  [ -n "$stopping" ] && break
+  for name in "${!pid_of[@]}"; do
+    if [ "${pid_of[$name]}" = "$exited" ] || ! kill -0 "${pid_of[$name]}" 2>/dev/null; then
+      if [ $((SECONDS - started_at[$name])) -ge 60 ]; then backoff[$name]=1; fi
+      delay=${backoff[$name]:-1}
+      log "run.sh: $name (pid ${pid_of[$name]}) exited with code $code; restarting it in ${delay}s"
+      sleep "$delay"
+      backoff[$name]=$((delay * 2 > 30 ? 30 : delay * 2))
+      [ -n "$stopping" ] && break
+      start_proc "$name"
+    fi
+  done
+done

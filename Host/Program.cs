@@ -52,8 +52,7 @@ public sealed partial class Program
         }
         services.AddHostedService<MigrationService>();
 
-        services.AddAuthentication();
-        services.AddAuthorization();
+        services.AddAuthorization(); // authentication: the Auth module's bearer scheme, without Data Protection (ADR 112)
         services.AddFastEndpoints(o =>
         {
             o.DisableAutoDiscovery = true;

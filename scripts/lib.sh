@@ -45,11 +45,14 @@ pg_tool() {
 }
 
 # pg_start DIR PORT [extra server options]: initializes DIR/data once (superuser "app", trust on the socket only,
-# scram-sha-256 on TCP), then starts the server if it is not running.
+# scram-sha-256 on TCP), then starts the server if it is not running. DIR holds the socket and is mode 700, so no
+# other local user reaches the trusted socket.
 pg_start() {
   local dir=$1 port=$2; shift 2
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; fi
+  # The socket trusts "app" (the superuser): only the server's own user may reach it (and root).
+  chmod 700 "$dir"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     pg_tool "$PG_BIN/initdb" -D "$dir/data" -U app -A trust --auth-host=scram-sha-256 --no-sync >/dev/null
   fi

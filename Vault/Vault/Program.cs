@@ -24,6 +24,7 @@ public sealed partial class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        ProcessHardening.MakeNonDumpable(); // before any secret is read
         var builder = WebApplication.CreateBuilder(args);
         builder.Logging.AddRedactedConsole();
         builder.UseGatewayListeners(new Dictionary<ListenerRole, string>
@@ -87,7 +88,6 @@ public sealed partial class Program
 
         if (args.Length > 0 && !args[0].StartsWith('-'))
         {
-            await VaultStartup.PrepareAsync(app.Services, CancellationToken.None);
             return await VaultCommands.RunAsync(app.Services, args, Console.Out, CancellationToken.None);
         }
 

@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.DataProtection;
 using Npgsql;
@@ -7,38 +10,32 @@ using Payments.Vault.Crypto;
 namespace Payments.Vault;
 
 /// <summary>
-/// Before the Vault serves: applies its migrations (as the owner role of <c>ConnectionStrings:VaultMigrations</c>
-/// when given, granting the serving role only what it needs: audit and key rows are SELECT/INSERT only), checks the
-/// KEK, and makes sure a key exists and round-trips, so a misconfigured Vault fails at start, not at the first card.
-/// See docs/adr/0021-vault-database-roles.md.
+/// The Vault's database set-up in two steps. <c>MigrateAsync</c> is the one-shot step (<c>vault migrate</c>,
+/// run by run.sh before the Vault serves): as the owner role it applies the migrations and grants the serving role
+/// only what it needs (audit and key rows are SELECT/INSERT only), then the process exits. The serving process never
+/// holds the owner credential: <see cref="PrepareAsync"/> only checks that the schema is at the version this build
+/// expects, checks the KEK, and makes sure a key exists and round-trips, so a misconfigured Vault fails at start, not
+/// at the first card. See docs/adr/0021-vault-database-roles.md and docs/adr/0111-vault-migrations-are-a-one-shot-step.md.
 /// </summary>
 internal sealed partial class VaultStartup(IServiceProvider services) : IHostedService
 {
+    private const string OwnerConnectionName = "VaultMigrations";
+
     public Task StartAsync(CancellationToken cancellationToken) => PrepareAsync(services, cancellationToken);
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>Before serving or running an operator verb: schema version, KEK, a usable key.</summary>
     public static async Task PrepareAsync(IServiceProvider services, CancellationToken ct)
     {
         var config = services.GetRequiredService<IConfiguration>();
-        var logger = services.GetRequiredService<ILogger<VaultStartup>>();
-        var serving = services.GetRequiredService<NpgsqlDataSource>();
-        var ownerConnection = config.GetConnectionString("VaultMigrations");
-        if (string.IsNullOrEmpty(ownerConnection))
+        if (!string.IsNullOrEmpty(config.GetConnectionString(OwnerConnectionName)))
         {
-            await SqlMigrationRunner.ApplyAsync(serving, [new ModuleMigrations("vault", typeof(VaultStartup).Assembly)], logger, ct);
+            // The owner can drop the append-only triggers; only the one-shot migration step may hold it.
+            throw new InvalidOperationException(
+                $"ConnectionStrings:{OwnerConnectionName} (the owner role) must not be given to a serving Vault: run 'vault migrate' with it, then serve without it.");
         }
-        else
-        {
-            await using var owner = NpgsqlDataSource.Create(ownerConnection);
-            await SqlMigrationRunner.ApplyAsync(owner, [new ModuleMigrations("vault", typeof(VaultStartup).Assembly)], logger, ct);
-            var servingRole = new NpgsqlConnectionStringBuilder(config.GetConnectionString("Vault")).Username;
-            var ownerRole = new NpgsqlConnectionStringBuilder(ownerConnection).Username;
-            if (servingRole is not null && servingRole != ownerRole)
-            {
-                await GrantAsync(owner, servingRole, ct);
-            }
-        }
+        await CheckSchemaAsync(services.GetRequiredService<NpgsqlDataSource>(), ct);
 
         _ = services.GetRequiredService<Kek>(); // throws without a valid KEK
         var probe = services.GetRequiredService<IDataProtectionProvider>().CreateProtector("startup-probe.v1");
@@ -47,6 +44,79 @@ internal sealed partial class VaultStartup(IServiceProvider services) : IHostedS
             throw new InvalidOperationException("Data Protection did not round-trip.");
         }
         _ = services.GetRequiredService<CardKeyRing>().Current; // a card key exists before the first card
+    }
+
+    /// <summary>
+    /// <c>vault migrate</c>: applies the migrations as the owner role (<c>ConnectionStrings:VaultMigrations</c>) and
+    /// grants the serving role (the user name of <c>ConnectionStrings:Vault</c>; its password is not needed here).
+    /// </summary>
+    public static Task MigrateAsync(IServiceProvider services, CancellationToken ct)
+    {
+        var config = services.GetRequiredService<IConfiguration>();
+        var owner = config.GetConnectionString(OwnerConnectionName);
+        if (string.IsNullOrEmpty(owner))
+        {
+            throw new InvalidOperationException($"'vault migrate' needs ConnectionStrings:{OwnerConnectionName} (the owner role).");
+        }
+        var servingRole = new NpgsqlConnectionStringBuilder(config.GetConnectionString("Vault")).Username;
+        return MigrateAsync(owner, servingRole, services.GetRequiredService<ILogger<VaultStartup>>(), ct);
+    }
+
+    /// <summary>The migration step itself; the test kit calls it before it starts a Vault.</summary>
+    public static async Task MigrateAsync(string ownerConnectionString, string? servingRole, ILogger logger, CancellationToken ct)
+    {
+        await using var owner = NpgsqlDataSource.Create(ownerConnectionString);
+        await SqlMigrationRunner.ApplyAsync(owner, [new ModuleMigrations("vault", typeof(VaultStartup).Assembly)], logger, ct);
+        var ownerRole = new NpgsqlConnectionStringBuilder(ownerConnectionString).Username;
+        if (!string.IsNullOrEmpty(servingRole) && servingRole != ownerRole)
+        {
+            await GrantAsync(owner, servingRole, ct);
+        }
+    }
+
+    /// <summary>Every migration of this build is applied, unchanged: the serving role cannot migrate, so it refuses to run on an older schema.</summary>
+    private static async Task CheckSchemaAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        var applied = new Dictionary<int, string>();
+        try
+        {
+            await using var cmd = db.CreateCommand("SELECT version, sha256 FROM vault.schema_migrations");
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                applied[r.GetInt32(0)] = r.GetString(1);
+            }
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
+        {
+            throw new InvalidOperationException("The Vault's schema is missing: run 'vault migrate' (./run.sh does) before serving.", e);
+        }
+        foreach (var (version, sha) in ExpectedMigrations())
+        {
+            if (!applied.TryGetValue(version, out var existing) || existing != sha)
+            {
+                throw new InvalidOperationException(
+                    $"The Vault's schema is not at the version this build expects (migration {version}): run 'vault migrate' (./run.sh does) before serving.");
+            }
+        }
+    }
+
+    private static IEnumerable<(int Version, string Sha256)> ExpectedMigrations()
+    {
+        var assembly = typeof(VaultStartup).Assembly;
+        const string marker = ".Data.Migrations.";
+        foreach (var name in assembly.GetManifestResourceNames())
+        {
+            var at = name.IndexOf(marker, StringComparison.Ordinal);
+            if (at < 0 || !name.EndsWith(".sql", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            var file = name[(at + marker.Length)..].TrimStart('_');
+            var version = int.Parse(new string(file.TakeWhile(char.IsAsciiDigit).ToArray()), CultureInfo.InvariantCulture);
+            using var reader = new StreamReader(assembly.GetManifestResourceStream(name)!, Encoding.UTF8);
+            yield return (version, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(reader.ReadToEnd()))));
+        }
     }
 
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]

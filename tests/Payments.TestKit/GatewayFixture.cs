@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 
 namespace Payments.TestKit;
@@ -32,6 +33,8 @@ public class GatewayFixture : IAsyncLifetime
         Redis = await UseRedisAsync();
         HostConnectionString = await Postgres.CreateDatabaseAsync("host");
         VaultConnectionString = await Postgres.CreateDatabaseAsync("vault");
+        // As run.sh does: the one-shot migration step first; the Vault then serves without migrating.
+        await Payments.Vault.VaultStartup.MigrateAsync(VaultConnectionString, null, NullLogger.Instance, CancellationToken.None);
 
         var vaultSettings = new Dictionary<string, string?>
         {

@@ -163,6 +163,7 @@ public sealed class GatewayProcesses : IAsyncDisposable
         await CreateDatabasesAsync();
         redis = await RedisServer.StartAsync();
 
+        await RunVaultMigrateAsync();
         Vault = new GatewayProcess("vault", VaultDll, ProcessRunner.FreePort(), Path.Combine(dir, "vault.log"), VaultEnv);
         await Vault.StartAsync(options.ReadyTimeout);
         for (var i = 0; i < options.HostCount; i++)
@@ -214,8 +215,6 @@ public sealed class GatewayProcesses : IAsyncDisposable
         var env = new Dictionary<string, string>
         {
             ["ConnectionStrings__Vault"] = VaultConnectionString,
-            ["ConnectionStrings__VaultMigrations"] =
-                $"Host=127.0.0.1;Port={PostgresPort};Username=vault_owner;Password={vaultOwnerPassword};Database=vault;Pooling=false",
             ["Vault__ServiceKey"] = serviceKey,
             ["Vault__PublicUrl"] = $"http://127.0.0.1:{port}",
             ["Gateway__Mode"] = options.GatewayMode,
@@ -232,6 +231,32 @@ public sealed class GatewayProcesses : IAsyncDisposable
             env[k] = v;
         }
         return env;
+    }
+
+    /// <summary>
+    /// The Vault's one-shot migration step, as <c>./run.sh vault migrate</c> runs it: the owner credential and the
+    /// serving role's name only (no serving password, no KEK); the serving Vault never gets the owner credential.
+    /// </summary>
+    private async Task RunVaultMigrateAsync()
+    {
+        var psi = GatewayProcess.StartInfo(VaultDll, new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Vault"] = $"Host=127.0.0.1;Port={PostgresPort};Username=vault;Database=vault",
+            ["ConnectionStrings__VaultMigrations"] =
+                $"Host=127.0.0.1;Port={PostgresPort};Username=vault_owner;Password={vaultOwnerPassword};Database=vault;Pooling=false",
+            ["Gateway__Mode"] = options.GatewayMode,
+        });
+        psi.ArgumentList.Add("migrate");
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("Cannot start the Vault.");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await p.WaitForExitAsync(cts.Token);
+        await stdout;
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"vault migrate exited {p.ExitCode}: {Tail(await stderr, 2000)}");
+        }
     }
 
     /// <summary>

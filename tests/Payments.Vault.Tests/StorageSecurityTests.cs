@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Payments.TestKit;
@@ -116,6 +117,8 @@ public sealed class StorageSecurityTests(VaultFixture vault) : IClassFixture<Vau
                      "UPDATE vault.data_protection_keys SET xml = xml",
                      "DELETE FROM vault.data_protection_keys",
                      "TRUNCATE vault.audit_log",
+                     "ALTER TABLE vault.audit_log DISABLE TRIGGER USER",
+                     "ALTER TABLE vault.data_protection_keys DISABLE TRIGGER USER",
                  })
         {
             await using var cmd = new NpgsqlCommand(sql, conn);
@@ -124,6 +127,29 @@ public sealed class StorageSecurityTests(VaultFixture vault) : IClassFixture<Vau
         }
         await using var count = new NpgsqlCommand("SELECT count(*) FROM vault.audit_log", conn);
         Assert.True((long)(await count.ExecuteScalarAsync())! > 0);
+    }
+
+    [Fact]
+    public void The_serving_vault_is_configured_without_the_owner_credential()
+    {
+        var config = vault.Vault.Services.GetRequiredService<IConfiguration>();
+
+        Assert.Null(config.GetConnectionString("VaultMigrations"));
+        Assert.Equal(vault.ServingRole, new NpgsqlConnectionStringBuilder(config.GetConnectionString("Vault")).Username);
+    }
+
+    [Fact]
+    public async Task A_vault_given_the_owner_credential_refuses_to_serve()
+    {
+        var settings = new Dictionary<string, string?>(vault.VaultSettings)
+        {
+            ["ConnectionStrings:VaultMigrations"] = vault.VaultConnectionString,
+        };
+        await using var factory = new VaultFactory(settings);
+
+        var e = Assert.ThrowsAny<Exception>(() => factory.Server);
+
+        Assert.Contains("VaultMigrations", e.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -201,6 +227,7 @@ public sealed class StartupTests
     {
         var pg = await PostgresServer.SharedAsync();
         var db = await pg.CreateDatabaseAsync("vault_nokek");
+        await VaultStartup.MigrateAsync(db, null, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
         await using var factory = new VaultFactory(new Dictionary<string, string?>
         {
             ["ConnectionStrings:Vault"] = db,

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Payments.BuildingBlocks.Ids;
 using Payments.TestKit;
@@ -10,8 +11,8 @@ using Payments.Vault.Contracts;
 namespace Payments.Vault.Tests;
 
 /// <summary>
-/// A gateway whose Vault runs as it does in production: migrations as the owner role, serving as a separate role
-/// with only the grants the Vault gives it.
+/// A gateway whose Vault runs as it does in production: the one-shot migration step as the owner role, then serving
+/// as a separate role with only the grants that step gives it (the serving Vault never gets the owner's credential).
 /// </summary>
 public class VaultFixture : GatewayFixture
 {
@@ -31,7 +32,7 @@ public class VaultFixture : GatewayFixture
             cmd.ExecuteNonQuery();
         }
         ServingConnectionString = new NpgsqlConnectionStringBuilder(owner) { Username = ServingRole, Password = "serving" }.ConnectionString;
-        settings["ConnectionStrings:VaultMigrations"] = owner;
+        VaultStartup.MigrateAsync(owner, ServingRole, NullLogger.Instance, CancellationToken.None).GetAwaiter().GetResult();
         settings["ConnectionStrings:Vault"] = ServingConnectionString;
         VaultSettings = new Dictionary<string, string?>(settings);
     }

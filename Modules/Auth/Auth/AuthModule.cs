@@ -38,7 +38,11 @@ public static class AuthModule
         services.AddScoped<ICurrentMerchant, CurrentMerchant>();
 
         // The default scheme of every endpoint (FastEndpoints requires an authenticated user unless AllowAnonymous).
-        services.AddAuthentication(BearerAuthenticationHandler.SchemeName)
+        // Not AddAuthentication(): it registers Data Protection, which writes an unencrypted key ring under
+        // ~/.aspnet at start-up; bearer tokens need none of it (ADR 112). The handler needs a UrlEncoder only.
+        services.AddAuthenticationCore(o => o.DefaultScheme = BearerAuthenticationHandler.SchemeName);
+        services.AddWebEncoders();
+        new AuthenticationBuilder(services)
             .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, null);
 
         services.AddSingleton<IHostCommand, MerchantCommand>();

@@ -7,9 +7,10 @@ using Npgsql;
 namespace Payments.Vault.Commands;
 
 /// <summary>
-/// Operator verbs, run as <c>./run.sh vault VERB</c>: the Vault binary applies its migrations, runs the verb and exits.
+/// Operator verbs, run as <c>./run.sh vault VERB</c>: the Vault binary checks its schema, runs the verb and exits.
 /// Output is JSON on stdout; logs go to stderr.
 /// <code>
+/// migrate                        the one-shot step: migrations and grants as the owner role, then exit (ADR 111)
 /// keys list                      every key with its dates, status and how many cards it encrypts
 /// keys rotate                    make a new key, the default from now on
 /// keys rewrap                    re-encrypt every card still on an older key under the current key
@@ -21,6 +22,13 @@ internal static class VaultCommands
 {
     public static async Task<int> RunAsync(IServiceProvider services, IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
     {
+        if (args is ["migrate"])
+        {
+            await VaultStartup.MigrateAsync(services, ct);
+            Write(stdout, new { migrated = true });
+            return 0;
+        }
+        await VaultStartup.PrepareAsync(services, ct);
         var keys = services.GetRequiredService<KeyOperations>();
         var verb = string.Join(' ', args.Take(2));
         switch (verb)
@@ -53,7 +61,7 @@ internal static class VaultCommands
                 return result.Valid ? 0 : 1;
             default:
                 await Console.Error.WriteLineAsync(
-                    "Usage: vault keys list | keys rotate | keys rewrap | keys revoke KEY_ID [--force] | audit verify");
+                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID [--force] | audit verify");
                 return 2;
         }
     }
