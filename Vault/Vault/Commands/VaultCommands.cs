@@ -21,6 +21,7 @@ internal static class VaultCommands
 {
     public static async Task<int> RunAsync(IServiceProvider services, IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
     {
+        await OperatorAudit.RecordAsync(services, args); // before the verb: on record even if it fails half-way
         var keys = services.GetRequiredService<KeyOperations>();
         var verb = string.Join(' ', args.Take(2));
         switch (verb)
