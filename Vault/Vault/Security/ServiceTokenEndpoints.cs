@@ -105,7 +105,10 @@ internal sealed class ServiceAuthenticationMiddleware(RequestDelegate next, Serv
         }
         // The access record of every verified call (PCI DSS 10.2.1): which route, for whom, with what outcome. The
         // Host's request id comes from the scope (request_id), so its line and this one are found together.
-        logger.LogInformation("Service call {Method} {Route} for {Merchant} answered {Status}", context.Request.Method,
+        // The tokenization feed's polls (service-level, several a second when idle) only at Debug; its pages that
+        // disclose rows are audited instead.
+        logger.Log(call.MerchantId.Length == 0 ? LogLevel.Debug : LogLevel.Information,
+            "Service call {Method} {Route} for {Merchant} answered {Status}", context.Request.Method,
             (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText, call.MerchantId.Length == 0 ? "(service)" : call.MerchantId,
             context.Response.StatusCode);
         var bytes = body.GetBuffer().AsMemory(0, (int)body.Length);
