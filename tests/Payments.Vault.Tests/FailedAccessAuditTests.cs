@@ -136,4 +136,24 @@ public sealed class FailedAccessAuditTests(VaultFixture vault) : IClassFixture<V
         Assert.Equal(Environment.UserName, await vault.ScalarAsync<string>(
             "SELECT detail::jsonb ->> 'os_user' FROM vault.audit_log WHERE action = 'operator.verb' AND detail::jsonb ->> 'verb' = 'audit verify' ORDER BY seq DESC LIMIT 1"));
     }
+
+    [Fact]
+    public void Every_vault_route_is_either_signed_or_explicitly_public_and_the_signed_ones_are_internal_only()
+    {
+        var endpoints = vault.Vault.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints
+            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>().ToList();
+
+        Assert.NotEmpty(endpoints);
+        foreach (var e in endpoints)
+        {
+            var signed = e.Metadata.GetMetadata<Security.RequireServiceTokenMetadata>() is not null;
+            var open = e.Metadata.GetMetadata<Security.PublicEndpointMetadata>() is not null;
+            Assert.True(signed ^ open, $"{e.RoutePattern.RawText} is {(signed ? "both signed and public" : "neither signed nor public")}");
+            if (signed)
+            {
+                Assert.Equal([BuildingBlocks.Hosting.ListenerRole.Internal],
+                    e.Metadata.GetMetadata<BuildingBlocks.Hosting.ListenerMetadata>()?.Roles ?? []);
+            }
+        }
+    }
 }

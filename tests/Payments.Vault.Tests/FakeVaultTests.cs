@@ -63,7 +63,9 @@ public sealed class FakeVaultFixture : GatewayFixture
         {
             Interlocked.Increment(ref owner.fakeAnswers);
             var path = request.RequestUri!.AbsolutePath;
-            var body = path.Contains("/acquirer/", StringComparison.Ordinal)
+            // The feed a well-formed empty page, so the Host's background readers keep running; card uses approved.
+            var body = path.EndsWith("/tokenization-intents-succeeded", StringComparison.Ordinal) ? "[]"
+                : path.Contains("/acquirer/", StringComparison.Ordinal)
                 ? """{"card_found":true,"approved":true,"authorization_code":"FAKE01","decline_code":null,"brand":"VISA","last4":"4242"}"""
                 : """{"brand":"VISA","last4":"4242","exp_month":12,"exp_year":2040,"fingerprint":"fp"}""";
             var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(body, Encoding.UTF8, "application/json") };

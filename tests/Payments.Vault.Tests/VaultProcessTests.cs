@@ -159,6 +159,12 @@ public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFix
 
         Assert.All(statuses.Take(30), s => Assert.Equal(404, s));
         Assert.Equal(429, statuses[30]);
+        // Each failure is on record with the address it came from.
+        await using var conn = new Npgsql.NpgsqlConnection(gateway.Processes.VaultConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand(
+            "SELECT count(*) FROM vault.audit_log WHERE action = 'card_entry.refused' AND subject LIKE 'tki_guess%' AND detail::jsonb ->> 'source' = '127.0.0.1'", conn);
+        Assert.Equal(30L, (long)(await cmd.ExecuteScalarAsync())!);
     }
 
     [Fact]

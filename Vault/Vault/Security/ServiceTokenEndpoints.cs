@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Http.Features;
 using Payments.Vault.Audit;
 using Payments.BuildingBlocks.Logging;
 using Payments.Vault.Contracts;
@@ -92,9 +91,7 @@ internal sealed class ServiceAuthenticationMiddleware(RequestDelegate next, Serv
     {
         var original = context.Response.Body;
         using var body = new MemoryStream();
-        context.Response.Body = body;
-        // Nothing may reach the Host unsigned: no early flush of headers through the response feature.
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        context.Response.Body = body; // nothing reaches the Host before the signature is in the headers
         try
         {
             await next(context);
