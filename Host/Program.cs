@@ -85,6 +85,7 @@ public sealed partial class Program
         });
 
         var app = builder.Build();
+        LiveModeChecks.Enforce(app.Configuration);
 
         if (writingCode)
         {
@@ -129,6 +130,7 @@ internal static class GatewayPipeline
     public static WebApplication UseGatewayPipeline(this WebApplication app)
     {
         app.UseMiddleware<RequestIdMiddleware>();
+        app.UseHstsOffLoopback();
         app.UseExceptionHandler();
         // Every bodiless error (unknown route, 405, 415, a bare 401) gets the problem shape, whatever the Accept header.
         app.UseStatusCodePages(ctx => ProblemDetailsSetup.WriteStatusProblemAsync(ctx.HttpContext));

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Http;
 using Payments.Vault.Contracts;
@@ -11,7 +12,13 @@ namespace Payments.Vault.Client;
 /// <see cref="IVaultClient"/> over HTTP: every call signed for its merchant, bounded by <c>Vault:TimeoutSeconds</c>.
 /// A Vault that does not answer in time, cannot be reached or fails answers <see cref="VaultUnavailableException"/>.
 /// </summary>
-internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner signer) : IVaultClient, IVaultTokenizationFeed
+/// <remarks>
+/// Every answer must carry the Vault's signature bound to its call (<see cref="ResponseSignature"/>); an answer
+/// without it, or with a wrong one, came from something that is not the Vault and is treated as the Vault being
+/// unavailable: nothing it says (an <c>approved</c>, say) is acted on.
+/// </remarks>
+internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner signer, IHttpContextAccessor? httpContext = null)
+    : IVaultClient, IVaultTokenizationFeed
 {
     public async Task RegisterTokenizationIntentAsync(string merchantId, TokenizationIntentRegistration intent, CancellationToken ct)
     {
@@ -79,17 +86,34 @@ internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner
             request.Content = new ByteArrayContent(bytes);
             request.Content.Headers.ContentType = new("application/json");
         }
-        request.Headers.TryAddWithoutValidation("Authorization", signer.Sign(merchantId, method.Method, uri.PathAndQuery, bytes));
+        // The Host's request id (RequestIdMiddleware sets it as the trace identifier); none for background work.
+        var requestId = httpContext?.HttpContext?.TraceIdentifier;
+        request.Headers.TryAddWithoutValidation("Authorization", signer.Sign(merchantId, method.Method, uri.PathAndQuery, bytes, requestId, out var jti));
+        HttpResponseMessage? response = null;
         try
         {
-            return await http.SendAsync(request, ct);
+            response = await http.SendAsync(request, ct);
+            await response.Content.LoadIntoBufferAsync(ct);
+            var answer = await response.Content.ReadAsByteArrayAsync(ct);
+            var signature = response.Headers.TryGetValues(ResponseSignature.HeaderName, out var values) ? values.FirstOrDefault() : null;
+            if (!ResponseSignature.Verify(signer.ResponseKey, jti, (int)response.StatusCode, answer, signature))
+            {
+                var status = (int)response.StatusCode;
+                response.Dispose();
+                throw new VaultUnavailableException(status == 401
+                    ? "The Vault refused the Host's signature: check Vault:ServiceKey on both sides."
+                    : $"An answer to a Vault call ({status}) is not signed by the Vault; it is ignored.");
+            }
+            return response;
         }
         catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
         {
+            response?.Dispose();
             throw new VaultUnavailableException("The Vault did not answer in time.", e);
         }
         catch (HttpRequestException e)
         {
+            response?.Dispose();
             throw new VaultUnavailableException("The Vault could not be reached.", e);
         }
     }

@@ -26,6 +26,7 @@ public static class VaultClientSetup
         services.AddSingleton(sp => new ServiceTokenSigner(
             config["Vault:ServiceKey"] is { Length: > 0 } key ? key : throw new InvalidOperationException("Vault:ServiceKey is not set."),
             sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.AddHttpContextAccessor(); // the Host's request id goes into each signed call
         services.AddSingleton<VaultClient>();
         services.AddSingleton<IVaultClient>(sp => sp.GetRequiredService<VaultClient>());
         services.AddSingleton<IVaultTokenizationFeed>(sp => sp.GetRequiredService<VaultClient>());

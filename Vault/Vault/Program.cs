@@ -62,8 +62,7 @@ public sealed partial class Program
         services.AddSingleton<AcquirerAttempts>();
         services.AddHostedService<AcquirerAttemptsPurge>();
         services.AddSingleton<KeyOperations>();
-        services.AddSingleton<ServiceAuthentication>();
-        services.AddSingleton<MerchantRateLimits>();
+        services.AddVaultSecurity();
 
         var keyLifetime = config.GetSection("Vault").Get<VaultOptions>()?.KeyLifetime ?? TimeSpan.FromDays(90);
         services.AddDataProtection()
@@ -82,9 +81,11 @@ public sealed partial class Program
 
         // An explicit list: Carter would otherwise scan every assembly referencing FluentValidation.
         services.AddCarter(configurator: c => c.WithModules(
-            typeof(HealthModule), typeof(InternalModule), typeof(CardSubmissionModule), typeof(CardEntryModule)));
+            typeof(HealthModule), typeof(InternalModule), typeof(CardSubmissionModule), typeof(CardEntryModule),
+            typeof(CspReportModule)));
 
         var app = builder.Build();
+        app.EnforceStartupPolicy();
 
         if (args.Length > 0 && !args[0].StartsWith('-'))
         {
@@ -95,7 +96,7 @@ public sealed partial class Program
         app.UseStatusCodePages();
         app.UseRouting();
         app.UseListenerGate();
-        app.UseMiddleware<ServiceAuthenticationMiddleware>();
+        app.UseVaultSecurity();
         app.MapCarter();
         await app.RunAsync();
         return 0;

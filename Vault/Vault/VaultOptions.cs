@@ -6,6 +6,17 @@ internal sealed class VaultOptions
     /// <summary>Base64 of the 32-byte key the Host signs its calls with.</summary>
     public string ServiceKey { get; set; } = "";
 
+    /// <summary>
+    /// The service key being rotated out: calls signed with it are still accepted until
+    /// <see cref="PreviousServiceKeyUntil"/>, so the Host can move to <see cref="ServiceKey"/> without downtime.
+    /// </summary>
+    public string? PreviousServiceKey { get; set; }
+
+    public DateTimeOffset? PreviousServiceKeyUntil { get; set; }
+
+    /// <summary>The acquirer this Vault sends card uses to. Live mode requires it named; only <c>Sandbox</c> exists.</summary>
+    public string? Acquirer { get; set; }
+
     /// <summary>The origin the cardholder's browser reaches the Vault at (card-entry pages).</summary>
     public string? PublicUrl { get; set; }
 
@@ -39,4 +50,10 @@ internal sealed class RateLimitOptions
 {
     public int SubmissionsPerMinute { get; set; } = 600;
     public int CardUsesPerMinute { get; set; } = 60_000;
+
+    /// <summary>Failed card-entry posts (wrong client secret, refused card data) per intent, per minute.</summary>
+    public int FailedCardEntriesPerIntentPerMinute { get; set; } = 10;
+
+    /// <summary>Failed card-entry posts per source address, per minute (any intent).</summary>
+    public int FailedCardEntriesPerAddressPerMinute { get; set; } = 30;
 }

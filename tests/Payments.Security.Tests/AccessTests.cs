@@ -251,7 +251,8 @@ public sealed class AccessTests(ITestOutputHelper output)
         || Regex.IsMatch(pattern, @"^/v1/tokenization-intents/\{[^}]+\}/card$")
         || pattern.Contains("card-entry", StringComparison.Ordinal)
         || pattern.StartsWith("/static", StringComparison.Ordinal)
-        || pattern.StartsWith("/assets", StringComparison.Ordinal);
+        || pattern.StartsWith("/assets", StringComparison.Ordinal)
+        || pattern == "/csp-reports"; // browsers' CSP violation reports (audited, ADR 117)
 
     private static string KindFromName(string name) => name switch
     {

@@ -100,6 +100,12 @@ public sealed class GatewayProcesses : IAsyncDisposable
 
     public Uri VaultUrl => Vault.BaseUrl;
 
+    /// <summary>The Vault's internal listener (the service API the Host calls).</summary>
+    public Uri VaultInternalUrl => new($"http://127.0.0.1:{vaultInternalPort}/");
+
+    /// <summary>The Vault's management listener (health, inventory).</summary>
+    public Uri VaultManagementUrl => new($"http://127.0.0.1:{vaultManagementPort}/");
+
     public string PostgresDataDirectory => Path.Combine(dir, "pg", "data");
 
     /// <summary>The postmaster's PID (its backends are its children), or null when it is not running.</summary>

@@ -158,7 +158,11 @@ public sealed class AcquirerTests(VaultFixture vault) : IClassFixture<VaultFixtu
         Assert.Null(await vault.VaultClient.GetCardAsync(merchantB, token, CancellationToken.None));
         Assert.False(await vault.VaultClient.DeleteCardAsync(merchantB, token, CancellationToken.None));
         Assert.NotNull(await vault.VaultClient.GetCardAsync(merchantA, token, CancellationToken.None));
-        Assert.Equal(0L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.audit_log WHERE merchant_id = $1", merchantB));
+        Assert.Equal(0L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.audit_log WHERE merchant_id = $1 AND action LIKE 'card.%'", merchantB));
+        // Each probe of another merchant's token is a failed access on record, naming the token's owner.
+        Assert.Equal("card.authorize,card.refund,card.read,card.delete", await vault.ScalarAsync<string>(
+            "SELECT string_agg(detail::jsonb ->> 'attempted', ',' ORDER BY seq) FROM vault.audit_log WHERE merchant_id = $1 AND action = 'access.cross_merchant' AND detail::jsonb ->> 'owner_merchant_id' = $2",
+            merchantB, merchantA));
     }
 
     [Fact]

@@ -132,4 +132,73 @@ public sealed class CardEntryPageTests(BrowserFixture gateway) : IClassFixture<B
         Assert.Contains("\"REQUIRES_CARD\"", await shown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Empty(consoleErrors);
     }
+
+    [Fact]
+    public async Task The_browser_gets_the_security_headers_and_runs_the_script_under_its_integrity_hash_without_a_csp_violation()
+    {
+        var (_, _, url) = await CreateIntentAsync();
+        var page = await context.NewPageAsync();
+        var reports = 0;
+        page.Request += (_, r) =>
+        {
+            if (r.Url.Contains("/csp-reports", StringComparison.Ordinal))
+            {
+                reports++;
+            }
+        };
+        page.Console += (_, m) =>
+        {
+            if (m.Type == "error" && !m.Text.StartsWith("Failed to load resource", StringComparison.Ordinal))
+            {
+                consoleErrors.Add(m.Text);
+            }
+        };
+
+        var response = await page.GotoAsync(url);
+        var headers = await response!.AllHeadersAsync();
+        Assert.Contains("require-trusted-types-for 'script'", headers["content-security-policy"], StringComparison.Ordinal);
+        Assert.Contains("report-uri /csp-reports", headers["content-security-policy"], StringComparison.Ordinal);
+        Assert.Equal("no-referrer", headers["referrer-policy"]);
+        Assert.StartsWith("sha384-", await page.Locator("script[src='/assets/card-entry.js']").GetAttributeAsync("integrity") ?? "", StringComparison.Ordinal);
+        Assert.StartsWith("sha384-", await page.Locator("link[href='/assets/card-entry.css']").GetAttributeAsync("integrity") ?? "", StringComparison.Ordinal);
+
+        // The script ran (its hash matched): it names the brand as the number is typed.
+        await page.GetByLabel("Card number").FillAsync("4242 4242 4242 4242");
+        await Assertions.Expect(page.Locator("#brand")).ToHaveTextAsync("Card type: Visa");
+        await page.GetByLabel("Month (MM)").FillAsync("12");
+        await page.GetByLabel("Year (YYYY)").FillAsync((DateTime.UtcNow.Year + 2).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await page.GetByLabel("Security code (CVC)").FillAsync("123");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save card" }).ClickAsync();
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Your card is saved.");
+
+        Assert.Empty(consoleErrors); // no CSP or Trusted Types violation, no integrity failure
+        Assert.Equal(0, reports);
+    }
+
+    [Fact]
+    public async Task A_script_altered_on_the_way_is_refused_by_its_integrity_hash()
+    {
+        var (_, _, url) = await CreateIntentAsync();
+        var page = await context.NewPageAsync();
+        page.Console += (_, m) =>
+        {
+            if (m.Type == "error")
+            {
+                consoleErrors.Add(m.Text);
+            }
+        };
+        // A skimmer appended to the script between the Vault and the browser (a compromised CDN or proxy).
+        await page.RouteAsync("**/assets/card-entry.js", async route =>
+        {
+            var original = await route.FetchAsync();
+            await route.FulfillAsync(new() { Response = original, Body = await original.TextAsync() + "\n// skimmer\n" });
+        });
+
+        await page.GotoAsync(url);
+        await page.GetByLabel("Card number").FillAsync("4242 4242 4242 4242");
+        await page.GetByLabel("Card number").BlurAsync();
+
+        Assert.Contains(consoleErrors, e => e.Contains("integrity", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal("", await page.Locator("#brand").TextContentAsync()); // the altered script never ran
+    }
 }

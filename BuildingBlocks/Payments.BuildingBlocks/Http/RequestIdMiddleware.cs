@@ -25,7 +25,7 @@ public sealed class RequestIdMiddleware(RequestDelegate next, ILogger<RequestIdM
             ctx.Response.Headers[HeaderName] = rid;
             return Task.CompletedTask;
         }, (http, id));
-        using (logger.BeginScope(new KeyValuePair<string, object>[] { new("RequestId", id) }))
+        using (logger.BeginScope(new KeyValuePair<string, object>[] { new(Logging.LogScopes.GatewayRequestId, id) }))
         {
             await next(http);
         }

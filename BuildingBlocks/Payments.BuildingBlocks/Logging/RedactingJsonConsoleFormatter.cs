@@ -23,18 +23,52 @@ public sealed class RedactingJsonConsoleFormatter() : ConsoleFormatter(Formatter
         {
             return;
         }
+        var scoped = new List<(string Key, string Value)>();
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer, WriterOptions))
         {
             w.WriteStartObject();
-            w.WriteString("ts", DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
-            w.WriteString("level", logEntry.LogLevel.ToString());
-            w.WriteString("category", logEntry.Category);
-            if (logEntry.EventId.Id != 0)
+            // Every key once per line: log pipelines reject a repeated key or keep the wrong one.
+            var written = new HashSet<string>(StringComparer.Ordinal);
+            void Field(string key, string? value)
+            {
+                if (written.Add(key))
+                {
+                    w.WriteString(key, value);
+                }
+            }
+            Field("ts", DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+            Field("level", logEntry.LogLevel.ToString());
+            Field("category", logEntry.Category);
+            if (logEntry.EventId.Id != 0 && written.Add("event_id"))
             {
                 w.WriteNumber("event_id", logEntry.EventId.Id);
             }
-            w.WriteString("message", LogRedactor.Redact(message));
+            Field("message", LogRedactor.Redact(message));
+            // Correlation ids first, so a message property of the same name cannot take their place.
+            scopeProvider?.ForEachScope((scope, fields) =>
+            {
+                if (scope is IEnumerable<KeyValuePair<string, object>> pairs)
+                {
+                    foreach (var (key, value) in pairs)
+                    {
+                        if (ScopeField(key) is { } name && value?.ToString() is { Length: > 0 } text)
+                        {
+                            fields.Add((name, text));
+                        }
+                    }
+                }
+            }, scoped);
+            // The innermost scope is the most specific (the Vault's verified Host id over nothing at all).
+            for (var i = scoped.Count - 1; i >= 0; i--)
+            {
+                Field(scoped[i].Key, LogRedactor.Redact(scoped[i].Value));
+            }
+            if (System.Diagnostics.Activity.Current is { } activity && activity.TraceId != default)
+            {
+                Field("trace_id", activity.TraceId.ToHexString());
+                Field("span_id", activity.SpanId.ToHexString());
+            }
             if (logEntry.State is IReadOnlyList<KeyValuePair<string, object?>> props)
             {
                 foreach (var (key, value) in props)
@@ -43,32 +77,47 @@ public sealed class RedactingJsonConsoleFormatter() : ConsoleFormatter(Formatter
                     {
                         continue;
                     }
-                    w.WriteString(key, LogRedactor.Redact(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)));
+                    Field(key, LogRedactor.Redact(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)));
                 }
             }
-            scopeProvider?.ForEachScope((scope, writer) =>
-            {
-                if (scope is IEnumerable<KeyValuePair<string, object>> pairs)
-                {
-                    foreach (var (key, value) in pairs)
-                    {
-                        if (key is "RequestId" or "TraceId" or "SpanId")
-                        {
-                            writer.WriteString(key == "RequestId" ? "request_id" : key, LogRedactor.Redact(value?.ToString()));
-                        }
-                    }
-                }
-            }, w);
             if (logEntry.Exception is { } ex)
             {
-                w.WriteString("exception_type", ex.GetType().FullName);
-                w.WriteString("exception", LogRedactor.Redact(ex.ToString()));
+                Field("exception_type", ex.GetType().FullName);
+                Field("exception", LogRedactor.Redact(ex.ToString()));
             }
             w.WriteEndObject();
         }
         textWriter.Write(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
         textWriter.Write('\n');
     }
+
+    /// <summary>
+    /// The log field a scope value goes to, or null to drop it. <c>request_id</c> is the gateway's id (the Host's,
+    /// in the Vault from the signed call); ASP.NET Core's own <c>RequestId</c> (Kestrel's connection-based trace
+    /// identifier) is dropped, its connection id renamed.
+    /// </summary>
+    private static string? ScopeField(string key) => key switch
+    {
+        LogScopes.GatewayRequestId or LogScopes.HostRequestId => "request_id",
+        LogScopes.VaultRequestId => "vault_request_id",
+        "ConnectionId" => "connection_id",
+        "TraceId" => "trace_id",
+        "SpanId" => "span_id",
+        _ => null,
+    };
+}
+
+/// <summary>Scope keys the formatter writes as fields (see <see cref="RedactingJsonConsoleFormatter"/>).</summary>
+public static class LogScopes
+{
+    /// <summary>The Host's request id (<c>Request-Id</c>), set by RequestIdMiddleware: <c>request_id</c>.</summary>
+    public const string GatewayRequestId = "GatewayRequestId";
+
+    /// <summary>In the Vault: the Host's request id from a verified service token: <c>request_id</c>.</summary>
+    public const string HostRequestId = "HostRequestId";
+
+    /// <summary>The Vault's own id for a request: <c>vault_request_id</c>.</summary>
+    public const string VaultRequestId = "VaultRequestId";
 }
 
 public static class RedactedLoggingExtensions

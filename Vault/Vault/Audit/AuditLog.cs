@@ -18,7 +18,12 @@ namespace Payments.Vault.Audit;
 /// held across the fsync, a per-entry lock capped every Vault at one authorization per disk flush. The caller still
 /// waits for its entry's commit: no card use is answered before its audit row is durable.
 /// </remarks>
-internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<AuditLog> logger) : IAsyncDisposable
+/// <remarks>
+/// Every row written during a request also carries where it came from: <c>source</c> (the peer address),
+/// <c>request_id</c> (the Host's, from the signed service token, never from a header) and <c>vault_request_id</c>.
+/// </remarks>
+internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<AuditLog> logger, IHttpContextAccessor? http = null)
+    : IAsyncDisposable
 {
     private const long ChainLock = 727274101;
     private const int MaxBatch = 512;
@@ -132,7 +137,20 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
     {
         var now = clock.GetUtcNow();
         var at = new DateTimeOffset(now.UtcTicks - now.UtcTicks % 10, TimeSpan.Zero); // PostgreSQL keeps microseconds
-        return new AuditEntry(at, action, merchantId, subject, JsonSerializer.Serialize(detail));
+        return new AuditEntry(at, action, merchantId, subject, JsonSerializer.Serialize(WithOrigin(detail)));
+    }
+
+    private IReadOnlyDictionary<string, object?> WithOrigin(IReadOnlyDictionary<string, object?> detail)
+    {
+        if (http?.HttpContext is not { } context)
+        {
+            return detail;
+        }
+        var merged = new Dictionary<string, object?>(detail);
+        merged.TryAdd("source", context.Connection.RemoteIpAddress?.ToString());
+        merged.TryAdd("request_id", AuditOrigin.HostRequestId(context));
+        merged.TryAdd("vault_request_id", context.TraceIdentifier);
+        return merged;
     }
 
     /// <summary>The INSERT of one row chained to <paramref name="prev"/>; its last parameter is the row's hash.</summary>

@@ -51,6 +51,10 @@ internal sealed class CardVault(
         var row = await FindIntentAsync(intentId, ct);
         if (row is null || row.MerchantId != merchantId)
         {
+            if (row is not null)
+            {
+                await AuditProbeAsync(merchantId, intentId, row.MerchantId, "intent.read");
+            }
             return null;
         }
         var card = row.CardToken is null ? null : await GetCardAsync(merchantId, row.CardToken, ct);
@@ -191,9 +195,36 @@ internal sealed class CardVault(
             "SELECT brand, last4, exp_month, exp_year, fingerprint FROM vault.cards WHERE token = $1 AND merchant_id = $2");
         cmd.Parameters.Add(new() { Value = token });
         cmd.Parameters.Add(new() { Value = merchantId });
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        return await r.ReadAsync(ct) ? new CardDisplay(r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetInt32(3), r.GetString(4)) : null;
+        await using (var r = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (await r.ReadAsync(ct))
+            {
+                return new CardDisplay(r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetInt32(3), r.GetString(4));
+            }
+        }
+        await ProbeAsync(merchantId, token, "card.read", ct);
+        return null;
     }
+
+    /// <summary>
+    /// A merchant asked for a token that exists under another merchant: the Host's checks failed or were bypassed,
+    /// or someone guesses tokens. Audited as a failed access (PCI DSS 10.2.1.4); the caller still just sees "not found".
+    /// </summary>
+    private async Task ProbeAsync(string merchantId, string token, string attempted, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("SELECT merchant_id FROM vault.cards WHERE token = $1");
+        cmd.Parameters.Add(new() { Value = token });
+        if (await cmd.ExecuteScalarAsync(ct) is string owner && owner != merchantId)
+        {
+            await AuditProbeAsync(merchantId, token, owner, attempted);
+        }
+    }
+
+    private Task AuditProbeAsync(string merchantId, string subject, string owner, string attempted) =>
+        audit.AppendAsync("access.cross_merchant", merchantId, subject, new Dictionary<string, object?>
+        {
+            ["attempted"] = attempted, ["owner_merchant_id"] = owner,
+        });
 
     public async Task<bool> DeleteCardAsync(string merchantId, string token, CancellationToken ct)
     {
@@ -205,6 +236,8 @@ internal sealed class CardVault(
             cmd.Parameters.Add(new() { Value = merchantId });
             if (await cmd.ExecuteNonQueryAsync(ct) == 0)
             {
+                await tx.RollbackAsync(ct);
+                await ProbeAsync(merchantId, token, "card.delete", ct);
                 return false;
             }
         }
@@ -245,6 +278,8 @@ internal sealed class CardVault(
             // gets that answer: a refund made before the card was deleted must still be booked.
             if (request.AttemptKey is not { } retried || await attempts.FindAnsweredAsync(conn, merchantId, retried, action, request, ct) is not { } made)
             {
+                await conn.CloseAsync();
+                await ProbeAsync(merchantId, request.CardToken, action, ct);
                 return notFound;
             }
             await conn.CloseAsync();

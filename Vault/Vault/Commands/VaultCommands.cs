@@ -29,6 +29,7 @@ internal static class VaultCommands
             return 0;
         }
         await VaultStartup.PrepareAsync(services, ct);
+        await OperatorAudit.RecordAsync(services, args); // before the verb: on record even if it fails half-way
         var keys = services.GetRequiredService<KeyOperations>();
         var verb = string.Join(' ', args.Take(2));
         switch (verb)

@@ -1,8 +1,10 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using Carter;
+using Payments.BuildingBlocks.Hosting;
 using Payments.Vault.Cards;
 using Payments.Vault.Contracts;
+using Payments.Vault.Security;
 
 namespace Payments.Vault.Features.CardEntry;
 
@@ -15,35 +17,62 @@ public sealed class CardEntryModule : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/tokenization-intents/{id}/card-entry", async (string id, string? client_secret, CardVault vault, CancellationToken ct) =>
+        app.MapGet("/v1/tokenization-intents/{id}/card-entry", async (string id, string? client_secret, HttpContext http, CardVault vault,
+            FailedCardEntryLimits failures, IConfiguration config, CancellationToken ct) =>
         {
+            if (failures.Exhausted(http, id))
+            {
+                await failures.LimitedAsync(id);
+                return CardEntryPage.Message(429, "Too many attempts.", "Please try again in a minute.", null);
+            }
             var intent = await vault.FindIntentAsync(id, ct);
             if (intent is null || !CardVault.SecretMatches(intent, client_secret))
             {
+                await failures.FailedAsync(http, id, intent?.MerchantId, intent is null ? "unknown_intent" : "wrong_client_secret");
                 return CardEntryPage.Message(404, "This card form is not valid.", "Ask the shop for a new link.", null);
             }
             return vault.StatusOf(intent) switch
             {
-                "REQUIRES_CARD" => CardEntryPage.Form(intent, client_secret!, new Dictionary<string, string[]>(), 200),
+                "REQUIRES_CARD" => CardEntryPage.Form(intent, client_secret!, new Dictionary<string, string[]>(), 200, LiveModeGuard.IsLive(config)),
                 "SUCCEEDED" => CardEntryPage.Message(200, "Your card is saved.", "You can go back to the shop.", intent.ReturnUrl),
                 "EXPIRED" => CardEntryPage.Message(410, "This card form has expired.", "Ask the shop for a new link.", intent.ReturnUrl),
                 _ => CardEntryPage.Message(409, "Too many failed attempts.", "This card form is closed. Ask the shop for a new link.", intent.ReturnUrl),
             };
-        });
-        app.MapGet("/assets/card-entry.js", () => CardEntryPage.Asset("card-entry.js", "text/javascript; charset=utf-8"));
-        app.MapGet("/assets/card-entry.css", () => CardEntryPage.Asset("card-entry.css", "text/css; charset=utf-8"));
+        }).AllowUnsignedCallers();
+        app.MapGet("/assets/card-entry.js", () => CardEntryPage.Asset("card-entry.js", "text/javascript; charset=utf-8")).AllowUnsignedCallers();
+        app.MapGet("/assets/card-entry.css", () => CardEntryPage.Asset("card-entry.css", "text/css; charset=utf-8")).AllowUnsignedCallers();
     }
 }
 
 internal static class CardEntryPage
 {
+    /// <summary>Where browsers send CSP violation reports (audited, see CspReportModule).</summary>
+    public const string ReportPath = "/csp-reports";
+
+    // Trusted Types: no DOM XSS sink (innerHTML, script src, eval) may take a string; the page's script uses none.
     public const string ContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; " +
+        "require-trusted-types-for 'script'; trusted-types 'none'; report-uri " + ReportPath + "; report-to csp";
+
+    /// <summary>The security headers of every page and asset (also hashed for change detection).</summary>
+    public static IEnumerable<KeyValuePair<string, string>> SecurityHeaders(string origin) =>
+    [
+        new("Content-Security-Policy", ContentSecurityPolicy),
+        new("Reporting-Endpoints", $"csp=\"{origin}{ReportPath}\""),
+        new("X-Content-Type-Options", "nosniff"),
+        new("X-Frame-Options", "DENY"),
+        new("Referrer-Policy", "no-referrer"),
+        new("Cache-Control", "no-store"),
+        new("Cross-Origin-Opener-Policy", "same-origin"),
+    ];
 
     private static readonly HtmlEncoder Html = HtmlEncoder.Default;
 
-    public static IResult Form(IntentRow intent, string clientSecret, IReadOnlyDictionary<string, string[]> errors, int status)
+    public static IResult Form(IntentRow intent, string clientSecret, IReadOnlyDictionary<string, string[]> errors, int status, bool live) =>
+        Page(status, "Enter your card", FormBody(intent.IntentId, clientSecret, errors, live));
+
+    public static string FormBody(string intentId, string clientSecret, IReadOnlyDictionary<string, string[]> errors, bool live)
     {
         var sb = new StringBuilder();
         if (errors.Count > 0)
@@ -62,10 +91,11 @@ internal static class CardEntryPage
         {
             sb.Append("<div id=\"error-summary\" class=\"error-summary\" role=\"alert\" tabindex=\"-1\" hidden></div>");
         }
-        var action = $"/v1/tokenization-intents/{Uri.EscapeDataString(intent.IntentId)}/card";
+        var action = $"/v1/tokenization-intents/{Uri.EscapeDataString(intentId)}/card";
         sb.Append("<form id=\"card-form\" method=\"post\" action=\"").Append(Html.Encode(action)).Append("\" novalidate>");
         sb.Append("<input type=\"hidden\" name=\"client_secret\" value=\"").Append(Html.Encode(clientSecret)).Append("\">");
-        Field(sb, "number", "Card number", "cc-number", "numeric", 23, "e.g. 4242 4242 4242 4242", errors);
+        // A test card number as a hint only in sandbox: in live mode it would invite real cardholders to type it.
+        Field(sb, "number", "Card number", "cc-number", "numeric", 23, live ? null : "e.g. 4242 4242 4242 4242", errors);
         sb.Append("<p id=\"brand\" class=\"brand\" aria-live=\"polite\"></p>");
         sb.Append("<fieldset><legend>Expiry date</legend><div class=\"row\">");
         Field(sb, "exp_month", "Month (MM)", "cc-exp-month", "numeric", 2, null, errors);
@@ -74,7 +104,7 @@ internal static class CardEntryPage
         Field(sb, "cvc", "Security code (CVC)", "cc-csc", "numeric", 4, "3 or 4 digits on the back of the card", errors);
         Field(sb, "holder_name", "Name on card (optional)", "cc-name", "text", 200, null, errors);
         sb.Append("<button type=\"submit\" id=\"submit\">Save card</button></form>");
-        return Page(status, "Enter your card", sb.ToString());
+        return sb.ToString();
     }
 
     private static void Field(StringBuilder sb, string name, string label, string autocomplete, string inputMode, int maxLength,
@@ -144,9 +174,14 @@ internal static class CardEntryPage
             ? u.AbsoluteUri
             : null;
 
-    private static IResult Page(int status, string title, string body)
+    private static IResult Page(int status, string title, string body) => new PageResult(title, body, status);
+
+    /// <summary>The whole page; the script and style carry their SRI hashes from the inventory.</summary>
+    public static string Render(CardEntryIntegrity integrity, string title, string body)
     {
-        var html = $"""
+        var js = integrity.IntegrityOf("/assets/card-entry.js");
+        var css = integrity.IntegrityOf("/assets/card-entry.css");
+        return $"""
             <!doctype html>
             <html lang="en">
             <head>
@@ -154,8 +189,8 @@ internal static class CardEntryPage
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <meta name="referrer" content="no-referrer">
             <title>{Html.Encode(title)}</title>
-            <link rel="stylesheet" href="/assets/card-entry.css">
-            <script src="/assets/card-entry.js" defer></script>
+            <link rel="stylesheet" href="/assets/card-entry.css" integrity="{css}">
+            <script src="/assets/card-entry.js" integrity="{js}" defer></script>
             </head>
             <body>
             <main>
@@ -166,15 +201,25 @@ internal static class CardEntryPage
             </body>
             </html>
             """;
-        return new SecureHtml(html, status);
     }
 
-    public static IResult Asset(string name, string contentType)
+    private sealed class PageResult(string title, string body, int status) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext) =>
+            new SecureHtml(Render(httpContext.RequestServices.GetRequiredService<CardEntryIntegrity>(), title, body), status)
+                .ExecuteAsync(httpContext);
+    }
+
+    public static IResult Asset(string name, string contentType) =>
+        new SecureHtml(Encoding.UTF8.GetString(AssetBytes(name)), 200, contentType);
+
+    public static byte[] AssetBytes(string name)
     {
         using var stream = typeof(CardEntryPage).Assembly.GetManifestResourceStream("Payments.Vault.Features.CardEntry." + name)
                            ?? throw new InvalidOperationException($"Missing asset {name}.");
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        return new SecureHtml(reader.ReadToEnd(), 200, contentType);
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
     }
 
     private sealed class SecureHtml(string content, int status, string contentType = "text/html; charset=utf-8") : IResult
@@ -182,12 +227,10 @@ internal static class CardEntryPage
         public Task ExecuteAsync(HttpContext httpContext)
         {
             var h = httpContext.Response.Headers;
-            h.ContentSecurityPolicy = ContentSecurityPolicy;
-            h.XContentTypeOptions = "nosniff";
-            h.XFrameOptions = "DENY";
-            h["Referrer-Policy"] = "no-referrer";
-            h.CacheControl = "no-store";
-            h["Cross-Origin-Opener-Policy"] = "same-origin";
+            foreach (var (name, value) in SecurityHeaders(httpContext.Request.Scheme + "://" + httpContext.Request.Host))
+            {
+                h[name] = value;
+            }
             httpContext.Response.StatusCode = status;
             httpContext.Response.ContentType = contentType;
             return httpContext.Response.WriteAsync(content, httpContext.RequestAborted);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Carter;
+using Payments.BuildingBlocks.Hosting;
 using Payments.Vault.Cards;
 using Payments.Vault.Security;
 
@@ -16,9 +17,15 @@ public sealed class CardSubmissionModule : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/tokenization-intents/{id}/card", async (string id, HttpContext http, CardVault vault,
-            MerchantRateLimits limits, TimeProvider clock, CancellationToken ct) =>
+            MerchantRateLimits limits, FailedCardEntryLimits failures, TimeProvider clock, IConfiguration config, CancellationToken ct) =>
         {
             var isForm = http.Request.HasFormContentType;
+            if (failures.Exhausted(http, id))
+            {
+                await failures.LimitedAsync(id);
+                return isForm ? CardEntryPage.Message(429, "Too many attempts.", "Please try again in a minute.", null)
+                    : VaultResults.Problem(429, "rate_limited", "Too many failed card submissions; try again later.", retryAfterSeconds: 60);
+            }
             ParsedSubmission parsed;
             if (isForm)
             {
@@ -40,6 +47,7 @@ public sealed class CardSubmissionModule : ICarterModule
             var intent = await vault.FindIntentAsync(id, ct);
             if (intent is null || !CardVault.SecretMatches(intent, parsed.ClientSecret))
             {
+                await failures.FailedAsync(http, id, intent?.MerchantId, intent is null ? "unknown_intent" : "wrong_client_secret");
                 return isForm ? CardEntryPage.Message(404, "This card form is not valid.", "Ask the shop for a new link.", null)
                     : VaultResults.Problem(404, "not_found", "The tokenization intent was not found.");
             }
@@ -59,6 +67,10 @@ public sealed class CardSubmissionModule : ICarterModule
                     string.IsNullOrWhiteSpace(parsed.HolderName) ? null : parsed.HolderName.Trim())
                 : null;
             var outcome = await vault.SubmitAsync(id, parsed.ClientSecret!, card, errors, ct);
+            if (outcome.Result == SubmitResult.Invalid)
+            {
+                await failures.FailedAsync(http, id, intent.MerchantId, "card_refused");
+            }
             return outcome.Result switch
             {
                 SubmitResult.Stored => isForm
@@ -67,7 +79,7 @@ public sealed class CardSubmissionModule : ICarterModule
                 SubmitResult.Invalid => isForm
                     ? (outcome.Intent!.Status == "FAILED"
                         ? CardEntryPage.Message(409, "Too many failed attempts.", "This card form is closed. Ask the shop for a new link.", outcome.Intent.ReturnUrl)
-                        : CardEntryPage.Form(outcome.Intent, parsed.ClientSecret!, errors, 400))
+                        : CardEntryPage.Form(outcome.Intent, parsed.ClientSecret!, errors, 400, LiveModeGuard.IsLive(config)))
                     : VaultResults.Problem(400, "validation_failed", "The card data is not valid.", errors),
                 SubmitResult.NotFound => VaultResults.Problem(404, "not_found", "The tokenization intent was not found."),
                 SubmitResult.Succeeded => isForm
@@ -80,7 +92,7 @@ public sealed class CardSubmissionModule : ICarterModule
                     ? CardEntryPage.Message(409, "Too many failed attempts.", "This card form is closed. Ask the shop for a new link.", outcome.Intent!.ReturnUrl)
                     : VaultResults.Problem(409, "intent_failed", "The tokenization intent failed after too many refused cards."),
             };
-        }).DisableAntiforgery();
+        }).DisableAntiforgery().AllowUnsignedCallers();
     }
 
     private static ParsedSubmission ParseForm(IFormCollection form)

@@ -1,6 +1,9 @@
 using Carter;
 using Npgsql;
 using Payments.BuildingBlocks.Hosting;
+using Payments.Vault.Acquirer;
+using Payments.Vault.Features.CardEntry;
+using Payments.Vault.Security;
 
 namespace Payments.Vault.Features.Health;
 
@@ -9,8 +12,14 @@ public sealed class HealthModule : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/health").OnEveryListener();
-        group.MapGet("/live", () => Results.Ok(new { status = "Healthy" }));
+        var group = app.MapGroup("/health").OnEveryListener().AllowUnsignedCallers();
+        // Which acquirer runs, and whether the card-entry page is what this release first served (PCI DSS 11.6.1).
+        group.MapGet("/live", (IConfiguration config, CardEntryIntegrity integrity) => Results.Ok(new
+        {
+            status = "Healthy",
+            acquirer = AcquirerChoice.Resolve(config),
+            card_entry_page = integrity.Unchanged switch { true => "unchanged", false => "changed", null => "unchecked" },
+        }));
         group.MapGet("/ready", async (NpgsqlDataSource db, CancellationToken ct) =>
         {
             try

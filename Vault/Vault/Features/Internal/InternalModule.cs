@@ -1,6 +1,7 @@
 using Carter;
 using Payments.BuildingBlocks.Hosting;
 using Payments.Vault.Acquirer;
+using Payments.Vault.Audit;
 using Payments.Vault.Cards;
 using Payments.Vault.Contracts;
 using Payments.Vault.Security;
@@ -16,7 +17,8 @@ public sealed class InternalModule : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app)
     {
         // Served on the internal listener only (ADR 0015): the public port does not route here however a path is spelt.
-        var group = app.MapGroup("/internal/v1").OnListeners(ListenerRole.Internal);
+        // Every route needs the Host's signature, decided by the endpoint reached, not by the path's spelling.
+        var group = app.MapGroup("/internal/v1").OnListeners(ListenerRole.Internal).RequireServiceToken();
 
         group.MapPut("/tokenization-intents/{id}", async (string id, TokenizationIntentRegistration body, HttpContext http,
             CardVault vault, CancellationToken ct) =>
@@ -34,8 +36,19 @@ public sealed class InternalModule : ICarterModule
                 ? Results.Ok(state)
                 : VaultResults.Problem(404, "not_found", "The tokenization intent was not found."));
 
-        group.MapGet("/tokenization-intents-succeeded", async (long after, int limit, CardVault vault, CancellationToken ct) =>
-            Results.Ok(await vault.ListSucceededAsync(after, Math.Clamp(limit, 1, 1000), ct)));
+        // Every merchant's new tokens: a service-level token (no merchant) only, and each page that discloses rows audited.
+        group.MapGet("/tokenization-intents-succeeded", async (long after, int limit, CardVault vault, AuditLog audit, CancellationToken ct) =>
+        {
+            var rows = await vault.ListSucceededAsync(after, Math.Clamp(limit, 1, 1000), ct);
+            if (rows.Count > 0)
+            {
+                await audit.AppendAsync("feed.read", null, null, new Dictionary<string, object?>
+                {
+                    ["after"] = after, ["rows"] = rows.Count, ["last"] = rows[^1].Sequence,
+                });
+            }
+            return Results.Ok(rows);
+        }).RequireServiceToken(serviceLevel: true);
 
         group.MapGet("/cards/{token}", async (string token, HttpContext http, CardVault vault, CancellationToken ct) =>
             await vault.GetCardAsync(http.Merchant(), token, ct) is { } card

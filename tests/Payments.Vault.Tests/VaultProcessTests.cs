@@ -1,0 +1,227 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Payments.TestKit;
+
+namespace Payments.Vault.Tests;
+
+/// <summary>The Host and the Vault as real processes on real sockets (as run.sh starts them), one merchant with a stored card.</summary>
+public sealed class VaultProcessesFixture : IAsyncLifetime
+{
+    public GatewayProcesses Processes { get; private set; } = null!;
+    public string MerchantId { get; private set; } = "";
+    public string IntentId { get; private set; } = "";
+    public string CardToken { get; private set; } = "";
+    public HttpClient Host { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Processes = await GatewayProcesses.StartAsync(new GatewayProcessOptions { Durable = false });
+        var created = await Processes.RunHostCommandAsync("merchant", "create", "--name", "Boundary suite");
+        using var merchant = JsonDocument.Parse(created.Trim().Split('\n').Last());
+        MerchantId = merchant.RootElement.GetProperty("merchant_id").GetString()!;
+        Host = new HttpClient { BaseAddress = Processes.HostUrl, Timeout = TimeSpan.FromSeconds(30) };
+        using var token = await Host.PostAsJsonAsync("/v1/auth/token", new Dictionary<string, string>
+        {
+            ["client_id"] = merchant.RootElement.GetProperty("client_id").GetString()!,
+            ["client_secret"] = merchant.RootElement.GetProperty("client_secret").GetString()!,
+        });
+        token.EnsureSuccessStatusCode();
+        Host.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
+            JsonDocument.Parse(await token.Content.ReadAsStringAsync()).RootElement.GetProperty("access_token").GetString());
+        (IntentId, var secret) = await CreateIntentAsync(null);
+        using var vault = new HttpClient { BaseAddress = Processes.VaultUrl };
+        using var card = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{IntentId}/card", new Dictionary<string, object>
+        {
+            ["client_secret"] = secret, ["number"] = "4242424242424242", ["exp_month"] = 12,
+            ["exp_year"] = DateTime.UtcNow.Year + 2, ["cvc"] = "123",
+        });
+        card.EnsureSuccessStatusCode();
+        CardToken = JsonDocument.Parse(await card.Content.ReadAsStringAsync()).RootElement.GetProperty("card_token").GetString()!;
+    }
+
+    /// <summary>A tokenization intent made through the Host (which registers it at the Vault), with this request id.</summary>
+    public async Task<(string Id, string Secret)> CreateIntentAsync(string? requestId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/tokenization-intents") { Content = JsonContent.Create(new { }) };
+        if (requestId is not null)
+        {
+            request.Headers.Add("Request-Id", requestId);
+        }
+        using var answer = await Host.SendAsync(request);
+        answer.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
+        return (json.RootElement.GetProperty("id").GetString()!, json.RootElement.GetProperty("client_secret").GetString()!);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Host?.Dispose();
+        if (Processes is not null)
+        {
+            await Processes.DisposeAsync();
+        }
+    }
+}
+
+public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFixture<VaultProcessesFixture>
+{
+    /// <summary>
+    /// One request written byte for byte on a socket: no client library normalizes the path (dot segments, double
+    /// slashes, percent-encoding and case reach the server as an attacker sends them).
+    /// </summary>
+    private static async Task<(int Status, string Body)> RawAsync(Uri server, string method, string target, string? body = null)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(server.Host, server.Port);
+        await using var stream = tcp.GetStream();
+        var bytes = Encoding.UTF8.GetBytes(body ?? "");
+        var head = $"{method} {target} HTTP/1.1\r\nHost: {server.Authority}\r\nConnection: close\r\n" +
+                   (body is null ? "" : $"Content-Type: application/json\r\nContent-Length: {bytes.Length}\r\n") + "\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+        await stream.WriteAsync(bytes);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var all = await reader.ReadToEndAsync();
+        var status = int.Parse(all.Split(' ', 3)[1], System.Globalization.CultureInfo.InvariantCulture);
+        var split = all.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        return (status, split < 0 ? "" : all[(split + 4)..]);
+    }
+
+    /// <summary>Every internal route, each spelt in ways routing treats as the same route and text matching does not.</summary>
+    private IEnumerable<(string Method, string Target, string? Body)> Variants()
+    {
+        var routes = new (string Method, string Path, string? Body)[]
+        {
+            ("GET", "/internal/v1/tokenization-intents-succeeded?after=0&limit=1000", null),
+            ("GET", $"/internal/v1/tokenization-intents/{gateway.IntentId}", null),
+            ("PUT", "/internal/v1/tokenization-intents/tki_probe", """{"intent_id":"tki_probe","client_secret_sha256":"00","expires_at":"2099-01-01T00:00:00Z"}"""),
+            ("GET", $"/internal/v1/cards/{gateway.CardToken}", null),
+            ("DELETE", $"/internal/v1/cards/{gateway.CardToken}", null),
+            ("POST", "/internal/v1/acquirer/authorize", $$"""{"card_token":"{{gateway.CardToken}}","amount":100,"currency":"USD","reference":"trx_probe","capture":false}"""),
+            ("POST", "/internal/v1/acquirer/refund", $$"""{"card_token":"{{gateway.CardToken}}","amount":100,"currency":"USD","reference":"trx_probe","capture":false}"""),
+        };
+        foreach (var (method, path, body) in routes)
+        {
+            var rest = path["/internal".Length..];
+            foreach (var spelt in new[]
+                     {
+                         path, "/INTERNAL" + rest, "/Internal" + rest.Replace("/v1/", "/V1/", StringComparison.Ordinal),
+                         "/%69nternal" + rest, "/%49NTERNAL" + rest, "//internal" + rest, "/x/../internal" + rest,
+                         "/internal/./" + rest.TrimStart('/'), "/internal%2F" + rest.TrimStart('/'),
+                     })
+            {
+                yield return (method, spelt, body);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task No_spelling_of_an_internal_route_answers_on_the_public_port_or_unsigned_on_the_internal_port()
+    {
+        var failures = new List<string>();
+        foreach (var (method, target, body) in Variants())
+        {
+            var (publicStatus, publicBody) = await RawAsync(gateway.Processes.VaultUrl, method, target, body);
+            var (internalStatus, internalBody) = await RawAsync(gateway.Processes.VaultInternalUrl, method, target, body);
+            if (publicStatus is not (404 or 400) || Leaks(publicBody))
+            {
+                failures.Add($"public {method} {target}: {publicStatus} {publicBody}");
+            }
+            if (internalStatus is not (401 or 404 or 400) || Leaks(internalBody))
+            {
+                failures.Add($"internal {method} {target}: {internalStatus} {internalBody}");
+            }
+        }
+
+        Assert.Empty(failures);
+        // The card is still there: no unsigned DELETE got through.
+        using var shown = await gateway.Host.GetAsync($"/v1/tokenization-intents/{gateway.IntentId}");
+        Assert.Contains(gateway.CardToken, await shown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private bool Leaks(string body) =>
+        body.Contains(gateway.CardToken, StringComparison.Ordinal) || body.Contains(gateway.MerchantId, StringComparison.Ordinal) ||
+        body.Contains("last4", StringComparison.Ordinal) || body.Contains("approved", StringComparison.Ordinal);
+
+    [Fact]
+    public async Task Failed_card_entry_posts_from_one_address_are_limited_across_intents()
+    {
+        var statuses = new List<int>();
+        for (var i = 0; i < 31; i++)
+        {
+            // A different unknown intent each time: only the per-address limit can stop this.
+            var (status, _) = await RawAsync(gateway.Processes.VaultUrl, "POST", $"/v1/tokenization-intents/tki_guess{i}/card",
+                """{"client_secret":"tki_guess_secret_0","number":"4242424242424242","exp_month":12,"exp_year":2040,"cvc":"123"}""");
+            statuses.Add(status);
+        }
+
+        Assert.All(statuses.Take(30), s => Assert.Equal(404, s));
+        Assert.Equal(429, statuses[30]);
+        // Each failure is on record with the address it came from.
+        await using var conn = new Npgsql.NpgsqlConnection(gateway.Processes.VaultConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand(
+            "SELECT count(*) FROM vault.audit_log WHERE action = 'card_entry.refused' AND subject LIKE 'tki_guess%' AND detail::jsonb ->> 'source' = '127.0.0.1'", conn);
+        Assert.Equal(30L, (long)(await cmd.ExecuteScalarAsync())!);
+    }
+
+    [Fact]
+    public async Task Each_log_line_has_one_request_id_and_the_vaults_is_the_hosts()
+    {
+        var requestId = "req_logs_" + Guid.NewGuid().ToString("N");
+        await gateway.CreateIntentAsync(requestId);
+
+        // The Vault writes its access line before answering; the file is written by the test kit's reader as it
+        // arrives, so allow it a moment to land.
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        List<Dictionary<string, string>> vaultLines;
+        while (true)
+        {
+            vaultLines = ParseLines(gateway.Processes.Vault.LogFile);
+            if (vaultLines.Any(l => l.GetValueOrDefault("request_id") == requestId) || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+            await Task.Delay(100);
+        }
+        var hostLines = ParseLines(gateway.Processes.Hosts[0].LogFile);
+
+        var mine = vaultLines.Where(l => l.GetValueOrDefault("request_id") == requestId).ToList();
+        Assert.NotEmpty(mine);
+        Assert.All(mine, l => Assert.StartsWith("vrq_", l["vault_request_id"], StringComparison.Ordinal));
+        Assert.NotEmpty(hostLines);
+    }
+
+    /// <summary>Every JSON line of a log, failing on any key that appears twice in one line.</summary>
+    private static List<Dictionary<string, string>> ParseLines(string file)
+    {
+        using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(fs);
+        var lines = new List<Dictionary<string, string>>();
+        while (reader.ReadLine() is { } line)
+        {
+            if (!line.StartsWith('{'))
+            {
+                continue;
+            }
+            var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+            var json = new Utf8JsonReader(Encoding.UTF8.GetBytes(line));
+            json.Read();
+            while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
+            {
+                var key = json.GetString()!;
+                json.Read();
+                var value = json.TokenType == JsonTokenType.String ? json.GetString()! : json.TokenType.ToString();
+                Assert.True(fields.TryAdd(key, value), $"key '{key}' repeats in: {line}");
+                if (json.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                {
+                    json.Skip();
+                }
+            }
+            lines.Add(fields);
+        }
+        return lines;
+    }
+}
