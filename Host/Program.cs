@@ -6,6 +6,7 @@ using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Logging;
+using Payments.BuildingBlocks.Observability;
 using Payments.Host.Health;
 using Payments.Host.Pipeline;
 using Payments.Vault.Client;
@@ -32,6 +33,7 @@ public sealed partial class Program
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Logging.AddRedactedConsole();
+        builder.AddGatewayTelemetry("payments-host");
         builder.UseGatewayListeners(DefaultListeners);
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -146,6 +148,7 @@ internal static class GatewayPipeline
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/reference", o => o.WithTitle("Payments API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
         app.MapGatewayHealthChecks();
+        app.MapGatewayMetrics();
         return app;
     }
 }

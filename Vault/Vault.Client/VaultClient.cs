@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Observability;
 using Payments.Vault.Contracts;
 
 namespace Payments.Vault.Client;
@@ -80,18 +82,41 @@ internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner
             request.Content.Headers.ContentType = new("application/json");
         }
         request.Headers.TryAddWithoutValidation("Authorization", signer.Sign(merchantId, method.Method, uri.PathAndQuery, bytes));
+        var operation = OperationOf(method, relative);
+        using var span = GatewayInstruments.VaultCalls.StartActivity("vault " + operation, ActivityKind.Internal);
+        var started = Stopwatch.GetTimestamp();
+        var outcome = "unavailable";
         try
         {
-            return await http.SendAsync(request, ct);
+            var response = await http.SendAsync(request, ct);
+            var status = (int)response.StatusCode;
+            outcome = status is < 400 or 404 ? "ok" : status is 401 or >= 500 ? "unavailable" : "refused";
+            return response;
         }
         catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
         {
+            span.Fail(e);
             throw new VaultUnavailableException("The Vault did not answer in time.", e);
         }
         catch (HttpRequestException e)
         {
+            span.Fail(e);
             throw new VaultUnavailableException("The Vault could not be reached.", e);
         }
+        finally
+        {
+            span?.SetTag("payments.vault.outcome", outcome);
+            GatewayInstruments.VaultCallDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
+                new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("outcome", outcome));
+        }
+    }
+
+    /// <summary>A bounded name for a call (<c>POST acquirer/authorize</c>, <c>GET cards</c>): ids and queries left out.</summary>
+    internal static string OperationOf(HttpMethod method, string relative)
+    {
+        var path = relative.Split('?', 2)[0].Split('/', StringSplitOptions.RemoveEmptyEntries)
+            .Where(s => s is not ("internal" or "v1") && s.All(c => c is (>= 'a' and <= 'z') or '-'));
+        return method.Method + " " + string.Join('/', path);
     }
 
     private static async Task EnsureAsync(HttpResponseMessage response, CancellationToken ct)
