@@ -56,6 +56,9 @@ internal sealed record PerfOptions
     /// <summary>Every POST carries an Idempotency-Key, as merchants send them; false measures without (a diagnostic).</summary>
     public bool IdempotencyKeys { get; init; } = true;
 
+    /// <summary>False runs the gateway with <c>Telemetry__Enabled=false</c> (no spans, no meters): the cost comparison.</summary>
+    public bool Telemetry { get; init; } = true;
+
     public static PerfOptions Full => new();
 
     /// <summary>About ten seconds of load: every scenario and model once, tiny, to prove the suite and the invariants.</summary>
@@ -92,6 +95,7 @@ internal sealed record PerfOptions
             {
                 "--smoke" => o,
                 "--no-idempotency-keys" => o with { IdempotencyKeys = false },
+                "--telemetry" => o with { Telemetry = Next() != "off" },
                 "--out" => o with { OutputDirectory = Next() },
                 "--only" => o with { Only = Next().Split(',').ToHashSet() },
                 "--hosts" => o with { HostCount = (int)Num() },
@@ -104,7 +108,7 @@ internal sealed record PerfOptions
                 "--ramp-steps" => o with { RampMaxSteps = (int)Num() },
                 "--merchants" => o with { MerchantsPerScenario = (int)Num() },
                 _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --smoke --out DIR --only pair,list --hosts N --duration S " +
-                                                 "--clients N --warm-up S --no-idempotency-keys --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --merchants N"),
+                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --merchants N"),
             };
         }
         return o;

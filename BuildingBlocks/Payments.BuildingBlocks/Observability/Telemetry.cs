@@ -13,6 +13,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Payments.BuildingBlocks.CardData;
 using Payments.BuildingBlocks.Hosting;
 using Prometheus;
 
@@ -100,7 +101,15 @@ public static class Telemetry
                     {
                         o.Filter = http => !IsOperatorPath(http.Request.Path);
                         // The card-entry URL carries a client secret in its query: no query text in any span.
-                        o.EnrichWithHttpRequest = (activity, _) => activity.SetTag("url.query", null);
+                        o.EnrichWithHttpRequest = (activity, request) =>
+                        {
+                            activity.SetTag("url.query", null);
+                            // A merchant may put anything in a path segment: a card number never leaves in a span.
+                            if (request.Path.Value is { } path && CardNumberDetector.ContainsCardNumber(path))
+                            {
+                                activity.SetTag("url.path", CardNumberDetector.Redact(path));
+                            }
+                        };
                     })
                     .AddHttpClientInstrumentation(o =>
                     {
@@ -116,7 +125,7 @@ public static class Telemetry
                     .AddNpgsql()
                     // Unrecorded: the root and remote-parented spans still exist (trace ids in logs, traceparent to the
                     // Vault), nothing below them is created. Recorded: the caller's decision is followed.
-                    .SetSampler(record ? new ParentBasedSampler(new AlwaysOnSampler()) : new AlwaysOffSampler());
+                    .SetSampler(record ? new ParentBasedSampler(new RootSampler()) : new AlwaysOffSampler());
                 if (exporting)
                 {
                     t.AddOtlpExporter(o => o.Endpoint = new Uri(otlp!));
@@ -151,6 +160,22 @@ public static class Telemetry
 
     private static bool IsOperatorPath(PathString path) =>
         path.StartsWithSegments("/metrics", StringComparison.Ordinal) || path.StartsWithSegments("/health", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Which traces start: requests, and the background work that does something (a relay batch, a webhook attempt, an
+    /// audit commit). A query or call with no parent is a poll of some background loop: a trace per poll would bury
+    /// the ones that matter.
+    /// </summary>
+    private sealed class RootSampler : Sampler
+    {
+        private static readonly SamplingResult Sample = new(SamplingDecision.RecordAndSample);
+        private static readonly SamplingResult Drop = new(SamplingDecision.Drop);
+
+        public override SamplingResult ShouldSample(in SamplingParameters samplingParameters) =>
+            samplingParameters.Kind is ActivityKind.Server || samplingParameters.Name is "outbox relay" or "webhook deliver" or "audit group commit"
+                ? Sample
+                : Drop;
+    }
 
     /// <summary>Marks a span failed with the exception's type only: messages can carry input, never shown in telemetry.</summary>
     public static void Fail(this Activity? activity, Exception e)
@@ -217,6 +242,8 @@ public static class Telemetry
                 {
                     try
                     {
+                        // The samplers' own queries are not traced.
+                        using var quiet = SuppressInstrumentationScope.Begin();
                         await sampler.SampleAsync(stoppingToken);
                     }
                     catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
