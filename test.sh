@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 . scripts/lib.sh
 
-ensure_packages --browser --examples || exit 1
+ensure_packages --browser --examples --promtool || exit 1
 
 work=$(mktemp -d /tmp/payments-test.XXXXXX)
 chmod 755 "$work"

@@ -7,6 +7,7 @@ using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Logging;
 using Payments.BuildingBlocks.RateLimiting;
+using Payments.BuildingBlocks.Observability;
 using Payments.Host.Health;
 using Payments.Host.Pipeline;
 using Payments.Vault.Client;
@@ -33,6 +34,7 @@ public sealed partial class Program
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Logging.AddRedactedConsole();
+        builder.AddGatewayTelemetry("payments-host");
         builder.UseGatewayListeners(DefaultListeners);
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -152,6 +154,7 @@ internal static class GatewayPipeline
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/reference", o => o.WithTitle("Payments API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
         app.MapGatewayHealthChecks();
+        app.MapGatewayMetrics();
         return app;
     }
 }

@@ -21,6 +21,8 @@ ensure_packages() {
   for flag in "$@"; do
     case "$flag" in
       --browser) command -v chromium >/dev/null || want+=(chromium) ;;
+      # promtool checks the alert rules in ops/ (Debian ships it in the prometheus package).
+      --promtool) command -v promtool >/dev/null || want+=(prometheus) ;;
       # The integration examples the tests run: curl + jq, Node.js (18+, built-in fetch), Python 3.
       --examples)
         command -v jq >/dev/null || want+=(jq)

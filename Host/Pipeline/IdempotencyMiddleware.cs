@@ -1,6 +1,7 @@
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
+using Payments.BuildingBlocks.Observability;
 
 namespace Payments.Host.Pipeline;
 
@@ -48,18 +49,26 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
 
         for (var attempt = 0; ; attempt++)
         {
-            var outcome = await store.ClaimAsync(merchant.Id, key, fingerprint, http.RequestAborted);
+            ClaimOutcome outcome;
+            using (var span = GatewayInstruments.Idempotency.StartActivity("idempotency claim"))
+            {
+                outcome = await store.ClaimAsync(merchant.Id, key, fingerprint, http.RequestAborted);
+                span?.SetTag("payments.idempotency.outcome", OutcomeName(outcome));
+            }
             switch (outcome)
             {
                 case ClaimOutcome.Mismatch:
+                    GatewayInstruments.IdempotencyConflicts.Add(1, new KeyValuePair<string, object?>("reason", "mismatch"));
                     await Problems.WriteAsync(http, 422, ErrorCodes.IdempotencyKeyReused,
                         "This Idempotency-Key was used with a different request.");
                     return;
                 case ClaimOutcome.InProgress:
+                    GatewayInstruments.IdempotencyConflicts.Add(1, new KeyValuePair<string, object?>("reason", "in_progress"));
                     await Problems.WriteAsync(http, 409, ErrorCodes.IdempotencyRequestInProgress,
                         "A request with this Idempotency-Key is still being processed.", retryAfterSeconds: 1);
                     return;
                 case ClaimOutcome.Replay replay:
+                    GatewayInstruments.IdempotencyReplays.Add(1);
                     await WriteReplayAsync(http, replay.Response);
                     return;
                 case ClaimOutcome.Claimed claimed:
@@ -106,6 +115,7 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
             var status = http.Response.StatusCode;
             var response = new StoredResponse(status, KeptHeadersOf(http.Response),
                 http.Features.Get<IdempotentReplayBody>()?.Body ?? buffer.ToArray());
+            using var span = GatewayInstruments.Idempotency.StartActivity("idempotency complete");
             if (claim.CompletedInTransaction)
             {
                 await store.CacheCompletedAsync(claim, response);
@@ -135,6 +145,14 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
             }
         }
     }
+
+    private static string OutcomeName(ClaimOutcome outcome) => outcome switch
+    {
+        ClaimOutcome.Mismatch => "mismatch",
+        ClaimOutcome.InProgress => "in_progress",
+        ClaimOutcome.Replay => "replay",
+        _ => "claimed",
+    };
 
     private static bool IsKept(int status) => status is not (400 or 401 or 429) && status < 500;
 

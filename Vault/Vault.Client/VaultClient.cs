@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Observability;
 using Payments.Vault.Contracts;
 
 namespace Payments.Vault.Client;
@@ -89,6 +91,10 @@ internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner
         // The Host's request id (RequestIdMiddleware sets it as the trace identifier); none for background work.
         var requestId = httpContext?.HttpContext?.TraceIdentifier;
         request.Headers.TryAddWithoutValidation("Authorization", signer.Sign(merchantId, method.Method, uri.PathAndQuery, bytes, requestId, out var jti));
+        var operation = OperationOf(method, relative);
+        using var span = GatewayInstruments.VaultCalls.StartActivity("vault " + operation, ActivityKind.Internal);
+        var started = Stopwatch.GetTimestamp();
+        var outcome = "unavailable";
         HttpResponseMessage? response = null;
         try
         {
@@ -96,26 +102,43 @@ internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner
             await response.Content.LoadIntoBufferAsync(ct);
             var answer = await response.Content.ReadAsByteArrayAsync(ct);
             var signature = response.Headers.TryGetValues(ResponseSignature.HeaderName, out var values) ? values.FirstOrDefault() : null;
-            if (!ResponseSignature.Verify(signer.ResponseKey, jti, (int)response.StatusCode, answer, signature))
+            var status = (int)response.StatusCode;
+            if (!ResponseSignature.Verify(signer.ResponseKey, jti, status, answer, signature))
             {
-                var status = (int)response.StatusCode;
                 response.Dispose();
                 throw new VaultUnavailableException(status == 401
                     ? "The Vault refused the Host's signature: check Vault:ServiceKey on both sides."
                     : $"An answer to a Vault call ({status}) is not signed by the Vault; it is ignored.");
             }
+            outcome = status is < 400 or 404 ? "ok" : status is 401 or >= 500 ? "unavailable" : "refused";
             return response;
         }
         catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
         {
             response?.Dispose();
+            span.Fail(e);
             throw new VaultUnavailableException("The Vault did not answer in time.", e);
         }
         catch (HttpRequestException e)
         {
             response?.Dispose();
+            span.Fail(e);
             throw new VaultUnavailableException("The Vault could not be reached.", e);
         }
+        finally
+        {
+            span?.SetTag("payments.vault.outcome", outcome);
+            GatewayInstruments.VaultCallDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
+                new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("outcome", outcome));
+        }
+    }
+
+    /// <summary>A bounded name for a call (<c>POST acquirer/authorize</c>, <c>GET cards</c>): ids and queries left out.</summary>
+    internal static string OperationOf(HttpMethod method, string relative)
+    {
+        var path = relative.Split('?', 2)[0].Split('/', StringSplitOptions.RemoveEmptyEntries)
+            .Where(s => s is not ("internal" or "v1") && s.All(c => c is (>= 'a' and <= 'z') or '-'));
+        return method.Method + " " + string.Join('/', path);
     }
 
     private static async Task EnsureAsync(HttpResponseMessage response, CancellationToken ct)

@@ -8,6 +8,7 @@ using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Logging;
+using Payments.BuildingBlocks.Observability;
 using Payments.Vault.Acquirer;
 using Payments.Vault.Audit;
 using Payments.Vault.Cards;
@@ -16,6 +17,7 @@ using Payments.Vault.Crypto;
 using Payments.Vault.Features.CardEntry;
 using Payments.Vault.Features.Health;
 using Payments.Vault.Features.Internal;
+using Payments.Vault.Observability;
 using Payments.Vault.Security;
 
 namespace Payments.Vault;
@@ -27,6 +29,7 @@ public sealed partial class Program
         ProcessHardening.MakeNonDumpable(); // before any secret is read
         var builder = WebApplication.CreateBuilder(args);
         builder.Logging.AddRedactedConsole();
+        builder.AddVaultTelemetry();
         builder.UseGatewayListeners(new Dictionary<ListenerRole, string>
         {
             // The port layout (ADR 0015): the card-entry page for browsers, the service API for the Host only.
@@ -98,6 +101,7 @@ public sealed partial class Program
         app.UseListenerGate();
         app.UseVaultSecurity();
         app.MapCarter();
+        app.MapGatewayMetrics();
         await app.RunAsync();
         return 0;
     }

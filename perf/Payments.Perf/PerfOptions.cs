@@ -64,6 +64,8 @@ internal sealed record PerfOptions
 
     /// <summary>Flood runs, alternating the victim alone and with the flood (the median ratio is reported).</summary>
     public int FloodRuns { get; init; } = 3;
+    /// <summary>False runs the gateway with <c>Telemetry__Enabled=false</c> (no spans, no meters): the cost comparison.</summary>
+    public bool Telemetry { get; init; } = true;
 
     public static PerfOptions Full => new();
 
@@ -104,6 +106,7 @@ internal sealed record PerfOptions
             {
                 "--smoke" => o,
                 "--no-idempotency-keys" => o with { IdempotencyKeys = false },
+                "--telemetry" => o with { Telemetry = Next() != "off" },
                 "--out" => o with { OutputDirectory = Next() },
                 "--only" => o with { Only = Next().Split(',').ToHashSet() },
                 "--hosts" => o with { HostCount = (int)Num() },
@@ -116,7 +119,7 @@ internal sealed record PerfOptions
                 "--ramp-steps" => o with { RampMaxSteps = (int)Num() },
                 "--merchants" => o with { MerchantsPerScenario = (int)Num() },
                 _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --smoke --out DIR --only pair,list --hosts N --duration S " +
-                                                 "--clients N --warm-up S --no-idempotency-keys --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --merchants N"),
+                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --merchants N"),
             };
         }
         return o;

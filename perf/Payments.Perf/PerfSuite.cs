@@ -10,7 +10,11 @@ using Payments.TestKit;
 namespace Payments.Perf;
 
 /// <summary>A measured phase and where it sits on the run's clock (for the resource plots).</summary>
-internal sealed record PhaseRecord(PhaseStats Stats, double StartSecond, double EndSecond, string Purpose);
+internal sealed record PhaseRecord(PhaseStats Stats, double StartSecond, double EndSecond, string Purpose)
+{
+    /// <summary>Server-side latency per step over the phase, from the gateway's histograms (empty with telemetry off).</summary>
+    public IReadOnlyList<ServerStep> ServerSide { get; init; } = [];
+}
 
 /// <summary>Everything a run found.</summary>
 internal sealed class SuiteResult
@@ -73,7 +77,9 @@ internal static class PerfSuite
                 ["Admission__MaxConcurrent"] = $"{Admission.MaxConcurrent}",
                 ["Admission__QueueLimit"] = $"{Admission.QueueLimit}",
                 ["Admission__QueueTimeout"] = Admission.QueueTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+                ["Telemetry__Enabled"] = o.Telemetry ? "true" : "false",
             },
+            VaultEnvironment = new Dictionary<string, string> { ["Telemetry__Enabled"] = o.Telemetry ? "true" : "false" },
             PostgresOptions = SqlProfile.ServerOptions,
         });
         log.WriteLine($"  Host {gw.HostUrl}  Vault {gw.VaultUrl}  PostgreSQL :{gw.PostgresPort}  logs {gw.WorkDirectory}");
@@ -89,6 +95,12 @@ internal static class PerfSuite
             ["load generator"] = () => [self],
         });
         using var api = new GatewayApi(gw.HostUrl, gw.VaultUrl, o.IdempotencyKeys);
+        using var metrics = new ServerMetrics([.. gw.Hosts.Select((h, i) => ("Host" + (gw.Hosts.Count > 1 ? (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture) : ""), new Uri($"http://127.0.0.1:{gw.ManagementPortOf(h.Port)}/metrics"))),
+            ("Vault", new Uri($"http://127.0.0.1:{gw.ManagementPortOf(gw.Vault.Port)}/metrics"))]);
+        if (!o.Telemetry)
+        {
+            result.Notes.Add("Run with telemetry OFF (--telemetry off): no server-side latency, no /metrics.");
+        }
         if (!o.IdempotencyKeys)
         {
             result.Notes.Add("Run WITHOUT Idempotency-Key headers (--no-idempotency-keys): the idempotency path is not measured.");
@@ -105,9 +117,11 @@ internal static class PerfSuite
             {
                 await LoadModels.ClosedAsync(warmUp, o.Smoke ? 2 : 8, o.WarmUp, o.Smoke ? 10 : long.MaxValue);
             }
+            var before = await metrics.ScrapeAsync();
             var start = clock.Elapsed.TotalSeconds;
             var phase = await run();
-            result.Phases.Add(new PhaseRecord(phase, start, clock.Elapsed.TotalSeconds, purpose));
+            var end = clock.Elapsed.TotalSeconds;
+            result.Phases.Add(new PhaseRecord(phase, start, end, purpose) { ServerSide = ServerMetrics.Delta(before, await metrics.ScrapeAsync()) });
             var it = phase.Iteration;
             log.WriteLine($"  {phase.Scenario,-15} {phase.Model,-22} {it?.Ok,7} ok {it?.Failed,5} failed  {phase.Throughput,8:0.0}/s  " +
                           $"p50 {it?.PercentileMs(50),6:0.00}  p99 {it?.PercentileMs(99),7:0.00}  max {it?.MaxMs,7:0.0} ms");

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -131,17 +132,36 @@ public sealed class CardDataLeakTests(ITestOutputHelper output)
             scanner.ScanText("http answers", $"{r.Method} {Cut(r.Path)} → {r.Status}", r.Body,
                 anyLuhnRun: !r.Path.EndsWith("/card-entry", StringComparison.Ordinal));
         }
+        // Telemetry: every exported span (names, attributes, events, links' state) and every metric label.
+        var spans = gateway.ExportedSpans.ToArray();
+        foreach (var span in spans)
+        {
+            scanner.ScanText("spans", span.DisplayName, SpanText(span));
+        }
+        var scrapes = new List<string>();
+        foreach (var (name, server) in new[] { ("host", gateway.Host.BaseAddress), ("vault", gateway.Vault.BaseAddress) })
+        {
+            using var metrics = new HttpClient { BaseAddress = server };
+            var text = await metrics.GetStringAsync(new Uri("metrics", UriKind.Relative));
+            scrapes.Add(text);
+            foreach (var (line, n) in text.Split('\n').Select((l, i) => (l, i + 1)))
+            {
+                scanner.ScanText("metrics", $"{name} line {n}", line);
+            }
+        }
         var vault = new CardDataScanner(SuiteData.KnownPans, SuiteData.KnownCvcs);
         await vault.ScanDatabaseAsync("vault database", gateway.VaultConnectionString);
 
         var hostRows = await CountRowsAsync(gateway.HostConnectionString);
         var vaultRows = await CountRowsAsync(gateway.VaultConnectionString);
-        output.WriteLine($"scanned: {logs.Split('\n').Length} log lines, {hostRows} Host rows, {redisKeys} Redis keys, {responses.Count} answers, {vaultRows} Vault rows");
+        output.WriteLine($"scanned: {logs.Split('\n').Length} log lines, {hostRows} Host rows, {redisKeys} Redis keys, {responses.Count} answers, {vaultRows} Vault rows, {spans.Length} spans, {scrapes.Sum(s => s.Length)} bytes of metrics");
         foreach (var f in scanner.Findings.Concat(vault.Findings).Take(50))
         {
             output.WriteLine(f.ToString());
         }
         Assert.True(logs.Length > 0 && responses.Count > 0 && hostRows > 0, "nothing was captured: the scan would prove nothing");
+        Assert.Contains(spans, s => s.Source.Name == "Payments.Vault"); // the Vault's card uses were traced and scanned
+        Assert.All(scrapes, s => Assert.Contains("http_server_request_duration", s, StringComparison.Ordinal));
         Assert.Empty(scanner.Findings.Concat(vault.Findings).Select(f => f.ToString()));
     }
 
@@ -210,6 +230,12 @@ public sealed class CardDataLeakTests(ITestOutputHelper output)
         var snapshot = await DatabaseSnapshot.TakeAsync(connectionString);
         return snapshot.Tables.Values.Sum(t => t.Rows);
     }
+
+    private static string SpanText(Activity span) =>
+        string.Join('\n', new[] { span.DisplayName, span.StatusDescription ?? "" }
+            .Concat(span.TagObjects.Select(t => $"{t.Key}={t.Value}"))
+            .Concat(span.Events.SelectMany(e => e.Tags.Select(t => $"{e.Name} {t.Key}={t.Value}")))
+            .Concat(span.Baggage.Select(b => $"{b.Key}={b.Value}")));
 
     private static string Cut(string s) => s.Length > 80 ? s[..80] + "…" : s;
 }

@@ -63,6 +63,7 @@ public sealed class GatewayProcesses : IAsyncDisposable
     private readonly int vaultManagementPort = ProcessRunner.FreePort();
     private readonly string[] kek = [Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))];
     private readonly List<GatewayProcess> hosts = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> managementPorts = new();
     private RedisServer? redis;
     private bool postgresRunning;
 
@@ -190,6 +191,10 @@ public sealed class GatewayProcesses : IAsyncDisposable
 
     private string VaultDll => Path.Combine(BinDir("Payments.Vault"), "Payments.Vault.dll");
 
+    /// <summary>The management listener (<c>/metrics</c>) of the Host on public <paramref name="port"/>, or of the Vault.</summary>
+    public int ManagementPortOf(int port) =>
+        Vault is not null && port == Vault.Port ? vaultManagementPort : managementPorts.GetOrAdd(port, _ => ProcessRunner.FreePort());
+
     private Dictionary<string, string> HostEnv(int port)
     {
         var env = new Dictionary<string, string>
@@ -203,7 +208,7 @@ public sealed class GatewayProcesses : IAsyncDisposable
             ["Gateway__Mode"] = options.GatewayMode,
             ["Auth__KeyEncryptionKey"] = authKey,
             ["Listeners__Public"] = $"http://127.0.0.1:{port}",
-            ["Listeners__Management"] = $"http://127.0.0.1:{ProcessRunner.FreePort()}",
+            ["Listeners__Management"] = $"http://127.0.0.1:{ManagementPortOf(port)}",
         };
         foreach (var (k, v) in SuiteLimits.HostSettings)
         {

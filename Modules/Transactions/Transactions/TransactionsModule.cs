@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Payments.BuildingBlocks.Hosting;
+using Payments.BuildingBlocks.Observability;
 using Payments.Transactions.Contracts;
 using Payments.Transactions.Data;
 using Payments.Transactions.Ledger;
@@ -22,6 +23,7 @@ public static class TransactionsModule
         services.AddSingleton<IRefundLedger, RefundLedger>();
         services.AddSingleton<OutboxRelay>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+        services.AddSingleton<ITelemetrySampler, OutboxGauges>();
         services.AddSingleton<ExpirySweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
         services.AddSingleton<SettlementScheduler>();

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Payments.BuildingBlocks.Hosting;
+using Payments.BuildingBlocks.Observability;
 using Payments.Webhooks.Data;
 using Payments.Webhooks.Delivery;
 using Payments.Webhooks.Recording;
@@ -25,5 +26,6 @@ public static class WebhooksModule
         services.AddSingleton<DeliveryDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<DeliveryDispatcher>());
         services.AddHostedService<TokenizationFeed>();
+        services.AddSingleton<ITelemetrySampler, WebhookGauges>();
     }
 }

@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Npgsql;
+using Payments.Vault.Observability;
 
 namespace Payments.Vault.Audit;
 
@@ -75,7 +77,11 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
         {
             lock (startLock)
             {
-                writer ??= Task.Run(WriteLoopAsync);
+                // Not in the trace of the card use that happened to start it: each commit has its own span.
+                using (ExecutionContext.SuppressFlow())
+                {
+                    writer ??= Task.Run(WriteLoopAsync);
+                }
             }
         }
     }
@@ -92,7 +98,10 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
             }
             try
             {
+                using var span = VaultTelemetry.StartGroupCommit(batch.Select(p => p.Caller));
+                var started = Stopwatch.GetTimestamp();
                 await WriteBatchAsync(batch);
+                VaultTelemetry.GroupCommitted(batch.Count, Stopwatch.GetElapsedTime(started));
                 batch.ForEach(p => p.Done.TrySetResult());
             }
 #pragma warning disable CA1031 // the single writer must outlive any failure, or every later card use would wait
@@ -168,14 +177,28 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
         return command;
     }
 
-    private sealed record Pending(AuditEntry Entry, TaskCompletionSource Done);
+    private sealed record Pending(AuditEntry Entry, TaskCompletionSource Done)
+    {
+        /// <summary>The card use waiting on this entry: the group commit's span links to it.</summary>
+        public ActivityContext Caller { get; } = Activity.Current?.Context ?? default;
+    }
 
-    public static async Task<AuditVerification> VerifyAsync(NpgsqlDataSource db, CancellationToken ct)
+    public static async Task<AuditVerification> VerifyAsync(NpgsqlDataSource db, CancellationToken ct) =>
+        (await VerifyFromAsync(db, null, ct)).Result;
+
+    /// <summary>
+    /// Verifies the rows after <paramref name="from"/> (a point an earlier verification reached; null: the whole
+    /// chain), so a process can re-check its chain often for the cost of the rows added since.
+    /// </summary>
+    public static async Task<(AuditVerification Result, AuditCheckpoint Reached)> VerifyFromAsync(
+        NpgsqlDataSource db, AuditCheckpoint? from, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand(
-            "SELECT seq, at, action, merchant_id, subject, detail, prev_hash, hash FROM vault.audit_log ORDER BY seq");
+            "SELECT seq, at, action, merchant_id, subject, detail, prev_hash, hash FROM vault.audit_log WHERE seq > $1 ORDER BY seq");
+        cmd.Parameters.Add(new() { Value = from?.Seq ?? long.MinValue });
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var prev = Genesis;
+        var prev = from?.Hash ?? Genesis;
+        var lastSeq = from?.Seq ?? long.MinValue;
         long rows = 0;
         while (await reader.ReadAsync(ct))
         {
@@ -188,11 +211,12 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
                 reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetString(5));
             if (!storedPrev.AsSpan().SequenceEqual(prev) || !stored.AsSpan().SequenceEqual(expected))
             {
-                return new AuditVerification(false, rows, seq);
+                return (new AuditVerification(false, rows, seq), new AuditCheckpoint(lastSeq, prev));
             }
             prev = stored;
+            lastSeq = seq;
         }
-        return new AuditVerification(true, rows, null);
+        return (new AuditVerification(true, rows, null), new AuditCheckpoint(lastSeq, prev));
     }
 
     private static byte[] Hash(byte[] prev, DateTimeOffset at, string action, string? merchantId, string? subject, string detailJson)
@@ -212,5 +236,8 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
 }
 
 internal sealed record AuditVerification(bool Valid, long Rows, long? FirstBrokenSeq);
+
+/// <summary>The last row a verification checked and its hash: where the next one carries on.</summary>
+internal sealed record AuditCheckpoint(long Seq, byte[] Hash);
 
 internal sealed record AuditEntry(DateTimeOffset At, string Action, string? MerchantId, string? Subject, string DetailJson);

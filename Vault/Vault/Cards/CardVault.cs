@@ -7,6 +7,7 @@ using Payments.Vault.Acquirer;
 using Payments.Vault.Audit;
 using Payments.Vault.Contracts;
 using Payments.Vault.Crypto;
+using Payments.Vault.Observability;
 
 namespace Payments.Vault.Cards;
 
@@ -248,10 +249,11 @@ internal sealed class CardVault(
     }
 
     public Task<AcquirerOutcome> AuthorizeAsync(string merchantId, AcquirerRequest request, CancellationToken ct) =>
-        UseCardAsync(merchantId, request, request.Capture ? "card.authcap" : "card.authorize", ct);
+        VaultTelemetry.UseCardAsync(request.Capture ? "card.authcap" : "card.authorize",
+            () => UseCardAsync(merchantId, request, request.Capture ? "card.authcap" : "card.authorize", ct));
 
     public Task<AcquirerOutcome> RefundAsync(string merchantId, AcquirerRequest request, CancellationToken ct) =>
-        UseCardAsync(merchantId, request, "card.refund", ct);
+        VaultTelemetry.UseCardAsync("card.refund", () => UseCardAsync(merchantId, request, "card.refund", ct));
 
     private async Task<AcquirerOutcome> UseCardAsync(string merchantId, AcquirerRequest request, string action, CancellationToken ct)
     {
@@ -327,9 +329,14 @@ internal sealed class CardVault(
 
         // The CVC serves the first authorization only: taken (and so erased) whatever the outcome.
         var cvc = action == "card.refund" ? null : cvcs.Take(request.CardToken);
-        var (approved, code, decline) = action == "card.refund"
-            ? SandboxAcquirer.Refund()
-            : SandboxAcquirer.Authorize(stored.Number, stored.ExpMonth, stored.ExpYear, clock.GetUtcNow());
+        (bool approved, string? code, string? decline) answer;
+        using (VaultTelemetry.StartAcquirer(action == "card.refund" ? "refund" : "authorize"))
+        {
+            answer = action == "card.refund"
+                ? SandboxAcquirer.Refund()
+                : SandboxAcquirer.Authorize(stored.Number, stored.ExpMonth, stored.ExpYear, clock.GetUtcNow());
+        }
+        var (approved, code, decline) = answer;
         if (request.AttemptKey is { } attemptKey)
         {
             // Not cancelled: the acquirer has answered, so the answer must be kept.

@@ -1,5 +1,6 @@
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
+using Payments.Vault.Observability;
 
 namespace Payments.Vault.Security;
 
@@ -21,17 +22,18 @@ internal sealed class MerchantRateLimits : IDisposable
             _ => new FixedWindowRateLimiterOptions { PermitLimit = perMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
 
     /// <summary>Null when allowed, else the seconds to wait.</summary>
-    public int? TrySubmission(string merchantId) => Acquire(submissions, merchantId);
+    public int? TrySubmission(string merchantId) => Acquire(submissions, merchantId, "card_submissions");
 
-    public int? TryCardUse(string merchantId) => Acquire(uses, merchantId);
+    public int? TryCardUse(string merchantId) => Acquire(uses, merchantId, "card_uses");
 
-    private static int? Acquire(PartitionedRateLimiter<string> limiter, string merchantId)
+    private static int? Acquire(PartitionedRateLimiter<string> limiter, string merchantId, string name)
     {
         using var lease = limiter.AttemptAcquire(merchantId);
         if (lease.IsAcquired)
         {
             return null;
         }
+        VaultTelemetry.RateLimited(name);
         return lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 60;
     }
 

@@ -10,6 +10,20 @@ namespace Payments.Perf.Report;
 /// <summary>Writes summary.md and report.html (tables plus inline SVG plots) into the run's output folder.</summary>
 internal static class ReportWriter
 {
+    /// <summary>CPU-seconds the gateway's processes spent per completed iteration of a phase, from the /proc samples.</summary>
+    internal static double? CpuPerIteration(SuiteResult r, PhaseRecord p)
+    {
+        var done = p.Stats.Iteration?.Ok ?? 0;
+        if (done == 0)
+        {
+            return null;
+        }
+        var seconds = p.EndSecond - p.StartSecond;
+        var cpuPercent = r.Resources.Where(x => x.Name != "load generator")
+            .Sum(x => x.Samples.Where(q => q.T >= p.StartSecond && q.T <= p.EndSecond).Select(q => q.Cpu).DefaultIfEmpty(0).Average());
+        return cpuPercent / 100 * seconds / done;
+    }
+
     private static readonly double[] Percentiles = [50, 90, 99, 99.9];
 
     public static void Write(SuiteResult r)
@@ -171,6 +185,20 @@ internal static class ReportWriter
                     .. Percentiles.Select(q => $"{st.PercentileMs(q):0.00}"), $"{st.MaxMs:0.00}"]);
             }
             blocks.Add(t);
+            if (p.ServerSide.Count > 0)
+            {
+                // The same phase seen from inside: the processes' own histograms (bucketed, so p50/p99 are interpolated).
+                var server = new Table(["Server side", "Step", "Count", "mean ms", "p50 ms", "p99 ms"], []);
+                foreach (var st in p.ServerSide)
+                {
+                    server.Rows.Add([st.Process, st.Step, $"{st.Count:0}", $"{st.MeanMs:0.00}", $"{st.P50Ms:0.00}", $"{st.P99Ms:0.00}"]);
+                }
+                blocks.Add(server);
+            }
+            if (CpuPerIteration(r, p) is { } cpu)
+            {
+                blocks.Add(new Para($"CPU per {s.IterationStep}: {cpu * 1000:0.00} ms (Host, Vault, PostgreSQL and Redis together; load generator excluded)."));
+            }
             var errors = s.Steps.Where(st => st.Name != s.IterationStep).SelectMany(st => st.Errors.Select(e => $"{st.Name} {e.Key} ×{e.Value}")).ToList();
             if (errors.Count > 0)
             {

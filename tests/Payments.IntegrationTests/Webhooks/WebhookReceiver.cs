@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging;
 namespace Payments.IntegrationTests.Webhooks;
 
 /// <summary>One request the receiver got: when, the signature header and the raw body.</summary>
-internal sealed record ReceivedDelivery(DateTimeOffset At, string Path, int Status, string? Signature, string Body)
+internal sealed record ReceivedDelivery(DateTimeOffset At, string Path, int Status, string? Signature, string Body, string? TraceParent = null)
 {
     public JsonElement Json => JsonDocument.Parse(Body).RootElement;
     public string EventId => Json.GetProperty("id").GetString()!;
@@ -66,7 +66,8 @@ internal sealed class WebhookReceiver : IAsyncDisposable
             var before = counts.AddOrUpdate(path, 1, (_, n) => n + 1) - 1;
             var status = await receiver.Respond(path, before, http.RequestAborted);
             receiver.received.Enqueue(new ReceivedDelivery(DateTimeOffset.UtcNow, path, status,
-                http.Request.Headers["Payments-Signature"].ToString(), body));
+                http.Request.Headers["Payments-Signature"].ToString(), body,
+                http.Request.Headers.TryGetValue("traceparent", out var trace) ? trace.ToString() : null));
             receiver.arrived.Release();
             return Results.StatusCode(status);
         });

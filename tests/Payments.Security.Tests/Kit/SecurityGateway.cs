@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
 using Payments.TestKit;
 
 namespace Payments.Security.Tests.Kit;
@@ -40,16 +42,23 @@ internal sealed class SecurityGateway : GatewayFixture
         }
     }
 
+    /// <summary>Every span of both processes (the listeners are process-wide), as an OTLP exporter would send them.</summary>
+    public List<Activity> ExportedSpans { get; } = [];
+
     protected override void ConfigureHost(Dictionary<string, string?> settings) => VerboseLogs(settings);
 
     protected override void ConfigureVault(Dictionary<string, string?> settings) => VerboseLogs(settings);
 
-    protected override void ConfigureHostServices(IServiceCollection services) =>
+    protected override void ConfigureHostServices(IServiceCollection services)
+    {
         services.AddSingleton<TimeProvider>(Clock);
+        services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(ExportedSpans));
+    }
 
     // Everything down to Debug is scanned for card data: a leak at a level production hides is still a leak.
     private static void VerboseLogs(Dictionary<string, string?> settings)
     {
+        settings["Telemetry:RecordTraces"] = "true"; // the leak scan reads the spans too
         settings["Logging:LogLevel:Default"] = "Debug";
         settings["Logging:LogLevel:Microsoft.AspNetCore"] = "Debug";
         settings["Logging:LogLevel:System.Net.Http"] = "Debug";

@@ -8,6 +8,7 @@ using Npgsql;
 using NpgsqlTypes;
 using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Ids;
+using Payments.BuildingBlocks.Observability;
 using Payments.Transactions.Contracts;
 using Wolverine;
 
@@ -155,6 +156,10 @@ internal sealed class OutboxRelay(
         {
             return 0;
         }
+        // Background work: its own trace, not the one of whatever request kicked the relay.
+        Activity.Current = null;
+        using var span = GatewayInstruments.Outbox.StartActivity("outbox relay");
+        span?.SetTag("payments.outbox.events", taken.Count);
         var started = Stopwatch.GetTimestamp();
         var delivered = new List<long>(taken.Count);
         var skipped = new List<long>(); // not attempted: handed back at once
@@ -190,6 +195,7 @@ internal sealed class OutboxRelay(
                 {
                     await bus.InvokeAsync(new TransactionEventBatch(ready.Select(e => e.Event).ToList()), ct, InvokeTimeout);
                     delivered.AddRange(ready.Select(e => e.Id));
+                    ready.ForEach(e => OutboxMetrics.Count(e.Event));
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -207,6 +213,7 @@ internal sealed class OutboxRelay(
                     {
                         await bus.InvokeAsync(evt, ct, InvokeTimeout);
                         delivered.Add(id);
+                        OutboxMetrics.Count(evt);
                     }
                     catch (Exception one) when (one is not OperationCanceledException)
                     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -5,6 +6,7 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Payments.BuildingBlocks.Hosting;
+using Payments.BuildingBlocks.Observability;
 
 namespace Payments.Webhooks.Delivery;
 
@@ -49,6 +51,8 @@ internal sealed class WebhookSender(IHttpClientFactory clients, IOptions<Webhook
                     UseCookies = false,
                     PooledConnectionLifetime = TimeSpan.FromMinutes(1),
                     ConnectCallback = (context, ct) => ConnectAsync(context, resolver, sandbox, ct),
+                    // A merchant's endpoint is outside: it gets no traceparent (no internal trace ids leave).
+                    ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
                 };
             })
             .ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan);
@@ -73,21 +77,34 @@ internal sealed class WebhookSender(IHttpClientFactory clients, IOptions<Webhook
         request.Headers.TryAddWithoutValidation(SignatureHeader, Signature(secret, clock.GetUtcNow().ToUnixTimeSeconds(), body));
         request.Headers.TryAddWithoutValidation("Payments-Event-Id", eventId);
         request.Headers.UserAgent.ParseAdd("Payments-Webhooks/1");
+        using var span = GatewayInstruments.Webhooks.StartActivity("webhook deliver");
+        var started = Stopwatch.GetTimestamp();
+        var result = "connection_failed";
         try
         {
             using var response = await clients.CreateClient(HttpClientName)
                 .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             var status = (int)response.StatusCode;
+            result = status is >= 200 and < 300 ? "delivered" : "http_error";
             return new AttemptResult(status is >= 200 and < 300, status, status is >= 200 and < 300 ? null : $"HTTP {status}");
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
+            result = "timeout";
             return new AttemptResult(false, null, $"No answer within {options.Value.AttemptTimeout.TotalSeconds:0.###} s");
         }
         catch (HttpRequestException e)
         {
             var refused = FindRefusal(e);
+            result = refused is null ? "connection_failed" : "refused";
             return new AttemptResult(false, null, refused?.Message ?? "Connection failed: " + (e.HttpRequestError.ToString()));
+        }
+        finally
+        {
+            var tag = new KeyValuePair<string, object?>("result", result);
+            span?.SetTag("payments.webhook.result", result);
+            GatewayInstruments.WebhookDeliveries.Add(1, tag);
+            GatewayInstruments.WebhookDeliveryDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tag);
         }
     }
 

@@ -8,6 +8,7 @@ using Payments.Auth.RateLimiting;
 using Payments.Auth.Tokens;
 using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Observability;
 
 namespace Payments.Auth.Features.Token;
 
@@ -45,6 +46,14 @@ internal sealed class TokenEndpoint(
         }
         catch (TokenRequestException e)
         {
+            if (e.Status == 429)
+            {
+                GatewayInstruments.RateLimitRefusals.Add(1, new KeyValuePair<string, object?>("limit", "token_failures"));
+            }
+            else
+            {
+                GatewayInstruments.TokenFailures.Add(1, new KeyValuePair<string, object?>("reason", e.Code));
+            }
             await WriteProblemAsync(HttpContext, e);
         }
     }
