@@ -87,6 +87,7 @@ public sealed partial class Program
         app.UseStatusCodePages();
         app.UseMiddleware<ServiceAuthenticationMiddleware>();
         app.MapCarter();
+        app.MapCardEntryOpenApi();
         await app.RunAsync();
         return 0;
     }
