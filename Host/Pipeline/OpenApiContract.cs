@@ -149,6 +149,24 @@ internal static class OpenApiContract
                 ["token"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, Description = "Another access token of the same merchant." },
             },
         };
+        doc.Components.Schemas["TokenRequest"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            Required = new HashSet<string> { "client_id", "client_secret" },
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["grant_type"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("client_credentials")], Description = "Optional (OAuth 2.0 form posts send it)." },
+                ["client_id"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
+                ["client_secret"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
+            },
+        };
+        doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+        doc.Components.SecuritySchemes["basic"] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.Http,
+            Scheme = "basic",
+            Description = "POST /v1/auth/token only: client_id and client_secret as HTTP Basic credentials.",
+        };
         doc.Tags = new HashSet<OpenApiTag>(Tags.Select(t => new OpenApiTag { Name = t.Name, Description = t.Description }));
         // Served behind any origin: "/" keeps generated clients and "try it" on the origin the document came from.
         doc.Servers = [new OpenApiServer { Url = "/", Description = "This gateway" }];
@@ -230,6 +248,21 @@ internal static class OpenApiContract
         if (parameters.Count == 0)
         {
             operation.Parameters = null;
+        }
+        if (path == "/v1/auth/token")
+        {
+            // Basic or a body: either carries the client credentials.
+            operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("basic", doc)] = [] }, new OpenApiSecurityRequirement()];
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = false,
+                Description = "The client credentials, unless sent with HTTP Basic.",
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = new OpenApiSchemaReference("TokenRequest", doc) },
+                    ["application/x-www-form-urlencoded"] = new() { Schema = new OpenApiSchemaReference("TokenRequest", doc) },
+                },
+            };
         }
         if (path == "/v1/auth/revoke")
         {
