@@ -152,14 +152,28 @@ internal static class OpenApiContract
         doc.Components.Schemas["TokenRequest"] = new OpenApiSchema
         {
             Type = JsonSchemaType.Object,
+            AdditionalPropertiesAllowed = false,
             Required = new HashSet<string> { "client_id", "client_secret" },
             Properties = new Dictionary<string, IOpenApiSchema>
             {
-                ["grant_type"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("client_credentials")], Description = "Optional (OAuth 2.0 form posts send it)." },
                 ["client_id"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
                 ["client_secret"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
             },
         };
+        doc.Components.Schemas["TokenForm"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            AdditionalPropertiesAllowed = false,
+            Required = new HashSet<string> { "client_id", "client_secret" },
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["grant_type"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("client_credentials")] },
+                ["client_id"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
+                ["client_secret"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
+                ["scope"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Ignored." },
+            },
+        };
+        RequestRules(doc);
         doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
         doc.Components.SecuritySchemes["basic"] = new OpenApiSecurityScheme
         {
@@ -184,6 +198,36 @@ internal static class OpenApiContract
             }
         }
         doc.Webhooks = Webhooks(doc);
+    }
+
+    /// <summary>
+    /// The request bodies' rules the schema generator cannot see: C# helper properties that are not wire fields, the
+    /// operations' allowed values, and the fields the validators require.
+    /// </summary>
+    private static void RequestRules(OpenApiDocument doc)
+    {
+        var schemas = doc.Components!.Schemas!;
+        void Rule(string schema, string[] required, string? removed = null, string[]? operations = null)
+        {
+            if (!schemas.TryGetValue(schema, out var s) || s is not OpenApiSchema concrete || concrete.Properties is null)
+            {
+                return;
+            }
+            if (removed is not null)
+            {
+                concrete.Properties.Remove(removed);
+            }
+            if (operations is not null && concrete.Properties.TryGetValue("operation", out var op) && op is OpenApiSchema operation)
+            {
+                operation.Enum = operations.Select(o => (JsonNode)JsonValue.Create(o)).ToList();
+            }
+            concrete.Required = new HashSet<string>(required);
+        }
+        Rule("AuthorizeRequest", ["operation"], removed: "capture", operations: ["authorize", "authcap"]);
+        Rule("CaptureVoidRequest", ["operation"], removed: "is_capture", operations: ["capture", "void"]);
+        Rule("ChargebackRequest", ["trx_id", "amount", "reason_code"]);
+        Rule("CreateEndpointRequest", ["url"]);
+        Rule("CreatePaymentIntentRequest", ["amount", "currency", "order_id"]);
     }
 
     private static void Describe(OpenApiDocument doc, string path, HttpMethod method, OpenApiOperation operation, Op op)
@@ -260,7 +304,7 @@ internal static class OpenApiContract
                 Content = new Dictionary<string, OpenApiMediaType>
                 {
                     ["application/json"] = new() { Schema = new OpenApiSchemaReference("TokenRequest", doc) },
-                    ["application/x-www-form-urlencoded"] = new() { Schema = new OpenApiSchemaReference("TokenRequest", doc) },
+                    ["application/x-www-form-urlencoded"] = new() { Schema = new OpenApiSchemaReference("TokenForm", doc) },
                 },
             };
         }
