@@ -152,7 +152,9 @@ internal static class GatewayPipeline
             c.Errors.ResponseBuilder = ValidationProblems.Build;
         });
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapScalarApiReference("/reference", o => o.WithTitle("Payments API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+        app.MapScalarApiReference("/reference", o => o.WithTitle("Payments API").WithOpenApiRoutePattern("/openapi/{documentName}.json")
+            .AddPreferredSecuritySchemes("bearer").AddHttpAuthentication("bearer", a => a.Token = ""));
+        app.MapErrorDocs();
         app.MapGatewayHealthChecks();
         app.MapGatewayMetrics();
         return app;

@@ -73,7 +73,14 @@ internal static partial class OpenApiExamples
                     var documentedSuccess = status.StartsWith('2') && operation.Responses.Keys.Any(k => k.StartsWith('2'));
                     if (!operation.Responses.ContainsKey(status) && !documentedSuccess)
                     {
-                        var response = new OpenApiResponse { Description = DescriptionOf(status) };
+                        var response = new OpenApiResponse { Description = OpenApiContract.DescriptionOf(status) };
+                        if (!status.StartsWith('2'))
+                        {
+                            response.Content = new Dictionary<string, OpenApiMediaType>
+                            {
+                                ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference(OpenApiContract.ProblemSchema, doc) },
+                            };
+                        }
                         SetExample(response, status, example);
                         operation.Responses[status] = response;
                     }
@@ -95,45 +102,24 @@ internal static partial class OpenApiExamples
         }
     }
 
-    private static string DescriptionOf(string status) => status switch
-    {
-        "200" => "OK",
-        "201" => "Created",
-        "400" => "Invalid request (RFC 9457 problem with `errors` by field)",
-        "401" => "Missing, expired or revoked token; or wrong client credentials",
-        "404" => "Unknown, deleted or another merchant's object",
-        "409" => "The object's state forbids this",
-        "412" => "If-Match no longer matches the ETag",
-        "422" => "Amount too large, or idempotency key reused for another request",
-        "429" => "Rate limited; see Retry-After",
-        _ => "See the problem's code",
-    };
-
     private static string Problem(int status, string code, string detail, string? errors = null) =>
-        $$"""{"type":"https://docs.payments.example/errors#{{code}}","title":"{{TitleOf(status)}}","status":{{status}},"detail":"{{detail}}","code":"{{code}}",{{(errors is null ? "" : "\"errors\":" + errors + ",")}}"request_id":"req_01J5XCQ3N6P8R1T4W7Y0B2D5F8"}""";
+        $$"""{"type":"http://127.0.0.1:5080/docs/errors#{{code}}","title":"{{Payments.BuildingBlocks.Http.Problems.TitleFor(status)}}","status":{{status}},"detail":"{{detail}}","code":"{{code}}",{{(errors is null ? "" : "\"errors\":" + errors + ",")}}"request_id":"req_01J5XCQ3N6P8R1T4W7Y0B2D5F8"}""";
 
     // An error status the route documents without a specific example: the code the gateway gives that status.
     private static string GenericProblem(int status) =>
-        Problem(status, Payments.BuildingBlocks.Http.ErrorCodes.ForStatus(status), TitleOf(status) + ".");
-
-    private static string TitleOf(int status) => status switch
-    {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        409 => "Conflict",
-        412 => "Precondition Failed",
-        422 => "Unprocessable Content",
-        429 => "Too Many Requests",
-        _ => "Error",
-    };
+        Problem(status, status switch
+        {
+            409 => Payments.BuildingBlocks.Http.ErrorCodes.IdempotencyRequestInProgress,
+            422 => Payments.BuildingBlocks.Http.ErrorCodes.IdempotencyKeyReused,
+            _ => Payments.BuildingBlocks.Http.ErrorCodes.ForStatus(status),
+        }, Payments.BuildingBlocks.Http.Problems.TitleFor(status) + ".");
 
     private static string Payment(string status, long captured, long voided = 0, long refunded = 0, bool history = false) =>
         $$"""
         {"trx_id":"{{Trx}}","type":"PAYMENT","status":"{{status}}","order_amount":1050,"currency":"USD",
          "captured_amount":{{captured}},"voided_amount":{{voided}},"settled_amount":0,"refunded_amount":{{refunded}},"charged_back_amount":0,
          "order_id":"order-1001","external_id":"shop-7f3a9c","payment_intent_id":null,"parent_trx_id":null,
-         "card":{"brand":"VISA","last4":"4242"},"authorization_code":"A1B2C3","decline_code":null,
+         "card":{"brand":"VISA","last4":"4242"},"authorization_code":"A1B2C3","decline_code":null,"over_recovered":false,
          "created_at":"{{Created}}","updated_at":"{{Updated}}"{{(history ? ",\"history\":" + History : "")}}}
         """;
 
@@ -146,16 +132,18 @@ internal static partial class OpenApiExamples
         {"trx_id":"{{Refund}}","type":"REFUND","status":"CAPTURED","order_amount":300,"currency":"USD",
          "captured_amount":0,"voided_amount":0,"settled_amount":0,"refunded_amount":0,"charged_back_amount":0,
          "order_id":"order-1001","external_id":null,"payment_intent_id":null,"parent_trx_id":"{{Trx}}",
-         "card":{"brand":"VISA","last4":"4242"},"authorization_code":"R7K2M9","decline_code":null,
+         "card":{"brand":"VISA","last4":"4242"},"authorization_code":"R7K2M9","decline_code":null,"over_recovered":false,
          "created_at":"{{Updated}}","updated_at":"{{Updated}}"}
         """;
 
     private static readonly string IntentRequiresCard = $$"""
-        {"id":"{{Tki}}","status":"REQUIRES_CARD","client_secret":"{{Tki}}_secret_9XkQ2mW7pL4v","card_entry_url":"https://vault.payments.example/card-entry/{{Tki}}","expires_at":"2024-03-01T12:30:00Z"}
+        {"id":"{{Tki}}","status":"REQUIRES_CARD","client_secret":"{{Tki}}_secret_9XkQ2mW7pL4v","card_entry_url":"https://vault.payments.example/card-entry/{{Tki}}","expires_at":"2024-03-01T12:30:00Z",
+         "return_url":"https://shop.example/checkout/card-saved","metadata":{"customer":"cus_881"},"created_at":"{{Created}}"}
         """;
 
     private static readonly string IntentSucceeded = $$$"""
-        {"id":"{{{Tki}}}","status":"SUCCEEDED","card_entry_url":"https://vault.payments.example/card-entry/{{{Tki}}}","expires_at":"2024-03-01T12:30:00Z",
+        {"id":"{{{Tki}}}","status":"SUCCEEDED","expires_at":"2024-03-01T12:30:00Z","created_at":"{{{Created}}}",
+         "return_url":"https://shop.example/checkout/card-saved","metadata":{"customer":"cus_881"},
          "card_token":"{{{Tok}}}","card":{"brand":"VISA","last4":"4242","exp_month":12,"exp_year":2030,"fingerprint":"fp_3n8Q1vX7kL2m"}}
         """;
 
@@ -178,7 +166,7 @@ internal static partial class OpenApiExamples
             ["POST /v1/auth/token"] = new("""{"client_id":"cli_01J5XBZ1Q2W3E4R5T6Y7U8I9O0","client_secret":"sk_sandbox_4f9Qm2Wx7Lp3Zr8Vt1Ky"}""", R(
                 ("200", """{"access_token":"eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJtZXJfMDFKNVhCWiJ9.c2lnbmF0dXJl","token_type":"Bearer","expires_in":900}"""),
                 ("400", Problem(400, "validation_failed", "client_id and client_secret are required.", """{"client_id":["Required."]}""")),
-                ("401", """{"type":"https://docs.payments.example/errors#invalid_client","title":"Unauthorized","status":401,"detail":"Unknown client or wrong secret.","code":"invalid_client","error":"invalid_client","request_id":"req_01J5XCQ3N6P8R1T4W7Y0B2D5F8"}"""),
+                ("401", """{"type":"http://127.0.0.1:5080/docs/errors#invalid_client","title":"Authentication is required","status":401,"detail":"Unknown client or wrong secret.","code":"invalid_client","error":"invalid_client","request_id":"req_01J5XCQ3N6P8R1T4W7Y0B2D5F8"}"""),
                 ("429", Problem(429, "rate_limited", "Too many failed attempts; retry after the time in Retry-After.")))),
             ["POST /v1/auth/revoke"] = new("""{"token":"eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJtZXJfMDFKNVhCWiJ9.c2lnbmF0dXJl"}""", R(
                 ("401", Unauthorized))),
@@ -232,13 +220,13 @@ internal static partial class OpenApiExamples
                 ("422", Problem(422, "amount_exceeds_captured", "The chargeback is more than was captured.")))),
 
             ["POST /v1/webhook-endpoints"] = new("""{"url":"https://shop.example/hooks/payments","enabled_events":["transaction.captured","refund.created"]}""", R(
-                ("201", """{"id":"we_01J5XG1A2B3C4D5E6F7G8H9J0K","url":"https://shop.example/hooks/payments","enabled_events":["transaction.captured","refund.created"],"status":"ENABLED","secret":"whsec_7Qm2Wx9Lp4Zr1Vt8Ky3N"}"""),
+                ("201", """{"id":"we_01J5XG1A2B3C4D5E6F7G8H9J0K","url":"https://shop.example/hooks/payments","enabled_events":["transaction.captured","refund.created"],"status":"ENABLED","disabled_reason":null,"secret":"whsec_7Qm2Wx9Lp4Zr1Vt8Ky3N","created_at":"2024-03-01T12:00:00Z"}"""),
                 ("400", Problem(400, "validation_failed", "The request is invalid.", """{"url":["Only https URLs on public addresses in live mode."]}""")))),
             ["GET /v1/webhook-endpoints"] = new(null, R(
-                ("200", """{"data":[{"id":"we_01J5XG1A2B3C4D5E6F7G8H9J0K","url":"https://shop.example/hooks/payments","enabled_events":["*"],"status":"ENABLED"}]}"""))),
+                ("200", """{"data":[{"id":"we_01J5XG1A2B3C4D5E6F7G8H9J0K","url":"https://shop.example/hooks/payments","enabled_events":["*"],"status":"ENABLED","disabled_reason":null,"secret":null,"created_at":"2024-03-01T12:00:00Z"}]}"""))),
             ["DELETE /v1/webhook-endpoints/{}"] = new(null, R(("404", NotFound))),
             ["GET /v1/events"] = new(null, R(
-                ("200", $$"""{"data":[{"id":"evt_01J5XH3C5E7G9J1L3N5Q7S9U1W","type":"transaction.captured","sequence":42,"created_at":"{{Updated}}","data":{{Payment("CAPTURED", 1050)}}}]}"""))),
+                ("200", $$"""{"data":[{"id":"evt_01J5XH3C5E7G9J1L3N5Q7S9U1W","type":"transaction.captured","sequence":42,"created_at":"{{Updated}}","data":{{Payment("CAPTURED", 1050)}}}],"has_more":false}"""))),
             ["POST /v1/events/{}/redeliver"] = new(null, R(("202", """{"event_id":"evt_01J5XG3K4M5N6P7Q8R9S0T1V2W","deliveries":1}"""), ("404", NotFound))),
         };
     }

@@ -16,7 +16,11 @@ internal static class OpenApiSetup
                     Title = "Payments API",
                     Version = "v1",
                     Description = "The merchant API of the payment gateway. Amounts are integers in the currency's minor unit; " +
-                                  "errors are RFC 9457 problems with a stable `code`. See README.md and docs/.",
+                                  "errors are RFC 9457 problems with a stable `code` (every code is described at /docs/errors). " +
+                                  "Get a token with POST /v1/auth/token, then send it as `Authorization: Bearer <token>`. " +
+                                  "Card data goes only to the Vault, which publishes its own document for its card route.",
+                    License = new OpenApiLicense { Name = "Proprietary", Identifier = "LicenseRef-Proprietary" },
+                    Contact = new OpenApiContact { Name = "Payments API support" },
                 };
                 doc.Components ??= new OpenApiComponents();
                 doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
@@ -45,6 +49,11 @@ internal static class OpenApiSetup
                         Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = 255 },
                     });
                 }
+                return Task.CompletedTask;
+            });
+            o.AddDocumentTransformer((doc, _, _) =>
+            {
+                OpenApiContract.Apply(doc);
                 return Task.CompletedTask;
             });
             o.AddContractExamples();

@@ -102,6 +102,7 @@ public sealed partial class Program
         app.UseVaultSecurity();
         app.MapCarter();
         app.MapGatewayMetrics();
+        app.MapCardEntryOpenApi();
         await app.RunAsync();
         return 0;
     }

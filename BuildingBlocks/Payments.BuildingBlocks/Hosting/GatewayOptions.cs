@@ -15,4 +15,10 @@ public sealed class GatewayOptions
     public GatewayMode Mode { get; set; } = GatewayMode.Sandbox;
 
     public bool IsSandbox => Mode == GatewayMode.Sandbox;
+
+    /// <summary>
+    /// The merchant API's public origin (<c>https://api.example.com</c>), for the links the gateway writes into its
+    /// answers (a problem's <c>type</c>). Unset, they use the request's own origin (docs/adr/0100).
+    /// </summary>
+    public Uri? PublicBaseUrl { get; set; }
 }

@@ -1,5 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Payments.BuildingBlocks.Hosting;
 
 namespace Payments.BuildingBlocks.Http;
 
@@ -13,7 +16,7 @@ public static class Problems
     {
         var problem = new ProblemDetails
         {
-            Type = TypeFor(code),
+            Type = TypeFor(http, code),
             Title = TitleFor(status),
             Status = status,
             Detail = detail ?? TitleFor(status),
@@ -31,7 +34,18 @@ public static class Problems
         return problem;
     }
 
-    public static string TypeFor(string code) => "https://docs.payments.example/errors#" + code;
+    /// <summary>The problem's <c>type</c>: the gateway's own page for the code, <c>/docs/errors#code</c> (docs/adr/0100).</summary>
+    public static string TypeFor(HttpContext? http, string code)
+    {
+        var configured = http?.RequestServices?.GetService<IOptions<GatewayOptions>>()?.Value.PublicBaseUrl;
+        var origin = configured is not null ? configured.AbsoluteUri.TrimEnd('/')
+            : http is not null && http.Request.Host.HasValue ? http.Request.Scheme + "://" + http.Request.Host.Value
+            : "";
+        return origin + ErrorDocsPath + "#" + code;
+    }
+
+    /// <summary>The page describing every code (served by the Host).</summary>
+    public const string ErrorDocsPath = "/docs/errors";
 
     public static Task WriteAsync(HttpContext http, int status, string code, string? detail,
         IReadOnlyDictionary<string, string[]>? errors = null, int? retryAfterSeconds = null)

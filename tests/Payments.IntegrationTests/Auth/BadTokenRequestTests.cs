@@ -150,7 +150,7 @@ public sealed class BadTokenRequestTests(AuthFixture gateway) : IClassFixture<Au
     [Theory]
     [InlineData("text/plain", "{\"token\":\"x\"}", HttpStatusCode.UnsupportedMediaType)]
     [InlineData("application/json", "{\"token\":\"x\",\"extra\":1}", HttpStatusCode.BadRequest)]
-    [InlineData("application/json", "{}", HttpStatusCode.BadRequest)]
+    [InlineData("application/json", "{\"token\":null}", HttpStatusCode.BadRequest)]
     [InlineData("application/json", "not json", HttpStatusCode.BadRequest)]
     public async Task Bad_revoke_bodies_are_refused_and_revoke_nothing(string contentType, string body, HttpStatusCode status)
     {

@@ -160,4 +160,19 @@ public sealed class TokenFlowTests(AuthFixture gateway) : IClassFixture<AuthFixt
         Assert.Equal(before, await gateway.CountAsync("auth.revoked_tokens"));
         Assert.Equal(HttpStatusCode.NoContent, (await bob.Http.PostAsync("/v1/auth/revoke", null)).StatusCode);
     }
+
+    [Fact]
+    public async Task Revoke_with_an_empty_json_object_revokes_the_presented_token()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var before = await gateway.CountAsync("auth.revoked_tokens");
+
+        var revoked = await merchant.Http.PostAsync("/v1/auth/revoke", new StringContent("{}", Encoding.UTF8, "application/json"));
+        var after = await merchant.Http.PostAsync("/v1/auth/revoke", null);
+
+        Assert.Equal(HttpStatusCode.NoContent, revoked.StatusCode);
+        Assert.Equal(before + 1, await gateway.CountAsync("auth.revoked_tokens"));
+        var problem = await AuthTestHelpers.ProblemAsync(after, HttpStatusCode.Unauthorized);
+        Assert.Equal("invalid_token", problem.GetProperty("code").GetString());
+    }
 }

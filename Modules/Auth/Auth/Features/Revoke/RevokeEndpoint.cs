@@ -12,7 +12,7 @@ using Payments.BuildingBlocks.Http;
 namespace Payments.Auth.Features.Revoke;
 
 /// <summary>
-/// <c>POST /v1/auth/revoke</c>: revokes the presented token, or the merchant's own token given as <c>{"token"}</c>.
+/// <c>POST /v1/auth/revoke</c>: revokes the presented token (no body or <c>{}</c>), or the merchant's own token given as <c>{"token"}</c>.
 /// As RFC 7009 §2.2 says, a body token that is invalid, expired or another merchant's is answered 204 too,
 /// and nothing is written.
 /// </summary>
@@ -22,7 +22,6 @@ internal sealed class RevokeEndpoint(ICurrentMerchant merchant, TokenService tok
     public override void Configure()
     {
         Post("/v1/auth/revoke");
-        // No Accepts metadata: routing would answer 415 itself for a bare Basic or bodiless request.
         // No Accepts metadata: routing would itself answer 415 to a bodiless HTTP Basic or revoke request.
         Description(b => b
             .Produces(204)
@@ -102,7 +101,8 @@ internal sealed class RevokeEndpoint(ICurrentMerchant merchant, TokenService tok
                 }
                 token = t;
             }
-            return token ?? throw Invalid("token", "token is required when a body is sent.");
+            // {} names no other token: like no body, it revokes the presented one (docs/API.md).
+            return token;
         }
         catch (JsonException)
         {

@@ -1,0 +1,548 @@
+using System.Text.Json.Nodes;
+using Microsoft.OpenApi;
+using Payments.BuildingBlocks.Http;
+using Payments.Webhooks.Contracts;
+
+namespace Payments.Host.Pipeline;
+
+/// <summary>
+/// What the endpoints' metadata cannot say about the merchant API, added to <c>/openapi/v1.json</c> by route: the
+/// product's tags, a summary and description per operation, its security requirement, query and header parameters,
+/// every status the gateway can answer with the one problem schema it sends, the response headers, and the webhooks.
+/// Keyed like <see cref="OpenApiExamples"/> ("METHOD /path" with parameter names erased). docs/adr/0101.
+/// </summary>
+internal static class OpenApiContract
+{
+    public const string ProblemSchema = "Problem";
+    private const string Bearer = "bearer";
+
+    private static readonly (string Name, string Description)[] Tags =
+    [
+        ("Auth", "Access tokens for a merchant's API client (client credentials), their revocation, and the keys that verify them."),
+        ("Tokenization", "Collecting a card without it touching your servers: a tokenization intent, the Vault's card-entry page, the card token."),
+        ("Payment intents", "A payment to be made with a card token, carried from creation to its authorization."),
+        ("Transactions", "Authorizing a card (authorize or authcap), capturing and voiding, reading, looking up and listing payments."),
+        ("Refunds", "Giving back captured money, in full or in parts."),
+        ("Webhooks", "Endpoints that receive signed events, the event log for backfill, and redelivery."),
+        ("Sandbox", "Sandbox-only levers: expire authorizations, settle, report a chargeback. They answer 404 in live mode."),
+    ];
+
+    private sealed record Param(string Name, string Description, JsonSchemaType Type, bool Required = false, string? Pattern = null,
+        string[]? Enum = null, long? Minimum = null, long? Maximum = null, string? Example = null);
+
+    private sealed record Op(string Id, string Tag, string Summary, string Description, int[] Errors,
+        bool Anonymous = false, Param[]? Query = null, bool IfMatch = false, bool ETag = false, bool Location = false,
+        string? SuccessSchema = null, string? SuccessStatus = null);
+
+    private static readonly Param[] ListQuery =
+    [
+        new("start_date", "First day (UTC) of creation, DD/MM/YYYY.", JsonSchemaType.String, true, Pattern: @"^\d{2}/\d{2}/\d{4}$", Example: "01/03/2024"),
+        new("end_date", "Last bound (UTC, 00:00:00 of that day), DD/MM/YYYY.", JsonSchemaType.String, true, Pattern: @"^\d{2}/\d{2}/\d{4}$", Example: "31/03/2024"),
+        new("offset", "How many to skip (default 0).", JsonSchemaType.Integer, Minimum: 0),
+        new("limit", "Page size, 1 to 100 (default 10).", JsonSchemaType.Integer, Minimum: 1, Maximum: 100),
+        new("sort_by", "Sort key (default updated_at); ties are broken by trx_id.", JsonSchemaType.String,
+            Enum: ["type", "status", "order_amount", "created_at", "updated_at"]),
+        new("sort_direction", "ASC (default) or DESC.", JsonSchemaType.String, Enum: ["ASC", "DESC"]),
+        new("type", "Only this type.", JsonSchemaType.String, Enum: ["PAYMENT", "REFUND", "CHARGEBACK"]),
+        new("status", "Only this status.", JsonSchemaType.String),
+        new("as_of", "The as_of of the first page: later pages do not shift while new transactions arrive.", JsonSchemaType.String,
+            Example: "2024-03-01T13:00:00.123456Z"),
+    ];
+
+    private static readonly Dictionary<string, Op> Operations = new(StringComparer.Ordinal)
+    {
+        ["POST /v1/auth/token"] = new("createAccessToken", "Auth", "Get an access token",
+            "Exchanges the API client's `client_id` and `client_secret` (JSON body, form body or HTTP Basic) for a short-lived " +
+            "ES256 JWT. Failed attempts are limited per client and per IP address: past the limit every attempt answers 429 " +
+            "with Retry-After. Errors also carry the OAuth 2.0 `error` member.",
+            [400, 401, 413, 415, 429], Anonymous: true),
+        ["POST /v1/auth/revoke"] = new("revokeAccessToken", "Auth", "Revoke an access token",
+            "Without a body or with `{}`, revokes the presented token; with `{\"token\"}`, that token of the same merchant " +
+            "(an invalid or foreign token is answered 204 too, and nothing is revoked). A revoked token answers 401 at once.",
+            [400, 413, 415]),
+        ["GET /.well-known/jwks.json"] = new("getSigningKeys", "Auth", "Get the token signing keys",
+            "The public ES256 keys (JWK Set) that verify access tokens, including retired keys whose tokens have not expired yet.",
+            [], Anonymous: true),
+
+        ["POST /v1/tokenization-intents"] = new("createTokenizationIntent", "Tokenization", "Create a tokenization intent",
+            "Starts collecting one card. Send the cardholder to `card_entry_url` (a page on the Vault), or post the card from a " +
+            "PCI-scoped server to the Vault's `POST /v1/tokenization-intents/{id}/card` (see the Vault's own document).",
+            [400, 413, 415], Location: true),
+        ["GET /v1/tokenization-intents/{}"] = new("getTokenizationIntent", "Tokenization", "Get a tokenization intent",
+            "REQUIRES_CARD, SUCCEEDED (with `card_token` and `card`), EXPIRED (past `expires_at`) or FAILED (after 5 refused cards).",
+            [404]),
+        ["DELETE /v1/card-tokens/{}"] = new("deleteCardToken", "Tokenization", "Delete a card token",
+            "Deletes the card behind the token in the Vault; the token cannot be used again.", [404]),
+
+        ["POST /v1/payment-intents"] = new("createPaymentIntent", "Payment intents", "Create a payment intent",
+            "A payment of `amount` in `currency` to be made with a card token.",
+            [400, 404, 413, 415]),
+        ["GET /v1/payment-intents/{}"] = new("getPaymentIntent", "Payment intents", "Get a payment intent", "The intent and, once authorized, its transaction.", [404]),
+        ["POST /v1/payment-intents/{}/cancel"] = new("cancelPaymentIntent", "Payment intents", "Cancel a payment intent",
+            "Cancels an intent that has not succeeded; 409 once it has.", [404, 409]),
+
+        ["POST /v1/transactions"] = new("createTransaction", "Transactions", "Authorize a card",
+            "`operation` `authorize` holds the amount; `authcap` authorizes and captures in one step. A declined card is a 201 " +
+            "with status DECLINED and a `decline_code`. The ETag is the transaction's version, for If-Match on later changes.",
+            [400, 404, 409, 413, 415, 422], ETag: true),
+        ["GET /v1/transactions"] = new("listTransactions", "Transactions", "List transactions",
+            "The merchant's transactions created between the two dates, filtered, sorted stably and paged, with the total " +
+            "and the `as_of` watermark to pass on later pages.", [400], Query: ListQuery),
+        ["GET /v1/transactions/lookup"] = new("lookupTransaction", "Transactions", "Find a payment by your own id",
+            "The payment with this `external_id` or `order_id` (the most recent one for an order_id).", [400, 404],
+            Query:
+            [
+                new("id_type", "Which of your ids `id` is.", JsonSchemaType.String, true, Enum: ["external_id", "order_id"]),
+                new("id", "The id.", JsonSchemaType.String, true, Example: "shop-7f3a9c"),
+            ], ETag: true),
+        ["GET /v1/transactions/{}"] = new("getTransaction", "Transactions", "Get a transaction",
+            "The transaction with its `history` (a hash chain of every operation). The ETag is its version.", [404], ETag: true),
+        ["POST /v1/transactions/{}"] = new("captureOrVoidTransaction", "Transactions", "Capture or void an authorization",
+            "`operation` `capture` (all or part of what remains authorized) or `void` (what remains). With If-Match, applies " +
+            "only if the transaction is still at that version, else 412.", [400, 404, 409, 412, 413, 415, 422], IfMatch: true, ETag: true),
+        ["GET /v1/transactions/{}/history/verify"] = new("verifyTransactionHistory", "Transactions", "Verify a transaction's history",
+            "Recomputes the history's hash chain and says whether, and where, it is broken.", [404]),
+
+        ["POST /v1/transactions/{}/refunds"] = new("createRefund", "Refunds", "Refund a payment",
+            "A REFUND transaction of up to what was captured and not yet refunded. The acquirer may decline it: then it is " +
+            "recorded DECLINED with a `decline_code` and refunds nothing. With If-Match, applies only at that version of the payment.",
+            [400, 404, 409, 412, 413, 415, 422], IfMatch: true, ETag: true),
+
+        ["POST /v1/webhook-endpoints"] = new("createWebhookEndpoint", "Webhooks", "Register a webhook endpoint",
+            "The answer carries the signing `secret` once (null on an idempotent replay).", [400, 409, 413, 415]),
+        ["GET /v1/webhook-endpoints"] = new("listWebhookEndpoints", "Webhooks", "List webhook endpoints", "The merchant's endpoints, without secrets.", []),
+        ["DELETE /v1/webhook-endpoints/{}"] = new("deleteWebhookEndpoint", "Webhooks", "Delete a webhook endpoint", "Nothing more is sent to it.", [404]),
+        ["GET /v1/events"] = new("listEvents", "Webhooks", "List events",
+            "The merchant's events after `after_sequence`, oldest first, byte for byte as delivered: the backfill after missed deliveries.",
+            [400],
+            Query:
+            [
+                new("after_sequence", "Only events with a greater sequence (default 0).", JsonSchemaType.Integer, Minimum: 0),
+                new("limit", "1 to 100 (default 100).", JsonSchemaType.Integer, Minimum: 1, Maximum: 100),
+            ], SuccessSchema: "EventList"),
+        ["POST /v1/events/{}/redeliver"] = new("redeliverEvent", "Webhooks", "Redeliver an event", "Queues the event again for every endpoint that takes its type.", [404]),
+
+        ["POST /v1/sandbox/expire-authorizations"] = new("expireAuthorizations", "Sandbox", "Expire old authorizations",
+            "Expires the merchant's authorizations older than the 7-day window as of `as_of` (default now).", [400, 404, 413, 415]),
+        ["POST /v1/sandbox/settle"] = new("settle", "Sandbox", "Settle now", "Runs a settlement of the merchant's captured payments now.", [404]),
+        ["POST /v1/sandbox/chargebacks"] = new("createChargeback", "Sandbox", "Report a chargeback",
+            "As the acquirer would: a CHARGEBACK transaction of up to what was captured and not charged back yet.",
+            [400, 404, 413, 415, 422], ETag: true, SuccessSchema: "TransactionSnapshot", SuccessStatus: "201"),
+    };
+
+    /// <summary>Every operation the contract table describes, for the tests.</summary>
+    internal static IReadOnlyCollection<string> Keys => Operations.Keys;
+
+    public static void Apply(OpenApiDocument doc)
+    {
+        doc.Components ??= new OpenApiComponents();
+        doc.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
+        doc.Components.Schemas.Remove("ProblemDetails");
+        doc.Components.Schemas[ProblemSchema] = Problem();
+        doc.Components.Schemas["EventList"] = EventList(doc);
+        doc.Components.Schemas["RevokeRequest"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            AdditionalPropertiesAllowed = false,
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["token"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, Description = "Another access token of the same merchant." },
+            },
+        };
+        doc.Components.Schemas["TokenRequest"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            AdditionalPropertiesAllowed = false,
+            Required = new HashSet<string> { "client_id", "client_secret" },
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["client_id"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
+                ["client_secret"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
+            },
+        };
+        doc.Components.Schemas["TokenForm"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            AdditionalPropertiesAllowed = false,
+            Required = new HashSet<string> { "client_id", "client_secret" },
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["grant_type"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("client_credentials")] },
+                ["client_id"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
+                ["client_secret"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
+                ["scope"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Ignored." },
+            },
+        };
+        RequestRules(doc);
+        doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+        doc.Components.SecuritySchemes["basic"] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.Http,
+            Scheme = "basic",
+            Description = "POST /v1/auth/token only: client_id and client_secret as HTTP Basic credentials.",
+        };
+        doc.Tags = new HashSet<OpenApiTag>(Tags.Select(t => new OpenApiTag { Name = t.Name, Description = t.Description }));
+        // Served behind any origin: "/" keeps generated clients and "try it" on the origin the document came from.
+        doc.Servers = [new OpenApiServer { Url = "/", Description = "This gateway" }];
+
+        foreach (var (path, item) in doc.Paths)
+        {
+            foreach (var (method, operation) in item.Operations ?? [])
+            {
+                var key = OpenApiExamples.KeyOf(method.Method, path);
+                if (!Operations.TryGetValue(key, out var op))
+                {
+                    throw new InvalidOperationException($"{key} has no entry in {nameof(OpenApiContract)}: add one.");
+                }
+                Describe(doc, path, method, operation, op);
+            }
+        }
+        doc.Webhooks = Webhooks(doc);
+    }
+
+    /// <summary>
+    /// The request bodies' rules the schema generator cannot see: C# helper properties that are not wire fields, the
+    /// operations' allowed values, and the fields the validators require.
+    /// </summary>
+    private static void RequestRules(OpenApiDocument doc)
+    {
+        var schemas = doc.Components!.Schemas!;
+        void Rule(string schema, string[] required, string? removed = null, string[]? operations = null)
+        {
+            if (!schemas.TryGetValue(schema, out var s) || s is not OpenApiSchema concrete || concrete.Properties is null)
+            {
+                return;
+            }
+            if (removed is not null)
+            {
+                concrete.Properties.Remove(removed);
+            }
+            if (operations is not null && concrete.Properties.TryGetValue("operation", out var op) && op is OpenApiSchema operation)
+            {
+                operation.Enum = operations.Select(o => (JsonNode)JsonValue.Create(o)).ToList();
+            }
+            concrete.Required = new HashSet<string>(required);
+        }
+        Rule("AuthorizeRequest", ["operation"], removed: "capture", operations: ["authorize", "authcap"]);
+        Rule("CaptureVoidRequest", ["operation"], removed: "is_capture", operations: ["capture", "void"]);
+        Rule("ChargebackRequest", ["trx_id", "amount", "reason_code"]);
+        Rule("CreateEndpointRequest", ["url"]);
+        Rule("CreatePaymentIntentRequest", ["amount", "currency", "order_id"]);
+    }
+
+    private static void Describe(OpenApiDocument doc, string path, HttpMethod method, OpenApiOperation operation, Op op)
+    {
+        operation.OperationId = op.Id;
+        operation.Summary = op.Summary;
+        operation.Description = op.Description;
+        operation.Tags = new HashSet<OpenApiTagReference> { new(op.Tag, doc) };
+        // An empty requirement ({}) says "no authentication" explicitly; an empty list would be dropped from the JSON.
+        operation.Security = op.Anonymous ? [new OpenApiSecurityRequirement()] :
+            [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(Bearer, doc)] = [] }];
+
+        var parameters = operation.Parameters ?? [];
+        operation.Parameters = parameters;
+        foreach (var name in PathParameters(path).Where(n => parameters.All(p => p.Name != n)))
+        {
+            parameters.Insert(0, new OpenApiParameter
+            {
+                Name = name,
+                In = ParameterLocation.Path,
+                Required = true,
+                Description = name switch
+                {
+                    "trx_id" => "The transaction's id (trx_…).",
+                    "token" => "The card token (tok_…).",
+                    _ => "The object's id.",
+                },
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = 64 },
+            });
+        }
+        foreach (var q in op.Query ?? [])
+        {
+            parameters.Add(new OpenApiParameter
+            {
+                Name = q.Name,
+                In = ParameterLocation.Query,
+                Required = q.Required,
+                Description = q.Description,
+                Schema = new OpenApiSchema
+                {
+                    Type = q.Type,
+                    Pattern = q.Pattern,
+                    Enum = q.Enum?.Select(e => (JsonNode)JsonValue.Create(e)).ToList(),
+                    Minimum = q.Minimum?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    Maximum = q.Maximum?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                },
+                Example = q.Example is null ? null : JsonValue.Create(q.Example),
+            });
+        }
+        if (op.IfMatch)
+        {
+            parameters.Add(new OpenApiParameter
+            {
+                Name = "If-Match",
+                In = ParameterLocation.Header,
+                Required = false,
+                Description = "An ETag from an earlier answer for this transaction: the change applies only if it is still at that version (else 412).",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                Example = JsonValue.Create("\"3\""),
+            });
+        }
+        if (parameters.Count == 0)
+        {
+            operation.Parameters = null;
+        }
+        if (path == "/v1/auth/token")
+        {
+            // Basic or a body: either carries the client credentials.
+            operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("basic", doc)] = [] }, new OpenApiSecurityRequirement()];
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = false,
+                Description = "The client credentials, unless sent with HTTP Basic.",
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = new OpenApiSchemaReference("TokenRequest", doc) },
+                    ["application/x-www-form-urlencoded"] = new() { Schema = new OpenApiSchemaReference("TokenForm", doc) },
+                },
+            };
+        }
+        if (path == "/v1/auth/revoke")
+        {
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = false,
+                Description = "Optional: no body or `{}` revokes the presented token.",
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = new OpenApiSchemaReference("RevokeRequest", doc) },
+                },
+            };
+        }
+
+        var responses = operation.Responses ??= [];
+        if (op.SuccessSchema is { } schema)
+        {
+            var status = op.SuccessStatus ?? responses.Keys.FirstOrDefault(k => k.StartsWith('2')) ?? "200";
+            foreach (var success in responses.Keys.Where(k => k.StartsWith('2')).ToList())
+            {
+                responses.Remove(success);
+            }
+            responses[status] = new OpenApiResponse
+            {
+                Description = DescriptionOf(status),
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = new OpenApiSchemaReference(schema, doc) },
+                },
+            };
+        }
+
+        var idempotent = parameters.Any(p => p.Name == "Idempotency-Key");
+        // Every error answer, declared here or by the endpoint, is the one problem schema.
+        var errors = new SortedSet<int>(op.Errors.Concat(responses.Keys.Where(k => k[0] is '4' or '5').Select(int.Parse))) { 503 };
+        if (!op.Anonymous)
+        {
+            errors.Add(401);
+        }
+        if (idempotent)
+        {
+            errors.Add(409);
+            errors.Add(422);
+        }
+        foreach (var status in errors)
+        {
+            var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            responses[key] = ProblemResponse(doc, status, responses.TryGetValue(key, out var existing) ? existing.Description : null);
+        }
+        foreach (var (status, response) in responses)
+        {
+            if (response is not OpenApiResponse concrete)
+            {
+                continue;
+            }
+            if (string.IsNullOrEmpty(concrete.Description) || concrete.Description == status)
+            {
+                concrete.Description = DescriptionOf(status);
+            }
+            var headers = concrete.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            headers["Request-Id"] = Header("The request's id (req_…), also in a problem's request_id: quote it to support.", JsonSchemaType.String);
+            if (status.StartsWith('2'))
+            {
+                if (op.ETag && concrete.Content is { Count: > 0 })
+                {
+                    headers["ETag"] = Header("The object's version, for If-Match.", JsonSchemaType.String);
+                }
+                if (op.Location && status == "201")
+                {
+                    headers["Location"] = Header("The new object's URL.", JsonSchemaType.String);
+                }
+                if (idempotent)
+                {
+                    headers["Idempotent-Replayed"] = Header("`true` when this is the stored answer to an earlier request with the same Idempotency-Key.",
+                        JsonSchemaType.String, ["true"]);
+                }
+            }
+            if (status is "429" or "503")
+            {
+                headers["Retry-After"] = Header("Seconds to wait before retrying.", JsonSchemaType.Integer);
+            }
+            if (status == "401" && !op.Anonymous)
+            {
+                headers["WWW-Authenticate"] = Header("The Bearer challenge (RFC 6750).", JsonSchemaType.String);
+            }
+        }
+    }
+
+    private static OpenApiResponse ProblemResponse(OpenApiDocument doc, int status, string? description) => new()
+    {
+        Description = string.IsNullOrEmpty(description) || int.TryParse(description, out _) ? DescriptionOf(status.ToString(System.Globalization.CultureInfo.InvariantCulture)) : description,
+        Content = new Dictionary<string, OpenApiMediaType>
+        {
+            [Problems.ContentType] = new() { Schema = new OpenApiSchemaReference(ProblemSchema, doc) },
+        },
+    };
+
+    private static OpenApiHeader Header(string description, JsonSchemaType type, string[]? values = null) => new()
+    {
+        Description = description,
+        Schema = new OpenApiSchema { Type = type, Enum = values?.Select(v => (JsonNode)JsonValue.Create(v)).ToList() },
+    };
+
+    internal static string DescriptionOf(string status) => status switch
+    {
+        "200" => "OK",
+        "201" => "Created",
+        "202" => "Accepted",
+        "204" => "Done; no body.",
+        "400" => "The request is not valid (`errors` by field).",
+        "401" => "Missing, malformed, expired or revoked token; or wrong client credentials on the token route.",
+        "404" => "Unknown, deleted or another merchant's object.",
+        "409" => "The object's state forbids this, or a request with this Idempotency-Key is still running.",
+        "412" => "If-Match no longer matches the object's ETag.",
+        "413" => "The body is larger than 64 KiB.",
+        "415" => "The body is not application/json.",
+        "422" => "An amount beyond what the object allows, or an Idempotency-Key reused for another request.",
+        "429" => "Too many requests; see Retry-After.",
+        "503" => "A dependency is unavailable; nothing was changed. Retry after Retry-After with the same Idempotency-Key.",
+        _ => "See the problem's code.",
+    };
+
+    private static IEnumerable<string> PathParameters(string path) =>
+        path.Split('/').Where(s => s.StartsWith('{') && s.EndsWith('}')).Select(s => s[1..^1]);
+
+    /// <summary>The one problem shape every error of the gateway has: RFC 9457 plus code, request_id and, where they apply, errors and error.</summary>
+    private static OpenApiSchema Problem()
+    {
+        var codes = new JsonArray(ErrorCodes.All.Select(c => (JsonNode)JsonValue.Create(c.Code)).ToArray());
+        return new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            Description = "An RFC 9457 problem. Branch on `code`: its values are listed in x-extensible-enum and more may be added, " +
+                          "so treat an unknown code by its HTTP status. `type` links to the code's description on /docs/errors.",
+            Required = new HashSet<string> { "type", "title", "status", "code" },
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["type"] = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uri", Description = "The code's section of /docs/errors." },
+                ["title"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                ["status"] = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "400", Maximum = "599" },
+                ["detail"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                ["instance"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "The request's path." },
+                ["code"] = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.String,
+                    Description = "The stable machine code (see /docs/errors).",
+                    Extensions = new Dictionary<string, IOpenApiExtension> { ["x-extensible-enum"] = new JsonNodeExtension(codes) },
+                },
+                ["request_id"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Equal to the Request-Id header." },
+                ["errors"] = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Object,
+                    Description = "validation_failed and card_data_in_field: the messages by field.",
+                    AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } },
+                },
+                ["error"] = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.String,
+                    Description = "POST /v1/auth/token and /v1/auth/revoke only: the OAuth 2.0 error (RFC 6749 §5.2).",
+                },
+            },
+        };
+    }
+
+    private static OpenApiSchema Event(OpenApiDocument doc, string? type = null, string? dataSchema = null) => new()
+    {
+        Type = JsonSchemaType.Object,
+        Required = new HashSet<string> { "id", "type", "sequence", "created_at", "data" },
+        Properties = new Dictionary<string, IOpenApiSchema>
+        {
+            ["id"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Stable across redeliveries: deduplicate on it." },
+            ["type"] = new OpenApiSchema
+            {
+                Type = JsonSchemaType.String,
+                Enum = type is null ? null : [JsonValue.Create(type)],
+                Extensions = type is null
+                    ? new Dictionary<string, IOpenApiExtension> { ["x-extensible-enum"] = new JsonNodeExtension(new JsonArray(WebhookEventTypes.All.Select(t => (JsonNode)JsonValue.Create(t)).ToArray())) }
+                    : null,
+            },
+            ["sequence"] = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int64", Description = "One more than the merchant's previous event." },
+            ["created_at"] = new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" },
+            ["data"] = dataSchema is null
+                ? new OpenApiSchema { Type = JsonSchemaType.Object, Description = "The object as the API shows it (a transaction or a tokenization intent)." }
+                : new OpenApiSchemaReference(dataSchema, doc),
+        },
+    };
+
+    private static OpenApiSchema EventList(OpenApiDocument doc) => new()
+    {
+        Type = JsonSchemaType.Object,
+        Required = new HashSet<string> { "data", "has_more" },
+        Properties = new Dictionary<string, IOpenApiSchema>
+        {
+            ["data"] = new OpenApiSchema { Type = JsonSchemaType.Array, Items = Event(doc) },
+            ["has_more"] = new OpenApiSchema { Type = JsonSchemaType.Boolean },
+        },
+    };
+
+    /// <summary>What the gateway posts to a merchant's endpoint, one entry per event type.</summary>
+    private static Dictionary<string, IOpenApiPathItem> Webhooks(OpenApiDocument doc)
+    {
+        var hooks = new Dictionary<string, IOpenApiPathItem>(StringComparer.Ordinal);
+        foreach (var type in WebhookEventTypes.All)
+        {
+            var data = type.StartsWith("tokenization_intent.", StringComparison.Ordinal) ? "GetTokenizationIntentResponse" : "TransactionSnapshot";
+            var operation = new OpenApiOperation
+            {
+                OperationId = "on" + string.Concat(type.Split('.', '_').Select(p => char.ToUpperInvariant(p[0]) + p[1..])),
+                Summary = type,
+                Description = "Posted to each endpoint that takes this type, in `sequence` order, at least once, retried for 3 days. " +
+                              "Verify Payments-Signature over the raw body before parsing (docs/webhooks.md).",
+                Tags = new HashSet<OpenApiTagReference> { new("Webhooks", doc) },
+                Security = [new OpenApiSecurityRequirement()],
+                Parameters =
+                [
+                    new OpenApiParameter
+                    {
+                        Name = "Payments-Signature",
+                        In = ParameterLocation.Header,
+                        Required = true,
+                        Description = "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.\" + raw body with the endpoint's secret>`.",
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String, Pattern = "^t=[0-9]+,v1=[0-9a-f]{64}$" },
+                    },
+                ],
+                RequestBody = new OpenApiRequestBody
+                {
+                    Required = true,
+                    Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = Event(doc, type, data) } },
+                },
+                Responses = new OpenApiResponses
+                {
+                    ["200"] = new OpenApiResponse { Description = "Any 2xx within 10 seconds, once the event is stored; anything else is retried." },
+                },
+            };
+            hooks[type] = new OpenApiPathItem { Operations = new Dictionary<HttpMethod, OpenApiOperation> { [HttpMethod.Post] = operation } };
+        }
+        return hooks;
+    }
+}
