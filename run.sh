@@ -103,6 +103,7 @@ host_env() (
 ConnectionStrings__Payments=$pg;Username=payments;Password=$PAYMENTS_DB_PASSWORD;Database=payments;Maximum Pool Size=64
 ConnectionStrings__Redis=127.0.0.1:$REDIS_PORT,abortConnect=false
 Vault__BaseUrl=http://127.0.0.1:$VAULT_INTERNAL_PORT/
+Vault__PublicUrl=http://127.0.0.1:$VAULT_PORT
 Vault__ServiceKey=$VAULT_SERVICE_KEY
 Gateway__Mode=$GATEWAY_MODE
 Webhooks__SecretKey=$WEBHOOKS_SECRET_KEY
@@ -142,13 +143,10 @@ Gateway__Mode=$GATEWAY_MODE
 DOTNET_EnableDiagnostics=0
 ENV
 )
-# Until the Listeners__* settings are read by both processes, ASPNETCORE_URLS opens the same ports.
-host_urls="http://127.0.0.1:$HOST_PORT;http://127.0.0.1:$HOST_MANAGEMENT_PORT"
-vault_urls="http://127.0.0.1:$VAULT_PORT;http://127.0.0.1:$VAULT_INTERNAL_PORT;http://127.0.0.1:$VAULT_MANAGEMENT_PORT"
 
 # Each replaces the calling shell (launch execs): call them last, or in a subshell.
-run_host() { launch "$host_user" "$host_dir" "$data/home/host" Payments.Host.dll "$@" 3< <(host_env; echo "ASPNETCORE_URLS=$host_urls"); }
-run_vault() { launch "$vault_user" "$vault_dir" "$data/home/vault" Payments.Vault.dll "$@" 3< <(vault_env; echo "ASPNETCORE_URLS=$vault_urls"); }
+run_host() { launch "$host_user" "$host_dir" "$data/home/host" Payments.Host.dll "$@" 3< <(host_env); }
+run_vault() { launch "$vault_user" "$vault_dir" "$data/home/vault" Payments.Vault.dll "$@" 3< <(vault_env); }
 vault_migrate() {
   ( launch "$vault_user" "$vault_dir" "$data/home/vault" Payments.Vault.dll migrate 3< <(vault_migrate_env) )
 }

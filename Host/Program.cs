@@ -1,4 +1,6 @@
 using FastEndpoints;
+using JasperFx;
+using JasperFx.CodeGeneration;
 using Microsoft.AspNetCore.Http.Json;
 using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Commands;
@@ -6,14 +8,12 @@ using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Logging;
-using Payments.BuildingBlocks.RateLimiting;
 using Payments.BuildingBlocks.Observability;
+using Payments.BuildingBlocks.RateLimiting;
 using Payments.Host.Health;
 using Payments.Host.Pipeline;
 using Payments.Vault.Client;
 using Scalar.AspNetCore;
-using JasperFx;
-using JasperFx.CodeGeneration;
 using Wolverine;
 
 namespace Payments.Host;

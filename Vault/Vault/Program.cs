@@ -9,6 +9,7 @@ using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Logging;
 using Payments.BuildingBlocks.Observability;
+using Payments.BuildingBlocks.RateLimiting;
 using Payments.Vault.Acquirer;
 using Payments.Vault.Audit;
 using Payments.Vault.Cards;
@@ -66,6 +67,7 @@ public sealed partial class Program
         services.AddHostedService<AcquirerAttemptsPurge>();
         services.AddSingleton<KeyOperations>();
         services.AddVaultSecurity();
+        services.AddAdmissionControl(config);
 
         var keyLifetime = config.GetSection("Vault").Get<VaultOptions>()?.KeyLifetime ?? TimeSpan.FromDays(90);
         services.AddDataProtection()
@@ -99,6 +101,8 @@ public sealed partial class Program
         app.UseStatusCodePages();
         app.UseRouting();
         app.UseListenerGate();
+        // Writes past capacity are shed before any work (ADR 40); the Host answers them as the Vault being unavailable.
+        app.UseAdmissionControl();
         app.UseVaultSecurity();
         app.MapCarter();
         app.MapGatewayMetrics();

@@ -18,6 +18,10 @@ public sealed class VaultFactory(IReadOnlyDictionary<string, string?> settings) 
         // In memory (or on the factory's own Kestrel port) there is one server for every role; process tests bind
         // the real listeners (GatewayProcesses).
         builder.UseSetting("Listeners:Untagged", "Public,Internal,Management");
+        foreach (var (key, value) in SuiteVaultLimits.VaultSettings)
+        {
+            builder.UseSetting(key, value);
+        }
         foreach (var (key, value) in settings)
         {
             builder.UseSetting(key, value);

@@ -237,6 +237,10 @@ public sealed class GatewayProcesses : IAsyncDisposable
         {
             env[$"Vault__Kek__Components__{i}"] = kek[i];
         }
+        foreach (var (k, v) in SuiteVaultLimits.VaultSettings)
+        {
+            env[k.Replace(":", "__", StringComparison.Ordinal)] = v!;
+        }
         foreach (var (k, v) in options.VaultEnvironment)
         {
             env[k] = v;

@@ -19,6 +19,16 @@ public static class SuiteLimits
     };
 }
 
+/// <summary>The Vault's side of <see cref="SuiteLimits"/>: admission control's queue long and patient.</summary>
+public static class SuiteVaultLimits
+{
+    public static readonly IReadOnlyDictionary<string, string?> VaultSettings = new Dictionary<string, string?>
+    {
+        ["Admission:QueueLimit"] = "100000",
+        ["Admission:QueueTimeout"] = "00:01:00",
+    };
+}
+
 /// <summary>Fails a call the merchant rate limiter or admission control refused when the test did not ask for that.</summary>
 public sealed class UnexpectedRefusalGuard : DelegatingHandler
 {

@@ -11,10 +11,16 @@ public static class RateLimitingServices
     public static IServiceCollection AddGatewayRateLimiting(this IServiceCollection services, IConfiguration config)
     {
         services.Configure<RateLimitOptions>(config.GetSection(RateLimitOptions.Section));
-        services.Configure<AdmissionOptions>(config.GetSection(AdmissionOptions.Section));
         services.TryAddSingleton<LiveHosts>();
         services.AddHostedService(sp => sp.GetRequiredService<LiveHosts>());
         services.TryAddSingleton<DistributedTokenBucket>();
+        return services.AddAdmissionControl(config);
+    }
+
+    /// <summary>Admission control alone (the Vault: no merchants of its own to limit, no Redis).</summary>
+    public static IServiceCollection AddAdmissionControl(this IServiceCollection services, IConfiguration config)
+    {
+        services.Configure<AdmissionOptions>(config.GetSection(AdmissionOptions.Section));
         services.TryAddSingleton<AdmissionGate>();
         return services;
     }
