@@ -7,7 +7,8 @@
 #   ./run.sh merchant create --name NAME  create a merchant; prints {"merchant_id","client_id","client_secret"}
 #   ./run.sh merchant rotate-secret ...   other operator verbs of the Host (see README)
 #   ./run.sh vault VERB ...               operator verbs of the Vault (migrate, key rotation, audit verification)
-#   ./run.sh service-key rotate           a new Host<->Vault key; the Vault accepts the old one until 'service-key finish'
+#   ./run.sh service-key rotate           a new Host<->Vault key; the Vault accepts the old one (24 h, SERVICE_KEY_GRACE_HOURS)
+#   ./run.sh service-key finish           the Vault drops the old key
 #   ./run.sh stop                         stop a running ./run.sh, PostgreSQL and Redis
 #
 # Environment: PAYMENTS_DATA_DIR (.data), HOST_PORT (5080), HOST_MANAGEMENT_PORT (5081), VAULT_PORT (5090),
