@@ -90,7 +90,10 @@ public sealed partial class Program
             typeof(CspReportModule)));
 
         var app = builder.Build();
-        app.EnforceStartupPolicy();
+        if (args is not ["migrate"])
+        {
+            app.EnforceStartupPolicy(); // the one-shot migration step holds no key, URL or acquirer to check
+        }
 
         if (args.Length > 0 && !args[0].StartsWith('-'))
         {
