@@ -345,6 +345,7 @@ internal static class OpenApiContract
         if (!op.Anonymous)
         {
             errors.Add(401);
+            errors.Add(429); // the merchant's request rate (ADR 40)
         }
         if (idempotent)
         {
@@ -388,6 +389,12 @@ internal static class OpenApiContract
             {
                 headers["Retry-After"] = Header("Seconds to wait before retrying.", JsonSchemaType.Integer);
             }
+            if (!op.Anonymous && status != "401")
+            {
+                // draft-ietf-httpapi-ratelimit-headers, on every answer of a rate-limited route.
+                headers["RateLimit-Policy"] = Header("The merchant's limit: `\"merchant\";q=<requests>;w=<seconds>`.", JsonSchemaType.String);
+                headers["RateLimit"] = Header("What is left of it: `\"merchant\";r=<remaining>;t=<seconds until full>`.", JsonSchemaType.String);
+            }
             if (status == "401" && !op.Anonymous)
             {
                 headers["WWW-Authenticate"] = Header("The Bearer challenge (RFC 6750).", JsonSchemaType.String);
@@ -424,8 +431,8 @@ internal static class OpenApiContract
         "413" => "The body is larger than 64 KiB.",
         "415" => "The body is not application/json.",
         "422" => "An amount beyond what the object allows, or an Idempotency-Key reused for another request.",
-        "429" => "Too many requests; see Retry-After.",
-        "503" => "A dependency is unavailable; nothing was changed. Retry after Retry-After with the same Idempotency-Key.",
+        "429" => "Over the merchant's request rate (`rate_limited`; on the token route, too many failed attempts). Nothing was changed: retry after Retry-After with the same Idempotency-Key.",
+        "503" => "The gateway is at capacity (`overloaded`) or a dependency is unavailable (`service_unavailable`); nothing was changed. Retry after Retry-After with the same Idempotency-Key.",
         _ => "See the problem's code.",
     };
 
