@@ -1,6 +1,10 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Payments.BuildingBlocks.Hosting;
 using Payments.TestKit;
 
 namespace Payments.Vault.Tests;
@@ -111,5 +115,23 @@ public sealed class LiveModeTests(VaultFixture vault) : IClassFixture<VaultFixtu
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var health = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal("Sandbox", health.RootElement.GetProperty("acquirer").GetString());
+    }
+
+    [Theory]
+    [InlineData("https", "10.0.0.5", true)]
+    [InlineData("https", "127.0.0.1", false)]
+    [InlineData("http", "10.0.0.5", false)]
+    public async Task Hsts_is_sent_over_https_off_loopback_only(string scheme, string localAddress, bool expected)
+    {
+        var app = new ApplicationBuilder(new ServiceCollection().BuildServiceProvider());
+        app.UseHstsOffLoopback();
+        app.Run(_ => Task.CompletedTask);
+        var context = new DefaultHttpContext();
+        context.Request.Scheme = scheme;
+        context.Connection.LocalIpAddress = IPAddress.Parse(localAddress);
+
+        await app.Build()(context);
+
+        Assert.Equal(expected ? "max-age=31536000; includeSubDomains" : "", context.Response.Headers.StrictTransportSecurity.ToString());
     }
 }
