@@ -127,6 +127,7 @@ public static class Telemetry
                         };
                     })
                     .AddNpgsql()
+                    .AddProcessor(new CardNumberScrubber())
                     // Unrecorded: the root and remote-parented spans still exist (trace ids in logs, traceparent to the
                     // Vault), nothing below them is created. Recorded: the caller's decision is followed.
                     .SetSampler(record ? RecordingSampler() : new AlwaysOffSampler());
@@ -191,6 +192,30 @@ public static class Telemetry
             samplingParameters.Kind is ActivityKind.Server || samplingParameters.Name is "outbox relay" or "webhook deliver" or "audit group commit"
                 ? Sample
                 : Drop;
+    }
+
+    /// <summary>
+    /// The last guard before any exporter: a URL attribute or a span name holding a card number (a merchant can put one
+    /// in a path, which the Host then calls the Vault with) has it redacted. Runs on recorded spans only.
+    /// </summary>
+    private sealed class CardNumberScrubber : BaseProcessor<Activity>
+    {
+        private static readonly string[] Keys = ["url.full", "url.path", "url.query", "http.url", "http.target", "server.address"];
+
+        public override void OnEnd(Activity data)
+        {
+            foreach (var key in Keys)
+            {
+                if (data.GetTagItem(key) is string value && CardNumberDetector.ContainsCardNumber(value))
+                {
+                    data.SetTag(key, CardNumberDetector.Redact(value));
+                }
+            }
+            if (CardNumberDetector.ContainsCardNumber(data.DisplayName))
+            {
+                data.DisplayName = CardNumberDetector.Redact(data.DisplayName);
+            }
+        }
     }
 
     /// <summary>Marks a span failed with the exception's type only: messages can carry input, never shown in telemetry.</summary>
