@@ -195,6 +195,8 @@ public sealed class GatewayProcesses : IAsyncDisposable
             ["ConnectionStrings__Payments"] = HostConnectionString,
             ["ConnectionStrings__Redis"] = $"{Redis.Endpoint},abortConnect=false",
             ["Vault__BaseUrl"] = $"http://127.0.0.1:{vaultInternalPort}/",
+            // card_entry_url names the Vault's public listener (BaseUrl is the internal one since ADR 15).
+            ["Vault__PublicUrl"] = $"http://127.0.0.1:{Vault?.Port}",
             ["Vault__ServiceKey"] = serviceKey,
             ["Gateway__Mode"] = options.GatewayMode,
             ["Auth__KeyEncryptionKey"] = authKey,

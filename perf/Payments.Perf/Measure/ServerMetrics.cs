@@ -130,7 +130,8 @@ internal sealed partial class ServerMetrics(IReadOnlyList<(string Process, Uri M
 
     public void Dispose() => http.Dispose();
 
-    [GeneratedRegex(@"^(?<name>[a-z_]+?)(?<suffix>_bucket|_sum|_count)(\{(?<labels>[^}]*)\})? (?<value>\S+)")]
+    // Greedy to the last brace: a route label holds braces of its own ("/v1/transactions/{trx_id}").
+    [GeneratedRegex(@"^(?<name>[a-z_]+?)(?<suffix>_bucket|_sum|_count)(\{(?<labels>.*)\})? (?<value>\S+)$")]
     private static partial Regex Sample();
 
     [GeneratedRegex(@"([a-z_]+)=""([^""]*)""")]
