@@ -5,7 +5,7 @@ namespace Payments.BuildingBlocks.Observability;
 
 /// <summary>
 /// The Host's span sources (one per area) and business instruments (meter <c>Payments.Gateway</c>). Prometheus names
-/// are the meter's and the instrument's joined (<c>payments_gateway_authorizations</c>). Every label value is from a
+/// are the meter's and the instrument's joined (<c>payments_gateway_authorizations_total</c>). Every label value is from a
 /// closed set: an operation, an outcome, a decline code of the acquirer; never an id, an amount or a URL.
 /// </summary>
 public static class GatewayInstruments

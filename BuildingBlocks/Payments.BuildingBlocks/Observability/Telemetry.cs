@@ -70,7 +70,11 @@ public static class Telemetry
         ["Microsoft.AspNetCore.Hosting"] = ["http.server.request.duration", "http.server.active_requests"],
         ["System.Net.Http"] = ["http.client.request.duration"],
         ["System.Runtime"] = null,
-        ["Npgsql"] = ["db.client.connections.usage", "db.client.connections.max", "db.client.connections.pending_requests"],
+        ["Npgsql"] =
+        [
+            "db.client.connections.usage", "db.client.connections.max", "db.client.connections.pending_requests",
+            "db.client.connection.count", "db.client.connection.max", "db.client.connection.pending_requests",
+        ],
     };
 
     /// <summary>Latency buckets in seconds (OpenTelemetry's advice for HTTP durations, plus 1 ms and 2.5 ms).</summary>
@@ -123,9 +127,10 @@ public static class Telemetry
                         };
                     })
                     .AddNpgsql()
+                    .AddProcessor(new CardNumberScrubber())
                     // Unrecorded: the root and remote-parented spans still exist (trace ids in logs, traceparent to the
                     // Vault), nothing below them is created. Recorded: the caller's decision is followed.
-                    .SetSampler(record ? new ParentBasedSampler(new RootSampler()) : new AlwaysOffSampler());
+                    .SetSampler(record ? RecordingSampler() : new AlwaysOffSampler());
                 if (exporting)
                 {
                     t.AddOtlpExporter(o => o.Endpoint = new Uri(otlp!));
@@ -162,6 +167,18 @@ public static class Telemetry
         path.StartsWithSegments("/metrics", StringComparison.Ordinal) || path.StartsWithSegments("/health", StringComparison.Ordinal);
 
     /// <summary>
+    /// Within a process the parent's decision holds. A remote parent (a merchant's traceparent, the Host's call into the
+    /// Vault) keeps its trace id but not its sampled flag: an outside caller neither forces nor suppresses recording,
+    /// and the Host and the Vault decide alike (every request is recorded).
+    /// </summary>
+    private static ParentBasedSampler RecordingSampler()
+    {
+        var root = new RootSampler();
+        return new ParentBasedSampler(root, remoteParentSampled: root, remoteParentNotSampled: root,
+            localParentSampled: new AlwaysOnSampler(), localParentNotSampled: new AlwaysOffSampler());
+    }
+
+    /// <summary>
     /// Which traces start: requests, and the background work that does something (a relay batch, a webhook attempt, an
     /// audit commit). A query or call with no parent is a poll of some background loop: a trace per poll would bury
     /// the ones that matter.
@@ -177,6 +194,30 @@ public static class Telemetry
                 : Drop;
     }
 
+    /// <summary>
+    /// The last guard before any exporter: a URL attribute or a span name holding a card number (a merchant can put one
+    /// in a path, which the Host then calls the Vault with) has it redacted. Runs on recorded spans only.
+    /// </summary>
+    private sealed class CardNumberScrubber : BaseProcessor<Activity>
+    {
+        private static readonly string[] Keys = ["url.full", "url.path", "url.query", "http.url", "http.target", "server.address"];
+
+        public override void OnEnd(Activity data)
+        {
+            foreach (var key in Keys)
+            {
+                if (data.GetTagItem(key) is string value && CardNumberDetector.ContainsCardNumber(value))
+                {
+                    data.SetTag(key, CardNumberDetector.Redact(value));
+                }
+            }
+            if (CardNumberDetector.ContainsCardNumber(data.DisplayName))
+            {
+                data.DisplayName = CardNumberDetector.Redact(data.DisplayName);
+            }
+        }
+    }
+
     /// <summary>Marks a span failed with the exception's type only: messages can carry input, never shown in telemetry.</summary>
     public static void Fail(this Activity? activity, Exception e)
     {
@@ -184,23 +225,19 @@ public static class Telemetry
         activity?.SetTag("error.type", e.GetType().FullName);
     }
 
-    /// <summary>The published instruments of this application: the gateway's meters and the curated built-in ones.</summary>
+    /// <summary>
+    /// The published instruments of this application: the gateway's meters and the curated built-in ones. Series keep
+    /// their bounded label sets for the process' life (a counter never vanishes and comes back as a reset).
+    /// </summary>
     internal sealed class GatewayMetrics : IDisposable
     {
-        private readonly IDisposable adapter;
+        private readonly PrometheusBridge bridge;
 
         public GatewayMetrics(IMeterFactory meterFactory)
         {
             Registry = Metrics.NewCustomRegistry();
-            adapter = MeterAdapter.StartListening(new MeterAdapterOptions
-            {
-                Registry = Registry,
-                InstrumentFilterPredicate = instrument => IsPublished(instrument, meterFactory),
-                // The adapter drops a series not updated for this long; ours have bounded labels, and a counter
-                // that vanished after a quiet spell would read as a reset.
-                MetricsExpireAfter = TimeSpan.FromDays(3650),
-                ResolveHistogramBuckets = instrument => instrument.Unit == "s" ? SecondsBuckets : CountBuckets,
-            });
+            bridge = new PrometheusBridge(Registry, instrument => IsPublished(instrument, meterFactory),
+                instrument => instrument.Unit == "s" ? SecondsBuckets : CountBuckets);
         }
 
         public CollectorRegistry Registry { get; }
@@ -219,7 +256,7 @@ public static class Telemetry
             return PublishedMeters.TryGetValue(instrument.Meter.Name, out var names) && (names is null || names.Contains(instrument.Name));
         }
 
-        public void Dispose() => adapter.Dispose();
+        public void Dispose() => bridge.Dispose();
     }
 
     /// <summary>Runs every <see cref="ITelemetrySampler"/> at start and then every <see cref="TelemetryOptions.SampleInterval"/>.</summary>

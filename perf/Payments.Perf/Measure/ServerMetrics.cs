@@ -18,10 +18,10 @@ internal sealed partial class ServerMetrics(IReadOnlyList<(string Process, Uri M
     /// <summary>Histogram family → the label that names its step.</summary>
     private static readonly Dictionary<string, string> Families = new(StringComparer.Ordinal)
     {
-        ["microsoft_aspnetcore_hosting_http_server_request_duration"] = "http_route",
-        ["payments_gateway_vault_call_duration"] = "operation",
-        ["payments_vault_card_use_duration"] = "operation",
-        ["payments_vault_audit_commit_duration"] = "",
+        ["http_server_request_duration_seconds"] = "http_route",
+        ["payments_gateway_vault_call_duration_seconds"] = "operation",
+        ["payments_vault_card_use_duration_seconds"] = "operation",
+        ["payments_vault_audit_commit_duration_seconds"] = "",
     };
 
     private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(5) };
@@ -130,7 +130,8 @@ internal sealed partial class ServerMetrics(IReadOnlyList<(string Process, Uri M
 
     public void Dispose() => http.Dispose();
 
-    [GeneratedRegex(@"^(?<name>[a-z_]+?)(?<suffix>_bucket|_sum|_count)(\{(?<labels>[^}]*)\})? (?<value>\S+)")]
+    // Greedy to the last brace: a route label holds braces of its own ("/v1/transactions/{trx_id}").
+    [GeneratedRegex(@"^(?<name>[a-z_]+?)(?<suffix>_bucket|_sum|_count)(\{(?<labels>.*)\})? (?<value>\S+)$")]
     private static partial Regex Sample();
 
     [GeneratedRegex(@"([a-z_]+)=""([^""]*)""")]

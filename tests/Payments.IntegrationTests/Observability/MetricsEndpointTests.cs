@@ -37,8 +37,13 @@ public sealed class MetricsGateway : IAsyncLifetime
         });
         await RunFlowAsync();
         // The relay counts events once delivered; the samplers refresh every second: wait until both show.
-        HostMetrics = await ScrapeUntilAsync(HostManagement, "payments_gateway_operations{", "payments_gateway_webhook_deliveries{");
-        VaultMetrics = await ScrapeUntilAsync(VaultManagement, "payments_vault_audit_verification_last_run ", "payments_vault_audit_commit_duration_count");
+        HostMetrics = await ScrapeUntilAsync(HostManagement, "payments_gateway_operations_total{", "payments_gateway_webhook_deliveries_total{");
+        VaultMetrics = await ScrapeUntilAsync(VaultManagement, "payments_vault_audit_verification_last_run_seconds ", "payments_vault_audit_commit_duration_seconds_count");
+        if (Environment.GetEnvironmentVariable("PAYMENTS_METRICS_DUMP") is { Length: > 0 } dump)
+        {
+            await File.WriteAllTextAsync(dump + ".host", HostMetrics);
+            await File.WriteAllTextAsync(dump + ".vault", VaultMetrics);
+        }
     }
 
     /// <summary>Every kind of thing the dashboard and the alerts count, once.</summary>
@@ -140,24 +145,24 @@ public sealed class MetricsGateway : IAsyncLifetime
 public sealed partial class MetricsEndpointTests(MetricsGateway gateway) : IClassFixture<MetricsGateway>
 {
     [Theory]
-    [InlineData("host", "microsoft_aspnetcore_hosting_http_server_request_duration")]
-    [InlineData("host", "system_net_http_http_client_request_duration")]
-    [InlineData("host", "payments_gateway_authorizations")]
-    [InlineData("host", "payments_gateway_operations")]
-    [InlineData("host", "payments_gateway_idempotency_replays")]
-    [InlineData("host", "payments_gateway_idempotency_conflicts")]
-    [InlineData("host", "payments_gateway_vault_call_duration")]
+    [InlineData("host", "http_server_request_duration_seconds")]
+    [InlineData("host", "http_client_request_duration_seconds")]
+    [InlineData("host", "payments_gateway_authorizations_total")]
+    [InlineData("host", "payments_gateway_operations_total")]
+    [InlineData("host", "payments_gateway_idempotency_replays_total")]
+    [InlineData("host", "payments_gateway_idempotency_conflicts_total")]
+    [InlineData("host", "payments_gateway_vault_call_duration_seconds")]
     [InlineData("host", "payments_gateway_outbox_depth")]
-    [InlineData("host", "payments_gateway_outbox_oldest_age")]
-    [InlineData("host", "payments_gateway_webhook_deliveries")]
+    [InlineData("host", "payments_gateway_outbox_oldest_age_seconds")]
+    [InlineData("host", "payments_gateway_webhook_deliveries_total")]
     [InlineData("host", "payments_gateway_webhook_backlog")]
-    [InlineData("host", "payments_gateway_token_failures")]
-    [InlineData("host", "payments_gateway_rate_limit_refusals")]
-    [InlineData("vault", "microsoft_aspnetcore_hosting_http_server_request_duration")]
-    [InlineData("vault", "payments_vault_card_uses")]
+    [InlineData("host", "payments_gateway_token_failures_total")]
+    [InlineData("host", "payments_gateway_rate_limit_refusals_total")]
+    [InlineData("vault", "http_server_request_duration_seconds")]
+    [InlineData("vault", "payments_vault_card_uses_total")]
     [InlineData("vault", "payments_vault_audit_group_size")]
-    [InlineData("vault", "payments_vault_audit_commit_duration")]
-    [InlineData("vault", "payments_vault_keyring_current_key_age")]
+    [InlineData("vault", "payments_vault_audit_commit_duration_seconds")]
+    [InlineData("vault", "payments_vault_keyring_current_key_age_seconds")]
     [InlineData("vault", "payments_vault_audit_verification_valid")]
     public void The_scrape_lists_the_named_metric_after_a_flow(string process, string metric) =>
         Assert.Contains(metric, Families(process == "host" ? gateway.HostMetrics : gateway.VaultMetrics));
@@ -165,13 +170,13 @@ public sealed partial class MetricsEndpointTests(MetricsGateway gateway) : IClas
     [Fact]
     public void Business_metrics_carry_the_flows_outcomes_with_bounded_labels()
     {
-        Assert.Matches(@"payments_gateway_authorizations\{decline_code=""card_declined"",outcome=""declined""\} 1\b", gateway.HostMetrics);
-        Assert.Matches(@"payments_gateway_authorizations\{decline_code=""none"",outcome=""approved""\} 1\b", gateway.HostMetrics);
+        Assert.Matches(@"payments_gateway_authorizations_total\{decline_code=""card_declined"",outcome=""declined""\} 1\b", gateway.HostMetrics);
+        Assert.Matches(@"payments_gateway_authorizations_total\{decline_code=""none"",outcome=""approved""\} 1\b", gateway.HostMetrics);
         foreach (var op in new[] { "capture", "void", "refund", "chargeback" })
         {
-            Assert.Matches($@"payments_gateway_operations\{{operation=""{op}""\}} 1\b", gateway.HostMetrics);
+            Assert.Matches($@"payments_gateway_operations_total\{{operation=""{op}""\}} 1\b", gateway.HostMetrics);
         }
-        Assert.Matches(@"payments_gateway_idempotency_conflicts\{reason=""mismatch""\} 1\b", gateway.HostMetrics);
+        Assert.Matches(@"payments_gateway_idempotency_conflicts_total\{reason=""mismatch""\} 1\b", gateway.HostMetrics);
         Assert.Matches(@"payments_vault_audit_verification_valid 1\b", gateway.VaultMetrics);
         Assert.Matches(@"http_route=""/?v1/transactions/\{trx_id\}""", gateway.HostMetrics);
         // No label value is an id (prefix_ULID), a token or a path with one in it.
@@ -237,6 +242,7 @@ public sealed partial class MetricsEndpointTests(MetricsGateway gateway) : IClas
     private static HashSet<string> Families(string scrape) =>
         [.. scrape.Split('\n').Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2])];
 
-    [GeneratedRegex(@"\b(payments|microsoft_aspnetcore|system_net_http|system_runtime|npgsql)_[a-z0-9_]+\b")]
+    // Metric names only: label names (http_route, http_response_status_code) are not families.
+    [GeneratedRegex(@"\b(payments_[a-z0-9_]+|http_(server|client)_[a-z0-9_]+|dotnet_[a-z0-9_]+|db_client_[a-z0-9_]+)\b")]
     private static partial Regex MetricName();
 }

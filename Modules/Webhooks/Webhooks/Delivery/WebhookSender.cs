@@ -78,6 +78,10 @@ internal sealed class WebhookSender(IHttpClientFactory clients, IOptions<Webhook
         request.Headers.TryAddWithoutValidation("Payments-Event-Id", eventId);
         request.Headers.UserAgent.ParseAdd("Payments-Webhooks/1");
         using var span = GatewayInstruments.Webhooks.StartActivity("webhook deliver");
+        // A merchant's endpoint is outside: the request is sent in no trace and uninstrumented, so no traceparent
+        // (ours or a fresh one) goes with it; the span above times it.
+        Activity.Current = null;
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
         var started = Stopwatch.GetTimestamp();
         var result = "connection_failed";
         try
