@@ -102,8 +102,16 @@ public class GatewayFixture : IAsyncLifetime
     {
     }
 
-    /// <summary>An anonymous client of the merchant API.</summary>
-    public HttpClient CreateClient() => Host.CreateClient();
+    /// <summary>
+    /// An anonymous client of the merchant API. Every answer it receives is checked against the Host's OpenAPI
+    /// document (<see cref="OpenApiAnswerValidator"/>): a disagreement fails the test that made the call.
+    /// </summary>
+    public HttpClient CreateClient() =>
+        Host.CreateDefaultClient(Host.ClientOptions.BaseAddress, new OpenApiAnswerValidator(async () =>
+        {
+            using var http = Host.CreateClient();
+            return await http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+        }));
 
     public virtual async Task DisposeAsync()
     {
