@@ -27,6 +27,8 @@ ensure_packages() {
       --examples)
         command -v jq >/dev/null || want+=(jq)
         command -v node >/dev/null || want+=(nodejs)
+        # npm installs the pinned OpenAPI tools (tools/openapi) the OpenAPI tests run; they want Node.js 20.19+.
+        command -v npm >/dev/null || want+=(npm)
         command -v python3 >/dev/null || want+=(python3) ;;
     esac
   done

@@ -341,7 +341,7 @@ internal static class OpenApiContract
 
         var idempotent = parameters.Any(p => p.Name == "Idempotency-Key");
         // Every error answer, declared here or by the endpoint, is the one problem schema.
-        var errors = new SortedSet<int>(op.Errors.Concat(responses.Keys.Where(k => k[0] is '4' or '5').Select(int.Parse))) { 503 };
+        var errors = new SortedSet<int>(op.Errors.Concat(responses.Keys.Where(k => k[0] is '4' or '5').Select(int.Parse))) { 500, 503 };
         if (!op.Anonymous)
         {
             errors.Add(401);
@@ -432,6 +432,7 @@ internal static class OpenApiContract
         "415" => "The body is not application/json.",
         "422" => "An amount beyond what the object allows, or an Idempotency-Key reused for another request.",
         "429" => "Over the merchant's request rate (`rate_limited`; on the token route, too many failed attempts). Nothing was changed: retry after Retry-After with the same Idempotency-Key.",
+        "500" => "An unexpected error (code internal_error); nothing about it is shown. Retry with the same Idempotency-Key.",
         "503" => "The gateway is at capacity (`overloaded`) or a dependency is unavailable (`service_unavailable`); nothing was changed. Retry after Retry-After with the same Idempotency-Key.",
         _ => "See the problem's code.",
     };

@@ -248,6 +248,7 @@ public sealed class AccessTests(ITestOutputHelper output)
 
     private static bool IsPublicVaultRoute(string pattern) =>
         pattern.StartsWith("/health", StringComparison.Ordinal)
+        || pattern == "/openapi/v1.json" // the public card route's document (docs/adr/0101)
         || Regex.IsMatch(pattern, @"^/v1/tokenization-intents/\{[^}]+\}/card$")
         || pattern.Contains("card-entry", StringComparison.Ordinal)
         || pattern.StartsWith("/static", StringComparison.Ordinal)

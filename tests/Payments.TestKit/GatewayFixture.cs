@@ -110,11 +110,22 @@ public class GatewayFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// An anonymous client of the merchant API. A 429 from the merchant rate limiter or a 503 <c>overloaded</c> fails
-    /// the call unless <paramref name="expectRefusals"/>: no test passes or fails by the luck of timing.
+    /// An anonymous client of the merchant API. Every answer it receives is checked against the Host's OpenAPI
+    /// document (<see cref="OpenApiAnswerValidator"/>): a disagreement fails the test that made the call. A 429 from the
+    /// merchant rate limiter or a 503 <c>overloaded</c> fails the call too unless <paramref name="expectRefusals"/>: no
+    /// test passes or fails by the luck of timing.
     /// </summary>
-    public HttpClient CreateClient(bool expectRefusals = false) =>
-        expectRefusals ? Host.CreateClient() : Host.CreateDefaultClient(Host.ClientOptions.BaseAddress, new UnexpectedRefusalGuard());
+    public HttpClient CreateClient(bool expectRefusals = false)
+    {
+        var validator = new OpenApiAnswerValidator(async () =>
+        {
+            using var http = Host.CreateClient();
+            return await http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+        });
+        return expectRefusals
+            ? Host.CreateDefaultClient(Host.ClientOptions.BaseAddress, validator)
+            : Host.CreateDefaultClient(Host.ClientOptions.BaseAddress, new UnexpectedRefusalGuard(), validator);
+    }
 
     public virtual async Task DisposeAsync()
     {

@@ -46,7 +46,8 @@ internal sealed class ListEventsEndpoint(ICurrentMerchant merchant, WebhookStore
         if (values.Count > 1 || !long.TryParse(values.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ||
             v < min || v > max)
         {
-            errors[name] = [$"Must be one integer from {min} to {max}."];
+            // No 19-digit bound in the message: long.MaxValue is Luhn-valid, and answers must never echo a card-like number.
+            errors[name] = [max == long.MaxValue ? $"Must be one integer, {min} or more." : $"Must be one integer from {min} to {max}."];
             return fallback;
         }
         return v;

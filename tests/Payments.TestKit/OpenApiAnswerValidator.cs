@@ -1,0 +1,120 @@
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using NJsonSchema;
+
+namespace Payments.TestKit;
+
+/// <summary>
+/// Checks every answer the tests' merchant clients receive against the Host's own <c>/openapi/v1.json</c>: an answer
+/// of a documented operation must have a documented status, and its JSON body must validate (NJsonSchema) against the
+/// schema the document gives that status. A violation fails the request (and so the test) with what disagreed.
+/// Answers of routes the document does not describe (unknown paths, methods, /health) are not checked.
+/// </summary>
+public sealed class OpenApiAnswerValidator(Func<Task<string>> loadDocument) : DelegatingHandler
+{
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static Contract? shared;
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var response = await base.SendAsync(request, cancellationToken);
+        var path = request.RequestUri!.AbsolutePath;
+        if (path.StartsWith("/openapi/", StringComparison.Ordinal))
+        {
+            return response;
+        }
+        var contract = await ContractAsync();
+        await response.Content.LoadIntoBufferAsync(cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (contract.Check(request.Method.Method, path, (int)response.StatusCode, response.Content.Headers.ContentType, body) is { } violation)
+        {
+            throw new OpenApiViolationException($"{request.Method} {path} answered {(int)response.StatusCode}, which /openapi/v1.json does not allow: {violation}");
+        }
+        return response;
+    }
+
+    private async Task<Contract> ContractAsync()
+    {
+        if (shared is { } c)
+        {
+            return c;
+        }
+        await Gate.WaitAsync();
+        try
+        {
+            // Every Host of a test run serves the same document: read it once.
+            return shared ??= new Contract(JsonNode.Parse(await loadDocument())!.AsObject());
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    private sealed class Contract
+    {
+        private readonly List<(Regex Pattern, string Template, int Parameters)> paths;
+        private readonly JsonObject document;
+        private readonly JsonObject definitions;
+        private readonly Dictionary<string, JsonSchema> schemas = new(StringComparer.Ordinal);
+        private readonly Lock schemaLock = new();
+
+        public Contract(JsonObject document)
+        {
+            this.document = document;
+            definitions = JsonNode.Parse(document["components"]!["schemas"]!.ToJsonString().Replace("#/components/schemas/", "#/definitions/", StringComparison.Ordinal))!.AsObject();
+            paths = document["paths"]!.AsObject()
+                .Select(p => (new Regex("^" + Regex.Replace(Regex.Escape(p.Key), @"\\\{[^}]*}", "[^/]+") + "$"), p.Key, p.Key.Count(ch => ch == '{')))
+                .OrderBy(p => p.Item3)
+                .ToList();
+        }
+
+        public string? Check(string method, string path, int status, MediaTypeHeaderValue? contentType, string body)
+        {
+            var template = paths.FirstOrDefault(p => p.Pattern.IsMatch(path)).Template;
+            if (template is null || document["paths"]![template]![method.ToLowerInvariant()] is not JsonObject operation)
+            {
+                return null;
+            }
+            if (operation["responses"]![status.ToString(System.Globalization.CultureInfo.InvariantCulture)] is not JsonObject response)
+            {
+                return "status not documented";
+            }
+            if (body.Length == 0)
+            {
+                return null;
+            }
+            var media = contentType?.MediaType ?? "";
+            if (response["content"] is not JsonObject content)
+            {
+                return $"a {media} body where the document has none";
+            }
+            if (content[media]?["schema"] is not JsonNode schemaNode)
+            {
+                return $"content type {media} not documented";
+            }
+            var key = $"{method} {template} {status} {media}";
+            JsonSchema schema;
+            lock (schemaLock)
+            {
+                if (!schemas.TryGetValue(key, out schema!))
+                {
+                    // The answer's schema under allOf: beside a bare $ref, "definitions" would be ignored.
+                    var root = new JsonObject
+                    {
+                        ["allOf"] = new JsonArray(JsonNode.Parse(schemaNode.ToJsonString().Replace("#/components/schemas/", "#/definitions/", StringComparison.Ordinal))),
+                        ["definitions"] = definitions.DeepClone(),
+                    };
+                    schema = JsonSchema.FromJsonAsync(root.ToJsonString()).GetAwaiter().GetResult();
+                    schemas[key] = schema;
+                }
+            }
+            var errors = schema.Validate(body);
+            return errors.Count == 0 ? null : string.Join("; ", errors.Select(e => e.ToString()));
+        }
+    }
+}
+
+/// <summary>An answer of the Host that its OpenAPI document does not allow.</summary>
+public sealed class OpenApiViolationException(string message) : Exception(message);
