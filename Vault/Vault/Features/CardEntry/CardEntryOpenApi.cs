@@ -1,3 +1,5 @@
+using Payments.Vault.Security;
+
 namespace Payments.Vault.Features.CardEntry;
 
 /// <summary>
@@ -9,7 +11,8 @@ internal static class CardEntryOpenApi
 {
     public static IEndpointRouteBuilder MapCardEntryOpenApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/openapi/v1.json", () => Results.Text(Document, "application/json"));
+        // Public, like the card route it describes: served on the public listener to unsigned callers.
+        app.MapGet("/openapi/v1.json", () => Results.Text(Document, "application/json")).AllowUnsignedCallers();
         return app;
     }
 
