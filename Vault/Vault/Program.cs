@@ -108,7 +108,7 @@ public sealed partial class Program
         app.UseAdmissionControl();
         app.UseVaultSecurity();
         app.MapCarter();
-        app.MapGatewayMetrics();
+        app.MapGatewayMetrics(endpoint => endpoint.AllowUnsignedCallers());
         app.MapCardEntryOpenApi();
         await app.RunAsync();
         return 0;

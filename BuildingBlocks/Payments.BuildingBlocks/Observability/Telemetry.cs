@@ -153,13 +153,14 @@ public static class Telemetry
     /// Serves <c>/metrics</c> (Prometheus text) on the management listener only. The registry is this application's own
     /// (two applications in one test process keep apart), fed by a listener on the published meters.
     /// </summary>
-    public static IEndpointRouteBuilder MapGatewayMetrics(this IEndpointRouteBuilder app)
+    public static IEndpointRouteBuilder MapGatewayMetrics(this IEndpointRouteBuilder app, Action<IEndpointConventionBuilder>? configure = null)
     {
         if (app.ServiceProvider.GetService<GatewayMetrics>() is not { } metrics)
         {
             return app; // telemetry off
         }
-        app.MapMetrics("/metrics", metrics.Registry).OnListeners(ListenerRole.Management);
+        var endpoint = app.MapMetrics("/metrics", metrics.Registry).OnListeners(ListenerRole.Management);
+        configure?.Invoke(endpoint); // the Vault marks it public to its caller check (no service token for a scraper)
         return app;
     }
 

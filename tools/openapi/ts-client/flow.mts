@@ -46,7 +46,7 @@ const card = await vault.POST("/v1/tokenization-intents/{id}/card", {
 if (!card.data) fail("card", card.error);
 const cardToken: string = card.data!.card_token;
 
-const orderId = `ts-${Date.now()}`;
+const orderId = `ts-order-${Math.random().toString(36).slice(2, 10)}`; // letters: a run of digits can read as a card number
 const authorized = await api.POST("/v1/transactions", {
   params: { header: { "Idempotency-Key": `${orderId}-auth` } },
   body: { operation: "authorize", amount: 1200, currency: "USD", card_token: cardToken, order_id: orderId },
