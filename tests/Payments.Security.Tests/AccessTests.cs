@@ -253,7 +253,8 @@ public sealed class AccessTests(ITestOutputHelper output)
         || pattern.Contains("card-entry", StringComparison.Ordinal)
         || pattern.StartsWith("/static", StringComparison.Ordinal)
         || pattern.StartsWith("/assets", StringComparison.Ordinal)
-        || pattern == "/csp-reports"; // browsers' CSP violation reports (audited, ADR 117)
+        || pattern == "/csp-reports" // browsers' CSP violation reports (audited, ADR 117)
+        || pattern == "/metrics"; // the scrape, served on the management listener only (ADR 15, 120)
 
     private static string KindFromName(string name) => name switch
     {

@@ -16,7 +16,13 @@ internal sealed class FailureLimiter(IConnectionMultiplexer redis, TimeProvider 
     private const int MaxLocalKeys = 50_000;
     private readonly ConcurrentDictionary<string, List<long>> local = new(StringComparer.Ordinal);
 
-    public static string ClientKey(string clientId) => "client:" + clientId;
+    /// <summary>
+    /// The client id hashed (base64url SHA-256, 128 bits): a failed request's client_id is whatever the caller typed,
+    /// a card number included, and must not reach Redis in clear.
+    /// </summary>
+    public static string ClientKey(string clientId) =>
+        "client:" + System.Buffers.Text.Base64Url.EncodeToString(
+            System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(clientId)).AsSpan(0, 16));
 
     public static string IpKey(string ip) => "ip:" + ip;
 
