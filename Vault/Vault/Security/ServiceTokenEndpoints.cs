@@ -111,6 +111,12 @@ internal sealed class ServiceAuthenticationMiddleware(RequestDelegate next, Serv
         var bytes = body.GetBuffer().AsMemory(0, (int)body.Length);
         context.Response.Headers[ResponseSignature.HeaderName] =
             ResponseSignature.Sign(call.ResponseKey, call.Jti, context.Response.StatusCode, bytes.Span);
+        if (bytes.Length == 0)
+        {
+            // A 204 (or any empty answer) must not be written to at all: Kestrel refuses even an empty write on a
+            // 204 once the response started, and the Host then sees a broken connection instead of the answer.
+            return;
+        }
         context.Response.ContentLength = bytes.Length;
         await original.WriteAsync(bytes, context.RequestAborted);
     }
