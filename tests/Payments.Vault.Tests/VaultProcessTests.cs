@@ -141,6 +141,42 @@ public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFix
         Assert.Contains(gateway.CardToken, await shown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A route of another listener asked for with another method: routing's method check used to see it and answer
+    /// 405, telling the public port that an internal route exists there. Each method is tried on every internal path;
+    /// the public and management ports answer 404, the internal port still 405 (so the check can tell them apart).
+    /// </summary>
+    [Fact]
+    public async Task A_wrong_method_on_an_internal_route_is_not_found_on_the_other_listeners()
+    {
+        var failures = new List<string>();
+        var internalPaths = new[]
+        {
+            "/internal/v1/acquirer/authorize", "/internal/v1/acquirer/refund", $"/internal/v1/cards/{gateway.CardToken}",
+            "/internal/v1/tokenization-intents/tki_probe", "/internal/v1/tokenization-intents-succeeded",
+        };
+        var sawMethodNotAllowedInside = false;
+        foreach (var path in internalPaths)
+        {
+            foreach (var method in new[] { "GET", "POST", "PUT", "PATCH", "DELETE" })
+            {
+                var (internalStatus, _) = await RawAsync(gateway.Processes.VaultInternalUrl, method, path);
+                sawMethodNotAllowedInside |= internalStatus == 405;
+                foreach (var other in new[] { gateway.Processes.VaultUrl, gateway.Processes.VaultManagementUrl })
+                {
+                    var (status, body) = await RawAsync(other, method, path);
+                    if (status != 404 || Leaks(body))
+                    {
+                        failures.Add($"{other.Port} {method} {path}: {status}");
+                    }
+                }
+            }
+        }
+
+        Assert.Empty(failures);
+        Assert.True(sawMethodNotAllowedInside, "the internal port answers 405 to a wrong method, so 404 elsewhere is the listener's doing");
+    }
+
     private bool Leaks(string body) =>
         body.Contains(gateway.CardToken, StringComparison.Ordinal) || body.Contains(gateway.MerchantId, StringComparison.Ordinal) ||
         body.Contains("last4", StringComparison.Ordinal) || body.Contains("approved", StringComparison.Ordinal);

@@ -5,7 +5,9 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Payments.BuildingBlocks.Hosting;
@@ -61,6 +63,7 @@ public static class Listeners
     {
         builder.Services.Configure<ListenerOptions>(builder.Configuration.GetSection(ListenerOptions.Section));
         builder.Services.AddSingleton(new ListenerLayout(defaults));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             var options = kestrel.ApplicationServices.GetRequiredService<IOptions<ListenerOptions>>().Value;
@@ -161,7 +164,9 @@ public static class Listeners
         var untagged = ParseRoles(app.ApplicationServices.GetRequiredService<IOptions<ListenerOptions>>().Value.Untagged);
         return app.Use((context, next) =>
         {
-            if (context.GetEndpoint() is not { } endpoint)
+            // Routing's own answers (its 405 is a plain Endpoint, not a RouteEndpoint) are built from the candidates
+            // ListenerMatcherPolicy left for this listener, so they already belong to it.
+            if (context.GetEndpoint() is not RouteEndpoint endpoint)
             {
                 return next(context);
             }
@@ -177,7 +182,7 @@ public static class Listeners
         });
     }
 
-    private static HashSet<ListenerRole> ParseRoles(string? text) =>
+    internal static HashSet<ListenerRole> ParseRoles(string? text) =>
         [.. (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(r => Enum.TryParse<ListenerRole>(r, ignoreCase: true, out var role)
                 ? role
