@@ -429,3 +429,54 @@ public sealed class AuditChainTests(AuditFixture vault) : IClassFixture<AuditFix
         Assert.Equal(intents.Select(i => i.Id).Order(), seen.Select(s => s.IntentId).Order());
     }
 }
+
+/// <summary>Retention on a database of its own: rows written 13+ months ago (a Vault whose clock is set back) are purged.</summary>
+public sealed class AuditRetentionTests
+{
+    [Fact]
+    public async Task Rows_past_the_retention_are_purged_behind_a_checkpoint_and_the_chain_still_verifies()
+    {
+        var pg = await PostgresServer.SharedAsync();
+        var db = await pg.CreateDatabaseAsync("vault_retention");
+        await VaultStartup.MigrateAsync(db, null, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Vault"] = db,
+            ["Vault:ServiceKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+            ["Vault:Kek:Components:0"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+            ["Vault:Kek:Components:1"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+            ["Vault:Audit:AnchorFile"] = Path.Combine(Path.GetTempPath(), "payments-audit-test-" + Guid.NewGuid().ToString("N") + ".jsonl"),
+        };
+        var past = new ShiftableClock();
+        past.Advance(-TimeSpan.FromDays(420));
+        await using (var old = new VaultFactory(settings).WithWebHostBuilder(b => b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(past))))
+        {
+            var audit = old.Services.GetRequiredService<AuditLog>();
+            for (var i = 0; i < 3; i++)
+            {
+                await audit.AppendAsync("test.old", null, null, new Dictionary<string, object?> { ["i"] = i });
+            }
+        }
+        await using var vault = new VaultFactory(settings);
+        var services = vault.Services;
+        await services.GetRequiredService<AuditLog>().AppendAsync("test.new", null, null, new Dictionary<string, object?>());
+        await using var data = NpgsqlDataSource.Create(db);
+        await using (var count = data.CreateCommand("SELECT count(*) FROM vault.audit_log WHERE at < now() - interval '13 months'"))
+        {
+            Assert.True((long)(await count.ExecuteScalarAsync())! >= 3);
+        }
+
+        var (purged, through) = await services.GetRequiredService<AuditRetention>().PurgeAsync(CancellationToken.None);
+
+        Assert.True(purged >= 3);
+        await using (var left = data.CreateCommand("SELECT count(*) FROM vault.audit_log WHERE at < now() - interval '12 months'"))
+        {
+            Assert.Equal(0L, (long)(await left.ExecuteScalarAsync())!);
+        }
+        var (exit, output) = await AuditCommands.VerifyAsync(services, ["audit", "verify"], CancellationToken.None);
+        var json = JsonSerializer.SerializeToElement(output, PaymentsJson.Options);
+        Assert.True(exit == 0, json.ToString());
+        Assert.Equal(through, json.GetProperty("purged_through_seq").GetInt64());
+        Assert.True(json.GetProperty("rows").GetInt64() >= 2); // test.new and audit.purged at least
+    }
+}
