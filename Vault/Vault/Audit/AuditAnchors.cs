@@ -12,7 +12,8 @@ namespace Payments.Vault.Audit;
 
 /// <summary>
 /// One anchor: the chain's head (its seq, its link and how many rows the chain holds up to it) at a time, MACed under
-/// the audit key so that nobody without the key can forge one. Kept outside the database (docs/adr/0121).
+/// the audit key so that nobody without the key can forge one. Kept outside the database (docs/adr/0121). MACs are in
+/// base64, not hex: a hex string holds a run of 13+ digits often enough for the card-number scans of logs to flag it.
 /// </summary>
 internal sealed record AuditAnchor(
     [property: JsonPropertyName("seq")] long Seq,
@@ -25,13 +26,13 @@ internal sealed record AuditAnchor(
     public static AuditAnchor Create(long seq, long rows, byte[] head, DateTimeOffset at, IAuditKey key)
     {
         var (version, k) = key.Current;
-        var unsigned = new AuditAnchor(seq, rows, Convert.ToHexStringLower(head), at, version, "");
-        return unsigned with { Mac = Convert.ToHexStringLower(HMACSHA256.HashData(k, unsigned.Canonical())) };
+        var unsigned = new AuditAnchor(seq, rows, Convert.ToBase64String(head), at, version, "");
+        return unsigned with { Mac = Convert.ToBase64String(HMACSHA256.HashData(k, unsigned.Canonical())) };
     }
 
     /// <summary>True when the anchor was made with the audit key (throws CryptographicException for an unknown version).</summary>
     public bool IsAuthentic(IAuditKey key) =>
-        CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(key.Get(KeyVersion), Canonical()), Convert.FromHexString(Mac));
+        CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(key.Get(KeyVersion), Canonical()), Convert.FromBase64String(Mac));
 
     private byte[] Canonical() => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
         $"audit-anchor.v1|{Seq}|{Rows}|{HeadMac}|{At.UtcTicks}|{KeyVersion}"));

@@ -43,7 +43,7 @@ internal sealed class AuditRetention(NpgsqlDataSource db, AuditLog audit, TimePr
         }
         await audit.AppendAsync(conn, tx, "audit.purged", null, null, new Dictionary<string, object?>
         {
-            ["through_seq"] = seq, ["through_link"] = Convert.ToHexStringLower(link), ["through_n"] = n,
+            ["through_seq"] = seq, ["through_link"] = Convert.ToBase64String(link), ["through_n"] = n,
             ["through_keyed"] = keyed, ["before"] = before.ToString("O", CultureInfo.InvariantCulture),
         }, ct);
         await using var purge = new NpgsqlCommand("SELECT vault.purge_audit_log($1)", conn, tx);

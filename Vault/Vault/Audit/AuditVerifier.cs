@@ -138,7 +138,7 @@ internal static class AuditVerifier
             if (anchor is not null && seq == anchor.Seq)
             {
                 anchorReached = true;
-                if (Convert.ToHexStringLower(at.Link) != anchor.HeadMac || at.N != anchor.Rows)
+                if (Convert.ToBase64String(at.Link) != anchor.HeadMac || at.N != anchor.Rows)
                 {
                     return (Broken(seq, "anchor_mismatch", "The chain at the anchored row is not the chain the anchor recorded: it was rewritten."), at);
                 }
@@ -172,7 +172,7 @@ internal static class AuditVerifier
         using var json = JsonDocument.Parse(detail);
         var root = json.RootElement;
         return new AuditCheckpoint(root.GetProperty("through_seq").GetInt64(),
-            Convert.FromHexString(root.GetProperty("through_link").GetString()!), root.GetProperty("through_n").GetInt64(),
+            Convert.FromBase64String(root.GetProperty("through_link").GetString()!), root.GetProperty("through_n").GetInt64(),
             root.GetProperty("through_keyed").GetBoolean());
     }
 }
