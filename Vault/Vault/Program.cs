@@ -57,6 +57,7 @@ public sealed partial class Program
 
         services.AddSingleton<Kek>();
         services.AddSingleton<AuditLog>();
+        services.AddAuditChain(config);
         services.AddSingleton<PostgresXmlRepository>();
         services.AddSingleton<CardKeyRing>();
         services.AddSingleton<CardCipher>();

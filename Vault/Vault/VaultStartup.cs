@@ -137,6 +137,8 @@ internal sealed partial class VaultStartup(IServiceProvider services) : IHostedS
             GRANT SELECT, INSERT, UPDATE, DELETE ON vault.acquirer_attempts TO "{role}";
             GRANT SELECT ON vault.schema_migrations TO "{role}";
             GRANT USAGE ON ALL SEQUENCES IN SCHEMA vault TO "{role}";
+            GRANT SELECT, UPDATE ON vault.intent_success_cursor TO "{role}";
+            GRANT EXECUTE ON FUNCTION vault.purge_audit_log(bigint) TO "{role}";
             """);
         await cmd.ExecuteNonQueryAsync(ct);
     }

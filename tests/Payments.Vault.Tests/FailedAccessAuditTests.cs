@@ -56,8 +56,8 @@ public sealed class FailedAccessAuditTests(VaultFixture vault) : IClassFixture<V
         // The replay names the request id the Host signed (its signature held); the card use names it too.
         Assert.Equal(1L, await vault.ScalarAsync<long>(
             "SELECT count(*) FROM vault.audit_log WHERE action = 'service_auth.refused' AND detail::jsonb ->> 'claimed_request_id' = $1", requestId));
-        Assert.Equal("card.authorize", await vault.ScalarAsync<string>(
-            "SELECT action FROM vault.audit_log WHERE subject = $1 AND detail::jsonb ->> 'request_id' = $2", token, requestId));
+        Assert.Equal("card_use.started,card.authorize", await vault.ScalarAsync<string>(
+            "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND detail::jsonb ->> 'request_id' = $2", token, requestId));
         Assert.StartsWith("vrq_", await vault.ScalarAsync<string>(
             "SELECT detail::jsonb ->> 'vault_request_id' FROM vault.audit_log WHERE subject = $1 AND action = 'card.authorize'", token), StringComparison.Ordinal);
     }

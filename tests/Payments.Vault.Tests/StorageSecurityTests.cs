@@ -159,7 +159,8 @@ public sealed class StorageSecurityTests(VaultFixture vault) : IClassFixture<Vau
         var token = await vault.TokenizeAsync(merchant);
         await AuthorizeAsync(merchant, token);
         var db = vault.Vault.Services.GetRequiredService<NpgsqlDataSource>();
-        Assert.True((await AuditLog.VerifyAsync(db, CancellationToken.None)).Valid);
+        var key = vault.Vault.Services.GetRequiredService<IAuditKey>();
+        Assert.True((await AuditVerifier.VerifyAsync(db, key, null, CancellationToken.None)).Valid);
         var seq = await vault.ScalarAsync<long>("SELECT seq FROM vault.audit_log WHERE subject = $1 ORDER BY seq LIMIT 1", token);
 
         // Someone with superuser rights bypasses the append-only triggers and edits the row.
@@ -175,9 +176,10 @@ public sealed class StorageSecurityTests(VaultFixture vault) : IClassFixture<Vau
             Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
         }
 
-        var verification = await AuditLog.VerifyAsync(db, CancellationToken.None);
+        var verification = await AuditVerifier.VerifyAsync(db, key, null, CancellationToken.None);
         Assert.False(verification.Valid);
         Assert.Equal(seq, verification.FirstBrokenSeq);
+        Assert.Equal("row_changed", verification.Problem);
     }
 }
 

@@ -15,7 +15,7 @@ internal sealed record AcquirerAttempt(string Action, string CardToken, long Amo
 /// <summary>What reserving an attempt key found.</summary>
 internal abstract record Reservation
 {
-    /// <summary>The key is this call's: ask the acquirer, then <see cref="AcquirerAttempts.AnswerAsync"/>.</summary>
+    /// <summary>The key is this call's: ask the acquirer, then <see cref="AcquirerAttempts.AnswerCommand"/>.</summary>
     public sealed record Reserved : Reservation;
 
     /// <summary>Already answered for this request: give that answer, ask nobody.</summary>
@@ -34,8 +34,9 @@ internal abstract record Reservation
 /// (<see cref="VaultOptions.AttemptKeyRetention"/>); an older row is replaced, as the merchant may then reuse the key.
 /// </summary>
 /// <remarks>
-/// Both writes commit without waiting for the disk: the Vault answers only after the use's audit row is durable, and
-/// that later commit flushes the WAL past them.
+/// The reservation and the answer are statements of the audit writer's group commit (docs/adr/0122): the reservation
+/// commits durably with the use's "started" row before the card is decrypted, the answer with its outcome row before
+/// the Vault replies.
 /// </remarks>
 internal sealed class AcquirerAttempts(NpgsqlDataSource db, IOptions<VaultOptions> options)
 {
@@ -45,13 +46,15 @@ internal sealed class AcquirerAttempts(NpgsqlDataSource db, IOptions<VaultOption
     /// </summary>
     private static readonly TimeSpan AbandonedAfter = TimeSpan.FromSeconds(30);
 
-    public async Task<Reservation> ReserveAsync(NpgsqlConnection conn, string merchantId, string attemptKey, string action,
-        AcquirerRequest request, CancellationToken ct)
+    /// <summary>
+    /// The reservation, for the group commit: it affects one row when the key is this call's (new, past its retention,
+    /// or abandoned by a call that never finished), none otherwise (then <see cref="ClassifyAsync"/> says why).
+    /// </summary>
+    public NpgsqlBatchCommand ReserveCommand(string merchantId, string attemptKey, string action, AcquirerRequest request)
     {
-        await using (var cmd = new NpgsqlCommand("""
-            WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+        var cmd = new NpgsqlBatchCommand("""
             INSERT INTO vault.acquirer_attempts AS a (merchant_id, attempt_key, action, card_token, amount, currency, state)
-            SELECT $1, $2, $3, $4, $5, $6, 'pending' FROM async_commit
+            VALUES ($1, $2, $3, $4, $5, $6, 'pending')
             ON CONFLICT (merchant_id, attempt_key) DO UPDATE
                SET action = excluded.action, card_token = excluded.card_token, amount = excluded.amount,
                    currency = excluded.currency, state = 'pending', approved = NULL, authorization_code = NULL,
@@ -59,19 +62,19 @@ internal sealed class AcquirerAttempts(NpgsqlDataSource db, IOptions<VaultOption
              WHERE a.created_at <= now() - $7
                 OR (a.state = 'pending' AND a.created_at <= now() - $8 AND a.action = excluded.action
                     AND a.card_token = excluded.card_token AND a.amount = excluded.amount AND a.currency = excluded.currency)
-            RETURNING true
-            """, conn))
+            """);
+        foreach (var v in new object[] { merchantId, attemptKey, action, request.CardToken, request.Amount, request.Currency,
+                     options.Value.AttemptKeyRetention, AbandonedAfter })
         {
-            foreach (var v in new object[] { merchantId, attemptKey, action, request.CardToken, request.Amount, request.Currency,
-                         options.Value.AttemptKeyRetention, AbandonedAfter })
-            {
-                cmd.Parameters.Add(new() { Value = v });
-            }
-            if (await cmd.ExecuteScalarAsync(ct) is true)
-            {
-                return new Reservation.Reserved();
-            }
+            cmd.Parameters.Add(new() { Value = v });
         }
+        return cmd;
+    }
+
+    /// <summary>Why a reservation took no row: answered already, in progress, or the key serves another request.</summary>
+    public async Task<Reservation> ClassifyAsync(NpgsqlConnection conn, string merchantId, string attemptKey, string action,
+        AcquirerRequest request, CancellationToken ct)
+    {
         var earlier = await FindAsync(conn, merchantId, attemptKey, ct);
         return earlier switch
         {
@@ -87,33 +90,30 @@ internal sealed class AcquirerAttempts(NpgsqlDataSource db, IOptions<VaultOption
         AcquirerRequest request, CancellationToken ct) =>
         await FindAsync(conn, merchantId, attemptKey, ct) is { Answered: true } found && found.IsFor(action, request) ? found : null;
 
-    /// <summary>Records the acquirer's answer to a reserved key.</summary>
-    public async Task AnswerAsync(NpgsqlConnection conn, string merchantId, string attemptKey, bool approved, string? code,
-        string? decline, CancellationToken ct)
+    /// <summary>The acquirer's answer to a reserved key, for the group commit that also writes the outcome row.</summary>
+    public static NpgsqlBatchCommand AnswerCommand(string merchantId, string attemptKey, bool approved, string? code, string? decline)
     {
-        await using var cmd = new NpgsqlCommand("""
-            WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+        var cmd = new NpgsqlBatchCommand("""
             UPDATE vault.acquirer_attempts
                SET state = 'answered', approved = $3, authorization_code = $4, decline_code = $5, answered_at = now()
-              FROM async_commit
              WHERE merchant_id = $1 AND attempt_key = $2 AND state = 'pending'
-            """, conn);
+            """);
         cmd.Parameters.Add(new() { Value = merchantId });
         cmd.Parameters.Add(new() { Value = attemptKey });
         cmd.Parameters.Add(new() { Value = approved });
         cmd.Parameters.Add(new() { Value = (object?)code ?? DBNull.Value });
         cmd.Parameters.Add(new() { Value = (object?)decline ?? DBNull.Value });
-        await cmd.ExecuteNonQueryAsync(ct);
+        return cmd;
     }
 
     /// <summary>Gives a reserved key back when the acquirer was not asked after all (the card did not decrypt).</summary>
-    public async Task ReleaseAsync(NpgsqlConnection conn, string merchantId, string attemptKey, CancellationToken ct)
+    public static NpgsqlBatchCommand ReleaseCommand(string merchantId, string attemptKey)
     {
-        await using var cmd = new NpgsqlCommand(
-            "DELETE FROM vault.acquirer_attempts WHERE merchant_id = $1 AND attempt_key = $2 AND state = 'pending'", conn);
+        var cmd = new NpgsqlBatchCommand(
+            "DELETE FROM vault.acquirer_attempts WHERE merchant_id = $1 AND attempt_key = $2 AND state = 'pending'");
         cmd.Parameters.Add(new() { Value = merchantId });
         cmd.Parameters.Add(new() { Value = attemptKey });
-        await cmd.ExecuteNonQueryAsync(ct);
+        return cmd;
     }
 
     /// <summary>Deletes up to 10,000 rows past the retention, which no retry can be answered with any more. Returns how many.</summary>

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Npgsql;
@@ -9,27 +7,31 @@ using Payments.Vault.Observability;
 namespace Payments.Vault.Audit;
 
 /// <summary>
-/// The append-only audit trail. Each row is chained to the previous one: hash = SHA-256(prev_hash ‖ canonical row).
-/// Writers serialize on a transaction-scoped advisory lock so the chain has no forks. Details never hold card data:
-/// tokens, amounts, outcomes and key ids only.
+/// The append-only audit trail, a keyed chain (<see cref="AuditChain"/>, docs/adr/0121). Writers serialize on a
+/// transaction-scoped advisory lock so the chain has no forks. Details never hold card data: tokens, amounts, outcomes
+/// and key ids only.
 /// </summary>
 /// <remarks>
 /// Entries that belong to a larger change (a card stored, a key added) are written in the caller's transaction.
-/// Entries that stand alone (every authorization, refund and refusal) go through a group commit: one writer appends
-/// whatever has queued in one transaction, so the chain lock is taken once per commit instead of once per entry —
-/// held across the fsync, a per-entry lock capped every Vault at one authorization per disk flush. The caller still
-/// waits for its entry's commit: no card use is answered before its audit row is durable.
+/// Everything else goes through the one group-commit writer (docs/adr/0122): it takes whatever has queued, runs each
+/// caller's statements (an attempt reservation, an answer) and the audit rows they call for in one transaction, and
+/// commits it durably, so the chain lock and the fsync are paid once per commit instead of once per entry. The caller
+/// still waits for its commit: nothing it depends on is answered before its audit row is durable.
 /// </remarks>
 /// <remarks>
 /// Every row written during a request also carries where it came from: <c>source</c> (the peer address),
 /// <c>request_id</c> (the Host's, from the signed service token, never from a header) and <c>vault_request_id</c>.
 /// </remarks>
-internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<AuditLog> logger, IHttpContextAccessor? http = null)
-    : IAsyncDisposable
+internal sealed class AuditLog(
+    TimeProvider clock,
+    NpgsqlDataSource db,
+    IAuditKey key,
+    AuditAnchors anchors,
+    ILogger<AuditLog> logger,
+    IHttpContextAccessor? http = null) : IAsyncDisposable
 {
     private const long ChainLock = 727274101;
     private const int MaxBatch = 512;
-    private static readonly byte[] Genesis = new byte[32];
 
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Lock startLock = new();
@@ -38,21 +40,38 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
     public async Task AppendAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string action, string? merchantId,
         string? subject, IReadOnlyDictionary<string, object?> detail, CancellationToken ct)
     {
-        var prev = await LockChainAsync(conn, tx, ct);
+        var head = await LockChainAsync(conn, tx, 1, ct);
         await using var batch = new NpgsqlBatch(conn, tx);
-        batch.BatchCommands.Add(InsertCommand(NewEntry(action, merchantId, subject, detail), prev));
+        batch.BatchCommands.Add(head.Insert(Entry(action, merchantId, subject, detail), key));
         await batch.ExecuteNonQueryAsync(ct);
+        anchors.Added(1);
     }
 
     /// <summary>One audited event on its own, committed (with whatever else queued) before this returns.</summary>
-    public Task AppendAsync(string action, string? merchantId, string? subject, IReadOnlyDictionary<string, object?> detail)
+    public Task AppendAsync(string action, string? merchantId, string? subject, IReadOnlyDictionary<string, object?> detail) =>
+        CommitAsync([], Entry(action, merchantId, subject, detail));
+
+    /// <summary>
+    /// <paramref name="statements"/> and then <paramref name="entry"/> (if <paramref name="when"/> holds for the rows
+    /// each statement affected), in the group commit; returns the rows each statement affected once it is durable.
+    /// A statement that fails fails this call only: the commit it was grouped in is retried without it.
+    /// </summary>
+    public Task<int[]> CommitAsync(IReadOnlyList<NpgsqlBatchCommand> statements, AuditEntry? entry, Func<int[], bool>? when = null)
     {
         EnsureWriter();
-        var pending = new Pending(NewEntry(action, merchantId, subject, detail),
-            new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(statements, entry, when,
+            new TaskCompletionSource<int[]>(TaskCreationOptions.RunContinuationsAsynchronously));
         ObjectDisposedException.ThrowIf(!queue.Writer.TryWrite(pending), this);
         // Bounded: a card use is never left waiting on a writer that cannot reach the database.
         return pending.Done.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>An entry stamped now, with the origin of the request being served (if any).</summary>
+    public AuditEntry Entry(string action, string? merchantId, string? subject, IReadOnlyDictionary<string, object?> detail)
+    {
+        var now = clock.GetUtcNow();
+        var at = new DateTimeOffset(now.UtcTicks - now.UtcTicks % 10, TimeSpan.Zero); // PostgreSQL keeps microseconds
+        return new AuditEntry(at, action, merchantId, subject, JsonSerializer.Serialize(WithOrigin(detail)));
     }
 
     public async ValueTask DisposeAsync()
@@ -98,55 +117,124 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
             }
             try
             {
-                using var span = VaultTelemetry.StartGroupCommit(batch.Select(p => p.Caller));
-                var started = Stopwatch.GetTimestamp();
-                await WriteBatchAsync(batch);
-                VaultTelemetry.GroupCommitted(batch.Count, Stopwatch.GetElapsedTime(started));
-                batch.ForEach(p => p.Done.TrySetResult());
+                await CommitGroupAsync(batch);
             }
 #pragma warning disable CA1031 // the single writer must outlive any failure, or every later card use would wait
             catch (Exception e)
 #pragma warning restore CA1031
             {
-                // Nothing of the batch committed: every caller fails (its card use is not answered as done).
-                logger.LogError("Audit entries could not be written: {Error}", e.GetType().Name);
-                batch.ForEach(p => p.Done.TrySetException(e));
+                if (batch.Count == 1)
+                {
+                    FailAll(batch, e);
+                    continue;
+                }
+                // Nothing of the group committed. One caller's statement may be the cause: each goes again alone.
+                foreach (var p in batch)
+                {
+                    try
+                    {
+                        await CommitGroupAsync([p]);
+                    }
+#pragma warning disable CA1031
+                    catch (Exception alone)
+#pragma warning restore CA1031
+                    {
+                        FailAll([p], alone);
+                    }
+                }
             }
         }
     }
 
-    private async Task WriteBatchAsync(List<Pending> pending)
+    private void FailAll(List<Pending> batch, Exception e)
     {
+        logger.LogError("Audit entries could not be written: {Error}", e.GetType().Name);
+        batch.ForEach(p => p.Done.TrySetException(e));
+    }
+
+    private async Task CommitGroupAsync(List<Pending> pending)
+    {
+        using var span = VaultTelemetry.StartGroupCommit(pending.Select(p => p.Caller));
+        var started = Stopwatch.GetTimestamp();
         await using var conn = await db.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
-        var prev = await LockChainAsync(conn, tx, CancellationToken.None);
-        await using var batch = new NpgsqlBatch(conn, tx);
-        foreach (var p in pending)
+        var head = await LockChainAsync(conn, tx, pending.Count(p => p.Entry is not null), CancellationToken.None);
+        var affected = new int[pending.Count][];
+        if (pending.Any(p => p.Statements.Count > 0))
         {
-            var command = InsertCommand(p.Entry, prev);
-            prev = (byte[])command.Parameters[^1].Value!;
-            batch.BatchCommands.Add(command);
+            await using var statements = new NpgsqlBatch(conn, tx);
+            foreach (var p in pending)
+            {
+                foreach (var s in p.Statements)
+                {
+                    statements.BatchCommands.Add(s);
+                }
+            }
+            await statements.ExecuteNonQueryAsync();
         }
-        await batch.ExecuteNonQueryAsync();
+        await using var inserts = new NpgsqlBatch(conn, tx);
+        for (var i = 0; i < pending.Count; i++)
+        {
+            var p = pending[i];
+            affected[i] = [.. p.Statements.Select(s => s.RecordsAffected)];
+            if (p.Entry is not null && (p.When is null || p.When(affected[i])))
+            {
+                inserts.BatchCommands.Add(head.Insert(p.Entry, key));
+            }
+        }
+        if (inserts.BatchCommands.Count > 0)
+        {
+            await inserts.ExecuteNonQueryAsync();
+        }
         await tx.CommitAsync();
-    }
-
-    /// <summary>Takes the chain lock for the transaction and returns the hash the next row chains to.</summary>
-    private static async Task<byte[]> LockChainAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
-    {
-        await using (var lockCmd = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({ChainLock})", conn, tx))
+        anchors.Added(inserts.BatchCommands.Count);
+        VaultTelemetry.GroupCommitted(pending.Count, Stopwatch.GetElapsedTime(started));
+        for (var i = 0; i < pending.Count; i++)
         {
-            await lockCmd.ExecuteNonQueryAsync(ct);
+            pending[i].Done.TrySetResult(affected[i]);
         }
-        await using var last = new NpgsqlCommand("SELECT hash FROM vault.audit_log ORDER BY seq DESC LIMIT 1", conn, tx);
-        return await last.ExecuteScalarAsync(ct) as byte[] ?? Genesis;
     }
 
-    private AuditEntry NewEntry(string action, string? merchantId, string? subject, IReadOnlyDictionary<string, object?> detail)
+    /// <summary>
+    /// Takes the chain lock for the transaction; returns the chain's head and <paramref name="rows"/> sequence numbers,
+    /// taken under the lock so the chain's order is the order of seq.
+    /// </summary>
+    private static async Task<ChainHead> LockChainAsync(NpgsqlConnection conn, NpgsqlTransaction tx, int rows, CancellationToken ct)
     {
-        var now = clock.GetUtcNow();
-        var at = new DateTimeOffset(now.UtcTicks - now.UtcTicks % 10, TimeSpan.Zero); // PostgreSQL keeps microseconds
-        return new AuditEntry(at, action, merchantId, subject, JsonSerializer.Serialize(WithOrigin(detail)));
+        await using var batch = new NpgsqlBatch(conn, tx)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({ChainLock})"),
+                new NpgsqlBatchCommand("SELECT coalesce(mac, hash), n FROM vault.audit_log ORDER BY seq DESC LIMIT 1"),
+                new NpgsqlBatchCommand("SELECT array(SELECT nextval('vault.audit_log_seq_seq') FROM generate_series(1, $1))")
+                {
+                    Parameters = { new() { Value = rows } },
+                },
+            },
+        };
+        byte[] link = AuditChain.Genesis;
+        long? n = 0;
+        long[] seqs;
+        await using (var r = await batch.ExecuteReaderAsync(ct))
+        {
+            await r.NextResultAsync(ct);
+            if (await r.ReadAsync(ct))
+            {
+                link = (byte[])r[0];
+                n = r.IsDBNull(1) ? null : r.GetInt64(1);
+            }
+            await r.NextResultAsync(ct);
+            await r.ReadAsync(ct);
+            seqs = r.GetFieldValue<long[]>(0);
+        }
+        if (n is null)
+        {
+            // The head is a legacy row: the first keyed row's position counts the legacy rows before it.
+            await using var count = new NpgsqlCommand("SELECT count(*) FROM vault.audit_log", conn, tx);
+            n = (long)(await count.ExecuteScalarAsync(ct))!;
+        }
+        return new ChainHead(link, n.Value, seqs);
     }
 
     private IReadOnlyDictionary<string, object?> WithOrigin(IReadOnlyDictionary<string, object?> detail)
@@ -162,82 +250,34 @@ internal sealed class AuditLog(TimeProvider clock, NpgsqlDataSource db, ILogger<
         return merged;
     }
 
-    /// <summary>The INSERT of one row chained to <paramref name="prev"/>; its last parameter is the row's hash.</summary>
-    private static NpgsqlBatchCommand InsertCommand(AuditEntry e, byte[] prev)
+    /// <summary>The chain's head as the lock holder sees it; hands out the next rows in order.</summary>
+    private sealed class ChainHead(byte[] link, long n, long[] seqs)
     {
-        var command = new NpgsqlBatchCommand(
-            "INSERT INTO vault.audit_log (at, action, merchant_id, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)");
-        command.Parameters.Add(new() { Value = e.At });
-        command.Parameters.Add(new() { Value = e.Action });
-        command.Parameters.Add(new() { Value = (object?)e.MerchantId ?? DBNull.Value });
-        command.Parameters.Add(new() { Value = (object?)e.Subject ?? DBNull.Value });
-        command.Parameters.Add(new() { Value = e.DetailJson });
-        command.Parameters.Add(new() { Value = prev });
-        command.Parameters.Add(new() { Value = Hash(prev, e.At, e.Action, e.MerchantId, e.Subject, e.DetailJson) });
-        return command;
+        private int used;
+
+        public NpgsqlBatchCommand Insert(AuditEntry e, IAuditKey auditKey)
+        {
+            var (version, key) = auditKey.Current;
+            var seq = seqs[used++];
+            n++;
+            var mac = AuditChain.Mac(key, link, seq, n, version, e);
+            var command = new NpgsqlBatchCommand("""
+                INSERT INTO vault.audit_log (seq, at, action, merchant_id, subject, detail, prev_hash, n, key_version, mac)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                """);
+            foreach (var value in new object?[] { seq, e.At, e.Action, e.MerchantId, e.Subject, e.DetailJson, link, n, version, mac })
+            {
+                command.Parameters.Add(new() { Value = value ?? DBNull.Value });
+            }
+            link = mac;
+            return command;
+        }
     }
 
-    private sealed record Pending(AuditEntry Entry, TaskCompletionSource Done)
+    private sealed record Pending(IReadOnlyList<NpgsqlBatchCommand> Statements, AuditEntry? Entry, Func<int[], bool>? When,
+        TaskCompletionSource<int[]> Done)
     {
         /// <summary>The card use waiting on this entry: the group commit's span links to it.</summary>
         public ActivityContext Caller { get; } = Activity.Current?.Context ?? default;
     }
-
-    public static async Task<AuditVerification> VerifyAsync(NpgsqlDataSource db, CancellationToken ct) =>
-        (await VerifyFromAsync(db, null, ct)).Result;
-
-    /// <summary>
-    /// Verifies the rows after <paramref name="from"/> (a point an earlier verification reached; null: the whole
-    /// chain), so a process can re-check its chain often for the cost of the rows added since.
-    /// </summary>
-    public static async Task<(AuditVerification Result, AuditCheckpoint Reached)> VerifyFromAsync(
-        NpgsqlDataSource db, AuditCheckpoint? from, CancellationToken ct)
-    {
-        await using var cmd = db.CreateCommand(
-            "SELECT seq, at, action, merchant_id, subject, detail, prev_hash, hash FROM vault.audit_log WHERE seq > $1 ORDER BY seq");
-        cmd.Parameters.Add(new() { Value = from?.Seq ?? long.MinValue });
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var prev = from?.Hash ?? Genesis;
-        var lastSeq = from?.Seq ?? long.MinValue;
-        long rows = 0;
-        while (await reader.ReadAsync(ct))
-        {
-            rows++;
-            var seq = reader.GetInt64(0);
-            var at = new DateTimeOffset(reader.GetDateTime(1), TimeSpan.Zero);
-            var storedPrev = (byte[])reader[6];
-            var stored = (byte[])reader[7];
-            var expected = Hash(prev, at, reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetString(5));
-            if (!storedPrev.AsSpan().SequenceEqual(prev) || !stored.AsSpan().SequenceEqual(expected))
-            {
-                return (new AuditVerification(false, rows, seq), new AuditCheckpoint(lastSeq, prev));
-            }
-            prev = stored;
-            lastSeq = seq;
-        }
-        return (new AuditVerification(true, rows, null), new AuditCheckpoint(lastSeq, prev));
-    }
-
-    private static byte[] Hash(byte[] prev, DateTimeOffset at, string action, string? merchantId, string? subject, string detailJson)
-    {
-        // Length-prefixed fields: no two different rows share a canonical form.
-        var sb = new StringBuilder();
-        foreach (var field in new[] { (at.UtcTicks / 10).ToString(System.Globalization.CultureInfo.InvariantCulture), action, merchantId ?? "\0", subject ?? "\0", detailJson })
-        {
-            sb.Append(field.Length).Append(':').Append(field).Append(';');
-        }
-        var body = Encoding.UTF8.GetBytes(sb.ToString());
-        var input = new byte[prev.Length + body.Length];
-        prev.CopyTo(input, 0);
-        body.CopyTo(input, prev.Length);
-        return SHA256.HashData(input);
-    }
 }
-
-internal sealed record AuditVerification(bool Valid, long Rows, long? FirstBrokenSeq);
-
-/// <summary>The last row a verification checked and its hash: where the next one carries on.</summary>
-internal sealed record AuditCheckpoint(long Seq, byte[] Hash);
-
-internal sealed record AuditEntry(DateTimeOffset At, string Action, string? MerchantId, string? Subject, string DetailJson);

@@ -23,9 +23,14 @@ internal sealed class CardVault(
     AuditLog audit,
     AcquirerAttempts attempts,
     TimeProvider clock,
-    ILogger<CardVault> logger)
+    ILogger<CardVault> logger,
+    IConfiguration config)
 {
     public const int MaxFailedAttempts = 5;
+
+    /// <summary>Test-only: the process dies right after a card is decrypted. Never honoured in live mode.</summary>
+    private readonly bool crashAfterDecryption = config.GetValue<bool>("Vault:Testing:CrashAfterDecryption")
+                                                 && !Payments.BuildingBlocks.Hosting.LiveModeGuard.IsLive(config);
 
     public async Task RegisterIntentAsync(string merchantId, TokenizationIntentRegistration intent, CancellationToken ct)
     {
@@ -153,7 +158,6 @@ internal sealed class CardVault(
         var display = new CardDisplay(CardRules.BrandOf(card.Number), card.Number[^4..], card.ExpMonth, card.ExpYear,
             fingerprints.Of(row.MerchantId, card.Number));
 
-        // The audit lock is taken first: success sequence numbers then commit in order, so the Host's cursor never skips one.
         await audit.AppendAsync(conn, tx, "card.tokenized", row.MerchantId, token, new Dictionary<string, object?>
         {
             ["intent_id"] = intentId, ["brand"] = display.Brand, ["last4"] = display.Last4, ["key_id"] = keyId,
@@ -175,9 +179,12 @@ internal sealed class CardVault(
             cmd.Parameters.Add(new() { Value = ciphertext });
             await cmd.ExecuteNonQueryAsync(ct);
         }
+        // The feed's own gap-free cursor (docs/adr/0123): a rolled-back submit gives its number back, and the counter's
+        // row lock, held to commit, makes the numbers commit in order, so the Host's cursor never skips a success.
         await using (var cmd = new NpgsqlCommand("""
+            WITH next AS (UPDATE vault.intent_success_cursor SET last = last + 1 RETURNING last)
             UPDATE vault.tokenization_intents
-            SET status = 'SUCCEEDED', card_token = $2, succeeded_seq = nextval('vault.intent_success_seq'), updated_at = now()
+            SET status = 'SUCCEEDED', card_token = $2, updated_at = now(), succeeded_seq = (SELECT last FROM next)
             WHERE intent_id = $1
             """, conn, tx))
         {
@@ -289,22 +296,39 @@ internal sealed class CardVault(
             return new AcquirerOutcome(true, made.Approved, made.AuthorizationCode, made.DeclineCode, null, null, made.AnsweredAt);
         }
 
+        await conn.CloseAsync();
+
+        // Batch A (docs/adr/0122): the reservation and the "use started" row commit durably before the card is
+        // decrypted, so a use that crashes from here on is still on record.
+        var started = audit.Entry("card_use.started", merchantId, request.CardToken, new Dictionary<string, object?>
+        {
+            ["operation"] = action, ["reference"] = request.Reference, ["amount"] = request.Amount, ["currency"] = request.Currency,
+        });
         if (request.AttemptKey is { } key)
         {
             // Reserved before the acquirer is asked, so a retry never reaches it a second time.
-            switch (await attempts.ReserveAsync(conn, merchantId, key, action, request, ct))
+            var reserved = await audit.CommitAsync([attempts.ReserveCommand(merchantId, key, action, request)], started, rows => rows[0] == 1);
+            if (reserved[0] != 1)
             {
-                case Reservation.Mismatch:
-                    throw new AttemptKeyReusedException();
-                case Reservation.InProgress:
-                    throw new AttemptInProgressException();
-                case Reservation.Answered { Attempt: var earlier }:
-                    // A retry of a use already answered: the same answer, without the card data or the acquirer.
-                    await conn.CloseAsync();
-                    await AuditRepeatAsync(action, merchantId, request, earlier);
-                    return new AcquirerOutcome(true, earlier.Approved, earlier.AuthorizationCode, earlier.DeclineCode, brand, last4,
-                        earlier.AnsweredAt);
+                await using var again = await db.OpenConnectionAsync(ct);
+                switch (await attempts.ClassifyAsync(again, merchantId, key, action, request, ct))
+                {
+                    case Reservation.Mismatch:
+                        throw new AttemptKeyReusedException();
+                    case Reservation.Answered { Attempt: var earlier }:
+                        // A retry of a use already answered: the same answer, without the card data or the acquirer.
+                        await again.CloseAsync();
+                        await AuditRepeatAsync(action, merchantId, request, earlier);
+                        return new AcquirerOutcome(true, earlier.Approved, earlier.AuthorizationCode, earlier.DeclineCode, brand, last4,
+                            earlier.AnsweredAt);
+                    default:
+                        throw new AttemptInProgressException();
+                }
             }
+        }
+        else
+        {
+            await audit.CommitAsync([], started);
         }
 
         StoredCard stored;
@@ -318,13 +342,14 @@ internal sealed class CardVault(
         {
             // Altered, swapped or under a revoked key: never sent to the acquirer.
             logger.LogCritical("Card data of a token did not decrypt; it is refused");
-            if (request.AttemptKey is { } reserved)
-            {
-                await attempts.ReleaseAsync(conn, merchantId, reserved, CancellationToken.None); // nothing was asked
-            }
-            await audit.AppendAsync("card.unreadable", merchantId, request.CardToken,
-                new Dictionary<string, object?> { ["reference"] = request.Reference });
+            await audit.CommitAsync(
+                request.AttemptKey is { } reservedKey ? [AcquirerAttempts.ReleaseCommand(merchantId, reservedKey)] : [], // nothing was asked
+                audit.Entry("card.unreadable", merchantId, request.CardToken, new Dictionary<string, object?> { ["reference"] = request.Reference }));
             return notFound;
+        }
+        if (crashAfterDecryption)
+        {
+            Environment.FailFast("Vault:Testing:CrashAfterDecryption"); // the audit-before-use test (never in live mode)
         }
 
         // The CVC serves the first authorization only: taken (and so erased) whatever the outcome.
@@ -337,17 +362,19 @@ internal sealed class CardVault(
                 : SandboxAcquirer.Authorize(stored.Number, stored.ExpMonth, stored.ExpYear, clock.GetUtcNow());
         }
         var (approved, code, decline) = answer;
+
+        // Batch B: the answer and the outcome row, durable before the Vault replies (not cancelled: the acquirer has
+        // answered, so the answer must be kept). Statements that belong with the answer are added to this list.
+        var outcome = new List<NpgsqlBatchCommand>();
         if (request.AttemptKey is { } attemptKey)
         {
-            // Not cancelled: the acquirer has answered, so the answer must be kept.
-            await attempts.AnswerAsync(conn, merchantId, attemptKey, approved, code, decline, CancellationToken.None);
+            outcome.Add(AcquirerAttempts.AnswerCommand(merchantId, attemptKey, approved, code, decline));
         }
-        await conn.CloseAsync(); // back to the pool before waiting on the audit's group commit
-        await audit.AppendAsync(action, merchantId, request.CardToken, new Dictionary<string, object?>
+        await audit.CommitAsync(outcome, audit.Entry(action, merchantId, request.CardToken, new Dictionary<string, object?>
         {
             ["reference"] = request.Reference, ["amount"] = request.Amount, ["currency"] = request.Currency,
             ["approved"] = approved, ["decline_code"] = decline, ["with_cvc"] = cvc is not null,
-        });
+        }));
         return new AcquirerOutcome(true, approved, code, decline, brand, last4);
     }
 

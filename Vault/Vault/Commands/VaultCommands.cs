@@ -2,7 +2,6 @@ using System.Text.Json;
 using Payments.BuildingBlocks;
 using Payments.Vault.Audit;
 using Payments.Vault.Crypto;
-using Npgsql;
 
 namespace Payments.Vault.Commands;
 
@@ -15,7 +14,9 @@ namespace Payments.Vault.Commands;
 /// keys rotate                    make a new key, the default from now on
 /// keys rewrap                    re-encrypt every card still on an older key under the current key
 /// keys revoke KEY_ID [--force]   revoke a key (refused while cards remain on it unless --force)
-/// audit verify                   recompute the audit chain; exit code 1 when broken
+/// audit verify [--anchor FILE]    recompute the keyed audit chain and check it against the latest anchor (of the
+///                                anchor file, or of FILE); exit code 1 when broken (docs/adr/0121)
+/// audit purge                    delete audit rows older than Vault:Audit:Retention (never younger than 12 months)
 /// </code>
 /// </summary>
 internal static class VaultCommands
@@ -57,12 +58,15 @@ internal static class VaultCommands
                     return 2;
                 }
             case "audit verify":
-                var result = await AuditLog.VerifyAsync(services.GetRequiredService<NpgsqlDataSource>(), ct);
-                Write(stdout, result);
-                return result.Valid ? 0 : 1;
+                var (exit, verified) = await AuditCommands.VerifyAsync(services, args, ct);
+                Write(stdout, verified);
+                return exit;
+            case "audit purge":
+                Write(stdout, await AuditCommands.PurgeAsync(services, ct));
+                return 0;
             default:
                 await Console.Error.WriteLineAsync(
-                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID [--force] | audit verify");
+                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID [--force] | audit verify [--anchor FILE] | audit purge");
                 return 2;
         }
     }

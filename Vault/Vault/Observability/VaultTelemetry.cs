@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Npgsql;
 using Payments.BuildingBlocks.Observability;
 using Payments.Vault.Audit;
 using Payments.Vault.Crypto;
@@ -94,43 +93,32 @@ internal static class VaultTelemetry
         RateLimitRefusals.Add(1, new KeyValuePair<string, object?>("limit", limit));
 
     /// <summary>
-    /// The current data key's age and the audit chain's state. The chain is verified where the last check stopped
-    /// (the whole chain once at start, then only the rows added since), like <c>vault audit verify</c> does for all of it.
+    /// The current data key's age and the audit chain's state, as the scheduled verification
+    /// (<see cref="AuditVerificationService"/>) last found it.
     /// </summary>
     internal sealed class Gauges : ITelemetrySampler
     {
-        private readonly NpgsqlDataSource db;
         private readonly CardKeyRing ring;
         private readonly TimeProvider clock;
-        private AuditCheckpoint? reached;
         private double keyAge;
-        private double chainValid = 1;
-        private double verifiedAt;
 
-        public Gauges(NpgsqlDataSource db, CardKeyRing ring, TimeProvider clock)
+        public Gauges(CardKeyRing ring, TimeProvider clock, AuditVerificationService verification)
         {
-            this.db = db;
             this.ring = ring;
             this.clock = clock;
             Meter.CreateObservableGauge("keyring.current_key.age", () => Volatile.Read(ref keyAge), "s",
                 "Age of the data key new cards are encrypted under (since its activation).");
-            Meter.CreateObservableGauge("audit.verification.valid", () => Volatile.Read(ref chainValid), "1",
-                "1 when the audit chain verified up to its last row at the last check, 0 when a row does not chain.");
-            Meter.CreateObservableGauge("audit.verification.last_run", () => Volatile.Read(ref verifiedAt), "s",
+            Meter.CreateObservableGauge("audit.verification.valid", () => verification.Last is { Valid: false } ? 0.0 : 1.0, "1",
+                "1 when the audit chain verified (keyed MACs, no gap, the latest anchor) at the last check, 0 when it broke.");
+            Meter.CreateObservableGauge("audit.verification.last_run",
+                () => (verification.LastRunAt?.ToUnixTimeMilliseconds() ?? 0) / 1000.0, "s",
                 "When the audit chain was last verified (Unix time).");
         }
 
-        public async Task SampleAsync(CancellationToken ct)
+        public Task SampleAsync(CancellationToken ct)
         {
             Volatile.Write(ref keyAge, Math.Max(0, (clock.GetUtcNow() - ring.Current.ActivationDate).TotalSeconds));
-            if (Volatile.Read(ref chainValid) == 0)
-            {
-                return; // broken stays broken until the process is restarted after an investigation
-            }
-            var (result, next) = await AuditLog.VerifyFromAsync(db, reached, ct);
-            reached = next;
-            Volatile.Write(ref chainValid, result.Valid ? 1 : 0);
-            Volatile.Write(ref verifiedAt, clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
+            return Task.CompletedTask;
         }
     }
 }

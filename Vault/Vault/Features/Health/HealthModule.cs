@@ -2,6 +2,7 @@ using Carter;
 using Npgsql;
 using Payments.BuildingBlocks.Hosting;
 using Payments.Vault.Acquirer;
+using Payments.Vault.Audit;
 using Payments.Vault.Features.CardEntry;
 using Payments.Vault.Security;
 
@@ -14,11 +15,16 @@ public sealed class HealthModule : ICarterModule
     {
         var group = app.MapGroup("/health").OnEveryListener().AllowUnsignedCallers();
         // Which acquirer runs, and whether the card-entry page is what this release first served (PCI DSS 11.6.1).
-        group.MapGet("/live", (IConfiguration config, CardEntryIntegrity integrity) => Results.Ok(new
+        // And whether the audit chain verified at the last scheduled check (docs/adr/0121).
+        group.MapGet("/live", (IConfiguration config, CardEntryIntegrity integrity, AuditVerificationService audit) => Results.Ok(new
         {
             status = "Healthy",
             acquirer = AcquirerChoice.Resolve(config),
             card_entry_page = integrity.Unchanged switch { true => "unchanged", false => "changed", null => "unchecked" },
+            audit_chain = audit.Last switch { null => "unchecked", { Valid: true } => "verified", _ => "broken" },
+            audit_chain_problem = audit.Last?.Problem,
+            audit_chain_broken_seq = audit.Last?.FirstBrokenSeq,
+            audit_chain_checked_at = audit.LastRunAt,
         }));
         group.MapGet("/ready", async (NpgsqlDataSource db, CancellationToken ct) =>
         {
