@@ -16,6 +16,7 @@ namespace Payments.Vault.Commands;
 /// keys rewrap                    re-encrypt every card still on an older key under the current key
 /// keys revoke KEY_ID [--force]   revoke a key (refused while cards remain on it unless --force)
 /// audit verify                   recompute the audit chain; exit code 1 when broken
+/// kek rotate, keys min-decryption, keys destroy, merchant forget: see <see cref="KeyCommands"/>
 /// </code>
 /// </summary>
 internal static class VaultCommands
@@ -41,9 +42,13 @@ internal static class VaultCommands
                 Write(stdout, new { key_id = keys.Rotate() });
                 return 0;
             case "keys rewrap":
-                var rewrapped = await keys.RewrapAsync(500, ct);
-                Write(stdout, new { rewrapped, keys = await keys.ListAsync(ct) });
-                return 0;
+                var rewrap = await keys.RewrapAsync(500, ct);
+                Write(stdout, new
+                {
+                    rewrapped = rewrap.Rewrapped, unreadable = rewrap.Unreadable, unreadable_tokens = rewrap.UnreadableTokens,
+                    keys = await keys.ListAsync(ct),
+                });
+                return rewrap.Unreadable == 0 ? 0 : 1;
             case "keys revoke" when args.Count >= 3 && Guid.TryParse(args[2], out var keyId):
                 try
                 {
@@ -61,12 +66,16 @@ internal static class VaultCommands
                 Write(stdout, result);
                 return result.Valid ? 0 : 1;
             default:
+                if (await KeyCommands.TryRunAsync(services, args, stdout, ct) is { } code)
+                {
+                    return code;
+                }
                 await Console.Error.WriteLineAsync(
-                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID [--force] | audit verify");
+                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID [--force] | audit verify | " + KeyCommands.Usage);
                 return 2;
         }
     }
 
-    private static void Write(TextWriter stdout, object value) =>
+    internal static void Write(TextWriter stdout, object value) =>
         stdout.WriteLine(JsonSerializer.Serialize(value, PaymentsJson.Options));
 }
