@@ -18,10 +18,14 @@ internal sealed class MerchantKeys(WrappedKeys keys, NpgsqlDataSource db, AuditL
     private readonly ConcurrentDictionary<string, UnwrappedKey> current = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Guid, UnwrappedKey> byId = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource> notices = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource listeningStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool listening;
 
     /// <summary>True while this process receives destruction notices, so its cache may be trusted.</summary>
     public bool Listening => listening;
+
+    /// <summary>Completes the first time this process starts receiving destruction notices.</summary>
+    internal Task ListeningStarted => listeningStarted.Task;
 
     /// <summary>The key new cards of the merchant are sealed under (made on the merchant's first card).</summary>
     public UnwrappedKey CurrentFor(string merchantId)
@@ -99,6 +103,10 @@ internal sealed class MerchantKeys(WrappedKeys keys, NpgsqlDataSource db, AuditL
         // Anything cached before (or while not) listening may have missed a notice.
         current.Clear();
         byId.Clear();
+        if (value)
+        {
+            listeningStarted.TrySetResult();
+        }
     }
 
     private void Remember(UnwrappedKey key)

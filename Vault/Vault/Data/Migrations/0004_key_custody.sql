@@ -122,7 +122,7 @@ END $$;
 CREATE FUNCTION vault.kek_begin_rotation(p_from int, p_kcv text) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    next int;
+    v_next int;
 BEGIN
     LOCK TABLE vault.kek_versions, vault.wrapped_keys, vault.data_protection_keys IN EXCLUSIVE MODE;
     IF NOT EXISTS (SELECT 1 FROM vault.kek_versions WHERE version = p_from AND retired_at IS NULL) THEN
@@ -133,9 +133,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     UPDATE vault.kek_versions SET retired_at = now() WHERE version = p_from;
-    SELECT max(version) + 1 INTO next FROM vault.kek_versions;
-    INSERT INTO vault.kek_versions (version, kcv) VALUES (next, p_kcv);
-    RETURN next;
+    SELECT max(version) + 1 INTO v_next FROM vault.kek_versions;
+    INSERT INTO vault.kek_versions (version, kcv) VALUES (v_next, p_kcv);
+    RETURN v_next;
 END $$;
 
 CREATE FUNCTION vault.rewrap_wrapped_key(p_id uuid, p_wrapped bytea, p_kek_version int) RETURNS void
