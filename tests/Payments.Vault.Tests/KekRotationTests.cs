@@ -100,7 +100,7 @@ public sealed class KekRotationTests(KekFileFixture vault) : IClassFixture<KekFi
         Assert.DoesNotContain(Convert.ToBase64String(newComponents[0]), stdout.ToString(), StringComparison.Ordinal);
         Assert.Equal(0L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.wrapped_keys WHERE destroyed_at IS NULL AND kek_version <> 2"));
         Assert.Equal(0L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.data_protection_keys WHERE kek_version <> 2"));
-        Assert.Equal(Kcv(Xor(newComponents)), await vault.ScalarAsync<string>("SELECT kcv FROM vault.kek_versions WHERE retired_at IS NULL"));
+        Assert.Equal(Kcv(Xor(newComponents)), await vault.ScalarAsync<string>("SELECT check_value FROM vault.kek_versions WHERE retired_at IS NULL"));
         Assert.NotNull(await vault.ScalarAsync<DateTime?>("SELECT retired_at FROM vault.kek_versions WHERE version = 1"));
         Assert.NotEqual(rootRow, await vault.ScalarAsync<byte[]>("SELECT wrapped FROM vault.wrapped_keys WHERE purpose = 'fingerprint-root'"));
         Assert.Equal(1L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.audit_log WHERE action = 'kek.rotated'"));

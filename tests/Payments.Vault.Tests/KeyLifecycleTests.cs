@@ -24,7 +24,7 @@ public sealed class KeyAdminRoleTests(VaultFixture vault) : IClassFixture<VaultF
                      "TRUNCATE vault.wrapped_keys",
                      "UPDATE vault.kek_versions SET retired_at = now()",
                      "DELETE FROM vault.kek_versions",
-                     "INSERT INTO vault.kek_versions (version, kcv) VALUES (99, 'ABCDEF')",
+                     "INSERT INTO vault.kek_versions (version, check_value) VALUES (99, 'ABCDEF')",
                      "UPDATE vault.data_protection_keys SET xml = xml",
                      "UPDATE vault.data_protection_keys SET destroyed_at = now()",
                      "DELETE FROM vault.data_protection_keys",
@@ -59,7 +59,7 @@ public sealed class KeyAdminRoleTests(VaultFixture vault) : IClassFixture<VaultF
         Assert.Equal(32, auditKey.Key.Length);
         Assert.NotNull(wrapped);
         Assert.False(wrapped.AsSpan().IndexOf(auditKey.Key.AsSpan(0, 8)) >= 0, "the audit key is in the database in clear");
-        Assert.Equal(KeyCheck.Of(auditKey.Key), await vault.ScalarAsync<string>("SELECT kcv FROM vault.wrapped_keys WHERE purpose = 'audit-mac'"));
+        Assert.Equal(KeyCheck.Of(auditKey.Key), await vault.ScalarAsync<string>("SELECT check_value FROM vault.wrapped_keys WHERE purpose = 'audit-mac'"));
         Assert.Equal(0L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.wrapped_keys WHERE kek_version <> 1"));
         Assert.Equal(3L, await vault.ScalarAsync<long>("SELECT count(DISTINCT purpose) FROM vault.wrapped_keys"));
 
@@ -81,7 +81,7 @@ public sealed class KeyAdminRoleTests(VaultFixture vault) : IClassFixture<VaultF
             cmd.Parameters.Add(new() { Value = merchant });
             await cmd.ExecuteNonQueryAsync();
         }
-        Assert.Throws<System.Security.Cryptography.CryptographicException>(() => keys.Latest(WrappedKeys.MerchantDek, merchant));
+        Assert.ThrowsAny<System.Security.Cryptography.CryptographicException>(() => keys.Latest(WrappedKeys.MerchantDek, merchant));
     }
 }
 

@@ -70,7 +70,7 @@ internal sealed class KekCustody(NpgsqlDataSource db, Kek kek, AuditLog audit, I
 
         var rows = new List<WrappedKeyRow>();
         await using (var select = new NpgsqlCommand(
-                         "SELECT id, purpose, scope, version, kek_version, wrapped, kcv FROM vault.wrapped_keys WHERE destroyed_at IS NULL ORDER BY id", conn, tx))
+                         "SELECT id, purpose, scope, version, kek_version, wrapped, check_value FROM vault.wrapped_keys WHERE destroyed_at IS NULL ORDER BY id", conn, tx))
         await using (var r = await select.ExecuteReaderAsync(ct))
         {
             while (await r.ReadAsync(ct))
@@ -136,7 +136,7 @@ internal sealed class KekCustody(NpgsqlDataSource db, Kek kek, AuditLog audit, I
 
     private static async Task<(int Version, string? Kcv)> CurrentAsync(NpgsqlConnection conn, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("SELECT version, kcv FROM vault.kek_versions WHERE retired_at IS NULL", conn);
+        await using var cmd = new NpgsqlCommand("SELECT version, check_value FROM vault.kek_versions WHERE retired_at IS NULL", conn);
         await using var r = await cmd.ExecuteReaderAsync(ct);
         return await r.ReadAsync(ct) ? (r.GetInt32(0), r.GetString(1)) : (0, null);
     }

@@ -22,7 +22,7 @@ internal sealed class WrappedKeys(NpgsqlDataSource db, Kek kek)
     public const string FingerprintRoot = "fingerprint-root";
     public const string MerchantDek = "merchant-dek";
 
-    private const string Columns = "id, purpose, scope, version, kek_version, wrapped, kcv";
+    private const string Columns = "id, purpose, scope, version, kek_version, wrapped, check_value";
 
     /// <summary>The newest live version for (purpose, scope), or null when there is none.</summary>
     public UnwrappedKey? Latest(string purpose, string scope) =>
@@ -48,7 +48,7 @@ internal sealed class WrappedKeys(NpgsqlDataSource db, Kek kek)
         // The next version after any destroyed ones; another process creating it at once wins and is used instead.
         var version = NextVersion(purpose, scope);
         using (var cmd = db.CreateCommand("""
-            INSERT INTO vault.wrapped_keys (id, purpose, scope, version, kek_version, wrapped, kcv)
+            INSERT INTO vault.wrapped_keys (id, purpose, scope, version, kek_version, wrapped, check_value)
             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (purpose, scope, version) DO NOTHING
             """))
         {

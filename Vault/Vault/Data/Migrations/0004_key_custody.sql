@@ -22,7 +22,7 @@ END $$;
 
 CREATE TABLE vault.kek_versions (
     version    int PRIMARY KEY CHECK (version > 0),
-    kcv        text NOT NULL CHECK (kcv ~ '^[0-9A-F]{6}$'),
+    check_value text NOT NULL CHECK (check_value ~ '^[0-9A-F]{6}$'),
     created_at timestamptz NOT NULL DEFAULT now(),
     retired_at timestamptz
 );
@@ -36,7 +36,7 @@ CREATE TABLE vault.wrapped_keys (
     version      int NOT NULL CHECK (version > 0),
     kek_version  int NOT NULL REFERENCES vault.kek_versions (version),
     wrapped      bytea,
-    kcv          text NOT NULL CHECK (kcv ~ '^[0-9A-F]{6}$'),
+    check_value  text NOT NULL CHECK (check_value ~ '^[0-9A-F]{6}$'),
     created_at   timestamptz NOT NULL DEFAULT now(),
     rewrapped_at timestamptz,
     destroyed_at timestamptz,
@@ -113,7 +113,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     LOCK TABLE vault.kek_versions IN EXCLUSIVE MODE;
     IF NOT EXISTS (SELECT 1 FROM vault.kek_versions) THEN
-        INSERT INTO vault.kek_versions (version, kcv) VALUES (1, p_kcv);
+        INSERT INTO vault.kek_versions (version, check_value) VALUES (1, p_kcv);
     END IF;
 END $$;
 
@@ -128,13 +128,13 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM vault.kek_versions WHERE version = p_from AND retired_at IS NULL) THEN
         RAISE EXCEPTION 'KEK version % is not the current KEK', p_from USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF EXISTS (SELECT 1 FROM vault.kek_versions WHERE kcv = p_kcv) THEN
+    IF EXISTS (SELECT 1 FROM vault.kek_versions WHERE check_value = p_kcv) THEN
         RAISE EXCEPTION 'A KEK with check value % was used before: a rotation needs new components', p_kcv
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     UPDATE vault.kek_versions SET retired_at = now() WHERE version = p_from;
     SELECT max(version) + 1 INTO v_next FROM vault.kek_versions;
-    INSERT INTO vault.kek_versions (version, kcv) VALUES (v_next, p_kcv);
+    INSERT INTO vault.kek_versions (version, check_value) VALUES (v_next, p_kcv);
     RETURN v_next;
 END $$;
 
