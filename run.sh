@@ -73,6 +73,9 @@ ALTER ROLE vault_owner PASSWORD '$VAULT_OWNER_DB_PASSWORD';
 SELECT 'CREATE ROLE vault LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'vault')\gexec
 ALTER ROLE vault PASSWORD '$VAULT_DB_PASSWORD';
 SELECT 'CREATE DATABASE vault OWNER vault_owner' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'vault')\gexec
+-- Owns the key administration functions (docs/adr/0125): NOLOGIN, reached only through them.
+SELECT 'CREATE ROLE vault_keyadmin NOLOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'vault_keyadmin')\gexec
+GRANT vault_keyadmin TO vault_owner;
 ALTER DATABASE vault OWNER TO vault_owner;
 REVOKE ALL ON DATABASE vault FROM PUBLIC;
 GRANT CONNECT ON DATABASE vault TO vault;
@@ -119,15 +122,14 @@ vault_env() (
 ConnectionStrings__Vault=$pg;Username=vault;Password=$VAULT_DB_PASSWORD;Database=vault;Maximum Pool Size=64
 Vault__PublicUrl=http://127.0.0.1:$VAULT_PORT
 Vault__ServiceKey=$VAULT_SERVICE_KEY
-Vault__Kek__Components__0=$VAULT_KEK_1
-Vault__Kek__Components__1=$VAULT_KEK_2
-Vault__Kek__Components__2=$VAULT_KEK_3
 Gateway__Mode=$GATEWAY_MODE
 DOTNET_EnableDiagnostics=0
 Listeners__Public=http://127.0.0.1:$VAULT_PORT
 Listeners__Internal=http://127.0.0.1:$VAULT_INTERNAL_PORT
 Listeners__Management=http://127.0.0.1:$VAULT_MANAGEMENT_PORT
 ENV
+  # The KEK: one file per custodian, read by the Vault itself (docs/adr/0125); only their paths pass here.
+  kek_files "$secrets"
   # During a service-key rotation the Vault accepts the previous key too (run.sh service-key rotate).
   if [ -n "${VAULT_PREVIOUS_SERVICE_KEY:-}" ]; then
     echo "Vault__PreviousServiceKey=$VAULT_PREVIOUS_SERVICE_KEY"

@@ -61,14 +61,40 @@ ensure_secrets() {
     fi
     add_secret "$s/vault.env" VAULT_DB_PASSWORD new_password
     # The Vault's key-encryption key, in three full-length components combined by XOR: no holder knows the key.
-    add_secret "$s/vault.env" VAULT_KEK_1 new_key
-    add_secret "$s/vault.env" VAULT_KEK_2 new_key
-    add_secret "$s/vault.env" VAULT_KEK_3 new_key
+    # One file per custodian (kek/custodian-N.key), so no single file holds it; components an earlier release kept
+    # in vault.env move there. Generated here they are the development default (the Vault says so in its log); in
+    # production each custodian writes their own file (docs/crypto-architecture.md).
+    mkdir -p "$s/kek"
+    local n f
+    for n in 1 2 3; do
+      f="$s/kek/custodian-$n.key"
+      if [ -s "$f" ]; then continue; fi
+      if grep -q "^VAULT_KEK_$n=" "$s/vault.env"; then secret_of "$s/vault.env" "VAULT_KEK_$n" > "$f"; else new_key > "$f"; fi
+      touch "$s/kek/generated-by-run-sh"
+    done
+    if grep -q '^VAULT_KEK_' "$s/vault.env"; then
+      local rest; rest=$(grep -v '^VAULT_KEK_' "$s/vault.env" || true)
+      printf '%s\n' "$rest" > "$s/vault.env"
+    fi
     add_secret "$s/vault-owner.env" VAULT_OWNER_DB_PASSWORD new_password
   )
   chown "$host_user" "$s/host.env"
   chown "$vault_user" "$s/vault.env"
   chmod 600 "$s/host.env" "$s/vault.env" "$s/vault-owner.env"
+  chown -R "$vault_user" "$s/kek"
+  chmod 700 "$s/kek"
+  chmod 600 "$s"/kek/*.key
+}
+
+# kek_files SECRETS: the Vault's settings naming each custodian's component file (never the components), and the
+# development-default flag when run.sh generated them.
+kek_files() {
+  local i=0 f
+  for f in "$1"/kek/custodian-*.key; do
+    [ -f "$f" ] || continue
+    echo "Vault__Kek__ComponentFiles__$i=$f"; i=$((i + 1))
+  done
+  if [ -f "$1/kek/generated-by-run-sh" ]; then echo "Vault__Kek__DevelopmentDefault=true"; fi
 }
 
 # rotate_service_key SECRETS rotate|finish. rotate: a new key for both; the Vault keeps accepting the previous one

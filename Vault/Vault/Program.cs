@@ -67,6 +67,12 @@ public sealed partial class Program
         services.AddSingleton<AcquirerAttempts>();
         services.AddHostedService<AcquirerAttemptsPurge>();
         services.AddSingleton<KeyOperations>();
+        // Key custody (docs/adr/0125..0130): KEK versions, keys wrapped under the KEK, per-merchant data keys.
+        services.AddSingleton<KekCustody>();
+        services.AddSingleton<WrappedKeys>();
+        services.AddSingleton<MerchantKeys>();
+        services.AddHostedService<KeyDestructionListener>();
+        services.AddSingleton<IAuditKey, WrappedAuditKey>();
         services.AddVaultSecurity();
         services.AddAdmissionControl(config);
 

@@ -42,8 +42,17 @@ internal sealed class VaultOptions
 
 internal sealed class KekOptions
 {
-    /// <summary>Base64 components of 32 bytes each; the KEK is their XOR. At least two are required.</summary>
+    /// <summary>Base64 components of 32 bytes each; the KEK is their XOR. At least two are required. Tests and development.</summary>
     public List<string> Components { get; set; } = [];
+
+    /// <summary>
+    /// One file per custodian, each holding one base64 component and readable only by the Vault's OS user: no single
+    /// file holds the KEK, and a supervised restart needs nobody at a keyboard (docs/adr/0125).
+    /// </summary>
+    public List<string> ComponentFiles { get; set; } = [];
+
+    /// <summary>Set by run.sh when it generated every component itself (development): the Vault says so in its log.</summary>
+    public bool DevelopmentDefault { get; set; }
 }
 
 internal sealed class RateLimitOptions

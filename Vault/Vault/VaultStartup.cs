@@ -38,6 +38,10 @@ internal sealed partial class VaultStartup(IServiceProvider services) : IHostedS
         await CheckSchemaAsync(services.GetRequiredService<NpgsqlDataSource>(), ct);
 
         _ = services.GetRequiredService<Kek>(); // throws without a valid KEK
+        // The KEK must be the current version's (docs/adr/0125); the keys wrapped under it exist before the first card.
+        await services.GetRequiredService<KekCustody>().CheckAsync(ct);
+        services.GetRequiredService<Fingerprints>().EnsureRoot();
+        _ = services.GetRequiredService<Audit.IAuditKey>().Current;
         var probe = services.GetRequiredService<IDataProtectionProvider>().CreateProtector("startup-probe.v1");
         if (probe.Unprotect(probe.Protect([42])) is not [42])
         {
@@ -139,6 +143,12 @@ internal sealed partial class VaultStartup(IServiceProvider services) : IHostedS
             GRANT USAGE ON ALL SEQUENCES IN SCHEMA vault TO "{role}";
             GRANT SELECT, UPDATE ON vault.intent_success_cursor TO "{role}";
             GRANT EXECUTE ON FUNCTION vault.purge_audit_log(bigint) TO "{role}";
+            GRANT SELECT, INSERT ON vault.wrapped_keys TO "{role}";
+            GRANT SELECT ON vault.kek_versions, vault.card_key_policy TO "{role}";
+            GRANT EXECUTE ON FUNCTION vault.kek_register_first(text), vault.kek_begin_rotation(int, text),
+                vault.rewrap_wrapped_key(uuid, bytea, int), vault.rewrap_data_protection_key(bigint, text, bytea, int),
+                vault.kek_finish_rotation(int), vault.set_card_key_min_decryption(uuid), vault.destroy_card_key(uuid),
+                vault.forget_merchant(text) TO "{role}";
             """);
         await cmd.ExecuteNonQueryAsync(ct);
     }

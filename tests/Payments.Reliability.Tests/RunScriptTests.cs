@@ -29,14 +29,63 @@ public sealed class RunScriptIsolationTests(RunScriptGateway gateway) : IClassFi
 {
     private RunScript Run => gateway.Run;
 
-    private static readonly string[] VaultSecretNames = ["VAULT_KEK_1", "VAULT_KEK_2", "VAULT_KEK_3", "VAULT_DB_PASSWORD"];
-
+    /// <summary>The Vault's database password, the owner's, and each KEK component (one file per custodian).</summary>
     private Dictionary<string, string> VaultSecrets()
     {
-        var vault = Run.Secrets("vault.env");
-        var secrets = VaultSecretNames.ToDictionary(n => n, n => vault[n]);
-        secrets["VAULT_OWNER_DB_PASSWORD"] = Run.Secrets("vault-owner.env")["VAULT_OWNER_DB_PASSWORD"];
+        var secrets = new Dictionary<string, string>
+        {
+            ["VAULT_DB_PASSWORD"] = Run.Secrets("vault.env")["VAULT_DB_PASSWORD"],
+            ["VAULT_OWNER_DB_PASSWORD"] = Run.Secrets("vault-owner.env")["VAULT_OWNER_DB_PASSWORD"],
+        };
+        foreach (var file in KekComponentFiles())
+        {
+            secrets["KEK component " + Path.GetFileName(file)] = File.ReadAllText(file).Trim();
+        }
         return secrets;
+    }
+
+    private string[] KekComponentFiles()
+    {
+        var files = Directory.GetFiles(Path.Combine(Run.Data, "secrets", "kek"), "custodian-*.key").Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(3, files.Length);
+        return files;
+    }
+
+    [Fact]
+    public async Task The_kek_components_are_in_separate_files_only_the_vault_user_reads_and_never_in_an_environment()
+    {
+        var vaultEnv = await EnvironOfAsync(Run.RecordedPid("vault")!.Value);
+        var files = KekComponentFiles();
+        var components = files.Select(f => File.ReadAllText(f).Trim()).ToArray();
+
+        Assert.Equal(3, components.Distinct(StringComparer.Ordinal).Count());
+        Assert.False(OperatingSystem.IsWindows());
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute,
+                File.GetUnixFileMode(Path.Combine(Run.Data, "secrets", "kek")));
+            foreach (var file in files)
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            }
+        }
+        if (RunScript.IsRoot)
+        {
+            var (_, owners) = await RunScript.RunAsync("stat", ["-c", "%U", .. files]);
+            Assert.All(owners.Split('\n', StringSplitOptions.RemoveEmptyEntries), o => Assert.Equal("payments-vault", o.Trim()));
+        }
+        // No file but a custodian's holds a component, and the Vault's environment holds only their paths.
+        Assert.DoesNotContain("VAULT_KEK", File.ReadAllText(Path.Combine(Run.Data, "secrets", "vault.env")), StringComparison.Ordinal);
+        foreach (var component in components)
+        {
+            Assert.DoesNotContain(component, vaultEnv, StringComparison.Ordinal);
+        }
+        foreach (var file in files)
+        {
+            Assert.Contains(file, vaultEnv, StringComparison.Ordinal);
+        }
+        // The development default says so in the Vault's log.
+        Assert.Contains("uses the development default", Run.Log("vault"), StringComparison.Ordinal);
     }
 
     private static async Task<string> EnvironOfAsync(int pid) =>

@@ -349,6 +349,8 @@ public sealed class GatewayProcesses : IAsyncDisposable
                      $"CREATE ROLE vault_owner LOGIN PASSWORD '{vaultOwnerPassword}'",
                      $"CREATE ROLE vault LOGIN PASSWORD '{vaultPassword}'",
                      "CREATE DATABASE vault OWNER vault_owner",
+                     "CREATE ROLE vault_keyadmin NOLOGIN", // owns the key administration functions (as run.sh makes it)
+                     "GRANT vault_keyadmin TO vault_owner",
                      "REVOKE ALL ON DATABASE vault FROM PUBLIC",
                      "GRANT CONNECT ON DATABASE vault TO vault",
                      "REVOKE ALL ON DATABASE payments FROM PUBLIC",

@@ -56,6 +56,28 @@ public sealed class LiveModeTests(VaultFixture vault) : IClassFixture<VaultFixtu
     }
 
     [Fact]
+    public async Task The_vault_refuses_to_start_live_with_a_published_kek_component_in_a_custodian_file()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "kek-live-" + Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(path, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+        try
+        {
+            var settings = LiveVault(("Vault:Kek:ComponentFiles:0", path));
+            settings.Remove("Vault:Kek:Components:0");
+            settings.Remove("Vault:Kek:Components:1");
+
+            var message = await RefusalAsync(settings);
+
+            Assert.Contains("Vault:Kek:ComponentFiles:0", message, StringComparison.Ordinal);
+            Assert.Contains("one byte repeated", message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task The_vault_refuses_equal_secrets_compared_as_bytes()
     {
         var shared = RandomNumberGenerator.GetBytes(32);

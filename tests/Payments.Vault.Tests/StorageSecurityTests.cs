@@ -69,7 +69,7 @@ public sealed class StorageSecurityTests(VaultFixture vault) : IClassFixture<Vau
         Assert.False(refused.Revoked);
         Assert.True(refused.Remaining > 0);
 
-        var rewrapped = await keys.RewrapAsync(2, CancellationToken.None);
+        var rewrapped = (await keys.RewrapAsync(2, CancellationToken.None)).Rewrapped;
         Assert.True(rewrapped > 0);
         var counts = await keys.CountsAsync(CancellationToken.None);
         Assert.Equal(0, counts.GetValueOrDefault(oldKey));

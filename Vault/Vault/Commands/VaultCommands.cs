@@ -17,6 +17,7 @@ namespace Payments.Vault.Commands;
 /// audit verify [--anchor FILE]    recompute the keyed audit chain and check it against the latest anchor (of the
 ///                                anchor file, or of FILE); exit code 1 when broken (docs/adr/0121)
 /// audit purge                    delete audit rows older than Vault:Audit:Retention (never younger than 12 months)
+/// kek rotate, keys min-decryption, keys destroy, merchant forget: see <see cref="KeyCommands"/>
 /// </code>
 /// </summary>
 internal static class VaultCommands
@@ -42,9 +43,13 @@ internal static class VaultCommands
                 Write(stdout, new { key_id = keys.Rotate() });
                 return 0;
             case "keys rewrap":
-                var rewrapped = await keys.RewrapAsync(500, ct);
-                Write(stdout, new { rewrapped, keys = await keys.ListAsync(ct) });
-                return 0;
+                var rewrap = await keys.RewrapAsync(500, ct);
+                Write(stdout, new
+                {
+                    rewrapped = rewrap.Rewrapped, unreadable = rewrap.Unreadable, unreadable_tokens = rewrap.UnreadableTokens,
+                    keys = await keys.ListAsync(ct),
+                });
+                return rewrap.Unreadable == 0 ? 0 : 1;
             case "keys revoke" when args.Count >= 3 && Guid.TryParse(args[2], out var keyId):
                 try
                 {
@@ -65,12 +70,16 @@ internal static class VaultCommands
                 Write(stdout, await AuditCommands.PurgeAsync(services, ct));
                 return 0;
             default:
+                if (await KeyCommands.TryRunAsync(services, args, stdout, ct) is { } code)
+                {
+                    return code;
+                }
                 await Console.Error.WriteLineAsync(
-                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID [--force] | audit verify [--anchor FILE] | audit purge");
+                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID [--force] | audit verify [--anchor FILE] | audit purge | " + KeyCommands.Usage);
                 return 2;
         }
     }
 
-    private static void Write(TextWriter stdout, object value) =>
+    internal static void Write(TextWriter stdout, object value) =>
         stdout.WriteLine(JsonSerializer.Serialize(value, PaymentsJson.Options));
 }

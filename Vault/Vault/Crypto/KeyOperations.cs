@@ -43,22 +43,29 @@ internal sealed class KeyOperations(
         return key.KeyId;
     }
 
-    /// <summary>Re-encrypts every card not on the current key; returns how many were rewrapped.</summary>
-    public async Task<int> RewrapAsync(int batchSize, CancellationToken ct)
+    /// <summary>
+    /// Re-encrypts every card not on the current key, or still a v1 payload (no merchant data key), under the current
+    /// key. Walks the cards once in token order (keyset pagination), a batch per transaction with its audit row, and
+    /// always finishes: a card it cannot read is left as it is and reported, never stopping the rest (docs/adr/0130).
+    /// </summary>
+    public async Task<RewrapReport> RewrapAsync(int batchSize, CancellationToken ct)
     {
         var current = CurrentKeyId();
         var total = 0;
+        var unreadable = new List<string>();
+        var after = "";
         while (true)
         {
             await using var conn = await db.OpenConnectionAsync(ct);
             await using var tx = await conn.BeginTransactionAsync(ct);
             var rows = new List<(string Token, string Merchant, Guid KeyId, byte[] Ciphertext)>();
             await using (var select = new NpgsqlCommand(
-                "SELECT token, merchant_id, key_id, ciphertext FROM vault.cards WHERE key_id <> $1 ORDER BY token LIMIT $2 FOR UPDATE SKIP LOCKED",
+                "SELECT token, merchant_id, key_id, ciphertext FROM vault.cards WHERE token > $3 AND (key_id <> $1 OR dek_id IS NULL) ORDER BY token LIMIT $2 FOR UPDATE",
                 conn, tx))
             {
                 select.Parameters.Add(new() { Value = current });
                 select.Parameters.Add(new() { Value = batchSize });
+                select.Parameters.Add(new() { Value = after });
                 await using var r = await select.ExecuteReaderAsync(ct);
                 while (await r.ReadAsync(ct))
                 {
@@ -67,10 +74,11 @@ internal sealed class KeyOperations(
             }
             if (rows.Count == 0)
             {
-                return total;
+                return new RewrapReport(total, unreadable.Count, unreadable);
             }
+            after = rows[^1].Token;
             var done = 0;
-            var failed = 0;
+            var failed = new List<string>();
             foreach (var row in rows)
             {
                 byte[] plaintext;
@@ -80,8 +88,8 @@ internal sealed class KeyOperations(
                 }
                 catch (CryptographicException)
                 {
-                    failed++;
-                    continue; // left on its key and reported; revoke refuses while it remains
+                    failed.Add(row.Token);
+                    continue; // left as it is and reported; revoke and destroy refuse while it remains on its key
                 }
                 var fresh = cipher.Protect(row.Merchant, row.Token, plaintext);
                 CryptographicOperations.ZeroMemory(plaintext);
@@ -95,15 +103,54 @@ internal sealed class KeyOperations(
             }
             await audit.AppendAsync(conn, tx, "keys.rewrap", null, current.ToString(), new Dictionary<string, object?>
             {
-                ["rewrapped"] = done, ["unreadable"] = failed,
+                ["rewrapped"] = done, ["unreadable"] = failed.Count, ["unreadable_tokens"] = failed,
             }, ct);
             await tx.CommitAsync(ct);
             total += done;
-            if (done == 0)
-            {
-                return total; // only unreadable rows remain
-            }
+            unreadable.AddRange(failed);
         }
+    }
+
+    /// <summary>
+    /// <c>vault keys min-decryption KEY_ID</c>: cards on keys created before this one stop decrypting (rewrap first);
+    /// setting an older key again restores them. Returns how many cards are below the new minimum.
+    /// </summary>
+    public async Task<long> SetMinimumDecryptionKeyAsync(Guid keyId, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        long below;
+        await using (var cmd = new NpgsqlCommand("SELECT vault.set_card_key_min_decryption($1)", conn, tx))
+        {
+            cmd.Parameters.Add(new() { Value = keyId });
+            below = (long)(await cmd.ExecuteScalarAsync(ct))!;
+        }
+        await audit.AppendAsync(conn, tx, "keys.min_decryption", null, keyId.ToString(), new Dictionary<string, object?>
+        {
+            ["cards_below"] = below,
+        }, ct);
+        await tx.CommitAsync(ct);
+        ring.Invalidate();
+        return below;
+    }
+
+    /// <summary>
+    /// <c>vault keys destroy KEY_ID</c>: removes a card key's material, keeping its row as a tombstone, audited. The
+    /// function refuses (as <see cref="PostgresException"/>) a key any card still uses, or one neither revoked nor
+    /// below the minimum decryption key.
+    /// </summary>
+    public async Task DestroyAsync(Guid keyId, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var cmd = new NpgsqlCommand("SELECT vault.destroy_card_key($1)", conn, tx))
+        {
+            cmd.Parameters.Add(new() { Value = keyId });
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await audit.AppendAsync(conn, tx, "key.destroyed", null, keyId.ToString(), new Dictionary<string, object?>(), ct);
+        await tx.CommitAsync(ct);
+        ring.Invalidate();
     }
 
     /// <summary>Revokes a key; refused while cards remain on it, unless forced (those cards then stop decrypting).</summary>
@@ -135,6 +182,8 @@ internal sealed class KeyOperations(
         return counts;
     }
 }
+
+internal sealed record RewrapReport(int Rewrapped, int Unreadable, IReadOnlyList<string> UnreadableTokens);
 
 internal sealed record KeyInfo(Guid KeyId, DateTimeOffset Created, DateTimeOffset Activation, DateTimeOffset Expiration,
     bool Revoked, bool Current, long Cards);

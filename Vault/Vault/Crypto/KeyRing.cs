@@ -15,12 +15,13 @@ namespace Payments.Vault.Crypto;
 internal sealed class PostgresXmlRepository(NpgsqlDataSource db, Kek kek, Audit.AuditLog audit, ILogger<PostgresXmlRepository> logger) : IXmlRepository
 {
     private static readonly XNamespace DataProtectionNs = "http://schemas.asp.net/2015/03/dataProtection";
-    private readonly byte[] macKey = kek.Derive("dp-key-row-mac-v1");
 
     public IReadOnlyCollection<XElement> GetAllElements()
     {
         var elements = new List<XElement>();
-        using var cmd = db.CreateCommand("SELECT id, friendly_name, xml, mac FROM vault.data_protection_keys ORDER BY id");
+        // Destroyed keys are tombstones (docs/adr/0130); rows under another KEK version cannot be read with this KEK.
+        using var cmd = db.CreateCommand(
+            "SELECT id, friendly_name, xml, mac, kek_version FROM vault.data_protection_keys WHERE destroyed_at IS NULL ORDER BY id");
         using var reader = cmd.ExecuteReader();
         while (reader.Read())
         {
@@ -28,6 +29,13 @@ internal sealed class PostgresXmlRepository(NpgsqlDataSource db, Kek kek, Audit.
             var name = reader.GetString(1);
             var xml = reader.GetString(2);
             var mac = (byte[])reader[3];
+            var kekVersion = reader.GetInt32(4);
+            if (kekVersion != kek.Version)
+            {
+                logger.LogCritical("Key ring row {RowId} is under KEK version {RowKekVersion}, this Vault runs version {KekVersion}: restart it with the current KEK components",
+                    id, kekVersion, kek.Version);
+                continue;
+            }
             if (!CryptographicOperations.FixedTimeEquals(mac, Mac(name, xml)))
             {
                 logger.LogCritical("Key ring row {RowId} fails its MAC: it was written outside the Vault and is ignored", id);
@@ -48,22 +56,47 @@ internal sealed class PostgresXmlRepository(NpgsqlDataSource db, Kek kek, Audit.
         // Data Protection calls this synchronously; the key row and its audit row commit together.
         using var conn = db.OpenConnection();
         using var tx = conn.BeginTransaction();
-        using (var cmd = new NpgsqlCommand("INSERT INTO vault.data_protection_keys (friendly_name, xml, mac) VALUES ($1, $2, $3)", conn, tx))
+        var action = element.Name.LocalName == "revocation" ? "key.revoked" : "key.created";
+        var keyId = (string?)element.Attribute("id") ?? (string?)element.Element("key")?.Attribute("id");
+        using (var cmd = new NpgsqlCommand(
+                   "INSERT INTO vault.data_protection_keys (friendly_name, xml, mac, kek_version, key_id) VALUES ($1, $2, $3, $4, $5)", conn, tx))
         {
             cmd.Parameters.Add(new() { Value = friendlyName });
             cmd.Parameters.Add(new() { Value = xml });
             cmd.Parameters.Add(new() { Value = Mac(friendlyName, xml) });
+            cmd.Parameters.Add(new() { Value = kek.Version });
+            cmd.Parameters.Add(new() { Value = Guid.TryParse(keyId, out var k) ? k : DBNull.Value });
             cmd.ExecuteNonQuery();
         }
-        var action = element.Name.LocalName == "revocation" ? "key.revoked" : "key.created";
-        var keyId = (string?)element.Attribute("id") ?? (string?)element.Element("key")?.Attribute("id");
         audit.AppendAsync(conn, tx, action, null, keyId, new Dictionary<string, object?> { ["friendly_name"] = friendlyName },
             CancellationToken.None).GetAwaiter().GetResult();
         tx.Commit();
     }
 
-    internal byte[] Mac(string friendlyName, string xml) =>
-        HMACSHA256.HashData(macKey, Encoding.UTF8.GetBytes(friendlyName + "\n" + xml));
+    internal byte[] Mac(string friendlyName, string xml) => Mac(kek, friendlyName, xml);
+
+    internal static byte[] Mac(Kek kek, string friendlyName, string xml)
+    {
+        var macKey = kek.Derive("dp-key-row-mac-v1");
+        var mac = HMACSHA256.HashData(macKey, Encoding.UTF8.GetBytes(friendlyName + "\n" + xml));
+        CryptographicOperations.ZeroMemory(macKey);
+        return mac;
+    }
+
+    /// <summary>
+    /// A key row's XML with every KEK-encrypted secret decrypted under <paramref name="from"/> and encrypted again under
+    /// <paramref name="to"/> (the KEK rotation ceremony); revocation rows have none and come back unchanged.
+    /// </summary>
+    internal static string Rewrap(string xml, Kek from, Kek to)
+    {
+        var element = XElement.Parse(xml);
+        foreach (var encrypted in element.Descendants(KekXmlEncryptor.ElementName).ToList())
+        {
+            var plaintext = KekXmlEncryptor.Decrypt(from, encrypted);
+            encrypted.ReplaceWith(new KekXmlEncryptor(to).Encrypt(plaintext).EncryptedElement);
+        }
+        return element.ToString(SaveOptions.DisableFormatting);
+    }
 }
 
 /// <summary>Encrypts each key's XML with AES-256-GCM under a KEK-derived key before it reaches the repository.</summary>

@@ -71,6 +71,10 @@ internal static class LiveModeChecks
         }
         var components = config.GetSection("Vault:Kek:Components").GetChildren().ToList();
         keys.AddRange(components.Select(c => ($"Vault:Kek:Components:{c.Key}", c.Value)));
+        // Components in custodian files (docs/adr/0125) get the same checks; a missing file is reported by the KEK itself.
+        keys.AddRange(config.GetSection("Vault:Kek:ComponentFiles").GetChildren()
+            .Where(f => File.Exists(f.Value))
+            .Select(f => ($"Vault:Kek:ComponentFiles:{f.Key}", (string?)File.ReadAllText(f.Value!).Trim())));
         var problems = LiveModeGuard.CheckKeys(keys);
         problems.AddRange(new[]
         {
