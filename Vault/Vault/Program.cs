@@ -66,6 +66,10 @@ public sealed partial class Program
         services.AddSingleton<AcquirerAttempts>();
         services.AddHostedService<AcquirerAttemptsPurge>();
         services.AddSingleton<KeyOperations>();
+        services.AddSingleton<Approvals>();
+        services.AddSingleton<CardRetention>();
+        services.AddHostedService<RetentionSweep>();
+        services.AddDualControl();
         services.AddVaultSecurity();
         services.AddAdmissionControl(config);
 
@@ -87,7 +91,7 @@ public sealed partial class Program
         // An explicit list: Carter would otherwise scan every assembly referencing FluentValidation.
         services.AddCarter(configurator: c => c.WithModules(
             typeof(HealthModule), typeof(InternalModule), typeof(CardSubmissionModule), typeof(CardEntryModule),
-            typeof(CspReportModule)));
+            typeof(CspReportModule), typeof(ApprovalsModule)));
 
         var app = builder.Build();
         if (args is not ["migrate"])

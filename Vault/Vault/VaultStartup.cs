@@ -137,6 +137,8 @@ internal sealed partial class VaultStartup(IServiceProvider services) : IHostedS
             GRANT SELECT, INSERT, UPDATE, DELETE ON vault.acquirer_attempts TO "{role}";
             GRANT SELECT ON vault.schema_migrations TO "{role}";
             GRANT USAGE ON ALL SEQUENCES IN SCHEMA vault TO "{role}";
+            GRANT SELECT, INSERT, UPDATE ON vault.operator_requests TO "{role}";
+            GRANT SELECT, INSERT, UPDATE, DELETE ON vault.approvals TO "{role}";
             """);
         await cmd.ExecuteNonQueryAsync(ct);
     }

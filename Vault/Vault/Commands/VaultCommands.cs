@@ -14,7 +14,10 @@ namespace Payments.Vault.Commands;
 /// keys list                      every key with its dates, status and how many cards it encrypts
 /// keys rotate                    make a new key, the default from now on
 /// keys rewrap                    re-encrypt every card still on an older key under the current key
-/// keys revoke KEY_ID [--force]   revoke a key (refused while cards remain on it unless --force)
+/// keys revoke KEY_ID            revoke a key; while cards remain on it, a pending request a second operator approves
+/// requests list [--all]          pending dual-control requests (--all: the latest 200, whatever their state)
+/// requests approve ID            approve another operator's request within its window, which runs it (ADR 131)
+/// requests cancel ID             cancel a pending request
 /// audit verify                   recompute the audit chain; exit code 1 when broken
 /// </code>
 /// </summary>
@@ -44,25 +47,18 @@ internal static class VaultCommands
                 var rewrapped = await keys.RewrapAsync(500, ct);
                 Write(stdout, new { rewrapped, keys = await keys.ListAsync(ct) });
                 return 0;
-            case "keys revoke" when args.Count >= 3 && Guid.TryParse(args[2], out var keyId):
-                try
-                {
-                    var (revoked, remaining) = await keys.RevokeAsync(keyId, args.Contains("--force"), ct);
-                    Write(stdout, new { key_id = keyId, revoked, cards_on_key = remaining });
-                    return revoked ? 0 : 1;
-                }
-                catch (ArgumentException)
-                {
-                    await Console.Error.WriteLineAsync("No such key.");
-                    return 2;
-                }
+            case "keys revoke":
+            case "requests list":
+            case "requests approve":
+            case "requests cancel":
+                return await RequestCommands.RunAsync(services, args, stdout, ct);
             case "audit verify":
                 var result = await AuditLog.VerifyAsync(services.GetRequiredService<NpgsqlDataSource>(), ct);
                 Write(stdout, result);
                 return result.Valid ? 0 : 1;
             default:
                 await Console.Error.WriteLineAsync(
-                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID [--force] | audit verify");
+                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID | requests list|approve ID|cancel ID | audit verify");
                 return 2;
         }
     }
