@@ -49,7 +49,7 @@ internal sealed class Approvals(NpgsqlDataSource db, AuditLog audit, IOptions<Va
         await using var cmd = new NpgsqlCommand("""
             WITH latest AS (SELECT id, state FROM vault.approvals WHERE merchant_id = $1 AND attempt_key = $2 ORDER BY id DESC LIMIT 1),
                  noted AS (UPDATE vault.approvals a
-                              SET refs = CASE WHEN $3 = ANY (a.refs) OR cardinality(a.refs) >= 100 THEN a.refs ELSE a.refs || $3 END,
+                              SET refs = CASE WHEN $3 = ANY (a.refs) OR cardinality(a.refs) >= 100 THEN a.refs ELSE array_append(a.refs, $3) END,
                                   handed_out_at = now()
                              FROM latest WHERE a.id = latest.id AND a.state = 'unconfirmed' RETURNING a.id)
             SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM latest) THEN true

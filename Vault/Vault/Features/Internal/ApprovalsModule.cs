@@ -19,17 +19,22 @@ public sealed class ApprovalsModule : ICarterModule
         group.MapGet("/open", async (int olderThanSeconds, int limit, Approvals approvals, CancellationToken ct) =>
             Results.Ok(await approvals.ListOpenAsync(TimeSpan.FromSeconds(Math.Max(0, olderThanSeconds)), Math.Clamp(limit, 1, 1000), ct)));
 
-        group.MapPost("/{id:long}/hold", async (long id, ApprovalHold body, Approvals approvals, CancellationToken ct) =>
-            body.References is not { Count: > 0 and <= 100 }
+        // {id} unconstrained: a malformed id still meets the signature check first (401), then 404.
+        group.MapPost("/{id}/hold", async (string id, ApprovalHold body, Approvals approvals, CancellationToken ct) =>
+            !long.TryParse(id, out var approvalId) ? NotFound()
+            : body.References is not { Count: > 0 and <= 100 }
                 ? VaultResults.Problem(400, "validation_failed", "The references are required.")
-                : Results.Ok(new { held = await approvals.HoldAsync(id, body.References, ct) }));
+                : Results.Ok(new { held = await approvals.HoldAsync(approvalId, body.References, ct) }));
 
-        group.MapPost("/{id:long}/confirm", async (long id, Approvals approvals, CancellationToken ct) =>
-            Results.Ok(new { confirmed = await approvals.ConfirmAsync(id, ct) }));
+        group.MapPost("/{id}/confirm", async (string id, Approvals approvals, CancellationToken ct) =>
+            !long.TryParse(id, out var approvalId) ? NotFound() : Results.Ok(new { confirmed = await approvals.ConfirmAsync(approvalId, ct) }));
 
-        group.MapPost("/{id:long}/reverse", async (long id, Approvals approvals, CancellationToken ct) =>
-            await approvals.ReverseAsync(id, ct) is { } outcome
+        group.MapPost("/{id}/reverse", async (string id, Approvals approvals, CancellationToken ct) =>
+            !long.TryParse(id, out var approvalId) ? NotFound()
+            : await approvals.ReverseAsync(approvalId, ct) is { } outcome
                 ? Results.Ok(outcome)
                 : VaultResults.Problem(409, "not_held", "The approval is not held for reversal."));
     }
+
+    private static IResult NotFound() => VaultResults.Problem(404, "not_found", "The approval was not found.");
 }
