@@ -33,18 +33,18 @@ internal sealed class ApprovalReconciler(
         using var timer = new PeriodicTimer(settings.Interval, TimeProvider.System);
         try
         {
-            do
+            // The first pass one interval after start: nothing is due sooner than ConfirmAfter anyway.
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 try
                 {
                     await RunOnceAsync(stoppingToken);
                 }
-                catch (Exception e) when (e is VaultUnavailableException or NpgsqlException or TimeoutException or InvalidOperationException)
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
                     logger.LogWarning("Approval reconciliation failed; retrying on the next tick: {Error}", e.GetType().Name);
                 }
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
