@@ -19,7 +19,9 @@ internal static class OpenApiContract
     private static readonly (string Name, string Description)[] Tags =
     [
         ("Auth", "Access tokens for a merchant's API client (client credentials), their revocation, and the keys that verify them."),
-        ("Tokenization", "Collecting a card without it touching your servers: a tokenization intent, the Vault's card-entry page, the card token."),
+        ("Tokenization", "Collecting a card without it touching your servers: a tokenization intent, the Vault's card-entry page, the card token. " +
+            "Retention: a card token not used for 13 months (no authorization, authcap or refund; counted from its creation if never used) " +
+            "is deleted with its card data, never while a payment on it can still be refunded or charged back (the authorization window plus 180 days after its last use)."),
         ("Payment intents", "A payment to be made with a card token, carried from creation to its authorization."),
         ("Transactions", "Authorizing a card (authorize or authcap), capturing and voiding, reading, looking up and listing payments."),
         ("Refunds", "Giving back captured money, in full or in parts."),

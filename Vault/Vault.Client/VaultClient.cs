@@ -20,7 +20,7 @@ namespace Payments.Vault.Client;
 /// unavailable: nothing it says (an <c>approved</c>, say) is acted on.
 /// </remarks>
 internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner signer, IHttpContextAccessor? httpContext = null)
-    : IVaultClient, IVaultTokenizationFeed
+    : IVaultClient, IVaultTokenizationFeed, IVaultApprovals
 {
     public async Task RegisterTokenizationIntentAsync(string merchantId, TokenizationIntentRegistration intent, CancellationToken ct)
     {
@@ -63,6 +63,34 @@ internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner
             $"internal/v1/tokenization-intents-succeeded?after={afterSequence}&limit={limit}", null, ct);
         return await ReadAsync<List<TokenizationIntentSuccess>>(response, ct);
     }
+
+    public async Task<IReadOnlyList<OpenApproval>> ListOpenApprovalsAsync(TimeSpan olderThan, int limit, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Get, "",
+            $"internal/v1/approvals/open?olderThanSeconds={(long)olderThan.TotalSeconds}&limit={limit}", null, ct);
+        return await ReadAsync<List<OpenApproval>>(response, ct);
+    }
+
+    public async Task<bool> HoldApprovalAsync(long approvalId, IReadOnlyList<string> checkedReferences, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "", $"internal/v1/approvals/{approvalId}/hold",
+            new ApprovalHold(checkedReferences), ct);
+        return (await ReadAsync<ApprovalDecision>(response, ct)).Held;
+    }
+
+    public async Task<bool> ConfirmApprovalAsync(long approvalId, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "", $"internal/v1/approvals/{approvalId}/confirm", null, ct);
+        return (await ReadAsync<ApprovalDecision>(response, ct)).Confirmed;
+    }
+
+    public async Task<ReversalOutcome?> ReverseApprovalAsync(long approvalId, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "", $"internal/v1/approvals/{approvalId}/reverse", null, ct);
+        return response.StatusCode == HttpStatusCode.Conflict ? null : await ReadAsync<ReversalOutcome>(response, ct);
+    }
+
+    private sealed record ApprovalDecision(bool Held, bool Confirmed);
 
     private async Task<AcquirerOutcome> UseCardAsync(string merchantId, string path, AcquirerRequest request, CancellationToken ct)
     {

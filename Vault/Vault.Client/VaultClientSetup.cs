@@ -30,6 +30,7 @@ public static class VaultClientSetup
         services.AddSingleton<VaultClient>();
         services.AddSingleton<IVaultClient>(sp => sp.GetRequiredService<VaultClient>());
         services.AddSingleton<IVaultTokenizationFeed>(sp => sp.GetRequiredService<VaultClient>());
+        services.AddSingleton<IVaultApprovals>(sp => sp.GetRequiredService<VaultClient>());
         return services;
     }
 }

@@ -106,3 +106,42 @@ public sealed record AcquirerOutcome(
 
 /// <summary>The Vault did not answer in time or answered with a server error; nothing may be assumed about the call.</summary>
 public sealed class VaultUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Approvals the Host may not have booked (docs/adr/0133): the Vault records every approved authorization until the
+/// Host confirms it booked it or has it reversed. Only the Host decides, from its own database. A separate interface
+/// so implementations of <see cref="IVaultClient"/> elsewhere need not change; service-level calls (no merchant).
+/// </summary>
+public interface IVaultApprovals
+{
+    /// <summary>Approvals neither confirmed nor reversed, last given out more than <paramref name="olderThan"/> ago, oldest first.</summary>
+    Task<IReadOnlyList<OpenApproval>> ListOpenApprovalsAsync(TimeSpan olderThan, int limit, CancellationToken ct);
+
+    /// <summary>
+    /// Holds an approval for reversal if its references are still <paramref name="checkedReferences"/> (the ones the
+    /// Host found unbooked): from then on no retry is given it. False when a retry took it in between.
+    /// </summary>
+    Task<bool> HoldApprovalAsync(long approvalId, IReadOnlyList<string> checkedReferences, CancellationToken ct);
+
+    /// <summary>The Host booked it: it is never reversed. False when it was reversed already.</summary>
+    Task<bool> ConfirmApprovalAsync(long approvalId, CancellationToken ct);
+
+    /// <summary>Reverses a held approval at the acquirer, audited. Null when it is not held (confirmed or unknown).</summary>
+    Task<ReversalOutcome?> ReverseApprovalAsync(long approvalId, CancellationToken ct);
+}
+
+/// <param name="References">The Host's trx ids that were given this approval: the first call's and its retries'.</param>
+/// <param name="State"><c>unconfirmed</c>, or <c>reversing</c> when a Host held it and did not finish.</param>
+public sealed record OpenApproval(
+    long Id,
+    string MerchantId,
+    IReadOnlyList<string> References,
+    string State,
+    long Amount,
+    string Currency,
+    DateTimeOffset ApprovedAt);
+
+public sealed record ReversalOutcome(long ApprovalId, bool Reversed, string AuthorizationCode);
+
+/// <summary>The references the Host checked, for <see cref="IVaultApprovals.HoldApprovalAsync"/>.</summary>
+public sealed record ApprovalHold(IReadOnlyList<string> References);

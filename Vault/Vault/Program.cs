@@ -73,6 +73,10 @@ public sealed partial class Program
         services.AddSingleton<MerchantKeys>();
         services.AddHostedService<KeyDestructionListener>();
         services.AddSingleton<IAuditKey, WrappedAuditKey>();
+        services.AddSingleton<Approvals>();
+        services.AddSingleton<CardRetention>();
+        services.AddHostedService<RetentionSweep>();
+        services.AddDualControl();
         services.AddVaultSecurity();
         services.AddAdmissionControl(config);
 
@@ -94,7 +98,7 @@ public sealed partial class Program
         // An explicit list: Carter would otherwise scan every assembly referencing FluentValidation.
         services.AddCarter(configurator: c => c.WithModules(
             typeof(HealthModule), typeof(InternalModule), typeof(CardSubmissionModule), typeof(CardEntryModule),
-            typeof(CspReportModule)));
+            typeof(CspReportModule), typeof(ApprovalsModule)));
 
         var app = builder.Build();
         if (args is not ["migrate"])

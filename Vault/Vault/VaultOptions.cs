@@ -38,6 +38,12 @@ internal sealed class VaultOptions
     public TimeSpan AttemptKeyRetention { get; set; } = TimeSpan.FromDays(8);
 
     public RateLimitOptions RateLimits { get; set; } = new();
+
+    public Commands.DualControlOptions DualControl { get; set; } = new();
+
+    public Cards.RetentionOptions Retention { get; set; } = new();
+
+    public Acquirer.ApprovalOptions Approvals { get; set; } = new();
 }
 
 internal sealed class KekOptions

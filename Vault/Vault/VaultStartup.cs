@@ -149,6 +149,8 @@ internal sealed partial class VaultStartup(IServiceProvider services) : IHostedS
                 vault.rewrap_wrapped_key(uuid, bytea, int), vault.rewrap_data_protection_key(bigint, text, bytea, int),
                 vault.kek_finish_rotation(int), vault.set_card_key_min_decryption(uuid), vault.destroy_card_key(uuid),
                 vault.forget_merchant(text) TO "{role}";
+            GRANT SELECT, INSERT, UPDATE ON vault.operator_requests TO "{role}";
+            GRANT SELECT, INSERT, UPDATE, DELETE ON vault.approvals TO "{role}";
             """);
         await cmd.ExecuteNonQueryAsync(ct);
     }

@@ -200,7 +200,8 @@ public sealed class CvcLifetimeTests(VaultFixture vault) : IClassFixture<VaultFi
         // No column of any table in the Vault's database holds the CVC as text.
         var textDump = await vault.ScalarAsync<string>("""
             SELECT string_agg(t::text, E'\n') FROM (
-              SELECT token, merchant_id, fingerprint, brand, bin, last4, exp_month, exp_year FROM vault.cards
+              SELECT token, merchant_id, fingerprint, brand, null, last4, exp_month, exp_year FROM vault.cards
+              UNION ALL SELECT merchant_id, attempt_key, card_token, authorization_code, array_to_string(refs, ','), currency, null, null FROM vault.approvals
               UNION ALL SELECT action, merchant_id, subject, detail, null, null, null, null FROM vault.audit_log
               UNION ALL SELECT intent_id, merchant_id, client_secret_sha256, status, return_url, card_token, null, null FROM vault.tokenization_intents
             ) t

@@ -26,6 +26,8 @@ public static class TransactionsModule
         services.AddSingleton<ITelemetrySampler, OutboxGauges>();
         services.AddSingleton<ExpirySweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
+        services.AddSingleton<ApprovalReconciler>();
+        services.AddHostedService(sp => sp.GetRequiredService<ApprovalReconciler>());
         services.AddSingleton<SettlementScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<SettlementScheduler>());
     }

@@ -25,4 +25,23 @@ public sealed class TransactionsOptions
     /// before the expiry sweep deletes them.
     /// </summary>
     public TimeSpan OutboxRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Confirmation or reversal of the Vault's approvals (docs/adr/0133).</summary>
+    public ApprovalReconciliationOptions ApprovalReconciliation { get; set; } = new();
+}
+
+/// <summary>Settings under <c>Transactions:ApprovalReconciliation</c>.</summary>
+public sealed class ApprovalReconciliationOptions
+{
+    /// <summary>
+    /// An approval is looked at once it was last given out this long ago: far beyond any request that could still be
+    /// booking it.
+    /// </summary>
+    public TimeSpan ConfirmAfter { get; set; } = TimeSpan.FromMinutes(10);
+
+    public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(1);
+
+    public int BatchSize { get; set; } = 200;
+
+    public bool Enabled { get; set; } = true;
 }

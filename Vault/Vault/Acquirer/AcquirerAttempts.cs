@@ -60,6 +60,7 @@ internal sealed class AcquirerAttempts(NpgsqlDataSource db, IOptions<VaultOption
                    currency = excluded.currency, state = 'pending', approved = NULL, authorization_code = NULL,
                    decline_code = NULL, created_at = now(), answered_at = NULL
              WHERE a.created_at <= now() - $7
+                OR a.state = 'reversed'
                 OR (a.state = 'pending' AND a.created_at <= now() - $8 AND a.action = excluded.action
                     AND a.card_token = excluded.card_token AND a.amount = excluded.amount AND a.currency = excluded.currency)
             """);

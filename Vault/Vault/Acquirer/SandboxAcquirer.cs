@@ -22,6 +22,12 @@ internal static class SandboxAcquirer
     /// <summary>Refunds to a stored card are accepted; the decline cards refuse payments, not refunds.</summary>
     public static (bool Approved, string? AuthorizationCode, string? DeclineCode) Refund() => (true, NewCode(), null);
 
+    /// <summary>
+    /// Releases an authorization (or takes back an authcap) the merchant's system never booked, by its authorization
+    /// code; the sandbox accepts every reversal.
+    /// </summary>
+    public static bool Reverse(string authorizationCode) => authorizationCode.Length > 0;
+
     private static string NewCode()
     {
         const string chars = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";

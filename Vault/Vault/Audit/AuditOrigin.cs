@@ -22,6 +22,7 @@ internal static class OperatorAudit
             ["verb"] = string.Join(' ', args.Take(2)),
             ["args"] = args.Skip(2).Take(4).ToArray(),
             ["os_user"] = Environment.UserName,
+            ["operator"] = services.GetService<Commands.IOperatorIdentity>()?.Operator,
             ["host"] = Environment.MachineName,
             ["pid"] = Environment.ProcessId,
         });

@@ -22,6 +22,7 @@ internal sealed class CardVault(
     CvcStore cvcs,
     AuditLog audit,
     AcquirerAttempts attempts,
+    Approvals approvals,
     TimeProvider clock,
     ILogger<CardVault> logger,
     IConfiguration config)
@@ -163,15 +164,14 @@ internal sealed class CardVault(
             ["intent_id"] = intentId, ["brand"] = display.Brand, ["last4"] = display.Last4, ["key_id"] = keyId,
         }, ct);
         await using (var cmd = new NpgsqlCommand("""
-            INSERT INTO vault.cards (token, merchant_id, fingerprint, brand, bin, last4, exp_month, exp_year, key_id, ciphertext)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            INSERT INTO vault.cards (token, merchant_id, fingerprint, brand, last4, exp_month, exp_year, key_id, ciphertext)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             """, conn, tx))
         {
             cmd.Parameters.Add(new() { Value = token });
             cmd.Parameters.Add(new() { Value = row.MerchantId });
             cmd.Parameters.Add(new() { Value = display.Fingerprint });
             cmd.Parameters.Add(new() { Value = display.Brand });
-            cmd.Parameters.Add(new() { Value = card.Number[..6] });
             cmd.Parameters.Add(new() { Value = display.Last4 });
             cmd.Parameters.Add(new() { Value = card.ExpMonth });
             cmd.Parameters.Add(new() { Value = card.ExpYear });
@@ -268,8 +268,13 @@ internal sealed class CardVault(
         await using var conn = await db.OpenConnectionAsync(ct);
         string? brand = null, last4 = null;
         byte[]? ciphertext = null;
-        await using (var cmd = new NpgsqlCommand(
-            "SELECT brand, last4, ciphertext FROM vault.cards WHERE token = $1 AND merchant_id = $2", conn))
+        // The use is the card's last use (for retention, ADR 132): written at most once a day per card.
+        await using (var cmd = new NpgsqlCommand("""
+            WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
+                 touched AS (UPDATE vault.cards SET last_used_at = now() FROM async_commit
+                              WHERE token = $1 AND merchant_id = $2 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 day'))
+            SELECT brand, last4, ciphertext FROM vault.cards WHERE token = $1 AND merchant_id = $2
+            """, conn))
         {
             cmd.Parameters.Add(new() { Value = request.CardToken });
             cmd.Parameters.Add(new() { Value = merchantId });
@@ -316,7 +321,13 @@ internal sealed class CardVault(
                     case Reservation.Mismatch:
                         throw new AttemptKeyReusedException();
                     case Reservation.Answered { Attempt: var earlier }:
-                        // A retry of a use already answered: the same answer, without the card data or the acquirer.
+                        // A retry of a use already answered: the same answer, without the card data or the acquirer;
+                        // refused for now while the Host has its approval held for reversal (ADR 133).
+                        if (earlier.Approved && action != "card.refund" &&
+                            !await approvals.NoteRepeatAsync(again, merchantId, key, request.Reference, ct))
+                        {
+                            throw new AttemptInProgressException();
+                        }
                         await again.CloseAsync();
                         await AuditRepeatAsync(action, merchantId, request, earlier);
                         return new AcquirerOutcome(true, earlier.Approved, earlier.AuthorizationCode, earlier.DeclineCode, brand, last4,
@@ -369,6 +380,11 @@ internal sealed class CardVault(
         if (request.AttemptKey is { } attemptKey)
         {
             outcome.Add(AcquirerAttempts.AnswerCommand(merchantId, attemptKey, approved, code, decline));
+        }
+        if (approved && action != "card.refund")
+        {
+            // Until the Host confirms it booked this approval or has it reversed (ADR 133).
+            outcome.Add(Approvals.RecordCommand(merchantId, action, request, code!));
         }
         await audit.CommitAsync(outcome, audit.Entry(action, merchantId, request.CardToken, new Dictionary<string, object?>
         {

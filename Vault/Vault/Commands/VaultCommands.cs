@@ -13,7 +13,10 @@ namespace Payments.Vault.Commands;
 /// keys list                      every key with its dates, status and how many cards it encrypts
 /// keys rotate                    make a new key, the default from now on
 /// keys rewrap                    re-encrypt every card still on an older key under the current key
-/// keys revoke KEY_ID [--force]   revoke a key (refused while cards remain on it unless --force)
+/// keys revoke KEY_ID            revoke a key; while cards remain on it, a pending request a second operator approves
+/// requests list [--all]          pending dual-control requests (--all: the latest 200, whatever their state)
+/// requests approve ID            approve another operator's request within its window, which runs it (ADR 131)
+/// requests cancel ID             cancel a pending request
 /// audit verify [--anchor FILE]    recompute the keyed audit chain and check it against the latest anchor (of the
 ///                                anchor file, or of FILE); exit code 1 when broken (docs/adr/0121)
 /// audit purge                    delete audit rows older than Vault:Audit:Retention (never younger than 12 months)
@@ -50,18 +53,11 @@ internal static class VaultCommands
                     keys = await keys.ListAsync(ct),
                 });
                 return rewrap.Unreadable == 0 ? 0 : 1;
-            case "keys revoke" when args.Count >= 3 && Guid.TryParse(args[2], out var keyId):
-                try
-                {
-                    var (revoked, remaining) = await keys.RevokeAsync(keyId, args.Contains("--force"), ct);
-                    Write(stdout, new { key_id = keyId, revoked, cards_on_key = remaining });
-                    return revoked ? 0 : 1;
-                }
-                catch (ArgumentException)
-                {
-                    await Console.Error.WriteLineAsync("No such key.");
-                    return 2;
-                }
+            case "keys revoke":
+            case "requests list":
+            case "requests approve":
+            case "requests cancel":
+                return await RequestCommands.RunAsync(services, args, stdout, ct);
             case "audit verify":
                 var (exit, verified) = await AuditCommands.VerifyAsync(services, args, ct);
                 Write(stdout, verified);
@@ -75,7 +71,7 @@ internal static class VaultCommands
                     return code;
                 }
                 await Console.Error.WriteLineAsync(
-                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID [--force] | audit verify [--anchor FILE] | audit purge | " + KeyCommands.Usage);
+                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID | requests list|approve ID|cancel ID | audit verify [--anchor FILE] | audit purge | " + KeyCommands.Usage);
                 return 2;
         }
     }
