@@ -1,5 +1,4 @@
 using Npgsql;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Payments.Vault.Audit;
 
@@ -17,7 +16,6 @@ internal static class AuditServices
                 ? AuditOptions.DefaultAnchorFile(o.AnchorDirectory, new NpgsqlConnectionStringBuilder(config.GetConnectionString("Vault")).Database)
                 : o.AnchorFile)
             .ValidateOnStart();
-        services.TryAddSingleton<IAuditKey, KekDerivedAuditKey>();
         services.AddSingleton<AuditAnchors>();
         services.AddHostedService(sp => sp.GetRequiredService<AuditAnchors>());
         services.AddSingleton<AuditVerificationService>();
