@@ -101,6 +101,66 @@ public sealed class AuditChainTests(AuditFixture vault) : IClassFixture<AuditFix
 
     private Task<long> SeqAsync(string sql) => vault.ScalarAsync<long>(sql)!;
 
+    /// <summary>Edits row <paramref name="edited"/> and recomputes every row from <paramref name="start"/> as an unkeyed SHA-256 chain, the old algorithm anybody can run.</summary>
+    private static async Task RecomputeUnkeyedAsync(NpgsqlConnection conn, long edited, long start)
+    {
+        await ExecAsync(conn, "UPDATE vault.audit_log SET detail = replace(detail, '\"amount\":200', '\"amount\":20') WHERE seq = $1", edited);
+        var rows = new List<(long Seq, AuditEntry Entry)>();
+        byte[] link = AuditChain.Genesis;
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT seq, at, action, merchant_id, subject, detail, coalesce(mac, hash) FROM vault.audit_log ORDER BY seq", conn))
+        await using (var r = await cmd.ExecuteReaderAsync())
+        {
+            while (await r.ReadAsync())
+            {
+                var seq = r.GetInt64(0);
+                if (seq < start)
+                {
+                    link = (byte[])r[6];
+                    continue;
+                }
+                rows.Add((seq, new AuditEntry(new DateTimeOffset(r.GetDateTime(1), TimeSpan.Zero), r.GetString(2),
+                    r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5))));
+            }
+        }
+        foreach (var (seq, entry) in rows)
+        {
+            var hash = AuditChain.LegacyHash(link, entry);
+            await ExecAsync(conn, "UPDATE vault.audit_log SET n = NULL, key_version = NULL, mac = NULL, prev_hash = $2, hash = $3 WHERE seq = $1",
+                seq, link, hash);
+            link = hash;
+        }
+    }
+
+    [Fact]
+    public async Task A_chain_recomputed_without_the_key_is_found_by_the_next_scheduled_run()
+    {
+        await RowsAndAnchorAsync();
+        await using var second = vault.SecondVault(("VerifyInterval", "00:00:00.200"));
+        var verification = second.Services.GetRequiredService<AuditVerificationService>();
+        var anchors = second.Services.GetRequiredService<AuditAnchors>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        // Its start anchor written and the chain verified past it: from now on only new rows are walked.
+        while (anchors.Latest is null || (await verification.NextRunAsync().WaitAsync(timeout.Token)).HeadSeq < anchors.Latest.Seq)
+        {
+        }
+        var from = await SeqAsync("SELECT seq FROM vault.audit_log WHERE action = 'card.authorize' ORDER BY seq DESC LIMIT 1");
+
+        var broken = await TamperedAsync(conn => RecomputeUnkeyedAsync(conn, from, 0), async () =>
+        {
+            while (true)
+            {
+                var run = await verification.NextRunAsync().WaitAsync(timeout.Token);
+                if (!run.Valid)
+                {
+                    return run;
+                }
+            }
+        });
+
+        Assert.Equal("anchor_mismatch", broken.Problem);
+    }
+
     [Fact]
     public async Task An_intact_chain_verifies_against_its_anchor_and_counts_the_rows_after_it()
     {
@@ -180,44 +240,13 @@ public sealed class AuditChainTests(AuditFixture vault) : IClassFixture<AuditFix
         var anchor = await RowsAndAnchorAsync();
         var from = await SeqAsync("SELECT seq FROM vault.audit_log WHERE action = 'card.authorize' ORDER BY seq DESC LIMIT 1");
 
-        // Edit a row and recompute every row from it as an unkeyed SHA-256 chain, the old algorithm anybody can run.
-        async Task RecomputeAsync(NpgsqlConnection conn, long start)
-        {
-            await ExecAsync(conn, "UPDATE vault.audit_log SET detail = replace(detail, '\"amount\":200', '\"amount\":20') WHERE seq = $1", from);
-            var rows = new List<(long Seq, AuditEntry Entry)>();
-            byte[] link = AuditChain.Genesis;
-            await using (var cmd = new NpgsqlCommand(
-                "SELECT seq, at, action, merchant_id, subject, detail, coalesce(mac, hash) FROM vault.audit_log ORDER BY seq", conn))
-            await using (var r = await cmd.ExecuteReaderAsync())
-            {
-                while (await r.ReadAsync())
-                {
-                    var seq = r.GetInt64(0);
-                    if (seq < start)
-                    {
-                        link = (byte[])r[6];
-                        continue;
-                    }
-                    rows.Add((seq, new AuditEntry(new DateTimeOffset(r.GetDateTime(1), TimeSpan.Zero), r.GetString(2),
-                        r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5))));
-                }
-            }
-            foreach (var (seq, entry) in rows)
-            {
-                var hash = AuditChain.LegacyHash(link, entry);
-                await ExecAsync(conn, "UPDATE vault.audit_log SET n = NULL, key_version = NULL, mac = NULL, prev_hash = $2, hash = $3 WHERE seq = $1",
-                    seq, link, hash);
-                link = hash;
-            }
-        }
-
-        var (exit, json) = await TamperedAsync(conn => RecomputeAsync(conn, from), () => VerifyAsync());
+        var (exit, json) = await TamperedAsync(conn => RecomputeUnkeyedAsync(conn, from, from), () => VerifyAsync());
         Assert.Equal(1, exit);
         Assert.Equal("unkeyed_row_after_keyed", json.GetProperty("problem").GetString());
         Assert.Equal(from, json.GetProperty("first_broken_seq").GetInt64());
 
         // The whole table recomputed (no keyed row left to betray it): the anchor does.
-        var (allExit, allJson) = await TamperedAsync(conn => RecomputeAsync(conn, 0), () => VerifyAsync());
+        var (allExit, allJson) = await TamperedAsync(conn => RecomputeUnkeyedAsync(conn, from, 0), () => VerifyAsync());
         Assert.Equal(1, allExit);
         Assert.Equal("anchor_mismatch", allJson.GetProperty("problem").GetString());
         Assert.Equal(anchor.Seq, allJson.GetProperty("first_broken_seq").GetInt64());

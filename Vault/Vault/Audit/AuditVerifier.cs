@@ -65,6 +65,22 @@ internal static class AuditVerifier
             }
         }
 
+        if (from is not null && anchor is not null && anchor.Seq <= from.Seq)
+        {
+            // Rows already verified are not walked again; the anchored one is checked still, so a chain rewritten
+            // (or recomputed without the key) up to it shows at the next scheduled run, not only at the next full check.
+            await using var anchored = new NpgsqlCommand("SELECT coalesce(mac, hash), coalesce(n, -1) FROM vault.audit_log WHERE seq = $1", conn, tx);
+            anchored.Parameters.Add(new() { Value = anchor.Seq });
+            await using var ar = await anchored.ExecuteReaderAsync(ct);
+            var same = await ar.ReadAsync(ct) && Convert.ToBase64String((byte[])ar[0]) == anchor.HeadMac
+                       && (ar.GetInt64(1) == anchor.Rows || ar.GetInt64(1) < 0); // a legacy row has no position of its own
+            if (!same)
+            {
+                return (new AuditVerification(false, 0, anchor.Seq, "anchor_mismatch",
+                    "The anchored row is gone or is not the row the anchor recorded: the chain was rewritten.") { Anchor = anchor }, at);
+            }
+        }
+
         await using var cmd = new NpgsqlCommand("""
             SELECT seq, at, action, merchant_id, subject, detail, prev_hash, hash, n, key_version, mac
             FROM vault.audit_log WHERE seq > $1 ORDER BY seq
