@@ -105,6 +105,11 @@ public sealed class KekRotationTests(KekFileFixture vault) : IClassFixture<KekFi
         Assert.NotEqual(rootRow, await vault.ScalarAsync<byte[]>("SELECT wrapped FROM vault.wrapped_keys WHERE purpose = 'fingerprint-root'"));
         Assert.Equal(1L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.audit_log WHERE action = 'kek.rotated'"));
 
+        // The Vault still running the old KEK keeps serving the cards it has keys for until it is restarted.
+        vault.Vault.Services.GetRequiredService<CardKeyRing>().Invalidate();
+        Assert.True((await vault.Vault.Services.GetRequiredService<CardVault>().AuthorizeAsync(
+            first, new AcquirerRequest(tokens[0].Item2, 100, "USD", "trx_o"), CancellationToken.None)).CardFound);
+
         // The Vault restarted with the new components: every card decrypts, fingerprints are those of before.
         await using (var restarted = new VaultFactory(vault.SettingsWith(newFiles)))
         {

@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Payments.TestKit;
 using Payments.Vault.Cards;
+using Payments.Vault.Commands;
 using Payments.Vault.Contracts;
 using Payments.Vault.Crypto;
 using Xunit.Abstractions;
@@ -50,6 +51,24 @@ public sealed class MerchantKeyTests(VaultFixture vault, ITestOutputHelper outpu
         Assert.True(report.Rewrapped >= 1);
         Assert.Equal(dekA, await vault.ScalarAsync<Guid>("SELECT dek_id FROM vault.cards WHERE token = $1", a1));
         Assert.True((await UseAsync(services, first, a1)).Approved);
+    }
+
+    [Fact]
+    public async Task The_verbs_refuse_with_the_functions_reason_and_merchant_forget_runs_directly()
+    {
+        var merchant = VaultFixture.NewMerchant();
+        var token = await vault.TokenizeAsync(merchant);
+        var keyId = await vault.ScalarAsync<Guid>("SELECT key_id FROM vault.cards WHERE token = $1", token);
+        var services = vault.Vault.Services;
+        var stdout = new StringWriter();
+
+        Assert.Equal(1, await VaultCommands.RunAsync(services, ["keys", "destroy", keyId.ToString()], stdout, CancellationToken.None));
+        Assert.Equal(2, await VaultCommands.RunAsync(services, ["merchant", "forget", "not-a-merchant"], stdout, CancellationToken.None));
+        Assert.Equal(0, await VaultCommands.RunAsync(services, ["merchant", "forget", merchant], stdout, CancellationToken.None));
+
+        Assert.Contains("\"keys_destroyed\":1", stdout.ToString(), StringComparison.Ordinal);
+        Assert.False((await UseAsync(services, merchant, token)).CardFound);
+        Assert.NotNull(await vault.ScalarAsync<string>("SELECT xml FROM vault.data_protection_keys WHERE key_id = $1 AND destroyed_at IS NULL", keyId));
     }
 
     [Fact]

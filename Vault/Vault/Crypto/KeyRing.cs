@@ -15,6 +15,9 @@ namespace Payments.Vault.Crypto;
 internal sealed class PostgresXmlRepository(NpgsqlDataSource db, Kek kek, Audit.AuditLog audit, ILogger<PostgresXmlRepository> logger) : IXmlRepository
 {
     private static readonly XNamespace DataProtectionNs = "http://schemas.asp.net/2015/03/dataProtection";
+    // Each row as last verified under this process' KEK: after a KEK rotation, until this process is restarted with
+    // the new components, it keeps the keys it had (the same keys, encrypted under the KEK it still holds).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, XElement> verified = new();
 
     public IReadOnlyCollection<XElement> GetAllElements()
     {
@@ -34,6 +37,10 @@ internal sealed class PostgresXmlRepository(NpgsqlDataSource db, Kek kek, Audit.
             {
                 logger.LogCritical("Key ring row {RowId} is under KEK version {RowKekVersion}, this Vault runs version {KekVersion}: restart it with the current KEK components",
                     id, kekVersion, kek.Version);
+                if (verified.TryGetValue(id, out var known))
+                {
+                    elements.Add(new XElement(known));
+                }
                 continue;
             }
             if (!CryptographicOperations.FixedTimeEquals(mac, Mac(name, xml)))
@@ -41,7 +48,9 @@ internal sealed class PostgresXmlRepository(NpgsqlDataSource db, Kek kek, Audit.
                 logger.LogCritical("Key ring row {RowId} fails its MAC: it was written outside the Vault and is ignored", id);
                 continue;
             }
-            elements.Add(XElement.Parse(xml));
+            var element = XElement.Parse(xml);
+            verified[id] = new XElement(element);
+            elements.Add(element);
         }
         return elements;
     }
