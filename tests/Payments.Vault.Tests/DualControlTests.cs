@@ -128,6 +128,45 @@ public sealed class DualControlTests(VaultFixture vault) : IClassFixture<VaultFi
         (await keys.ListAsync(CancellationToken.None)).Single(k => k.KeyId == keyId).Revoked;
 
     /// <summary>Runs a verb as <paramref name="who"/>, as <c>./run.sh vault ...</c> would; its JSON output parsed.</summary>
+    [Fact]
+    public async Task Destroying_a_key_and_forgetting_a_merchant_run_only_when_a_second_operator_approves()
+    {
+        var keys = vault.Vault.Services.GetRequiredService<KeyOperations>();
+        var merchant = VaultFixture.NewMerchant();
+        await vault.TokenizeAsync(merchant);
+
+        // A key no card uses any more: rotated away from, every card rewrapped, then revoked (one operator suffices
+        // for a key without cards); destroying it still takes two.
+        var old = keys.CurrentKeyId();
+        keys.Rotate();
+        await keys.RewrapAsync(500, CancellationToken.None);
+        var (revokeCode, revoked) = await RunAsync(Alice, "keys", "revoke", old.ToString());
+        Assert.Equal(0, revokeCode);
+        Assert.True(revoked.GetProperty("revoked").GetBoolean());
+        var (destroyCode, destroy) = await RunAsync(Alice, "keys", "destroy", old.ToString());
+        Assert.Equal(0, destroyCode);
+        Assert.True(destroy.GetProperty("pending").GetBoolean());
+        Assert.NotNull(await vault.ScalarAsync<string>("SELECT xml FROM vault.data_protection_keys WHERE key_id = $1 AND destroyed_at IS NULL", old));
+        var (destroyedCode, destroyed) = await RunAsync(Bob, "requests", "approve", destroy.GetProperty("request_id").GetString()!);
+        Assert.Equal(0, destroyedCode);
+        Assert.Equal("executed", destroyed.GetProperty("status").GetString());
+        Assert.Equal(1L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.data_protection_keys WHERE key_id = $1 AND destroyed_at IS NOT NULL", old));
+
+        var (forgetCode, forget) = await RunAsync(Alice, "merchant", "forget", merchant);
+        Assert.Equal(0, forgetCode);
+        Assert.Equal("merchant.forget", forget.GetProperty("action").GetString());
+        Assert.Equal(0L, await vault.ScalarAsync<long>(
+            "SELECT count(*) FROM vault.wrapped_keys WHERE scope = $1 AND destroyed_at IS NOT NULL", merchant));
+        var (selfCode, _) = await RunAsync(Alice, "requests", "approve", forget.GetProperty("request_id").GetString()!);
+        Assert.NotEqual(0, selfCode);
+        var (approvedCode, approved) = await RunAsync(Bob, "requests", "approve", forget.GetProperty("request_id").GetString()!);
+        Assert.Equal(0, approvedCode);
+        Assert.Equal("executed", approved.GetProperty("status").GetString());
+        Assert.Equal(1L, await vault.ScalarAsync<long>(
+            "SELECT count(*) FROM vault.wrapped_keys WHERE scope = $1 AND purpose = 'merchant-dek' AND destroyed_at IS NOT NULL", merchant));
+        Assert.Equal(1L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.audit_log WHERE action = 'merchant.forgotten' AND merchant_id = $1", merchant));
+    }
+
     private async Task<(int Code, JsonElement Output)> RunAsync(IOperatorIdentity who, params string[] args)
     {
         using var stdout = new StringWriter();

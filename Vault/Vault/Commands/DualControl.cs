@@ -240,6 +240,20 @@ internal static class DualControlSetup
                 var keyId = Guid.Parse(subject);
                 var (revoked, remaining) = await sp.GetRequiredService<Crypto.KeyOperations>().RevokeAsync(keyId, force: true, ct);
                 return new { key_id = keyId, revoked, cards_on_key = remaining };
+            })
+            .Register("keys.destroy", async (subject, ct) =>
+            {
+                var keyId = Guid.Parse(subject);
+                await sp.GetRequiredService<Crypto.KeyOperations>().DestroyAsync(keyId, ct);
+                return new { key_id = keyId, destroyed = true };
+            })
+            .Register("merchant.forget", async (subject, ct) =>
+            {
+                var forgotten = await sp.GetRequiredService<Crypto.MerchantKeys>().ForgetAsync(subject, ct);
+                return new
+                {
+                    merchant_id = forgotten.MerchantId, keys_destroyed = forgotten.KeysDestroyed, cards_unreadable = forgotten.CardsUnreadable,
+                };
             }));
         return services;
     }

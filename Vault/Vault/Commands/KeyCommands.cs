@@ -10,8 +10,10 @@ namespace Payments.Vault.Commands;
 /// kek rotate [--component-file PATH]...   the ceremony: new components, one per custodian, each from its own file or a
 ///                                         prompt (no echo), never the command line; prints every check value
 /// keys min-decryption KEY_ID              cards on keys created before KEY_ID no longer decrypt (rewrap first)
-/// keys destroy KEY_ID                     remove a card key's material (refused while a card uses it)
-/// merchant forget MER_ID                  destroy the merchant's data keys: its cards are unreadable at once
+/// keys destroy KEY_ID                     remove a card key's material (refused while a card uses it); a second
+///                                         operator approves (vault requests approve ID), which runs it
+/// merchant forget MER_ID                  destroy the merchant's data keys, its cards unreadable at once; a second
+///                                         operator approves, which runs it
 /// </code>
 /// </summary>
 internal static class KeyCommands
@@ -34,16 +36,18 @@ internal static class KeyCommands
                     VaultCommands.Write(stdout, new { min_decryption_key = minKey, cards_no_longer_decrypting = below });
                     return 0;
                 case "keys destroy" when args.Count == 3 && Guid.TryParse(args[2], out var destroyKey):
-                    await services.GetRequiredService<KeyOperations>().DestroyAsync(destroyKey, ct);
-                    VaultCommands.Write(stdout, new { key_id = destroyKey, destroyed = true });
-                    return 0;
-                case "merchant forget" when args.Count == 3 && args[2].StartsWith("mer_", StringComparison.Ordinal):
-                    var forgotten = await services.GetRequiredService<MerchantKeys>().ForgetAsync(args[2], ct);
-                    VaultCommands.Write(stdout, new
+                    // Two operators (ADR 131): this asks, `requests approve ID` by another runs KeyOperations.DestroyAsync.
+                    // The key administration function checks again when it runs.
+                    var onKey = (await services.GetRequiredService<KeyOperations>().ListAsync(ct)).FirstOrDefault(k => k.KeyId == destroyKey);
+                    if (onKey is null || onKey.Cards > 0)
                     {
-                        merchant_id = forgotten.MerchantId, keys_destroyed = forgotten.KeysDestroyed, cards_unreadable = forgotten.CardsUnreadable,
-                    });
-                    return 0;
+                        await Console.Error.WriteLineAsync(onKey is null ? "No such key." : $"Refused: {onKey.Cards} card(s) still use the key; rewrap first.");
+                        return onKey is null ? 2 : 1;
+                    }
+                    return await RequestCommands.RequestAsync(services, "keys.destroy", destroyKey.ToString(),
+                        new Dictionary<string, object?>(), stdout, ct);
+                case "merchant forget" when args.Count == 3 && args[2].StartsWith("mer_", StringComparison.Ordinal):
+                    return await RequestCommands.RequestAsync(services, "merchant.forget", args[2], new Dictionary<string, object?>(), stdout, ct);
                 default:
                     return null;
             }

@@ -30,15 +30,14 @@ internal static class RequestCommands
                         "keys revoke takes no flags: --force is gone; a key that still protects cards is revoked by a second operator's 'vault requests approve ID'.");
                     return 2;
                 }
-                return await RevokeAsync(services, dual, who, keyId, stdout, ct);
+                return await RevokeAsync(services, keyId, stdout, ct);
             default:
                 await Console.Error.WriteLineAsync("Usage: vault requests list [--all] | requests approve ID | requests cancel ID | keys revoke KEY_ID");
                 return 2;
         }
     }
 
-    private static async Task<int> RevokeAsync(IServiceProvider services, DualControl dual, IOperatorIdentity who, Guid keyId,
-        TextWriter stdout, CancellationToken ct)
+    private static async Task<int> RevokeAsync(IServiceProvider services, Guid keyId, TextWriter stdout, CancellationToken ct)
     {
         var keys = services.GetRequiredService<KeyOperations>();
         var list = await keys.ListAsync(ct);
@@ -54,14 +53,27 @@ internal static class RequestCommands
             Write(stdout, new { key_id = keyId, revoked, cards_on_key = remaining });
             return revoked ? 0 : 1;
         }
-        var request = await dual.RequestAsync(who, "keys.revoke", keyId.ToString(),
-            new Dictionary<string, object?> { ["cards_on_key"] = key.Cards }, ct);
-        Write(stdout, new
+        return await RequestAsync(services, "keys.revoke", keyId.ToString(),
+            new Dictionary<string, object?> { ["cards_on_key"] = key.Cards }, stdout, ct);
+    }
+
+    /// <summary>The first operator's half of a destructive verb: a pending request, printed with what comes next.</summary>
+    public static async Task<int> RequestAsync(IServiceProvider services, string action, string subject,
+        IReadOnlyDictionary<string, object?> detail, TextWriter stdout, CancellationToken ct)
+    {
+        var request = await services.GetRequiredService<DualControl>()
+            .RequestAsync(services.GetRequiredService<IOperatorIdentity>(), action, subject, detail, ct);
+        var shown = new Dictionary<string, object?>
         {
-            pending = true, request_id = request.Id, action = request.Action, subject = request.Subject,
-            requested_by = request.RequestedBy, expires_at = request.ExpiresAt, cards_on_key = key.Cards,
-            next = $"a second operator runs: vault requests approve {request.Id}",
-        });
+            ["pending"] = true, ["request_id"] = request.Id, ["action"] = request.Action, ["subject"] = request.Subject,
+            ["requested_by"] = request.RequestedBy, ["expires_at"] = request.ExpiresAt,
+            ["next"] = $"a second operator runs: vault requests approve {request.Id}",
+        };
+        foreach (var (k, v) in detail)
+        {
+            shown.TryAdd(k, v);
+        }
+        Write(stdout, shown);
         return 0;
     }
 
