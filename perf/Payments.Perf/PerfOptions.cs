@@ -39,6 +39,12 @@ internal sealed record PerfOptions
 
     public TimeSpan OpenDuration { get; init; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// A fixed rate for the pair's open phase instead of half the measured maximum: comparisons of CPU per pair
+    /// (telemetry on and off) then offer both sides the same load, whatever each run's maximum came out as.
+    /// </summary>
+    public double? OpenRate { get; init; }
+
     public double RampStartRate { get; init; } = 100;
 
     public double RampFactor { get; init; } = 1.25;
@@ -116,10 +122,11 @@ internal sealed record PerfOptions
                 "--list-rows" => o with { ListSeedRows = (long)Num() },
                 "--reference-seconds" => o with { ReferenceDuration = TimeSpan.FromSeconds(Num()) },
                 "--ramp-start" => o with { RampStartRate = Num() },
+                "--open-rate" => o with { OpenRate = Num() },
                 "--ramp-steps" => o with { RampMaxSteps = (int)Num() },
                 "--merchants" => o with { MerchantsPerScenario = (int)Num() },
                 _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --smoke --out DIR --only pair,list --hosts N --duration S " +
-                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --merchants N"),
+                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --open-rate R --merchants N"),
             };
         }
         return o;
