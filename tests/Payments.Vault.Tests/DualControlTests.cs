@@ -127,7 +127,6 @@ public sealed class DualControlTests(VaultFixture vault) : IClassFixture<VaultFi
     private static async Task<bool> RevokedAsync(KeyOperations keys, Guid keyId) =>
         (await keys.ListAsync(CancellationToken.None)).Single(k => k.KeyId == keyId).Revoked;
 
-    /// <summary>Runs a verb as <paramref name="who"/>, as <c>./run.sh vault ...</c> would; its JSON output parsed.</summary>
     [Fact]
     public async Task Destroying_a_key_and_forgetting_a_merchant_run_only_when_a_second_operator_approves()
     {
@@ -167,6 +166,7 @@ public sealed class DualControlTests(VaultFixture vault) : IClassFixture<VaultFi
         Assert.Equal(1L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.audit_log WHERE action = 'merchant.forgotten' AND merchant_id = $1", merchant));
     }
 
+    /// <summary>Runs a verb as <paramref name="who"/>, as <c>./run.sh vault ...</c> would; its JSON output parsed.</summary>
     private async Task<(int Code, JsonElement Output)> RunAsync(IOperatorIdentity who, params string[] args)
     {
         using var stdout = new StringWriter();

@@ -107,6 +107,17 @@ internal sealed class CardVault(
     public async Task<SubmitOutcome> SubmitAsync(string intentId, string clientSecret, CardSubmission? card,
         IReadOnlyDictionary<string, string[]> errors, CancellationToken ct)
     {
+        // The card is sealed before this call holds a connection: the merchant's data key may have to be read or made
+        // first (with a connection of its own), and a submit holding one connection while waiting for a second would
+        // exhaust the pool when many submit at once. An intent's merchant never changes, so the row read under the
+        // lock below only has to confirm it.
+        Sealed? sealedCard = null;
+        if (errors.Count == 0 && card is not null && await FindIntentAsync(intentId, ct) is { } peek && SecretMatches(peek, clientSecret)
+            && StatusOf(peek) == "REQUIRES_CARD")
+        {
+            sealedCard = Seal(peek.MerchantId, card);
+        }
+
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var row = await ReadIntentAsync(conn, tx, intentId, forUpdate: true, ct);
@@ -144,20 +155,15 @@ internal sealed class CardVault(
             return new SubmitOutcome(SubmitResult.Invalid, row with { FailedAttempts = attempts, Status = attempts >= MaxFailedAttempts ? "FAILED" : row.Status }, null);
         }
 
-        var token = CardRules.NewToken();
-        var plaintext = JsonSerializer.SerializeToUtf8Bytes(new StoredCard(card.Number, card.ExpMonth, card.ExpYear, card.HolderName));
-        byte[] ciphertext;
-        try
+        if (sealedCard is null || sealedCard.MerchantId != row.MerchantId)
         {
-            ciphertext = cipher.Protect(row.MerchantId, token, plaintext);
+            // The intent changed state between the look before and the lock (another submit, an expiry): start over.
+            await tx.RollbackAsync(ct);
+            await conn.CloseAsync();
+            return await SubmitAsync(intentId, clientSecret, card, errors, ct);
         }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(plaintext);
-        }
+        var (_, token, ciphertext, display) = sealedCard;
         var keyId = CardCipher.KeyIdOf(ciphertext);
-        var display = new CardDisplay(CardRules.BrandOf(card.Number), card.Number[^4..], card.ExpMonth, card.ExpYear,
-            fingerprints.Of(row.MerchantId, card.Number));
 
         await audit.AppendAsync(conn, tx, "card.tokenized", row.MerchantId, token, new Dictionary<string, object?>
         {
@@ -196,6 +202,25 @@ internal sealed class CardVault(
         cvcs.Put(token, card.Cvc);
         return new SubmitOutcome(SubmitResult.Stored, row with { Status = "SUCCEEDED", CardToken = token }, display);
     }
+
+    /// <summary>A new token and the card sealed under it for the merchant, with what may be shown of it.</summary>
+    private Sealed Seal(string merchantId, CardSubmission card)
+    {
+        var token = CardRules.NewToken();
+        var plaintext = JsonSerializer.SerializeToUtf8Bytes(new StoredCard(card.Number, card.ExpMonth, card.ExpYear, card.HolderName));
+        try
+        {
+            var ciphertext = cipher.Protect(merchantId, token, plaintext);
+            return new Sealed(merchantId, token, ciphertext, new CardDisplay(CardRules.BrandOf(card.Number), card.Number[^4..],
+                card.ExpMonth, card.ExpYear, fingerprints.Of(merchantId, card.Number)));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+    }
+
+    private sealed record Sealed(string MerchantId, string Token, byte[] Ciphertext, CardDisplay Display);
 
     public async Task<CardDisplay?> GetCardAsync(string merchantId, string token, CancellationToken ct)
     {
