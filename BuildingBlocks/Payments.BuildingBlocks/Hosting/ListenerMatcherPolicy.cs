@@ -19,8 +19,8 @@ internal sealed class ListenerMatcherPolicy(IOptions<ListenerOptions> options) :
 
     private static readonly ListenerRole[] DefaultRoles = [ListenerRole.Public];
 
-    public bool AppliesToEndpoints(IReadOnlyList<Endpoint> endpoints) =>
-        endpoints.Any(e => e.Metadata.GetMetadata<ListenerMetadata>() is not null);
+    // Every node, marked endpoints or not: an unmarked endpoint is public, and must not be seen from the others.
+    public bool AppliesToEndpoints(IReadOnlyList<Endpoint> endpoints) => endpoints.Count > 0;
 
     public IReadOnlyList<PolicyNodeEdge> GetEdges(IReadOnlyList<Endpoint> endpoints)
     {
