@@ -84,46 +84,35 @@ internal sealed class Approvals(NpgsqlDataSource db, AuditLog audit, IOptions<Va
     /// Holds an approval for reversal if its references are still the ones the Host checked: from now on no retry gets
     /// it. True when it is held (now or already).
     /// </summary>
-    public async Task<bool> HoldAsync(long id, IReadOnlyList<string> checkedRefs, CancellationToken ct)
-    {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        await using (var cmd = new NpgsqlCommand("""
+    public Task<bool> HoldAsync(long id, IReadOnlyList<string> checkedRefs, CancellationToken ct) =>
+        MoveAsync("""
             UPDATE vault.approvals SET state = 'reversing'
              WHERE id = $1 AND (state = 'reversing' OR (state = 'unconfirmed' AND refs = $2))
             RETURNING merchant_id, attempt_key
-            """, conn, tx))
-        {
-            cmd.Parameters.Add(new() { Value = id });
-            cmd.Parameters.Add(new() { Value = checkedRefs.ToArray() });
-            await using var r = await cmd.ExecuteReaderAsync(ct);
-            if (!await r.ReadAsync(ct))
-            {
-                return false;
-            }
-            var (merchant, key) = (r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1));
-            await r.CloseAsync();
-            if (key is not null)
-            {
-                await SetAttemptStateAsync(conn, tx, merchant, key, "answered", "reversing", ct);
-            }
-        }
-        await tx.CommitAsync(ct);
-        return true;
-    }
+            """, [id, checkedRefs.ToArray()], "answered", "reversing", ct);
 
     /// <summary>The Host booked it: never reversed. True unless it was reversed already (or is unknown).</summary>
-    public async Task<bool> ConfirmAsync(long id, CancellationToken ct)
-    {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        await using (var cmd = new NpgsqlCommand("""
+    public Task<bool> ConfirmAsync(long id, CancellationToken ct) =>
+        MoveAsync("""
             UPDATE vault.approvals SET state = 'confirmed', decided_at = coalesce(decided_at, now())
              WHERE id = $1 AND state IN ('unconfirmed', 'reversing', 'confirmed')
             RETURNING merchant_id, attempt_key
-            """, conn, tx))
+            """, [id], "reversing", "answered", ct);
+
+    /// <summary>
+    /// Moves an approval (<paramref name="sql"/> returns its merchant and attempt key when it applies) and its attempt
+    /// key from <paramref name="attemptFrom"/> to <paramref name="attemptTo"/>, in one transaction.
+    /// </summary>
+    private async Task<bool> MoveAsync(string sql, object[] args, string attemptFrom, string attemptTo, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var cmd = new NpgsqlCommand(sql, conn, tx))
         {
-            cmd.Parameters.Add(new() { Value = id });
+            foreach (var a in args)
+            {
+                cmd.Parameters.Add(new() { Value = a });
+            }
             await using var r = await cmd.ExecuteReaderAsync(ct);
             if (!await r.ReadAsync(ct))
             {
@@ -133,7 +122,7 @@ internal sealed class Approvals(NpgsqlDataSource db, AuditLog audit, IOptions<Va
             await r.CloseAsync();
             if (key is not null)
             {
-                await SetAttemptStateAsync(conn, tx, merchant, key, "reversing", "answered", ct);
+                await SetAttemptStateAsync(conn, tx, merchant, key, attemptFrom, attemptTo, ct);
             }
         }
         await tx.CommitAsync(ct);
