@@ -1,3 +1,4 @@
+using Microsoft.Net.Http.Headers;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
@@ -120,7 +121,7 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
             {
                 await store.CacheCompletedAsync(claim, response);
             }
-            else if (IsKept(status))
+            else if (IsKept(http.Response))
             {
                 if (!await store.CompleteAsync(claim, response, CancellationToken.None))
                 {
@@ -154,7 +155,12 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
         _ => "claimed",
     };
 
-    private static bool IsKept(int status) => status is not (400 or 401 or 429) && status < 500;
+    /// <summary>
+    /// A final answer is kept as the key's answer; a refusal for now is not (a 409 in progress with Retry-After, from
+    /// the Vault holding the acquirer attempt, says "try again", and kept it would be replayed to every retry).
+    /// </summary>
+    private static bool IsKept(HttpResponse response) =>
+        response.StatusCode is not (400 or 401 or 429) && response.StatusCode < 500 && !response.Headers.ContainsKey(HeaderNames.RetryAfter);
 
     private static Dictionary<string, string> KeptHeadersOf(HttpResponse response)
     {

@@ -117,7 +117,7 @@ public sealed class UnbookedApprovalTests(UnbookedApprovalTests.Fixture gateway)
     }
 
     [Fact]
-    public async Task A_retry_while_the_approval_is_held_is_refused_for_now_and_the_next_pass_reverses_it()
+    public async Task A_retry_while_the_approval_is_held_is_refused_for_now_and_after_the_reversal_authorizes_afresh()
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
@@ -139,5 +139,13 @@ public sealed class UnbookedApprovalTests(UnbookedApprovalTests.Fixture gateway)
         // A reconciler that stopped after its hold: the next pass decides, and reverses what is still not booked.
         await Reconciler.RunOnceAsync(CancellationToken.None);
         Assert.Equal("reversed", await gateway.VaultScalarAsync("SELECT state FROM vault.approvals WHERE id = $1", seen.Id));
+
+        // "For now" held: the refusal was not kept as the key's answer, so the same key now books a fresh authorization.
+        var fresh = await SendAsync(merchant.Http, HttpMethod.Post, "/v1/transactions", body, key);
+
+        Assert.Equal(HttpStatusCode.Created, fresh.Status);
+        Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE order_id = $1", orderId));
+        Assert.Equal("reversed,unconfirmed", await gateway.VaultScalarAsync(
+            "SELECT string_agg(state, ',' ORDER BY state) FROM vault.approvals WHERE merchant_id = $1", merchant.MerchantId));
     }
 }
