@@ -1,7 +1,10 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Xml.Linq;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Payments.TestKit;
 using Payments.Vault.Audit;
@@ -101,6 +104,23 @@ public sealed class StorageSecurityTests(VaultFixture vault) : IClassFixture<Vau
 
         Assert.DoesNotContain(elements, e => (string?)e.Attribute("id") == forgedId.ToString());
         Assert.NotEmpty(elements);
+    }
+
+    [Fact]
+    public async Task The_key_ring_is_not_read_before_the_kek_is_matched_to_its_version()
+    {
+        await vault.TokenizeAsync(VaultFixture.NewMerchant());
+        // As a process sees its KEK before the start-up check: every stored row would look like another version's,
+        // and an empty ring would have Data Protection make a new key.
+        var uncheckedKek = Kek.FromComponents([RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32)]);
+        var services = vault.Vault.Services;
+        var repository = new PostgresXmlRepository(services.GetRequiredService<NpgsqlDataSource>(), uncheckedKek,
+            services.GetRequiredService<AuditLog>(), NullLogger<PostgresXmlRepository>.Instance);
+        var rows = await vault.ScalarAsync<long>("SELECT count(*) FROM vault.data_protection_keys");
+
+        Assert.Throws<InvalidOperationException>(() => repository.GetAllElements());
+        Assert.Throws<InvalidOperationException>(() => repository.StoreElement(new XElement("key"), "early"));
+        Assert.Equal(rows, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.data_protection_keys"));
     }
 
     [Fact]

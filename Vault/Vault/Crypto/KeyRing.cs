@@ -21,6 +21,9 @@ internal sealed class PostgresXmlRepository(NpgsqlDataSource db, Kek kek, Audit.
 
     public IReadOnlyCollection<XElement> GetAllElements()
     {
+        // Before the start-up check has matched the KEK to its version, every row would look like another version's:
+        // an empty ring read now would have Data Protection make a new key. Refused until then.
+        RequireCheckedKek();
         var elements = new List<XElement>();
         // Destroyed keys are tombstones (docs/adr/0130); rows under another KEK version cannot be read with this KEK.
         using var cmd = db.CreateCommand(
@@ -57,6 +60,7 @@ internal sealed class PostgresXmlRepository(NpgsqlDataSource db, Kek kek, Audit.
 
     public void StoreElement(XElement element, string friendlyName)
     {
+        RequireCheckedKek();
         if (element.DescendantsAndSelf().Any(e => (bool?)e.Attribute(DataProtectionNs + "requiresEncryption") == true))
         {
             throw new InvalidOperationException("Refusing to store a Data Protection key that is not encrypted under the KEK.");
@@ -83,6 +87,14 @@ internal sealed class PostgresXmlRepository(NpgsqlDataSource db, Kek kek, Audit.
     }
 
     internal byte[] Mac(string friendlyName, string xml) => Mac(kek, friendlyName, xml);
+
+    private void RequireCheckedKek()
+    {
+        if (kek.Version == 0)
+        {
+            throw new InvalidOperationException("The key ring is not readable before the start-up check has matched the KEK to its version.");
+        }
+    }
 
     internal static byte[] Mac(Kek kek, string friendlyName, string xml)
     {

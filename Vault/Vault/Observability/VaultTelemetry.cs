@@ -99,12 +99,14 @@ internal static class VaultTelemetry
     internal sealed class Gauges : ITelemetrySampler
     {
         private readonly CardKeyRing ring;
+        private readonly Kek kek;
         private readonly TimeProvider clock;
         private double keyAge;
 
-        public Gauges(CardKeyRing ring, TimeProvider clock, AuditVerificationService verification)
+        public Gauges(CardKeyRing ring, Kek kek, TimeProvider clock, AuditVerificationService verification)
         {
             this.ring = ring;
+            this.kek = kek;
             this.clock = clock;
             Meter.CreateObservableGauge("keyring.current_key.age", () => Volatile.Read(ref keyAge), "s",
                 "Age of the data key new cards are encrypted under (since its activation).");
@@ -117,6 +119,10 @@ internal static class VaultTelemetry
 
         public Task SampleAsync(CancellationToken ct)
         {
+            if (kek.Version == 0)
+            {
+                return Task.CompletedTask; // the key ring is read only once start-up has checked the KEK
+            }
             Volatile.Write(ref keyAge, Math.Max(0, (clock.GetUtcNow() - ring.Current.ActivationDate).TotalSeconds));
             return Task.CompletedTask;
         }
