@@ -126,6 +126,35 @@ public sealed class AcquirerTests(VaultFixture vault) : IClassFixture<VaultFixtu
     }
 
     [Fact]
+    public async Task A_use_that_fails_before_the_acquirer_is_asked_gives_its_attempt_key_back_at_once()
+    {
+        var merchant = VaultFixture.NewMerchant();
+        var token = await vault.TokenizeAsync(merchant);
+        var key = Guid.NewGuid().ToString("N");
+        // The merchant's data key must be read from the database (as after a restart), and that read fails.
+        vault.Vault.Services.GetRequiredService<Payments.Vault.Crypto.MerchantKeys>().SetListening(true);
+        await vault.ExecAsync($"REVOKE SELECT ON vault.wrapped_keys FROM {vault.ServingRole}");
+        try
+        {
+            await Assert.ThrowsAsync<VaultUnavailableException>(() =>
+                vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 900, "USD", "trx_f1", AttemptKey: key), CancellationToken.None));
+        }
+        finally
+        {
+            await vault.ExecAsync($"GRANT SELECT ON vault.wrapped_keys TO {vault.ServingRole}");
+        }
+
+        // Nothing was asked of the acquirer, so the retry goes ahead now rather than waiting for the key to count as
+        // abandoned, and the audit trail says why the first use ended.
+        var retry = await vault.VaultClient.AuthorizeAsync(merchant, new AcquirerRequest(token, 900, "USD", "trx_f2", AttemptKey: key), CancellationToken.None);
+
+        Assert.True(retry.Approved);
+        Assert.Equal("card_use.started,card_use.failed,card_use.started,card.authorize", await vault.ScalarAsync<string>(
+            "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE subject = $1 AND action LIKE 'card%' AND action <> 'card.tokenized'",
+            token));
+    }
+
+    [Fact]
     public async Task The_purge_deletes_answers_past_their_retention_and_keeps_the_others()
     {
         var merchant = VaultFixture.NewMerchant();

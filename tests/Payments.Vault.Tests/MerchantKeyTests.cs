@@ -34,7 +34,7 @@ public sealed class MerchantKeyTests(VaultFixture vault, ITestOutputHelper outpu
         var services = vault.Vault.Services;
         var cipher = services.GetRequiredService<CardCipher>();
         var ring = services.GetRequiredService<CardKeyRing>();
-        var plaintext = cipher.Unprotect(first, a1, (await vault.ScalarAsync<byte[]>("SELECT ciphertext FROM vault.cards WHERE token = $1", a1))!, out _);
+        var plaintext = await cipher.UnprotectAsync(first, a1, (await vault.ScalarAsync<byte[]>("SELECT ciphertext FROM vault.cards WHERE token = $1", a1))!, CancellationToken.None);
         var key = ring.Current;
         var sealedBytes = ring.EncryptorFor(key).Encrypt(new ArraySegment<byte>(plaintext),
             new ArraySegment<byte>(Encoding.UTF8.GetBytes($"card.v1\0{first}\0{a1}\0{key.KeyId:N}")));

@@ -115,7 +115,7 @@ internal sealed class CardVault(
         if (errors.Count == 0 && card is not null && await FindIntentAsync(intentId, ct) is { } peek && SecretMatches(peek, clientSecret)
             && StatusOf(peek) == "REQUIRES_CARD")
         {
-            sealedCard = Seal(peek.MerchantId, card);
+            sealedCard = await SealAsync(peek.MerchantId, card, ct);
         }
 
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -204,13 +204,13 @@ internal sealed class CardVault(
     }
 
     /// <summary>A new token and the card sealed under it for the merchant, with what may be shown of it.</summary>
-    private Sealed Seal(string merchantId, CardSubmission card)
+    private async Task<Sealed> SealAsync(string merchantId, CardSubmission card, CancellationToken ct)
     {
         var token = CardRules.NewToken();
         var plaintext = JsonSerializer.SerializeToUtf8Bytes(new StoredCard(card.Number, card.ExpMonth, card.ExpYear, card.HolderName));
         try
         {
-            var ciphertext = cipher.Protect(merchantId, token, plaintext);
+            var ciphertext = await cipher.ProtectAsync(merchantId, token, plaintext, ct);
             return new Sealed(merchantId, token, ciphertext, new CardDisplay(CardRules.BrandOf(card.Number), card.Number[^4..],
                 card.ExpMonth, card.ExpYear, fingerprints.Of(merchantId, card.Number)));
         }
@@ -370,7 +370,8 @@ internal sealed class CardVault(
         StoredCard stored;
         try
         {
-            var plaintext = cipher.Unprotect(merchantId, request.CardToken, ciphertext, out _);
+            // Not cancelled: the reservation is durable, so this call settles it either way.
+            var plaintext = await cipher.UnprotectAsync(merchantId, request.CardToken, ciphertext, CancellationToken.None);
             stored = JsonSerializer.Deserialize<StoredCard>(plaintext)!;
             CryptographicOperations.ZeroMemory(plaintext);
         }
@@ -378,10 +379,29 @@ internal sealed class CardVault(
         {
             // Altered, swapped or under a revoked key: never sent to the acquirer.
             logger.LogCritical("Card data of a token did not decrypt; it is refused");
-            await audit.CommitAsync(
-                request.AttemptKey is { } reservedKey ? [AcquirerAttempts.ReleaseCommand(merchantId, reservedKey)] : [], // nothing was asked
+            await audit.CommitAsync(ReleaseOf(merchantId, request),
                 audit.Entry("card.unreadable", merchantId, request.CardToken, new Dictionary<string, object?> { ["reference"] = request.Reference }));
             return notFound;
+        }
+        catch (Exception e) when (request.AttemptKey is not null)
+        {
+            // The key could not be read now (the database is away, say): nothing was asked, so the reservation is
+            // given back at once and a retry goes ahead, instead of being refused as "in progress" until the
+            // reservation counts as abandoned. If the release fails too, that is where it ends up.
+            logger.LogWarning("A card use failed before the acquirer was asked; its attempt key is released: {Error}", e.GetType().Name);
+            try
+            {
+                await audit.CommitAsync(ReleaseOf(merchantId, request),
+                    audit.Entry("card_use.failed", merchantId, request.CardToken, new Dictionary<string, object?>
+                    {
+                        ["reference"] = request.Reference, ["error"] = e.GetType().Name,
+                    }));
+            }
+            catch (Exception release) when (release is NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                logger.LogWarning("Releasing the attempt key failed too; it is taken over once abandoned: {Error}", release.GetType().Name);
+            }
+            throw;
         }
         if (crashAfterDecryption)
         {
@@ -418,6 +438,10 @@ internal sealed class CardVault(
         }));
         return new AcquirerOutcome(true, approved, code, decline, brand, last4);
     }
+
+    /// <summary>Gives a reserved attempt key back (nothing was asked of the acquirer); nothing without a key.</summary>
+    private static NpgsqlBatchCommand[] ReleaseOf(string merchantId, AcquirerRequest request) =>
+        request.AttemptKey is { } key ? [AcquirerAttempts.ReleaseCommand(merchantId, key)] : [];
 
     private Task AuditRepeatAsync(string action, string merchantId, AcquirerRequest request, AcquirerAttempt earlier) =>
         audit.AppendAsync(action + ".repeated", merchantId, request.CardToken, new Dictionary<string, object?>

@@ -126,9 +126,9 @@ internal sealed class CardCipher(CardKeyRing ring, MerchantKeys merchants)
     private const byte V2 = 2;
     private const int V2Header = 33;
 
-    public byte[] Protect(string merchantId, string token, byte[] plaintext)
+    public async Task<byte[]> ProtectAsync(string merchantId, string token, byte[] plaintext, CancellationToken ct)
     {
-        var dek = merchants.CurrentFor(merchantId);
+        var dek = await merchants.CurrentForAsync(merchantId, ct);
         var key = ring.Current;
         var inner = new byte[28 + plaintext.Length];
         RandomNumberGenerator.Fill(inner.AsSpan(0, 12));
@@ -150,9 +150,8 @@ internal sealed class CardCipher(CardKeyRing ring, MerchantKeys merchants)
     /// <summary>
     /// Throws <see cref="CryptographicException"/> when the ciphertext was altered, belongs elsewhere, its key is revoked,
     /// destroyed or below the minimum decryption key, or its merchant's data key is destroyed.
-    /// <paramref name="requiresMigration"/>: not on the current key, or still a v1 payload.
     /// </summary>
-    public byte[] Unprotect(string merchantId, string token, byte[] ciphertext, out bool requiresMigration)
+    public async Task<byte[]> UnprotectAsync(string merchantId, string token, byte[] ciphertext, CancellationToken ct)
     {
         if (ciphertext.Length < 18 || ciphertext[0] is not (V1 or V2) || (ciphertext[0] == V2 && ciphertext.Length < V2Header + 1))
         {
@@ -170,12 +169,10 @@ internal sealed class CardCipher(CardKeyRing ring, MerchantKeys merchants)
         }
         if (ciphertext[0] == V1)
         {
-            requiresMigration = true;
             return ring.EncryptorFor(key).Decrypt(new ArraySegment<byte>(ciphertext, 17, ciphertext.Length - 17), AadV1(merchantId, token, keyId));
         }
-        requiresMigration = keyId != ring.Current.KeyId;
         var dekId = new Guid(ciphertext.AsSpan(17, 16), bigEndian: true);
-        var dek = merchants.Get(merchantId, dekId);
+        var dek = await merchants.GetAsync(merchantId, dekId, ct);
         var aad = AadV2(merchantId, token, keyId, dekId);
         var inner = ring.EncryptorFor(key).Decrypt(new ArraySegment<byte>(ciphertext, V2Header, ciphertext.Length - V2Header), new ArraySegment<byte>(aad));
         try

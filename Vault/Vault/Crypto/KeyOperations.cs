@@ -84,14 +84,14 @@ internal sealed class KeyOperations(
                 byte[] plaintext;
                 try
                 {
-                    plaintext = cipher.Unprotect(row.Merchant, row.Token, row.Ciphertext, out _);
+                    plaintext = await cipher.UnprotectAsync(row.Merchant, row.Token, row.Ciphertext, ct);
                 }
                 catch (CryptographicException)
                 {
                     failed.Add(row.Token);
                     continue; // left as it is and reported; revoke and destroy refuse while it remains on its key
                 }
-                var fresh = cipher.Protect(row.Merchant, row.Token, plaintext);
+                var fresh = await cipher.ProtectAsync(row.Merchant, row.Token, plaintext, ct);
                 CryptographicOperations.ZeroMemory(plaintext);
                 await using var update = new NpgsqlCommand(
                     "UPDATE vault.cards SET ciphertext = $2, key_id = $3, rewrapped_at = now() WHERE token = $1", conn, tx);

@@ -28,23 +28,23 @@ internal sealed class MerchantKeys(WrappedKeys keys, NpgsqlDataSource db, AuditL
     internal Task ListeningStarted => listeningStarted.Task;
 
     /// <summary>The key new cards of the merchant are sealed under (made on the merchant's first card).</summary>
-    public UnwrappedKey CurrentFor(string merchantId)
+    public async ValueTask<UnwrappedKey> CurrentForAsync(string merchantId, CancellationToken ct)
     {
         if (listening && current.TryGetValue(merchantId, out var cached))
         {
             return cached;
         }
-        var key = keys.GetOrCreate(WrappedKeys.MerchantDek, merchantId, () => RandomNumberGenerator.GetBytes(32));
+        var key = await keys.GetOrCreateAsync(WrappedKeys.MerchantDek, merchantId, () => RandomNumberGenerator.GetBytes(32), ct);
         Remember(key);
         return key;
     }
 
     /// <summary>The merchant's key with this id; throws <see cref="CryptographicException"/> once it is destroyed.</summary>
-    public byte[] Get(string merchantId, Guid keyId)
+    public async ValueTask<byte[]> GetAsync(string merchantId, Guid keyId, CancellationToken ct)
     {
         if (!listening || !byId.TryGetValue(keyId, out var key))
         {
-            key = keys.Find(keyId) ?? throw new CryptographicException("The merchant's card key is destroyed or unknown.");
+            key = await keys.FindAsync(keyId, ct) ?? throw new CryptographicException("The merchant's card key is destroyed or unknown.");
             Remember(key);
         }
         if (key.Purpose != WrappedKeys.MerchantDek || key.Scope != merchantId)

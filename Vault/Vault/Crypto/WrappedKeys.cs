@@ -24,34 +24,53 @@ internal sealed class WrappedKeys(NpgsqlDataSource db, Kek kek)
 
     private const string Columns = "id, purpose, scope, version, kek_version, wrapped, check_value";
 
+    // Each lookup has one body for both callers (Npgsql's own pattern): card uses await it, so a lookup never blocks
+    // a thread-pool thread on the database; start-up and rare readers (the audit key, the fingerprint root) call the
+    // synchronous form, which completes without awaiting anything.
+
     /// <summary>The newest live version for (purpose, scope), or null when there is none.</summary>
-    public UnwrappedKey? Latest(string purpose, string scope) =>
-        Read($"SELECT {Columns} FROM vault.wrapped_keys WHERE purpose = $1 AND scope = $2 AND destroyed_at IS NULL ORDER BY version DESC LIMIT 1",
-            purpose, scope);
+    public UnwrappedKey? Latest(string purpose, string scope) => Sync(LatestAsync(false, purpose, scope, default));
 
     /// <summary>One version; null when unknown or destroyed.</summary>
     public UnwrappedKey? Get(string purpose, string scope, int version) =>
-        Read($"SELECT {Columns} FROM vault.wrapped_keys WHERE purpose = $1 AND scope = $2 AND version = $3", purpose, scope, version);
+        Sync(ReadAsync(false, $"SELECT {Columns} FROM vault.wrapped_keys WHERE purpose = $1 AND scope = $2 AND version = $3",
+            [purpose, scope, version], default));
 
     /// <summary>A key by id; null when unknown or destroyed.</summary>
-    public UnwrappedKey? Find(Guid id) => Read($"SELECT {Columns} FROM vault.wrapped_keys WHERE id = $1", id);
+    public Task<UnwrappedKey?> FindAsync(Guid id, CancellationToken ct) =>
+        ReadAsync(true, $"SELECT {Columns} FROM vault.wrapped_keys WHERE id = $1", [id], ct).AsTask();
 
     /// <summary>The newest live version, or a first (or next) version made from <paramref name="material"/>.</summary>
-    public UnwrappedKey GetOrCreate(string purpose, string scope, Func<byte[]> material)
+    public UnwrappedKey GetOrCreate(string purpose, string scope, Func<byte[]> material) =>
+        Sync(GetOrCreateAsync(false, purpose, scope, material, default));
+
+    /// <inheritdoc cref="GetOrCreate"/>
+    public Task<UnwrappedKey> GetOrCreateAsync(string purpose, string scope, Func<byte[]> material, CancellationToken ct) =>
+        GetOrCreateAsync(true, purpose, scope, material, ct).AsTask();
+
+    private ValueTask<UnwrappedKey?> LatestAsync(bool async, string purpose, string scope, CancellationToken ct) =>
+        ReadAsync(async,
+            $"SELECT {Columns} FROM vault.wrapped_keys WHERE purpose = $1 AND scope = $2 AND destroyed_at IS NULL ORDER BY version DESC LIMIT 1",
+            [purpose, scope], ct);
+
+    private async ValueTask<UnwrappedKey> GetOrCreateAsync(bool async, string purpose, string scope, Func<byte[]> material, CancellationToken ct)
     {
-        if (Latest(purpose, scope) is { } existing)
+        if (await LatestAsync(async, purpose, scope, ct) is { } existing)
         {
             return existing;
         }
         var key = material();
         var id = Guid.NewGuid();
         // The next version after any destroyed ones; another process creating it at once wins and is used instead.
-        var version = NextVersion(purpose, scope);
-        using (var cmd = db.CreateCommand("""
-            INSERT INTO vault.wrapped_keys (id, purpose, scope, version, kek_version, wrapped, check_value)
-            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (purpose, scope, version) DO NOTHING
-            """))
+        using (var next = db.CreateCommand("SELECT coalesce(max(version), 0) + 1 FROM vault.wrapped_keys WHERE purpose = $1 AND scope = $2"))
         {
+            next.Parameters.Add(new() { Value = purpose });
+            next.Parameters.Add(new() { Value = scope });
+            var version = (int)(async ? await next.ExecuteScalarAsync(ct) : next.ExecuteScalar())!;
+            using var cmd = db.CreateCommand("""
+                INSERT INTO vault.wrapped_keys (id, purpose, scope, version, kek_version, wrapped, check_value)
+                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (purpose, scope, version) DO NOTHING
+                """);
             cmd.Parameters.Add(new() { Value = id });
             cmd.Parameters.Add(new() { Value = purpose });
             cmd.Parameters.Add(new() { Value = scope });
@@ -59,35 +78,46 @@ internal sealed class WrappedKeys(NpgsqlDataSource db, Kek kek)
             cmd.Parameters.Add(new() { Value = kek.Version });
             cmd.Parameters.Add(new() { Value = Wrap(kek, kek.Version, id, purpose, scope, version, key) });
             cmd.Parameters.Add(new() { Value = KeyCheck.Of(key) });
-            cmd.ExecuteNonQuery();
+            _ = async ? await cmd.ExecuteNonQueryAsync(ct) : cmd.ExecuteNonQuery();
         }
         CryptographicOperations.ZeroMemory(key);
-        return Latest(purpose, scope) ?? throw new CryptographicException($"The {purpose} key could not be created.");
+        return await LatestAsync(async, purpose, scope, ct) ?? throw new CryptographicException($"The {purpose} key could not be created.");
     }
 
-    private int NextVersion(string purpose, string scope)
-    {
-        using var cmd = db.CreateCommand("SELECT coalesce(max(version), 0) + 1 FROM vault.wrapped_keys WHERE purpose = $1 AND scope = $2");
-        cmd.Parameters.Add(new() { Value = purpose });
-        cmd.Parameters.Add(new() { Value = scope });
-        return (int)cmd.ExecuteScalar()!;
-    }
-
-    private UnwrappedKey? Read(string sql, params object[] args)
+    private async ValueTask<UnwrappedKey?> ReadAsync(bool async, string sql, object[] args, CancellationToken ct)
     {
         using var cmd = db.CreateCommand(sql);
         foreach (var a in args)
         {
             cmd.Parameters.Add(new() { Value = a });
         }
-        using var r = cmd.ExecuteReader();
-        if (!r.Read())
+        var r = async ? await cmd.ExecuteReaderAsync(ct) : cmd.ExecuteReader();
+        try
         {
-            return null;
+            if (!(async ? await r.ReadAsync(ct) : r.Read()))
+            {
+                return null;
+            }
+            var row = ReadRow(r);
+            return row.Wrapped is null ? null : new UnwrappedKey(row.Id, row.Purpose, row.Scope, row.Version, Unwrap(kek, row));
         }
-        var row = ReadRow(r);
-        return row.Wrapped is null ? null : new UnwrappedKey(row.Id, row.Purpose, row.Scope, row.Version, Unwrap(kek, row));
+        finally
+        {
+            // Disposing reads the rest of the answer: awaited only on the asynchronous path.
+            if (async)
+            {
+                await r.DisposeAsync();
+            }
+            else
+            {
+                r.Dispose();
+            }
+        }
     }
+
+    /// <summary>The result of a lookup run with async: false, which completed without awaiting.</summary>
+    private static T Sync<T>(ValueTask<T> task) =>
+        task.IsCompleted ? task.GetAwaiter().GetResult() : throw new InvalidOperationException("A synchronous key lookup awaited.");
 
     public static WrappedKeyRow ReadRow(NpgsqlDataReader r) =>
         new(r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetInt32(3), r.GetInt32(4), r.IsDBNull(5) ? null : (byte[])r[5], r.GetString(6));
