@@ -2,6 +2,7 @@ using FastEndpoints;
 using JasperFx;
 using JasperFx.CodeGeneration;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.WebUtilities;
 using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Commands;
 using Payments.BuildingBlocks.Hosting;
@@ -132,6 +133,22 @@ internal static class GatewayPipeline
             : next(http);
     }
 
+    /// <summary>
+    /// A body sent without a length (chunked) is read to its end here, within the 64 KiB limit: one over the limit is
+    /// then a 413 whatever else is wrong with it. Read as it is parsed, a JSON error in its first chunk would answer 400
+    /// instead, or not, as the chunks happened to arrive. Bodies with a Content-Length are refused by Kestrel up front.
+    /// </summary>
+    private static async Task ReadChunkedBodies(HttpContext http, RequestDelegate next)
+    {
+        if (http.Request.ContentLength is null && http.Request.Headers.TransferEncoding.Count > 0)
+        {
+            http.Request.EnableBuffering(bufferThreshold: (int)Program.MaxRequestBodyBytes);
+            await http.Request.Body.DrainAsync(http.RequestAborted);
+            http.Request.Body.Position = 0;
+        }
+        await next(http);
+    }
+
     public static WebApplication UseGatewayPipeline(this WebApplication app)
     {
         app.UseMiddleware<RequestIdMiddleware>();
@@ -140,6 +157,7 @@ internal static class GatewayPipeline
         // Every bodiless error (unknown route, 405, 415, a bare 401) gets the problem shape, whatever the Accept header.
         app.UseStatusCodePages(ctx => ProblemDetailsSetup.WriteStatusProblemAsync(ctx.HttpContext));
         app.Use(RefuseUntypedBodies);
+        app.Use(ReadChunkedBodies);
         app.UseRouting();
         app.UseListenerGate();
         // Limits and shedding come before idempotency (the contract): a 429 or 503 leaves the key free.

@@ -184,8 +184,8 @@ internal static class PerfSuite
                 step => result.Phases.Add(new PhaseRecord(step, clock.Elapsed.TotalSeconds - step.Seconds, clock.Elapsed.TotalSeconds, "ramp")));
             result.Ramp = ramp;
             log.WriteLine($"  ramp: sustained {ramp.SustainedRate:0}/s within p99 {o.P99BoundMs} ms; stopped: {ramp.StopReason}");
-            var half = o.OpenRate ?? Math.Max(1, Math.Round(Math.Max(closed.Throughput, ramp.SustainedRate) / 2));
-            await Measure(o.OpenRate is null ? "half-max" : "fixed rate", () => LoadModels.OpenAsync(pair, half, o.OpenDuration));
+            var openRate = o.OpenRate ?? Math.Max(1, Math.Round(Math.Max(closed.Throughput, ramp.SustainedRate) / 2));
+            await Measure(o.OpenRate is null ? "half-max" : "fixed rate", () => LoadModels.OpenAsync(pair, openRate, o.OpenDuration));
         }
         foreach (var s in new IScenario[] { authcap, voids, refund }.Where(Ready))
         {

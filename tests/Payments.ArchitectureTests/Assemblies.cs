@@ -22,4 +22,15 @@ internal static class Assemblies
     /// <summary>Everything that runs in the Host process.</summary>
     public static IEnumerable<Assembly> HostSide =>
         ModuleNames.Select(Module).Concat(AllContracts).Append(Host).Append(VaultClient).Append(BuildingBlocks);
+
+    /// <summary>The checkout the tests were built from: the folder above the test binaries that holds the solution.</summary>
+    public static DirectoryInfo RepositoryRoot()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "Payments.Modular.sln")))
+        {
+            root = root.Parent ?? throw new InvalidOperationException("Payments.Modular.sln not found above the test binaries.");
+        }
+        return root;
+    }
 }

@@ -12,11 +12,7 @@ public sealed class GeneratedHandlerCodeTests
     [Fact]
     public async Task The_committed_handler_code_is_what_the_handlers_generate()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(root.FullName, "Payments.Modular.sln")))
-        {
-            root = root.Parent ?? throw new InvalidOperationException("Payments.Modular.sln not found above the test binaries.");
-        }
+        var root = Assemblies.RepositoryRoot();
         var work = Directory.CreateTempSubdirectory("codegen-");
         try
         {

@@ -25,11 +25,7 @@ public sealed partial class PackageReferenceTests
     [Fact]
     public void Every_package_a_project_references_is_used_by_its_code()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(root.FullName, "Payments.Modular.sln")))
-        {
-            root = root.Parent ?? throw new InvalidOperationException("Payments.Modular.sln not found above the test binaries.");
-        }
+        var root = Assemblies.RepositoryRoot();
         var unused = new List<string>();
         foreach (var project in Directory.EnumerateFiles(root.FullName, "*.csproj", SearchOption.AllDirectories)
                      .Where(p => !p.Contains($"{Path.DirectorySeparatorChar}artifacts{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))

@@ -94,6 +94,41 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
+    [Fact]
+    public async Task A_chunked_body_over_64_KiB_is_413_even_when_its_first_chunk_is_already_invalid()
+    {
+        var suite = await SuiteData.GetAsync();
+        using var http = suite.Gateway.HostClient(suite.A.AccessToken);
+        // The first chunk names a field no route has; the rest arrives later and takes the body past the limit.
+        var body = HostileRequests.Oversized(HostileRequests.BodyLimit + 1);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/transactions") { Content = new SlowChunks(body, 64, TimeSpan.FromMilliseconds(300)) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.TransferEncodingChunked = true;
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("payload_too_large", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+    }
+
+    /// <summary>A body sent as its first <c>head</c> bytes, then, after a pause, the rest.</summary>
+    private sealed class SlowChunks(byte[] body, int head, TimeSpan pause) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await stream.WriteAsync(body.AsMemory(0, head));
+            await stream.FlushAsync();
+            await Task.Delay(pause);
+            await stream.WriteAsync(body.AsMemory(head));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
     // Tables the gateway's background workers write on their own (event recording from earlier requests, the
     // Vault feed sync, outbox relays, delivery leases): a change there is not the refused request's doing.
     private static readonly string[] BackgroundTables =

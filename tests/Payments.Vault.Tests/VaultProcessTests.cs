@@ -209,19 +209,7 @@ public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFix
         var requestId = "req_logs_" + Guid.NewGuid().ToString("N");
         await gateway.CreateIntentAsync(requestId);
 
-        // The Vault writes its access line before answering; the file is written by the test kit's reader as it
-        // arrives, so allow it a moment to land.
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        List<Dictionary<string, string>> vaultLines;
-        while (true)
-        {
-            vaultLines = ParseLines(gateway.Processes.Vault.LogFile);
-            if (vaultLines.Any(l => l.GetValueOrDefault("request_id") == requestId) || DateTime.UtcNow > deadline)
-            {
-                break;
-            }
-            await Task.Delay(100);
-        }
+        var vaultLines = await VaultLinesOnceLoggedAsync(requestId);
         var hostLines = ParseLines(gateway.Processes.Hosts[0].LogFile);
 
         var mine = vaultLines.Where(l => l.GetValueOrDefault("request_id") == requestId).ToList();
@@ -244,21 +232,32 @@ public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFix
             await gateway.CreateIntentAsync(marker + "_" + i);
         }
 
-        // The access line of the last registration is written once its answer is done; wait for it, then read.
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!ParseLines(gateway.Processes.Vault.LogFile).Any(l => l.GetValueOrDefault("request_id") == marker + "_4")
-               && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
         // The exception's lines are written after the request's scope ended, so they carry no request id: any
         // unhandled exception in the Vault's log fails the test (none is ever expected).
-        var unhandled = ParseLines(gateway.Processes.Vault.LogFile)
+        var unhandled = (await VaultLinesOnceLoggedAsync(marker + "_4"))
             .Where(l => l.GetValueOrDefault("level") is "Error" or "Critical")
             .Where(l => l.GetValueOrDefault("category", "").StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal))
             .Select(l => l.GetValueOrDefault("exception_type") + ": " + l.GetValueOrDefault("message"))
             .ToList();
         Assert.Empty(unhandled);
+    }
+
+    /// <summary>
+    /// The Vault's log lines once the one of <paramref name="requestId"/> is there (or after 15 s): the Vault writes
+    /// its access line before answering, and the test kit's reader copies the file as lines arrive.
+    /// </summary>
+    private async Task<List<Dictionary<string, string>>> VaultLinesOnceLoggedAsync(string requestId)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            var lines = ParseLines(gateway.Processes.Vault.LogFile);
+            if (lines.Any(l => l.GetValueOrDefault("request_id") == requestId) || DateTime.UtcNow > deadline)
+            {
+                return lines;
+            }
+            await Task.Delay(100);
+        }
     }
 
     /// <summary>Every JSON line of a log, failing on any key that appears twice in one line.</summary>

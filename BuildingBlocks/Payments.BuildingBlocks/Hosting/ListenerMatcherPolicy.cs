@@ -17,21 +17,20 @@ internal sealed class ListenerMatcherPolicy(IOptions<ListenerOptions> options) :
     // Before HttpMethodMatcherPolicy (-1000), which builds the 405 endpoints from whatever candidates remain.
     public override int Order => -2000;
 
-    private static readonly ListenerRole[] DefaultRoles = [ListenerRole.Public];
+    private readonly HashSet<ListenerRole> untagged = Listeners.ParseRoles(options.Value.Untagged);
 
     // Every node, marked endpoints or not: an unmarked endpoint is public, and must not be seen from the others.
     public bool AppliesToEndpoints(IReadOnlyList<Endpoint> endpoints) => endpoints.Count > 0;
 
     public IReadOnlyList<PolicyNodeEdge> GetEdges(IReadOnlyList<Endpoint> endpoints)
     {
-        var untagged = Listeners.ParseRoles(options.Value.Untagged);
         var edges = new List<PolicyNodeEdge>();
         foreach (var role in Enum.GetValues<ListenerRole>())
         {
-            edges.Add(new PolicyNodeEdge(role, endpoints.Where(e => RolesOf(e).Contains(role)).ToList()));
+            edges.Add(new PolicyNodeEdge(role, endpoints.Where(e => ListenerMetadata.RolesOf(e).Contains(role)).ToList()));
         }
         // A request that came through none of the listeners (the in-memory test server) sees the Untagged roles.
-        edges.Add(new PolicyNodeEdge(Untagged.Instance, endpoints.Where(e => RolesOf(e).Any(untagged.Contains)).ToList()));
+        edges.Add(new PolicyNodeEdge(Untagged.Instance, endpoints.Where(e => ListenerMetadata.RolesOf(e).Any(untagged.Contains)).ToList()));
         return edges;
     }
 
@@ -39,7 +38,7 @@ internal sealed class ListenerMatcherPolicy(IOptions<ListenerOptions> options) :
     {
         var byRole = new int[Enum.GetValues<ListenerRole>().Length];
         Array.Fill(byRole, exitDestination);
-        var untagged = exitDestination;
+        var noListener = exitDestination;
         foreach (var edge in edges)
         {
             if (edge.State is ListenerRole role)
@@ -48,23 +47,20 @@ internal sealed class ListenerMatcherPolicy(IOptions<ListenerOptions> options) :
             }
             else
             {
-                untagged = edge.Destination;
+                noListener = edge.Destination;
             }
         }
-        return new JumpTable(byRole, untagged);
+        return new JumpTable(byRole, noListener);
     }
-
-    private static IReadOnlyList<ListenerRole> RolesOf(Endpoint endpoint) =>
-        endpoint.Metadata.GetMetadata<ListenerMetadata>()?.Roles ?? DefaultRoles;
 
     private sealed class Untagged
     {
         public static readonly Untagged Instance = new();
     }
 
-    private sealed class JumpTable(int[] byRole, int untagged) : PolicyJumpTable
+    private sealed class JumpTable(int[] byRole, int noListener) : PolicyJumpTable
     {
         public override int GetDestination(HttpContext httpContext) =>
-            httpContext.ListenerOf() is { } role ? byRole[(int)role] : untagged;
+            httpContext.ListenerOf() is { } role ? byRole[(int)role] : noListener;
     }
 }

@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -170,7 +170,7 @@ public static class Listeners
             {
                 return next(context);
             }
-            var allowed = endpoint.Metadata.GetMetadata<ListenerMetadata>()?.Roles ?? [ListenerRole.Public];
+            var allowed = ListenerMetadata.RolesOf(endpoint);
             var served = context.ListenerOf() is { } role ? allowed.Contains(role) : allowed.Any(untagged.Contains);
             if (served)
             {
@@ -190,7 +190,14 @@ public static class Listeners
 }
 
 /// <summary>The roles an endpoint is served on.</summary>
-public sealed record ListenerMetadata(IReadOnlyList<ListenerRole> Roles);
+public sealed record ListenerMetadata(IReadOnlyList<ListenerRole> Roles)
+{
+    private static readonly ListenerRole[] PublicOnly = [ListenerRole.Public];
+
+    /// <summary>The roles <paramref name="endpoint"/> is served on: its metadata's, else public only.</summary>
+    public static IReadOnlyList<ListenerRole> RolesOf(Endpoint endpoint) =>
+        endpoint.Metadata.GetMetadata<ListenerMetadata>()?.Roles ?? PublicOnly;
+}
 
 /// <summary>This process's default layout, for start-up checks and logs.</summary>
 public sealed record ListenerLayout(IReadOnlyDictionary<ListenerRole, string> Defaults);

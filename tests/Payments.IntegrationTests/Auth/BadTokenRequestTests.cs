@@ -36,6 +36,10 @@ public sealed class BadTokenRequestTests(AuthFixture gateway) : IClassFixture<Au
     [InlineData("{\"client_id\":1,\"client_secret\":\"sk_x\"}", "client_id")]
     [InlineData("[]", "body")]
     [InlineData("{\"client_id\":", "body")]
+    // A NUL cannot be stored in PostgreSQL text: it reached the client lookup and came back a 500.
+    [InlineData("{\"client_id\":\"\\u0000\",\"client_secret\":\"sk_x\"}", "client_id")]
+    [InlineData("{\"client_id\":\"cli_x\\u0001\",\"client_secret\":\"sk_x\"}", "client_id")]
+    [InlineData("{\"client_id\":\"cli_x\",\"client_secret\":\"sk_\\u0000\"}", "client_secret")]
     public async Task Json_with_missing_extra_or_mistyped_fields_is_400(string json, string field)
     {
         using var http = gateway.CreateClient();
@@ -54,6 +58,7 @@ public sealed class BadTokenRequestTests(AuthFixture gateway) : IClassFixture<Au
     [InlineData("grant_type=client_credentials&client_id=cli_x&client_secret=sk_x&extra=1", "extra")]
     [InlineData("grant_type=client_credentials&client_id=a&client_id=b&client_secret=sk_x", "client_id")]
     [InlineData("grant_type=password&client_id=cli_x&client_secret=sk_x", "grant_type")]
+    [InlineData("grant_type=client_credentials&client_id=cli_%00&client_secret=sk_x", "client_id")]
     public async Task Form_with_missing_extra_repeated_fields_or_another_grant_is_400(string form, string field)
     {
         using var http = gateway.CreateClient();

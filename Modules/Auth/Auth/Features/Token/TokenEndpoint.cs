@@ -28,7 +28,6 @@ internal sealed class TokenEndpoint(
     {
         Post("/v1/auth/token");
         AllowAnonymous();
-        // No Accepts metadata: routing would answer 415 itself for a bare Basic or bodiless request.
         // No Accepts metadata: routing would itself answer 415 to a bodiless HTTP Basic or revoke request.
         Description(b => b
             .Produces<TokenResponse>(200, "application/json")

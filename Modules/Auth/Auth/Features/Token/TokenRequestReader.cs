@@ -75,6 +75,15 @@ internal static class TokenRequestReader
         {
             errors["client_secret"] = ["client_secret is too long."];
         }
+        // No issued credential holds a control character, and a NUL cannot even reach PostgreSQL's text type.
+        if (id is not null && id.Any(char.IsControl) && !errors.ContainsKey("client_id"))
+        {
+            errors["client_id"] = ["client_id must not contain control characters."];
+        }
+        if (secret is not null && secret.Any(char.IsControl) && !errors.ContainsKey("client_secret"))
+        {
+            errors["client_secret"] = ["client_secret must not contain control characters."];
+        }
         if (errors.Count > 0)
         {
             throw new TokenRequestException(400, ErrorCodes.ValidationFailed, "invalid_request", "The token request is not valid.", errors);
