@@ -45,6 +45,12 @@ internal sealed record PerfOptions
     /// </summary>
     public double? OpenRate { get; init; }
 
+    /// <summary>
+    /// The Host's admission limits for this run (<c>--admission MAX[:QUEUE]</c>), to size them from a sweep; the
+    /// product's defaults otherwise.
+    /// </summary>
+    public Payments.BuildingBlocks.RateLimiting.AdmissionOptions Admission { get; init; } = new();
+
     public double RampStartRate { get; init; } = 100;
 
     public double RampFactor { get; init; } = 1.25;
@@ -123,13 +129,21 @@ internal sealed record PerfOptions
                 "--reference-seconds" => o with { ReferenceDuration = TimeSpan.FromSeconds(Num()) },
                 "--ramp-start" => o with { RampStartRate = Num() },
                 "--open-rate" => o with { OpenRate = Num() },
+                "--admission" => o with { Admission = ParseAdmission(Next()) },
                 "--ramp-steps" => o with { RampMaxSteps = (int)Num() },
                 "--merchants" => o with { MerchantsPerScenario = (int)Num() },
                 _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --smoke --out DIR --only pair,list --hosts N --duration S " +
-                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --open-rate R --merchants N"),
+                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --open-rate R --admission MAX[:QUEUE] --merchants N"),
             };
         }
         return o;
+    }
+
+    private static Payments.BuildingBlocks.RateLimiting.AdmissionOptions ParseAdmission(string value)
+    {
+        var parts = value.Split(':');
+        var max = int.Parse(parts[0], CultureInfo.InvariantCulture);
+        return new() { MaxConcurrent = max, QueueLimit = parts.Length > 1 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : max };
     }
 
     private static PerfOptions WithDuration(PerfOptions o, TimeSpan d) => o with { ClosedDuration = d, OpenDuration = d };

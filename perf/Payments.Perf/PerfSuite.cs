@@ -57,8 +57,6 @@ internal sealed class SuiteResult
 /// </summary>
 internal static class PerfSuite
 {
-    private static readonly Payments.BuildingBlocks.RateLimiting.AdmissionOptions Admission = new();
-
     public static async Task<SuiteResult> RunAsync(PerfOptions o, TextWriter log)
     {
         var result = new SuiteResult { Options = o };
@@ -74,9 +72,9 @@ internal static class PerfSuite
             {
                 ["Auth__TokenLifetime"] = "01:00:00",
                 // The product's admission control, not the test kit's patient queue: the overload phase measures it.
-                ["Admission__MaxConcurrent"] = $"{Admission.MaxConcurrent}",
-                ["Admission__QueueLimit"] = $"{Admission.QueueLimit}",
-                ["Admission__QueueTimeout"] = Admission.QueueTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+                ["Admission__MaxConcurrent"] = $"{o.Admission.MaxConcurrent}",
+                ["Admission__QueueLimit"] = $"{o.Admission.QueueLimit}",
+                ["Admission__QueueTimeout"] = o.Admission.QueueTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
                 ["Telemetry__Enabled"] = o.Telemetry ? "true" : "false",
             },
             VaultEnvironment = new Dictionary<string, string> { ["Telemetry__Enabled"] = o.Telemetry ? "true" : "false" },

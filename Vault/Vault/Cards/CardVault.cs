@@ -387,7 +387,7 @@ internal sealed class CardVault(
         {
             // The key could not be read now (the database is away, say): nothing was asked, so the reservation is
             // given back at once and a retry goes ahead, instead of being refused as "in progress" until the
-            // reservation counts as abandoned. If the release fails too, that is where it ends up.
+            // reservation counts as abandoned (which is still the fallback when the release fails as well).
             logger.LogWarning("A card use failed before the acquirer was asked; its attempt key is released: {Error}", e.GetType().Name);
             try
             {
