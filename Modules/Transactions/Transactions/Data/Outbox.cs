@@ -93,6 +93,14 @@ internal sealed class OutboxRelay(
         // Wolverine (registered later, so stopped earlier) fail the deliveries in flight first.
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStopping);
         var ct = stopping.Token;
+        try
+        {
+            await StartedAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
         while (!ct.IsCancellationRequested)
         {
             try
@@ -118,6 +126,18 @@ internal sealed class OutboxRelay(
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Waits until every hosted service has started. Wolverine's is registered after the modules' and refuses messages
+    /// until it has started: a relay that leased rows before then (pending rows after a crash) failed the whole batch
+    /// with WolverineHasNotStartedException and fell back to one-by-one delivery.
+    /// </summary>
+    private async Task StartedAsync(CancellationToken ct)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        await started.Task.WaitAsync(ct);
     }
 
     /// <summary>Delivers one batch of pending events; returns how many were taken.</summary>
