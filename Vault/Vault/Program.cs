@@ -78,6 +78,14 @@ public sealed partial class Program
         services.AddHostedService<RetentionSweep>();
         services.AddDualControl();
         services.AddVaultSecurity();
+        // Not the Host's swept defaults (ADR 40): the Vault serves every Host, and its card uses share group commits,
+        // so more of them in flight make its commits cheaper. Configured before the section, which still overrides.
+        services.Configure<AdmissionOptions>(o =>
+        {
+            o.MaxConcurrent = 48;
+            o.QueueLimit = 48;
+            o.QueueTimeout = TimeSpan.FromMilliseconds(10);
+        });
         services.AddAdmissionControl(config);
 
         var keyLifetime = config.GetSection("Vault").Get<VaultOptions>()?.KeyLifetime ?? TimeSpan.FromDays(90);

@@ -38,4 +38,26 @@ public sealed class MeasureTests
         Assert.Equal(1, step.Errors["transport:timeout"]);
         Assert.True(step.PercentileMs(50) >= 10);
     }
+
+    [Fact]
+    public void Refusals_are_a_step_of_their_own_in_the_server_side_latency()
+    {
+        const string Scrape = """
+            http_server_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",http_route="/v1/transactions",le="0.025"} 9
+            http_server_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",http_route="/v1/transactions",le="+Inf"} 10
+            http_server_request_duration_seconds_sum{http_request_method="POST",http_response_status_code="201",http_route="/v1/transactions"} 0.2
+            http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="201",http_route="/v1/transactions"} 10
+            http_server_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="503",http_route="/v1/transactions",le="0.005"} 4
+            http_server_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="503",http_route="/v1/transactions",le="+Inf"} 4
+            http_server_request_duration_seconds_sum{http_request_method="POST",http_response_status_code="503",http_route="/v1/transactions"} 0.004
+            http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="503",http_route="/v1/transactions"} 4
+            """;
+
+        var steps = ServerMetrics.Delta([], [.. ServerMetrics.Parse("Host", Scrape)]);
+
+        Assert.Equal(10, steps.Single(s => s.Step == "POST /v1/transactions").Count);
+        var refused = steps.Single(s => s.Step == "POST /v1/transactions → 503");
+        Assert.Equal(4, refused.Count);
+        Assert.Equal(1.0, refused.MeanMs, 3);
+    }
 }

@@ -90,7 +90,7 @@ internal sealed partial class ServerMetrics(IReadOnlyList<(string Process, Uri M
         return lower;
     }
 
-    private static IEnumerable<HistogramSeries> Parse(string process, string text)
+    internal static IEnumerable<HistogramSeries> Parse(string process, string text)
     {
         var series = new Dictionary<(string Name, string Step), (SortedDictionary<double, double> Buckets, double Sum, double Count)>();
         foreach (var line in text.Split('\n'))
@@ -105,6 +105,12 @@ internal sealed partial class ServerMetrics(IReadOnlyList<(string Process, Uri M
             if (labels.TryGetValue("http_request_method", out var method))
             {
                 step = method + " " + step;
+            }
+            // Refusals apart: how fast the gateway itself refuses, next to what the load generator (sharing the
+            // cores) measured.
+            if (labels.TryGetValue("http_response_status_code", out var status) && status is "429" or "503")
+            {
+                step += " → " + status;
             }
             var key = (m.Groups["name"].Value, step);
             var s = series.GetValueOrDefault(key, (new SortedDictionary<double, double>(), 0, 0));
