@@ -46,7 +46,7 @@ internal sealed record PerfOptions
     public double? OpenRate { get; init; }
 
     /// <summary>
-    /// The Host's admission limits for this run (<c>--admission MAX[:QUEUE[:WAIT_MS]]</c>), to size them from a sweep; the
+    /// The Host's admission limits for this run (<c>--admission MAX[:QUEUE[:WAIT_MS[:OVERLOAD_WAIT_MS]]]</c>), to size them from a sweep; the
     /// product's defaults otherwise.
     /// </summary>
     public Payments.BuildingBlocks.RateLimiting.AdmissionOptions Admission { get; init; } = new();
@@ -133,7 +133,7 @@ internal sealed record PerfOptions
                 "--ramp-steps" => o with { RampMaxSteps = (int)Num() },
                 "--merchants" => o with { MerchantsPerScenario = (int)Num() },
                 _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --smoke --out DIR --only pair,list --hosts N --duration S " +
-                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --open-rate R --admission MAX[:QUEUE[:WAIT_MS]] --merchants N"),
+                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --open-rate R --admission MAX[:QUEUE[:WAIT_MS[:OVERLOAD_WAIT_MS]]] --merchants N"),
             };
         }
         return o;
@@ -149,6 +149,8 @@ internal sealed record PerfOptions
             MaxConcurrent = max,
             QueueLimit = parts.Length > 1 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : max,
             QueueTimeout = parts.Length > 2 ? TimeSpan.FromMilliseconds(int.Parse(parts[2], CultureInfo.InvariantCulture)) : defaults.QueueTimeout,
+            OverloadQueueTimeout = parts.Length > 3
+                ? TimeSpan.FromMilliseconds(int.Parse(parts[3], CultureInfo.InvariantCulture)) : defaults.OverloadQueueTimeout,
         };
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Payments.BuildingBlocks.Http;
@@ -8,11 +9,18 @@ namespace Payments.BuildingBlocks.RateLimiting;
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Method)]
 public sealed class AdmissionExemptAttribute : Attribute;
 
-/// <summary>The places for writes in this process (one per process, whatever the pipeline).</summary>
+/// <summary>
+/// The places for writes in this process (one per process, whatever the pipeline). The wait for a place adapts, in
+/// the spirit of CoDel: a burst on a gateway that refused nothing lately waits up to
+/// <see cref="AdmissionOptions.QueueTimeout"/>, so it is served rather than shed; within
+/// <see cref="AdmissionOptions.OverloadWindow"/> of a refusal the queue is standing, not absorbing a burst, and a
+/// write waits only <see cref="AdmissionOptions.OverloadQueueTimeout"/>, so refusals stay immediate.
+/// </summary>
 public sealed class AdmissionGate(IOptions<AdmissionOptions> options) : IDisposable
 {
     private readonly SemaphoreSlim places = new(Math.Max(1, options.Value.MaxConcurrent));
     private int waiting;
+    private long lastRefusal = long.MinValue;
 
     public AdmissionOptions Options { get; } = options.Value;
 
@@ -21,6 +29,16 @@ public sealed class AdmissionGate(IOptions<AdmissionOptions> options) : IDisposa
 
     /// <summary>Writes waiting for a place now.</summary>
     public int Waiting => Volatile.Read(ref waiting);
+
+    /// <summary>True while a refusal is recent: waits are short.</summary>
+    public bool Overloaded
+    {
+        get
+        {
+            var last = Interlocked.Read(ref lastRefusal);
+            return last != long.MinValue && Stopwatch.GetElapsedTime(last) < Options.OverloadWindow;
+        }
+    }
 
     /// <summary>True when a place was taken (give it back with <see cref="Leave"/>); false when the write is refused.</summary>
     public async ValueTask<bool> TryEnterAsync(CancellationToken ct)
@@ -32,11 +50,12 @@ public sealed class AdmissionGate(IOptions<AdmissionOptions> options) : IDisposa
         if (Interlocked.Increment(ref waiting) > Options.QueueLimit)
         {
             Interlocked.Decrement(ref waiting);
-            return false;
+            return Refused();
         }
         try
         {
-            return await places.WaitAsync(Options.QueueTimeout, ct);
+            var wait = Overloaded ? Options.OverloadQueueTimeout : Options.QueueTimeout;
+            return await places.WaitAsync(wait, ct) || Refused();
         }
         finally
         {
@@ -47,11 +66,17 @@ public sealed class AdmissionGate(IOptions<AdmissionOptions> options) : IDisposa
     public void Leave() => places.Release();
 
     public void Dispose() => places.Dispose();
+
+    private bool Refused()
+    {
+        Interlocked.Exchange(ref lastRefusal, Stopwatch.GetTimestamp());
+        return false;
+    }
 }
 
 /// <summary>
 /// A concurrency limit in front of the routes that write: at most <see cref="AdmissionOptions.MaxConcurrent"/> run at
-/// once, <see cref="AdmissionOptions.QueueLimit"/> more wait up to <see cref="AdmissionOptions.QueueTimeout"/>, and the
+/// once, <see cref="AdmissionOptions.QueueLimit"/> more wait a while (see <see cref="AdmissionGate"/>), and the
 /// rest get 503 <c>overloaded</c> with <c>Retry-After</c> at once, before authentication, so a refusal touches neither
 /// PostgreSQL, Redis nor the Vault. What is admitted keeps its normal latency instead of queueing behind the excess.
 /// Reads, health and exempt routes pass. See docs/adr/0040-rate-limits-and-admission.md.

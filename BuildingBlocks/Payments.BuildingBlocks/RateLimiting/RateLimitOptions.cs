@@ -27,17 +27,23 @@ public sealed class AdmissionOptions
     public const string Section = "Admission";
 
     // Defaults from the load suite's overload sweep on 2 cores (perf/RESULTS.md, 2026-12-04, ADR 40): 8 writes per core
-    // at once keep the CPU for what is admitted; a short queue with a short wait makes most refusals immediate, and
-    // one waiting longer than a few ms would only be refused later.
+    // at once keep the CPU for what is admitted. A burst waits for a place; once the gateway is refusing, a write waits
+    // only a moment, because one that waits longer would mostly be refused in the end anyway, later.
 
     /// <summary>Writes served at once by this process; the rest wait in the queue. 0 turns admission control off.</summary>
     public int MaxConcurrent { get; set; } = 8 * Environment.ProcessorCount;
 
     /// <summary>Writes that may wait for a place; one more is refused at once.</summary>
-    public int QueueLimit { get; set; } = 4 * Environment.ProcessorCount;
+    public int QueueLimit { get; set; } = 32 * Environment.ProcessorCount;
 
-    /// <summary>The longest a write waits for a place before it is refused.</summary>
-    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromMilliseconds(2);
+    /// <summary>The longest a write waits for a place before it is refused, while nothing was refused lately (a burst).</summary>
+    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The longest a write waits for a place within <see cref="OverloadWindow"/> after a refusal (overload).</summary>
+    public TimeSpan OverloadQueueTimeout { get; set; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>How long after a refusal the gateway counts as overloaded, so waits are short.</summary>
+    public TimeSpan OverloadWindow { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>What a refusal's <c>Retry-After</c> says.</summary>
     public int RetryAfterSeconds { get; set; } = 1;

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Options;
+using Payments.BuildingBlocks.RateLimiting;
+
+namespace Payments.IntegrationTests.Limits;
+
+/// <summary>
+/// The admission gate's wait: a burst on a gateway that refused nothing lately waits for a place and is served; once a
+/// write was refused, the queue is standing and a write waits only a moment, so refusals stay immediate.
+/// </summary>
+public sealed class AdmissionGateTests
+{
+    private static AdmissionGate Gate(TimeSpan overloadWindow) => new(Options.Create(new AdmissionOptions
+    {
+        MaxConcurrent = 1,
+        QueueLimit = 2,
+        QueueTimeout = TimeSpan.FromSeconds(30),
+        OverloadQueueTimeout = TimeSpan.FromMilliseconds(1),
+        OverloadWindow = overloadWindow,
+    }));
+
+    [Fact]
+    public async Task A_burst_waits_for_a_place_and_is_served_rather_than_refused()
+    {
+        using var gate = Gate(TimeSpan.FromMinutes(1));
+        Assert.True(await gate.TryEnterAsync(CancellationToken.None));
+
+        var second = gate.TryEnterAsync(CancellationToken.None).AsTask();
+        // Far past the overload wait: it is still waiting, not refused.
+        await Task.Delay(200);
+        Assert.False(second.IsCompleted);
+        gate.Leave();
+
+        Assert.True(await second.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(gate.Overloaded);
+    }
+
+    [Fact]
+    public async Task After_a_refusal_a_write_waits_only_the_overload_wait_and_later_the_long_one_again()
+    {
+        using var gate = Gate(TimeSpan.FromMilliseconds(500));
+        Assert.True(await gate.TryEnterAsync(CancellationToken.None));
+        var queued = new[] { gate.TryEnterAsync(CancellationToken.None).AsTask(), gate.TryEnterAsync(CancellationToken.None).AsTask() };
+
+        // The queue is full: refused at once, and the gate counts as overloaded.
+        Assert.False(await gate.TryEnterAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(gate.Overloaded);
+
+        // A write joining the queue now is refused after the overload wait, not the 30 s burst wait.
+        gate.Leave();
+        Assert.True(await queued[0].WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(await gate.TryEnterAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // Past the window with no refusal, a write waits for a place again.
+        await Task.Delay(TimeSpan.FromMilliseconds(700));
+        Assert.False(gate.Overloaded);
+        var late = gate.TryEnterAsync(CancellationToken.None).AsTask();
+        await Task.Delay(100);
+        Assert.False(late.IsCompleted);
+        gate.Leave();
+        Assert.True(await queued[1].WaitAsync(TimeSpan.FromSeconds(10)));
+        gate.Leave();
+        Assert.True(await late.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+}
