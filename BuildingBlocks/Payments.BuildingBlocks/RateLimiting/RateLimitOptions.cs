@@ -37,7 +37,7 @@ public sealed class AdmissionOptions
     public int QueueLimit { get; set; } = 32 * Environment.ProcessorCount;
 
     /// <summary>The longest a write waits for a place before it is refused, while nothing was refused lately (a burst).</summary>
-    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
+    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>The longest a write waits for a place within <see cref="OverloadWindow"/> after a refusal (overload).</summary>
     public TimeSpan OverloadQueueTimeout { get; set; } = TimeSpan.FromMilliseconds(2);
