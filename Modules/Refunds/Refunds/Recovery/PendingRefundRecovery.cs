@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Payments.BuildingBlocks.Http;
 using Payments.Refunds.Acquiring;
 using Payments.Transactions.Contracts;
 
@@ -68,6 +69,12 @@ internal sealed class PendingRefundRecovery(
                 booked++;
                 logger.LogWarning("Recovered refund {RefundTrxId} of {PaymentTrxId}: booked {Status}",
                     pending.RefundTrxId, pending.PaymentTrxId, recorded.Refund.Status);
+            }
+            catch (ProblemException e) when (e.Status == 422)
+            {
+                // The Vault holds this attempt key for another request: asking again will not tell; an operator must.
+                logger.LogCritical("Refund {RefundTrxId} of {PaymentTrxId} stays reserved: the Vault refused its attempt key ({Code})",
+                    pending.RefundTrxId, pending.PaymentTrxId, e.Code);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
