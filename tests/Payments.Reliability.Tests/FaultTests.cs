@@ -134,6 +134,7 @@ public sealed class FaultTests(FaultGateway gateway, ITestOutputHelper output) :
             }
         }
         await ScanForCardDataAsync(p, broken);
+        await CheckRefundReservationsAsync(p, broken);
 
         var attempts = all.Sum(r => r.Attempts.Count);
         var acknowledged = all.Count(r => r.Acknowledged);
@@ -372,6 +373,31 @@ public sealed class FaultTests(FaultGateway gateway, ITestOutputHelper output) :
             {
                 broken.Enqueue($"a replay without Idempotent-Replayed: true: {r}");
             }
+        }
+    }
+
+    /// <summary>
+    /// Refunds in flight (docs/adr/0082): once every refund has its final answer none is left reserved, and no payment
+    /// has more refunded and reserved than captured, or a reserved amount its pending reservations do not account for.
+    /// </summary>
+    private static async Task CheckRefundReservationsAsync(GatewayProcesses p, ConcurrentQueue<string> broken)
+    {
+        await using var conn = new Npgsql.NpgsqlConnection(p.HostConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand("""
+            SELECT t.trx_id, t.captured_amount, t.refunded_amount, t.refund_reserved_amount, coalesce(r.held, 0)
+              FROM transactions.transactions t
+              LEFT JOIN (SELECT payment_trx_id, sum(amount) AS held FROM transactions.refund_reservations
+                          WHERE state = 'pending' GROUP BY 1) r ON r.payment_trx_id = t.trx_id
+             WHERE t.refund_reserved_amount <> 0 OR r.held IS NOT NULL
+                OR t.refunded_amount + t.refund_reserved_amount > t.captured_amount
+             LIMIT 20
+            """, conn);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            broken.Enqueue($"{reader.GetString(0)}: captured {reader.GetInt64(1)}, refunded {reader.GetInt64(2)}, reserved " +
+                           $"{reader.GetInt64(3)}, pending reservations {reader.GetInt64(4)} after every refund was answered");
         }
     }
 

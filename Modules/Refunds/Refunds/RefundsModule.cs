@@ -1,8 +1,10 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Payments.BuildingBlocks.Hosting;
+using Payments.Refunds.Acquiring;
 using Payments.Refunds.Concurrency;
 using Payments.Refunds.Data;
+using Payments.Refunds.Recovery;
 
 namespace Payments.Refunds;
 
@@ -13,7 +15,11 @@ public static class RefundsModule
 
     private static void AddServices(IServiceCollection services, IConfiguration config)
     {
+        services.Configure<RefundsOptions>(config.GetSection(RefundsOptions.Section));
         services.AddSingleton<RefundRecords>();
         services.AddSingleton<PaymentQueue>();
+        services.AddSingleton<RefundCompletion>();
+        services.AddSingleton<PendingRefundRecovery>();
+        services.AddHostedService(sp => sp.GetRequiredService<PendingRefundRecovery>());
     }
 }

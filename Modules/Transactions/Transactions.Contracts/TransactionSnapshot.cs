@@ -40,6 +40,13 @@ public sealed record TransactionSnapshot(
     [JsonIgnore]
     public string? CardToken { get; init; }
 
+    /// <summary>
+    /// What refunds in flight hold of a payment (reserved, not yet booked); given to <see cref="IRefundLedger"/> callers
+    /// only, never shown: a reservation changes nothing a reader sees until it is booked.
+    /// </summary>
+    [JsonIgnore]
+    public long RefundReserved { get; init; }
+
     /// <summary>What remains to capture or void on a payment.</summary>
     [JsonIgnore]
     public long Remaining => OrderAmount - CapturedAmount - VoidedAmount;

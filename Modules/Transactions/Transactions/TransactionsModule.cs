@@ -24,6 +24,7 @@ public static class TransactionsModule
         services.AddSingleton<OutboxRelay>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
         services.AddSingleton<ITelemetrySampler, OutboxGauges>();
+        services.AddSingleton<ITelemetrySampler, RefundReservationGauges>();
         services.AddSingleton<ExpirySweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
         services.AddSingleton<ApprovalReconciler>();

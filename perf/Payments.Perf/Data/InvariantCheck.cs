@@ -12,7 +12,8 @@ internal sealed record InvariantReport(long Payments, long Captures, long Voids,
 /// <summary>
 /// After the run, against the Host's database: every acknowledged payment and refund is there exactly once, with the
 /// acknowledged amount; no acknowledged capture, void or refund is missing from its payment's amounts; no payment
-/// anywhere has more captured and voided than authorized, or more refunded than captured; and a payment's CAPTURE
+/// anywhere has more captured and voided than authorized, or more refunded and reserved for refunds in flight than
+/// captured, or a reserved amount other than its pending reservations'; and a payment's CAPTURE
 /// history entries add up to its captured amount (nothing recorded twice).
 /// </summary>
 internal static class InvariantCheck
@@ -103,18 +104,40 @@ internal static class InvariantCheck
             }
         }
 
-        // Bounds, over every row (seeded ones included).
+        // Bounds, over every row (seeded ones included). Refunds in flight (reserved, docs/adr/0082) count with the
+        // refunded amount: the acquirer may have made them.
+        var reserved = s.Has("refund_reserved_amount") ? "refund_reserved_amount" : "0";
         await using (var cmd = new NpgsqlCommand(
             $"""
-            SELECT "{s.IdColumn}", order_amount, captured_amount, voided_amount, {refunded} FROM {s.Table}
-            WHERE captured_amount < 0 OR voided_amount < 0 OR captured_amount + voided_amount > order_amount OR {refunded} > captured_amount
+            SELECT "{s.IdColumn}", order_amount, captured_amount, voided_amount, {refunded}, {reserved} FROM {s.Table}
+            WHERE captured_amount < 0 OR voided_amount < 0 OR captured_amount + voided_amount > order_amount
+               OR {refunded} + {reserved} > captured_amount OR {reserved} < 0
             LIMIT 20
             """, conn))
         await using (var r = await cmd.ExecuteReaderAsync())
         {
             while (await r.ReadAsync())
             {
-                Fail($"{r.GetString(0)}: order {r.GetInt64(1)}, captured {r.GetInt64(2)}, voided {r.GetInt64(3)}, refunded {r.GetInt64(4)}: over its bound");
+                Fail($"{r.GetString(0)}: order {r.GetInt64(1)}, captured {r.GetInt64(2)}, voided {r.GetInt64(3)}, refunded {r.GetInt64(4)}, reserved {r.GetInt64(5)}: over its bound");
+            }
+        }
+
+        // Each payment's reserved amount is exactly what its pending reservations hold.
+        if (reserved != "0")
+        {
+            await using var cmd = new NpgsqlCommand(
+                $"""
+                SELECT t."{s.IdColumn}", t.refund_reserved_amount, coalesce(p.held, 0)
+                FROM {s.Table} t
+                LEFT JOIN (SELECT payment_trx_id, sum(amount) AS held FROM transactions.refund_reservations
+                           WHERE state = 'pending' GROUP BY 1) p ON p.payment_trx_id = t."{s.IdColumn}"
+                WHERE t.refund_reserved_amount <> coalesce(p.held, 0)
+                LIMIT 20
+                """, conn);
+            await using var r = await cmd.ExecuteReaderAsync();
+            while (await r.ReadAsync())
+            {
+                Fail($"{r.GetString(0)}: refund_reserved_amount {r.GetInt64(1)} but its pending reservations hold {r.GetInt64(2)}");
             }
         }
 

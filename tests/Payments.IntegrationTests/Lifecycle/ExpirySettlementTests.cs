@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Payments.IntegrationTests.Transactions;
 using Payments.TestKit;
+using Payments.Transactions.Contracts;
 using Payments.Transactions.Lifecycle;
 using static Payments.IntegrationTests.Transactions.Api;
 
@@ -204,11 +205,11 @@ public sealed class ExpirySettlementTests(TransactionsFixture gateway) : IClassF
         var token = await gateway.TokenizeCardAsync(merchant);
         var id = Str(await AuthorizeAsync(merchant, token, amount: 1000, operation: "authcap"), "trx_id");
         // A refund of the whole capture, recorded through the ledger the Refunds module uses.
-        var ledger = gateway.HostServices.GetRequiredService<Payments.Transactions.Contracts.IRefundLedger>();
-        var refund = await ledger.RecordRefundAsync(merchant.MerchantId, id,
-            (p, _) => Task.FromResult(new Payments.Transactions.Contracts.RefundDecision(p.Refundable, true, null, "customer asked")),
-            CancellationToken.None);
-        Assert.Equal("CAPTURED", refund!.Refund.Status);
+        var ledger = gateway.HostServices.GetRequiredService<IRefundLedger>();
+        var reserved = await ledger.ReserveRefundAsync(RefundOf(merchant, id), p => p.Refundable, CancellationToken.None);
+        Assert.Equal(RefundReservationOutcome.Reserved, reserved.Outcome);
+        var refund = await ledger.BookRefundAsync(reserved.Pending!, new RefundDecision(true, null, "A1"), CancellationToken.None);
+        Assert.Equal("CAPTURED", refund.Refund.Status);
         Assert.Equal(1000, refund.Payment.RefundedAmount);
 
         var chargeback = await PostAsync(merchant.Http, "/v1/sandbox/chargebacks", new { trx_id = id, amount = 1000, reason_code = "fraudulent" });
@@ -218,8 +219,15 @@ public sealed class ExpirySettlementTests(TransactionsFixture gateway) : IClassF
         Assert.True(payment["over_recovered"]!.GetValue<bool>());
         Assert.Equal(1000, Long(payment, "refunded_amount"));
         Assert.Equal(1000, Long(payment, "charged_back_amount"));
-        await Assert.ThrowsAsync<Payments.BuildingBlocks.Http.ProblemException>(() => ledger.RecordRefundAsync(merchant.MerchantId, id,
-            (_, _) => Task.FromResult(new Payments.Transactions.Contracts.RefundDecision(1, true, null, null)), CancellationToken.None));
+        // The database refuses the reservation even when the caller's rules would allow it.
+        await Assert.ThrowsAsync<Payments.BuildingBlocks.Http.ProblemException>(() =>
+            ledger.ReserveRefundAsync(RefundOf(merchant, id), _ => 1, CancellationToken.None));
+    }
+
+    private static RefundReservationRequest RefundOf(MerchantClient merchant, string paymentId)
+    {
+        var refundId = Payments.BuildingBlocks.Ids.PrefixedId.New("trx");
+        return new RefundReservationRequest(merchant.MerchantId, paymentId, refundId, refundId, "customer asked");
     }
 
     [Fact]
@@ -278,6 +286,12 @@ public sealed class ExpirySettlementTests(TransactionsFixture gateway) : IClassF
                      "UPDATE transactions.transactions SET captured_amount = 100, settled_amount = 101 WHERE trx_id = $1",
                      "UPDATE transactions.transactions SET captured_amount = 100, refunded_amount = 101 WHERE trx_id = $1",
                      "UPDATE transactions.transactions SET captured_amount = 100, refunded_amount = 60, charged_back_amount = 41 WHERE trx_id = $1",
+                     // Refunds in flight count: reserved with refunded never above captured, and never reserved
+                     // beyond what is refundable (captured − refunded − charged back).
+                     "UPDATE transactions.transactions SET captured_amount = 100, refund_reserved_amount = 101 WHERE trx_id = $1",
+                     "UPDATE transactions.transactions SET captured_amount = 100, refunded_amount = 60, refund_reserved_amount = 41 WHERE trx_id = $1",
+                     "UPDATE transactions.transactions SET captured_amount = 100, charged_back_amount = 60, refund_reserved_amount = 41 WHERE trx_id = $1",
+                     "UPDATE transactions.transactions SET refund_reserved_amount = -1 WHERE trx_id = $1",
                      "UPDATE transactions.transactions SET captured_amount = -1 WHERE trx_id = $1",
                      "UPDATE transactions.transactions SET currency = 'usd' WHERE trx_id = $1",
                      "UPDATE transactions.transactions SET status = 'SETTLED' WHERE trx_id = $1",

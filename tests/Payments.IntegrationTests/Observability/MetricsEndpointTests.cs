@@ -154,6 +154,8 @@ public sealed partial class MetricsEndpointTests(MetricsGateway gateway) : IClas
     [InlineData("host", "payments_gateway_vault_call_duration_seconds")]
     [InlineData("host", "payments_gateway_outbox_depth")]
     [InlineData("host", "payments_gateway_outbox_oldest_age_seconds")]
+    [InlineData("host", "payments_gateway_refunds_reserved")]
+    [InlineData("host", "payments_gateway_refunds_reserved_oldest_age_seconds")]
     [InlineData("host", "payments_gateway_webhook_deliveries_total")]
     [InlineData("host", "payments_gateway_webhook_backlog")]
     [InlineData("host", "payments_gateway_token_failures_total")]

@@ -325,7 +325,7 @@ public sealed class RefundTests(RefundsFixture gateway)
     }
 
     [Fact]
-    public async Task A_retried_full_refund_whose_amount_changed_meanwhile_is_refused_and_sends_nothing()
+    public async Task A_full_refund_the_acquirer_made_but_the_ledger_did_not_book_holds_its_amount_until_its_retry_books_it()
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var paymentId = Str(await gateway.PaymentAsync(merchant, 1000), "trx_id");
@@ -335,18 +335,33 @@ public sealed class RefundTests(RefundsFixture gateway)
             var (failed, _, _) = await RefundAsync(merchant.Http, paymentId, idempotencyKey: key);
             Assert.True((int)failed >= 500, $"the failed booking answered {(int)failed}");
         }
-        Assert.Equal(HttpStatusCode.Created, (await RefundAsync(merchant.Http, paymentId, 100)).Status);
+        // The first try refunded 1000 at the acquirer: nothing else may be refunded meanwhile (this Host waits only
+        // briefly for the refund in flight before counting it as made).
+        await using (var impatient = gateway.CreateAnotherHost(new Dictionary<string, string?>
+                     {
+                         ["Transactions:ScheduledSettlement"] = "false", ["Refunds:InFlightWait"] = "00:00:00.2",
+                     }))
+        {
+            using var http = impatient.CreateClientFor(merchant, expectRefusals: true);
+            var (meanwhile, problem, _) = await RefundAsync(http, paymentId, 100);
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, meanwhile);
+            Assert.Equal("amount_exceeds_refundable", Code(problem));
+        }
+        Assert.Equal(0, Long(await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}"), "refunded_amount"));
 
-        var (retried, problem, _) = await RefundAsync(merchant.Http, paymentId, idempotencyKey: key);
+        var (retried, body, _) = await RefundAsync(merchant.Http, paymentId, idempotencyKey: key);
 
-        // The first try refunded 1000 at the acquirer, unbooked (the reconciliation queue); 900 would be a second refund.
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, retried);
-        Assert.Equal("idempotency_key_reused", Code(problem));
-        Assert.Equal(100, Long(await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}"), "refunded_amount"));
+        // The retry resumes the reservation (the amount judged by the first try) and books the acquirer's first answer.
+        Assert.Equal(HttpStatusCode.Created, retried);
+        Assert.Equal(1000, Long(body, "order_amount"));
+        Assert.Equal(1000, Long(await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}"), "refunded_amount"));
         Assert.Equal(1, await gateway.ScalarAsync(
-            "SELECT count(*) FROM refunds.refunds WHERE payment_trx_id = $1 AND amount = 1000 AND NOT booked", paymentId));
-        Assert.Equal("2", await gateway.VaultScalarAsync(
-            "SELECT count(*)::text FROM vault.audit_log WHERE merchant_id = $1 AND action = 'card.refund'", merchant.MerchantId));
+            "SELECT count(*) FROM transactions.transactions WHERE parent_trx_id = $1 AND type = 'REFUND'", paymentId));
+        Assert.Equal(0, await gateway.ScalarAsync(
+            "SELECT refund_reserved_amount FROM transactions.transactions WHERE trx_id = $1", paymentId));
+        Assert.Equal("card.refund,card.refund.repeated", await gateway.VaultScalarAsync(
+            "SELECT string_agg(action, ',' ORDER BY seq) FROM vault.audit_log WHERE merchant_id = $1 AND action LIKE 'card.refund%'",
+            merchant.MerchantId));
     }
 
     /// <summary>Makes booking a refund of the payment fail, as a lost database would, until disposed.</summary>

@@ -38,6 +38,21 @@ public sealed class RefundsFixture : GatewayFixture
         return body!;
     }
 
+    /// <summary>The first column of the first row as text (null when there is none).</summary>
+    public async Task<string?> TextAsync(string sql, params object[] args)
+    {
+        await using var conn = new NpgsqlConnection(HostConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        foreach (var a in args)
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = a });
+        }
+        return await cmd.ExecuteScalarAsync() is { } value and not DBNull
+            ? Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)
+            : null;
+    }
+
     public async Task<long> ScalarAsync(string sql, params object[] args)
     {
         await using var conn = new NpgsqlConnection(HostConnectionString);

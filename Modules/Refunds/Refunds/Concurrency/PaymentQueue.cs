@@ -1,9 +1,10 @@
 namespace Payments.Refunds.Concurrency;
 
 /// <summary>
-/// Queues this process's refunds of one payment in memory, one at a time. The database serializes them anyway (the
-/// ledger's row lock, across every Host); queuing here first keeps a burst on one payment from parking a pooled
-/// connection per request on that lock, which would starve the pool and answer 503 instead of waiting its turn.
+/// Queues this process's refunds of one payment in memory, one at a time. Correctness does not depend on it: the
+/// ledger's reservations keep concurrent refunds within what is refundable on every Host (docs/adr/0082). Queuing here
+/// keeps a burst on one payment from parking a pooled connection per request on the payment's (brief) row lock, and
+/// from polling the database while refunds in flight are answered.
 /// </summary>
 internal sealed class PaymentQueue
 {

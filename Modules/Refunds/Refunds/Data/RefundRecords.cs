@@ -21,14 +21,19 @@ internal sealed class RefundRecords(NpgsqlDataSource db, TimeProvider clock)
     public const string Declined = "DECLINED";
     public const string Unknown = "UNKNOWN";
 
-    /// <summary>Written after the ledger's transaction ended, never inside it (it holds the payment's row lock).</summary>
+    /// <summary>
+    /// Written after the ledger's transactions, never inside them. A refund is asked again under the same id when it
+    /// is resumed or recovered (docs/adr/0082): a later answer or booking completes the row, a booked row stays as is.
+    /// </summary>
     public async Task AddAsync(RefundRecord r, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
-            INSERT INTO refunds.refunds
+            INSERT INTO refunds.refunds AS f
                 (refund_trx_id, merchant_id, payment_trx_id, amount, currency, reason, acquirer_answer, acquirer_code, booked, created_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-            ON CONFLICT (refund_trx_id) DO NOTHING
+            ON CONFLICT (refund_trx_id) DO UPDATE
+               SET acquirer_answer = excluded.acquirer_answer, acquirer_code = excluded.acquirer_code, booked = excluded.booked
+             WHERE NOT f.booked AND excluded.acquirer_answer <> 'UNKNOWN'
             """);
         foreach (var v in new object?[]
                  {

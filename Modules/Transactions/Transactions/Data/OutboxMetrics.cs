@@ -81,3 +81,36 @@ internal sealed class OutboxGauges : ITelemetrySampler
         Volatile.Write(ref oldestAge, age);
     }
 }
+
+/// <summary>
+/// Refunds reserved and not yet booked, and the age of the oldest (docs/adr/0082): a reservation older than the
+/// recovery's bound is one the Vault could not answer, held so the money cannot be refunded twice; alert on its age.
+/// </summary>
+internal sealed class RefundReservationGauges : ITelemetrySampler
+{
+    private readonly NpgsqlDataSource db;
+    private double pending;
+    private double oldestAge;
+
+    public RefundReservationGauges(NpgsqlDataSource db)
+    {
+        this.db = db;
+        GatewayInstruments.Gauge("refunds.reserved", "{refund}", "Refunds reserved and not yet booked (in flight or awaiting recovery).",
+            () => Volatile.Read(ref pending));
+        GatewayInstruments.Gauge("refunds.reserved_oldest_age", "s", "Age of the oldest refund reserved and not yet booked.",
+            () => Volatile.Read(ref oldestAge));
+    }
+
+    public async Task SampleAsync(CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+              FROM transactions.refund_reservations WHERE state = 'pending'
+            """);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        var (count, age) = (r.GetInt64(0), r.GetDouble(1));
+        Volatile.Write(ref pending, count);
+        Volatile.Write(ref oldestAge, age);
+    }
+}

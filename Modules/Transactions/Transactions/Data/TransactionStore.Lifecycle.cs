@@ -206,41 +206,6 @@ internal sealed partial class TransactionStore
             TransactionEventTypes.ChargebackCreated, TransactionEventTypes.ChargedBack, claim, now, ct);
     }
 
-    public async Task<RecordedRefund?> RecordRefundAsync(string merchantId, string paymentTrxId,
-        Func<TransactionSnapshot, CancellationToken, Task<RefundDecision>> decide, IdempotencyClaim? claim, CancellationToken ct)
-    {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        // The row lock serializes concurrent refunds of one payment, across the acquirer call.
-        var payment = await ReadRowAsync(conn, tx, merchantId, paymentTrxId, ct, forUpdate: true);
-        if (payment is null)
-        {
-            return null;
-        }
-        var decision = await decide(payment.Snapshot with
-        {
-            History = await ReadHistoryAsync(conn, tx, paymentTrxId, ct), CardToken = payment.CardToken,
-        }, ct);
-        if (decision.Amount < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(decide), "A refund amount is at least 1.");
-        }
-        var now = clock.UtcNowMicros();
-        var updated = payment;
-        if (decision.Approved)
-        {
-            updated = await UpdatePaymentAsync(conn, tx, paymentTrxId, "refunded_amount = refunded_amount + $2",
-                          "type = 'PAYMENT' AND refunded_amount + charged_back_amount + $2 <= captured_amount", decision.Amount, now, ct)
-                      ?? throw new ProblemException(422, ErrorCodes.AmountExceedsRefundable, "The amount is more than is refundable.");
-        }
-        var child = await InsertChildAsync(conn, tx, updated, TransactionTypes.Refund, decision.Amount,
-            decision.Approved ? null : decision.DeclineCode ?? "declined", null, decision.Reason, now, ct,
-            decision.TrxId, decision.Approved ? decision.AuthorizationCode : null);
-        var changed = await FinishChildAsync(conn, tx, updated, child, "REFUND", decision.Amount, decision.Approved,
-            TransactionEventTypes.RefundCreated, TransactionEventTypes.Refunded, claim, now, ct);
-        return new RecordedRefund(changed.Transaction, updated.Snapshot);
-    }
-
     private static async Task<TransactionRow?> UpdatePaymentAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string trxId,
         string set, string condition, long amount, DateTimeOffset now, CancellationToken ct)
     {

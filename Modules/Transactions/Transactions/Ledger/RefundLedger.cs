@@ -1,16 +1,28 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.Transactions.Contracts;
 using Payments.Transactions.Data;
 
 namespace Payments.Transactions.Ledger;
 
-/// <summary>The Refunds module's way to record refunds; the invariant and the locking live in <see cref="TransactionStore"/>.</summary>
-internal sealed class RefundLedger(TransactionStore store, OutboxSignal outbox, IHttpContextAccessor http) : IRefundLedger
+/// <summary>The Refunds module's way to record refunds; the invariants live in <see cref="TransactionStore"/> and the schema.</summary>
+internal sealed class RefundLedger(TransactionStore store, OutboxSignal outbox, IHttpContextAccessor http,
+    IOptions<IdempotencyOptions> idempotency) : IRefundLedger
 {
-    public Task<RecordedRefund?> RecordRefundAsync(string merchantId, string paymentTrxId,
-        Func<TransactionSnapshot, CancellationToken, Task<RefundDecision>> decide, CancellationToken ct) =>
-        store.RecordRefundAsync(merchantId, paymentTrxId, decide, http.HttpContext?.IdempotencyClaim(), ct);
+    // A reservation answers retries of its key as long as the key itself is kept; after that the key is new again.
+    public Task<RefundReservation> ReserveRefundAsync(RefundReservationRequest request, Func<TransactionSnapshot, long?> decide,
+        CancellationToken ct) =>
+        store.ReserveRefundAsync(request, decide, idempotency.Value.Retention, ct);
+
+    // No HttpContext for the recovery sweep: no idempotency answer to write.
+    public Task<RecordedRefund> BookRefundAsync(PendingRefund pending, RefundDecision decision, CancellationToken ct) =>
+        store.BookRefundAsync(pending, decision, http.HttpContext?.IdempotencyClaim(), ct);
+
+    public Task ReleaseRefundAsync(PendingRefund pending, CancellationToken ct) => store.ReleaseRefundAsync(pending, ct);
+
+    public Task<IReadOnlyList<PendingRefund>> TakeDueReservationsAsync(TimeSpan olderThan, TimeSpan lease, int limit, CancellationToken ct) =>
+        store.TakeDueReservationsAsync(olderThan, lease, limit, ct);
 
     public void PublishPending() => outbox.Kick();
 }

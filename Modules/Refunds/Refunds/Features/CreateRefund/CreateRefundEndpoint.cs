@@ -1,38 +1,39 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using FastEndpoints;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
-using Npgsql;
+using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Ids;
+using Payments.Refunds.Acquiring;
 using Payments.Refunds.Concurrency;
-using Payments.Refunds.Data;
 using Payments.Refunds.Domain;
 using Payments.Transactions.Contracts;
-using Payments.Vault.Contracts;
 
 namespace Payments.Refunds.Features.CreateRefund;
 
 /// <summary>
 /// <c>POST /v1/transactions/{trx_id}/refunds</c>: a full or partial refund of a payment with something captured, as a new
-/// <c>REFUND</c> transaction. The ledger holds the payment's row lock across the rules and the acquirer call, so
-/// concurrent refunds (on any number of Host processes) are serialized and the database refuses any excess.
+/// <c>REFUND</c> transaction (docs/adr/0082). The ledger reserves the amount in one short transaction (the rules judged
+/// on the briefly locked payment, the database refusing any excess over what is refundable on any number of Hosts),
+/// the acquirer is asked with no transaction or lock open, and a second short transaction books the answer and
+/// releases the reservation. A retry with the same Idempotency-Key resumes a reservation left pending; the recovery
+/// sweep resolves those nobody retries.
 /// </summary>
 internal sealed class CreateRefundEndpoint(
     ICurrentMerchant merchant,
     IRefundLedger ledger,
-    IVaultClient vault,
-    RefundRecords records,
+    RefundCompletion completion,
     PaymentQueue queue,
-    ILogger<CreateRefundEndpoint> logger) : Endpoint<CreateRefundRequest>
+    IOptions<RefundsOptions> options) : Endpoint<CreateRefundRequest>
 {
-    /// <summary>The decline code of a refund whose card token was deleted: the acquirer cannot be asked.</summary>
-    public const string CardUnavailable = "card_unavailable";
+    private static readonly TimeSpan FirstPoll = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan LongestPoll = TimeSpan.FromMilliseconds(200);
 
     public override void Configure()
     {
@@ -58,53 +59,25 @@ internal sealed class CreateRefundEndpoint(
             throw NotFound();
         }
         var ifMatch = EntityTags.IfMatchVersion(HttpContext);
-        // Chosen here so the acquirer and the ledger know the refund by the same id.
+        // Chosen here so the acquirer and the ledger know the refund by the same id. Without an Idempotency-Key it is
+        // also the attempt key, so the recovery can ask the Vault about this very call.
         var refundTrxId = PrefixedId.New("trx");
-        RefundRecord? sent = null;
+        var request = new RefundReservationRequest(merchant.Id, paymentTrxId!, refundTrxId,
+            HttpContext.IdempotencyClaim()?.OperationKey ?? refundTrxId, req.Reason);
 
-        // Waiting for the turn may be given up (nothing happened yet); what follows may not.
+        // This process's refunds of one payment take turns (waiting may be given up: nothing happened yet), so a
+        // burst does not poll the database; Hosts are kept apart by the reservations themselves.
         using var turn = await queue.EnterAsync(merchant.Id + "/" + paymentTrxId, ct);
-        RecordedRefund? recorded;
-        // Not cancelled by the client going away: once the acquirer is asked, its answer must be booked.
-        try
+        var reservation = await ReserveAsync(request, req.Amount, ifMatch, ct);
+        var recorded = reservation.Outcome switch
         {
-            recorded = await ledger.RecordRefundAsync(merchant.Id, paymentTrxId!, async (payment, token) =>
-            {
-                var amount = RefundRules.AmountToRefund(payment, req.Amount, ifMatch);
-                sent = new RefundRecord(refundTrxId, merchant.Id, payment.TrxId, amount, payment.Currency, req.Reason,
-                    RefundRecords.Unknown, null, Booked: false);
-                // With an Idempotency-Key, a retry after a refund the acquirer made but the ledger did not book gets
-                // that refund's answer back instead of sending the money a second time.
-                var outcome = await vault.RefundAsync(merchant.Id, new AcquirerRequest(payment.CardToken ?? "", amount,
-                    payment.Currency, refundTrxId, AttemptKey: HttpContext.IdempotencyClaim()?.OperationKey), token);
-                sent = sent with
-                {
-                    AcquirerAnswer = outcome.CardFound && outcome.Approved ? RefundRecords.Approved : RefundRecords.Declined,
-                    AcquirerCode = outcome.Approved ? outcome.AuthorizationCode : outcome.DeclineCode,
-                };
-                return outcome.CardFound
-                    ? new RefundDecision(amount, outcome.Approved, outcome.DeclineCode, req.Reason, refundTrxId, outcome.AuthorizationCode)
-                    : new RefundDecision(amount, false, CardUnavailable, req.Reason, refundTrxId);
-            }, CancellationToken.None);
-        }
-        catch (Exception e) when (sent is not null && MayHaveMovedMoney(sent, e))
-        {
-            // The acquirer may have refunded (or did) and the ledger booked nothing: keep the fact for reconciliation.
-            logger.LogCritical("Refund {RefundTrxId} of {PaymentTrxId} was sent to the acquirer ({Answer}) but not booked: {Error}",
-                refundTrxId, sent.PaymentTrxId, sent.AcquirerAnswer, e.GetType().Name);
-            await KeepAsync(sent);
-            throw;
-        }
-        if (recorded is null)
-        {
-            throw NotFound();
-        }
-        ledger.PublishPending();
-        await KeepAsync(sent! with { Booked = true });
+            RefundReservationOutcome.NotFound => throw NotFound(),
+            RefundReservationOutcome.Booked => reservation.Booked!,
+            _ => await completion.CompleteAsync(reservation.Pending!, firstCall: reservation.Outcome == RefundReservationOutcome.Reserved),
+        };
 
-        // The same bytes the ledger stored as this Idempotency-Key's answer, so a replay is identical.
         var refund = recorded.Refund;
-        // Written by hand (the stored bytes): tell FastEndpoints, or it would answer 204 over a buffered body.
+        // Written by hand (the bytes the ledger stored as the key's answer): tell FastEndpoints, or it would answer 204.
         HttpContext.MarkResponseStart();
         HttpContext.Response.StatusCode = StatusCodes.Status201Created;
         HttpContext.Response.ContentType = "application/json";
@@ -112,23 +85,25 @@ internal sealed class CreateRefundEndpoint(
         await HttpContext.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(refund, PaymentsJson.Options), ct);
     }
 
-    /// <summary>Best effort: the refund's record of truth is the REFUND transaction; this row must not fail the answer.</summary>
-    private async Task KeepAsync(RefundRecord record)
+    /// <summary>Reserves, waiting (without any lock or connection held) while the answer depends on refunds in flight.</summary>
+    private async Task<RefundReservation> ReserveAsync(RefundReservationRequest request, long? amount, long? ifMatch, CancellationToken ct)
     {
-        try
+        var waited = Stopwatch.StartNew();
+        var poll = FirstPoll;
+        while (true)
         {
-            await records.AddAsync(record, CancellationToken.None);
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException)
-        {
-            logger.LogError("Could not keep the acquirer record of refund {RefundTrxId}: {Error}", record.RefundTrxId, e.GetType().Name);
+            var mayWait = waited.Elapsed < options.Value.InFlightWait;
+            // Not cancelled by the client going away: a reservation that committed must be followed by its call.
+            var reservation = await ledger.ReserveRefundAsync(request, p => RefundRules.AmountToReserve(p, amount, ifMatch, mayWait),
+                CancellationToken.None);
+            if (reservation.Outcome != RefundReservationOutcome.Wait)
+            {
+                return reservation;
+            }
+            await Task.Delay(poll, ct);
+            poll = TimeSpan.FromTicks(Math.Min(poll.Ticks * 2, LongestPoll.Ticks));
         }
     }
 
-    /// <summary>An approval not booked, or a call with no answer (a refusal such as 429 means nothing was sent).</summary>
-    private static bool MayHaveMovedMoney(RefundRecord sent, Exception e) =>
-        sent.AcquirerAnswer == RefundRecords.Approved || (sent.AcquirerAnswer == RefundRecords.Unknown && e is not ProblemException);
-
     private static ProblemException NotFound() => ProblemException.NotFound("The transaction");
-
 }
