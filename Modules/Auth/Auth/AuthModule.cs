@@ -25,8 +25,11 @@ public static class AuthModule
         services.AddSingleton<SecretHasher>();
         services.AddSingleton<KeyEncryption>();
         services.AddSingleton<SigningKeyStore>();
+        services.AddSingleton<VerifiedTokenCache>();
         services.AddSingleton<TokenService>();
+        services.AddSingleton<RevokedSet>();
         services.AddSingleton<RevocationStore>();
+        services.AddHostedService<RevocationFeed>();
         services.AddSingleton<FailureLimiter>();
         services.AddSingleton<MerchantStore>();
         services.AddHostedService<RevocationSync>();

@@ -22,4 +22,16 @@ internal sealed class AuthOptions
     public int MaxFailuresPerClient { get; set; } = 10;
     public int MaxFailuresPerIp { get; set; } = 100;
     public TimeSpan FailureWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How often each Host asks PostgreSQL for revocations made elsewhere: how late one arrives when Redis pub/sub
+    /// lost it. The contract allows one second (docs/adr/0013).
+    /// </summary>
+    public TimeSpan RevocationPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Unexpired revocations held in memory; past it, checks go to PostgreSQL until they fit again.</summary>
+    public int MaxRevocationsInMemory { get; set; } = 100_000;
+
+    /// <summary>Verified tokens held in memory, each until it expires.</summary>
+    public int VerifiedTokenCacheSize { get; set; } = 50_000;
 }

@@ -12,6 +12,7 @@ namespace Payments.Auth.Authentication;
 /// <summary>
 /// The <c>Bearer</c> scheme, the Host's default: verifies the access token (ES256, known kid, issuer, audience,
 /// lifetime) and that it is not revoked, and answers failures with a 401 problem and <c>WWW-Authenticate</c>.
+/// Both checks are in memory once a token has been seen and the revocations loaded (docs/adr/0013).
 /// </summary>
 internal sealed class BearerAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,

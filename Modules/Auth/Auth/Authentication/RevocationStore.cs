@@ -6,17 +6,25 @@ using StackExchange.Redis;
 namespace Payments.Auth.Authentication;
 
 /// <summary>
-/// Revoked token ids: PostgreSQL is the record, Redis the cache every request reads. Redis is trusted only while
-/// it holds the <see cref="LoadedMarker"/>, set after every unexpired revocation was copied into it; a Redis that
-/// restarted empty (or was flushed) lacks the marker, so checks go to PostgreSQL until the sync refills it.
-/// Revocations written while Redis was unreachable stay <c>in_cache = false</c> until the sync pushes them.
+/// Revoked token ids: PostgreSQL is the record; each Host's <see cref="RevokedSet"/> is what requests read, with no
+/// I/O (docs/adr/0013). A revocation is added to this Host's set at once, published on Redis for the others, and
+/// reaches them by <see cref="RevocationFeed"/>'s PostgreSQL poll when pub/sub loses it.
+/// Redis also keeps <c>auth:revoked:&lt;jti&gt;</c> keys for other tooling (docs/adr/0012), complete while it holds
+/// the <see cref="LoadedMarker"/>, set after every unexpired revocation was copied into it. Revocations written while
+/// Redis was unreachable stay <c>in_cache = false</c> until the sync pushes them.
 /// </summary>
-internal sealed class RevocationStore(NpgsqlDataSource db, IConnectionMultiplexer redis, TimeProvider clock, ILogger<RevocationStore> logger)
+internal sealed class RevocationStore(
+    NpgsqlDataSource db,
+    IConnectionMultiplexer redis,
+    RevokedSet revoked,
+    TimeProvider clock,
+    ILogger<RevocationStore> logger)
 {
     internal const string KeyPrefix = "auth:revoked:";
     internal const string LoadedMarker = "auth:revoked:loaded";
+    internal static readonly RedisChannel Channel = RedisChannel.Literal("auth:revoked");
 
-    /// <summary>Set when Redis could not be trusted on some call; the sync then refills it.</summary>
+    /// <summary>Set when a Redis write failed; the sync then refills it.</summary>
     private volatile bool needsSync = true;
 
     public async Task RevokeAsync(string jti, string merchantId, DateTimeOffset expiresAt, CancellationToken ct)
@@ -31,8 +39,11 @@ internal sealed class RevocationStore(NpgsqlDataSource db, IConnectionMultiplexe
             cmd.Parameters.Add(new() { Value = now });
             await cmd.ExecuteNonQueryAsync(ct);
         }
+        revoked.Add(jti, expiresAt);
         try
         {
+            // Fire and forget: the other Hosts' poll is the guarantee, pub/sub only makes it sooner.
+            await redis.GetSubscriber().PublishAsync(Channel, $"{expiresAt.ToUnixTimeSeconds()}:{jti}", CommandFlags.FireAndForget);
             await redis.GetDatabase().StringSetAsync(KeyPrefix + jti, "1", Ttl(expiresAt, now));
             await MarkCachedAsync([jti], ct);
         }
@@ -43,30 +54,12 @@ internal sealed class RevocationStore(NpgsqlDataSource db, IConnectionMultiplexe
         }
     }
 
-    public async Task<bool> IsRevokedAsync(string jti, CancellationToken ct)
+    /// <summary>From this Host's set, without I/O; from PostgreSQL while the set is not loaded.</summary>
+    public ValueTask<bool> IsRevokedAsync(string jti, CancellationToken ct) =>
+        revoked.Loaded ? ValueTask.FromResult(revoked.Contains(jti)) : new(IsRecordedAsync(jti, ct));
+
+    private async Task<bool> IsRecordedAsync(string jti, CancellationToken ct)
     {
-        try
-        {
-            var db0 = redis.GetDatabase();
-            var batch = db0.CreateBatch();
-            var revoked = batch.KeyExistsAsync(KeyPrefix + jti);
-            var loaded = batch.KeyExistsAsync(LoadedMarker);
-            batch.Execute();
-            if (await revoked)
-            {
-                return true;
-            }
-            if (await loaded)
-            {
-                return false;
-            }
-            needsSync = true;
-        }
-        catch (Exception e) when (e is RedisException or TimeoutException)
-        {
-            needsSync = true;
-            logger.LogWarning("Redis is unreachable; checking token revocation in PostgreSQL");
-        }
         await using var cmd = db.CreateCommand("SELECT EXISTS (SELECT 1 FROM auth.revoked_tokens WHERE jti = $1)");
         cmd.Parameters.Add(new() { Value = jti });
         return (bool)(await cmd.ExecuteScalarAsync(ct))!;
@@ -118,13 +111,15 @@ internal sealed class RevocationStore(NpgsqlDataSource db, IConnectionMultiplexe
 
     private static TimeSpan Ttl(DateTimeOffset expiresAt, DateTimeOffset now)
     {
-        // Kept a little past expiry: the verifier accepts a small clock skew.
-        var remaining = expiresAt - now + TimeSpan.FromMinutes(2);
+        var remaining = expiresAt - now + RevokedSet.KeptPastExpiry;
         return remaining > TimeSpan.FromSeconds(1) ? remaining : TimeSpan.FromSeconds(1);
     }
 }
 
-/// <summary>Keeps Redis' revocation cache complete: after a Redis restart, and for revocations made while it was down.</summary>
+/// <summary>
+/// Keeps Redis' revocation keys complete, for tooling that reads them: after a Redis restart, and for revocations made
+/// while it was down. Requests do not read them (<see cref="RevokedSet"/>).
+/// </summary>
 internal sealed class RevocationSync(RevocationStore store, ILogger<RevocationSync> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

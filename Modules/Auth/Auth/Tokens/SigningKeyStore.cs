@@ -11,6 +11,8 @@ internal sealed record SigningKey(string Kid, ECDsa PublicKey, DateTimeOffset Cr
 /// The ES256 keys in <c>auth.signing_keys</c>, cached. One key signs; retired keys keep verifying for as long as a
 /// token they signed can live, so rotation never cuts off an unexpired token. An unknown kid reloads the cache,
 /// at most once a second, so a key made by another instance (or the <c>keys rotate</c> verb) is picked up.
+/// A key whose row is gone (or changed) is no longer found after the next reload, and with it every token it signed,
+/// cached or not (<see cref="VerifiedTokenCache"/>).
 /// </summary>
 internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encryption, TimeProvider clock, IOptions<AuthOptions> options) : IDisposable
 {
@@ -105,6 +107,7 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
             {
                 return snapshot;
             }
+            var known = snapshot?.Keys;
             var keys = new Dictionary<string, SigningKey>(StringComparer.Ordinal);
             string? activeKid = null;
             ECDsa? activePrivate = null;
@@ -116,10 +119,21 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
                 while (await r.ReadAsync(ct))
                 {
                     var kid = r.GetString(0);
-                    var pub = ECDsa.Create();
-                    pub.ImportSubjectPublicKeyInfo((byte[])r[1], out _);
+                    var spki = (byte[])r[1];
                     DateTimeOffset? retiredAt = r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4);
-                    keys[kid] = new SigningKey(kid, pub, r.GetFieldValue<DateTimeOffset>(3), retiredAt);
+                    // The same instance while its row is unchanged: the verified-token cache trusts an entry only
+                    // while FindAsync still returns the instance that verified it.
+                    if (known is not null && known.TryGetValue(kid, out var same) && same.RetiredAt == retiredAt
+                        && same.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(spki))
+                    {
+                        keys[kid] = same;
+                    }
+                    else
+                    {
+                        var pub = ECDsa.Create();
+                        pub.ImportSubjectPublicKeyInfo(spki, out _);
+                        keys[kid] = new SigningKey(kid, pub, r.GetFieldValue<DateTimeOffset>(3), retiredAt);
+                    }
                     if (retiredAt is null)
                     {
                         activeKid = kid;

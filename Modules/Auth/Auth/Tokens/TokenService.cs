@@ -11,7 +11,7 @@ internal sealed record IssuedToken(string AccessToken, string Jti, DateTimeOffse
 internal sealed record VerifiedToken(string MerchantId, string Jti, DateTimeOffset ExpiresAt);
 
 /// <summary>Issues and verifies the gateway's access tokens (ES256 JWTs).</summary>
-internal sealed class TokenService(SigningKeyStore keys, TimeProvider clock, IOptions<AuthOptions> options)
+internal sealed class TokenService(SigningKeyStore keys, VerifiedTokenCache verified, TimeProvider clock, IOptions<AuthOptions> options)
 {
     public async Task<IssuedToken> IssueAsync(string merchantId, CancellationToken ct)
     {
@@ -39,6 +39,32 @@ internal sealed class TokenService(SigningKeyStore keys, TimeProvider clock, IOp
     /// <summary>The token's merchant when its signature, algorithm, key, issuer, audience and lifetime hold; else null.</summary>
     public async Task<VerifiedToken?> VerifyAsync(string token, CancellationToken ct)
     {
+        if (token.Length is 0 or > Jwt.MaxLength)
+        {
+            return null;
+        }
+        var hash = VerifiedTokenCache.TokenHash.Of(token);
+        var now = clock.GetUtcNow();
+        if (verified.Find(hash, now) is { } hit)
+        {
+            // The signature holds only while its key does: the same instance means the same, still accepted, row.
+            if (ReferenceEquals(await keys.FindAsync(hit.Key.Kid, ct), hit.Key))
+            {
+                return hit.Token;
+            }
+            verified.Remove(hash, hit);
+        }
+        var entry = await VerifySignedAsync(token, now, ct);
+        if (entry is null)
+        {
+            return null;
+        }
+        verified.Add(hash, entry, now);
+        return entry.Token;
+    }
+
+    private async Task<VerifiedTokenCache.Entry?> VerifySignedAsync(string token, DateTimeOffset now, CancellationToken ct)
+    {
         if (!Jwt.TryParse(token, out var header, out var payload, out var signingInput, out var signature))
         {
             return null;
@@ -57,7 +83,6 @@ internal sealed class TokenService(SigningKeyStore keys, TimeProvider clock, IOp
         }
 
         var o = options.Value;
-        var now = clock.GetUtcNow();
         var skew = o.ClockSkew;
         if (Str(payload, "iss") != o.Issuer || !AudienceMatches(payload, o.Audience)
             || Num(payload, "exp") is not { } exp || Num(payload, "iat") is not { } iat
@@ -66,11 +91,19 @@ internal sealed class TokenService(SigningKeyStore keys, TimeProvider clock, IOp
             return null;
         }
         var expiresAt = DateTimeOffset.FromUnixTimeSeconds(exp);
-        if (now >= expiresAt + skew || DateTimeOffset.FromUnixTimeSeconds(iat) > now + skew)
+        var notBefore = DateTimeOffset.FromUnixTimeSeconds(iat);
+        if (payload.TryGetProperty("nbf", out _))
         {
-            return null;
+            if (Num(payload, "nbf") is not { } nbf)
+            {
+                return null;
+            }
+            notBefore = DateTimeOffset.FromUnixTimeSeconds(Math.Max(iat, nbf));
         }
-        if (payload.TryGetProperty("nbf", out _) && (Num(payload, "nbf") is not { } nbf || DateTimeOffset.FromUnixTimeSeconds(nbf) > now + skew))
+        // The window the cache keeps the answer for: the same checks, made once.
+        var validFrom = notBefore - skew;
+        var validUntil = expiresAt + skew;
+        if (now >= validUntil || now < validFrom)
         {
             return null;
         }
@@ -79,7 +112,7 @@ internal sealed class TokenService(SigningKeyStore keys, TimeProvider clock, IOp
         {
             return null;
         }
-        return new VerifiedToken(sub, jti, expiresAt);
+        return new VerifiedTokenCache.Entry(new VerifiedToken(sub, jti, expiresAt), key, validFrom, validUntil);
     }
 
     private static string? Str(JsonElement e, string name) =>
