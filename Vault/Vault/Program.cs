@@ -85,6 +85,7 @@ public sealed partial class Program
             o.MaxConcurrent = 48;
             o.QueueLimit = 48;
             o.QueueTimeout = TimeSpan.FromMilliseconds(10);
+            o.OverloadQueueLimit = 48;
             o.OverloadQueueTimeout = TimeSpan.FromMilliseconds(10);
         });
         services.AddAdmissionControl(config);

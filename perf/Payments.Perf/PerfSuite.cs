@@ -75,6 +75,7 @@ internal static class PerfSuite
                 ["Admission__MaxConcurrent"] = $"{o.Admission.MaxConcurrent}",
                 ["Admission__QueueLimit"] = $"{o.Admission.QueueLimit}",
                 ["Admission__QueueTimeout"] = o.Admission.QueueTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+                ["Admission__OverloadQueueLimit"] = $"{o.Admission.OverloadQueueLimit}",
                 ["Admission__OverloadQueueTimeout"] = o.Admission.OverloadQueueTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
                 ["Telemetry__Enabled"] = o.Telemetry ? "true" : "false",
             },

@@ -16,6 +16,7 @@ public static class SuiteLimits
         ["RateLimits:RedisTimeout"] = "00:00:05",
         ["Admission:QueueLimit"] = "100000",
         ["Admission:QueueTimeout"] = "00:01:00",
+        ["Admission:OverloadQueueLimit"] = "100000",
         ["Admission:OverloadQueueTimeout"] = "00:01:00",
         // Audit anchors (one file per Vault database) in the temp directory, not in the home of whoever runs the tests.
         ["Vault:Audit:AnchorDirectory"] = Path.Combine(Path.GetTempPath(), "payments-audit-anchors"),
@@ -29,6 +30,7 @@ public static class SuiteVaultLimits
     {
         ["Admission:QueueLimit"] = "100000",
         ["Admission:QueueTimeout"] = "00:01:00",
+        ["Admission:OverloadQueueLimit"] = "100000",
         ["Admission:OverloadQueueTimeout"] = "00:01:00",
         // Audit anchors (one file per Vault database) in the temp directory, not in the home of whoever runs the tests.
         ["Vault:Audit:AnchorDirectory"] = Path.Combine(Path.GetTempPath(), "payments-audit-anchors"),

@@ -13,8 +13,9 @@ public sealed class AdmissionExemptAttribute : Attribute;
 /// The places for writes in this process (one per process, whatever the pipeline). The wait for a place adapts, in
 /// the spirit of CoDel: a burst on a gateway that refused nothing lately waits up to
 /// <see cref="AdmissionOptions.QueueTimeout"/>, so it is served rather than shed; within
-/// <see cref="AdmissionOptions.OverloadWindow"/> of a refusal the queue is standing, not absorbing a burst, and a
-/// write waits only <see cref="AdmissionOptions.OverloadQueueTimeout"/>, so refusals stay immediate.
+/// <see cref="AdmissionOptions.OverloadWindow"/> of a refusal the queue is standing, not absorbing a burst: at most
+/// <see cref="AdmissionOptions.OverloadQueueLimit"/> writes wait, each only <see cref="AdmissionOptions.OverloadQueueTimeout"/>,
+/// so refusals stay immediate.
 /// </summary>
 public sealed class AdmissionGate(IOptions<AdmissionOptions> options) : IDisposable
 {
@@ -47,15 +48,15 @@ public sealed class AdmissionGate(IOptions<AdmissionOptions> options) : IDisposa
         {
             return true;
         }
-        if (Interlocked.Increment(ref waiting) > Options.QueueLimit)
+        var overloaded = Overloaded;
+        if (Interlocked.Increment(ref waiting) > (overloaded ? Math.Min(Options.QueueLimit, Options.OverloadQueueLimit) : Options.QueueLimit))
         {
             Interlocked.Decrement(ref waiting);
             return Refused();
         }
         try
         {
-            var wait = Overloaded ? Options.OverloadQueueTimeout : Options.QueueTimeout;
-            return await places.WaitAsync(wait, ct) || Refused();
+            return await places.WaitAsync(overloaded ? Options.OverloadQueueTimeout : Options.QueueTimeout, ct) || Refused();
         }
         finally
         {

@@ -39,6 +39,9 @@ public sealed class AdmissionOptions
     /// <summary>The longest a write waits for a place before it is refused, while nothing was refused lately (a burst).</summary>
     public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>Writes that may wait for a place within <see cref="OverloadWindow"/> after a refusal (overload).</summary>
+    public int OverloadQueueLimit { get; set; } = 4 * Environment.ProcessorCount;
+
     /// <summary>The longest a write waits for a place within <see cref="OverloadWindow"/> after a refusal (overload).</summary>
     public TimeSpan OverloadQueueTimeout { get; set; } = TimeSpan.FromMilliseconds(2);
 

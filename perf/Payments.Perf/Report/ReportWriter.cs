@@ -92,7 +92,7 @@ internal static class ReportWriter
         {
             new Heading(1, "Load suite report" + (o.Smoke ? " (smoke)" : "")),
             new Para($"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.MachineName}: {Environment.ProcessorCount} cores, {MemTotalGb():0.#} GB; " +
-                     $"{o.HostCount} Host process(es) (admission: {o.Admission.MaxConcurrent} at once, {o.Admission.QueueLimit} queued for up to {o.Admission.QueueTimeout.TotalMilliseconds:0} ms, {o.Admission.OverloadQueueTimeout.TotalMilliseconds:0} ms after a refusal), Release build, " +
+                     $"{o.HostCount} Host process(es) (admission: {o.Admission.MaxConcurrent} at once, {o.Admission.QueueLimit} queued for up to {o.Admission.QueueTimeout.TotalMilliseconds:0} ms, at most {o.Admission.OverloadQueueLimit} for {o.Admission.OverloadQueueTimeout.TotalMilliseconds:0} ms after a refusal), Release build, " +
                      "PostgreSQL 15 with fsync and synchronous_commit on, Redis, all on loopback " +
                      "and sharing the cores with the load generator. Latency of open-model phases runs from each iteration's scheduled start."),
         };

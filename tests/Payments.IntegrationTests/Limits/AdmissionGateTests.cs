@@ -61,4 +61,32 @@ public sealed class AdmissionGateTests
         gate.Leave();
         Assert.True(await late.WaitAsync(TimeSpan.FromSeconds(10)));
     }
+
+    [Fact]
+    public async Task Once_overloaded_only_the_overload_queue_may_wait()
+    {
+        using var gate = new AdmissionGate(Options.Create(new AdmissionOptions
+        {
+            MaxConcurrent = 1,
+            QueueLimit = 10,
+            QueueTimeout = TimeSpan.FromSeconds(30),
+            OverloadQueueLimit = 1,
+            OverloadQueueTimeout = TimeSpan.FromSeconds(30),
+            OverloadWindow = TimeSpan.FromMinutes(1),
+        }));
+        Assert.True(await gate.TryEnterAsync(CancellationToken.None));
+        var burst = Enumerable.Range(0, 10).Select(_ => gate.TryEnterAsync(CancellationToken.None).AsTask()).ToList();
+        // The eleventh write finds the burst queue full: refused, and the gate is overloaded from now on.
+        Assert.False(await gate.TryEnterAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(gate.Overloaded);
+
+        // Ten are waiting, more than the overload queue holds: the next write is refused at once, not queued.
+        Assert.False(await gate.TryEnterAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.All(burst, t => Assert.False(t.IsCompleted));
+        for (var i = 0; i <= burst.Count; i++)
+        {
+            gate.Leave();
+        }
+        Assert.All(await Task.WhenAll(burst), Assert.True);
+    }
 }
