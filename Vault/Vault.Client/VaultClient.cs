@@ -151,7 +151,11 @@ internal sealed class VaultClient(IHttpClientFactory factory, ServiceTokenSigner
         {
             response?.Dispose();
             span.Fail(e);
-            throw new VaultUnavailableException("The Vault could not be reached.", e);
+            // A request is written only on an established connection: one that could not be made sent nothing.
+            throw new VaultUnavailableException("The Vault could not be reached.", e)
+            {
+                NotDelivered = e.HttpRequestError == HttpRequestError.ConnectionError,
+            };
         }
         finally
         {

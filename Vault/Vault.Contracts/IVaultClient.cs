@@ -104,8 +104,15 @@ public sealed record AcquirerOutcome(
     string? Last4,
     DateTimeOffset? AnsweredAt = null);
 
-/// <summary>The Vault did not answer in time or answered with a server error; nothing may be assumed about the call.</summary>
-public sealed class VaultUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// The Vault did not answer in time or answered with a server error; nothing may be assumed about the call, unless
+/// <see cref="NotDelivered"/>.
+/// </summary>
+public sealed class VaultUnavailableException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>True when the call certainly never reached the Vault: no connection could be made to it.</summary>
+    public bool NotDelivered { get; init; }
+}
 
 /// <summary>
 /// Approvals the Host may not have booked (docs/adr/0133): the Vault records every approved authorization until the

@@ -10,8 +10,10 @@ public static class SecondHost
     /// A new Host (its own process state: caches, relays, background services) on the fixture's database and Redis.
     /// Dispose it at the end of the test.
     /// </summary>
+    /// <param name="overVaultSocket">True to reach the Vault over a real socket at <c>Vault:BaseUrl</c> (which
+    /// <paramref name="extraSettings"/> may point elsewhere) instead of in memory.</param>
     public static HostFactory CreateAnotherHost(this GatewayFixture gateway, IReadOnlyDictionary<string, string?>? extraSettings = null,
-        Action<IServiceCollection>? configureServices = null)
+        Action<IServiceCollection>? configureServices = null, bool overVaultSocket = false)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -29,7 +31,7 @@ public static class SecondHost
         {
             settings[k] = v;
         }
-        var host = new HostFactory(settings, gateway.Vault, configureServices);
+        var host = new HostFactory(settings, gateway.Vault, configureServices, overVaultSocket);
         _ = host.Server;
         return host;
     }

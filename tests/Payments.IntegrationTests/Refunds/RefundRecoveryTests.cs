@@ -110,6 +110,35 @@ public sealed class RefundRecoveryTests(RefundsFixture gateway)
     }
 
     [Fact]
+    public async Task A_refund_whose_Vault_cannot_be_reached_is_given_back_at_once_not_made_later()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var paymentId = Str(await gateway.PaymentAsync(merchant, 1000), "trx_id");
+        // A port nothing listens on: the connection is refused, so the call certainly never reached the Vault.
+        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        await using (var cut = gateway.CreateAnotherHost(new Dictionary<string, string?>
+                     {
+                         ["Vault:BaseUrl"] = $"http://127.0.0.1:{port}/", ["Refunds:Recovery:Enabled"] = "false",
+                     }, overVaultSocket: true))
+        {
+            using var http = cut.CreateClientFor(merchant);
+            var (status, _, _) = await RefundAsync(http, paymentId, 1000);
+            Assert.True((int)status >= 500, $"the refund answered {(int)status}");
+        }
+
+        // Given back at once: nothing is held, and the recovery finds nothing to make behind the merchant's back.
+        await AssertResolvedAsync(paymentId);
+        await RecoverAsync();
+        Assert.Equal(0, await gateway.ScalarAsync("SELECT count(*) FROM transactions.transactions WHERE parent_trx_id = $1", paymentId));
+        Assert.Null(await RefundAuditAsync(merchant));
+        // The whole amount is refundable again.
+        Assert.Equal(HttpStatusCode.Created, (await RefundAsync(merchant.Http, paymentId, 1000)).Status);
+    }
+
+    [Fact]
     public async Task A_retry_with_the_same_Idempotency_Key_books_the_lost_refund_once_and_the_recovery_then_has_nothing_to_do()
     {
         var merchant = await gateway.CreateMerchantClientAsync();

@@ -38,6 +38,13 @@ internal sealed class RefundCompletion(IRefundLedger ledger, IVaultClient vault,
             await ReleaseQuietlyAsync(pending);
             throw;
         }
+        catch (VaultUnavailableException e) when (firstCall && e.NotDelivered)
+        {
+            // No connection to the Vault could be made: nothing was sent, so the refund is given back now rather than
+            // made later by the recovery, after its merchant was told 503.
+            await ReleaseQuietlyAsync(pending);
+            throw;
+        }
         catch (Exception e)
         {
             // No answer (or "in progress"): the acquirer may have refunded. The reservation stays held until a retry
