@@ -54,6 +54,9 @@ public sealed class DistributedTokenBucket(
         return {take, math.floor(tokens), wait}
         """);
 
+    /// <summary>Fetches one request waits through before it is refused; each takes what every waiter needs.</summary>
+    private const int MaxFetchRounds = 3;
+
     // A chunk not spent within this time is dropped, so tokens held by an idle Host do not pile up into a burst.
     private static readonly long ChunkLifetime = Stopwatch.Frequency;
 
@@ -82,14 +85,25 @@ public sealed class DistributedTokenBucket(
                 {
                     return state.Fallback(limit, hosts.Count, now);
                 }
-                if (attempt >= 2)
+                if (attempt >= MaxFetchRounds)
                 {
-                    // Others spent the chunks fetched for us: the bucket is at its limit right now.
+                    // Others kept spending the tokens fetched for us: the bucket is at its limit right now.
                     return new RateDecision(false, 0, 1);
                 }
                 pending = state.Fetch ??= FetchAsync(merchantId, state, limit);
+                state.Waiting++;
             }
-            await pending.WaitAsync(ct);
+            try
+            {
+                await pending.WaitAsync(ct);
+            }
+            finally
+            {
+                lock (state)
+                {
+                    state.Waiting--;
+                }
+            }
         }
     }
 
@@ -99,7 +113,14 @@ public sealed class DistributedTokenBucket(
     private async Task FetchAsync(string merchantId, MerchantState state, MerchantLimit limit)
     {
         await Task.Yield(); // never run the round trip under the caller's lock
-        var want = Math.Clamp(limit.Rps / 20, 1, 100);
+        int want;
+        lock (state)
+        {
+            // Enough for every request waiting on this fetch: a chunk of one token (rps under 40) left a burst of
+            // concurrent requests to fetch one at a time, and refused those still waiting after a few rounds, with
+            // the bucket full.
+            want = Math.Clamp(Math.Max(limit.Rps / 20, state.Waiting), 1, 100);
+        }
         try
         {
             var result = (RedisResult[]?)await redis.GetDatabase()
@@ -137,6 +158,7 @@ public sealed class DistributedTokenBucket(
         public long ChunkExpiresAt;
         public long DeniedUntil;
         public Task? Fetch;
+        public int Waiting;
         private double localTokens = -1;
         private long localAt;
 

@@ -37,7 +37,8 @@ public sealed class AdmissionGateTests
     [Fact]
     public async Task After_a_refusal_a_write_waits_only_the_overload_wait_and_later_the_long_one_again()
     {
-        using var gate = Gate(TimeSpan.FromMilliseconds(500));
+        // Wide enough that a loaded machine does not outlast it between the refusal and the next write.
+        using var gate = Gate(TimeSpan.FromSeconds(3));
         Assert.True(await gate.TryEnterAsync(CancellationToken.None));
         var queued = new[] { gate.TryEnterAsync(CancellationToken.None).AsTask(), gate.TryEnterAsync(CancellationToken.None).AsTask() };
 
@@ -51,7 +52,7 @@ public sealed class AdmissionGateTests
         Assert.False(await gate.TryEnterAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
 
         // Past the window with no refusal, a write waits for a place again.
-        await Task.Delay(TimeSpan.FromMilliseconds(700));
+        await Task.Delay(TimeSpan.FromSeconds(3.5));
         Assert.False(gate.Overloaded);
         var late = gate.TryEnterAsync(CancellationToken.None).AsTask();
         await Task.Delay(100);

@@ -81,6 +81,19 @@ public sealed class MerchantRateLimitTests(TransactionsFixture gateway) : IClass
     }
 
     [Fact]
+    public async Task A_burst_within_the_limit_is_served_in_full_and_the_next_past_it_is_refused()
+    {
+        // The sandbox default: 25 a second, bursts of 25. Twenty at once fit, however they race for the bucket.
+        var merchant = await gateway.LimitedMerchantAsync(rps: 25);
+        var burst = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => GetAsync(merchant.Http, Limited.ListPath)));
+        Assert.All(burst, a => Assert.Equal(HttpStatusCode.OK, a.Status));
+
+        // Twice that at once finds only what is left of the bucket (5, plus what refilled meanwhile).
+        var again = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => GetAsync(merchant.Http, Limited.ListPath)));
+        Assert.Contains(again, a => a.Status == HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
     public async Task One_merchant_at_its_limit_takes_nothing_from_another()
     {
         var flooding = await gateway.LimitedMerchantAsync(rps: 1);
