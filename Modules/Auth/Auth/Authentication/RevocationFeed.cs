@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using Payments.BuildingBlocks.Hosting;
 using StackExchange.Redis;
 
 namespace Payments.Auth.Authentication;
@@ -51,11 +52,7 @@ internal sealed class RevocationFeed(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // After every hosted service has started, so after the migrations; checks go to PostgreSQL until the load.
-        var started = new TaskCompletionSource();
-        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
-        {
-            await started.Task.WaitAsync(stoppingToken);
-        }
+        await lifetime.StartedAsync(stoppingToken);
         ulong? cursor = null; // null: load every unexpired revocation
         var nextFullLoad = 0L;
         var nextPrune = 0L;

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 using Payments.BuildingBlocks;
+using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Ids;
 using Payments.BuildingBlocks.Observability;
 using Payments.Transactions.Contracts;
@@ -95,7 +96,9 @@ internal sealed class OutboxRelay(
         var ct = stopping.Token;
         try
         {
-            await StartedAsync(ct);
+            // Wolverine's hosted service is registered after the modules' and refuses messages until it has started:
+            // a relay that leased the rows a crash left pending failed the whole batch (WolverineHasNotStartedException).
+            await lifetime.StartedAsync(ct);
         }
         catch (OperationCanceledException)
         {
@@ -126,18 +129,6 @@ internal sealed class OutboxRelay(
                 return;
             }
         }
-    }
-
-    /// <summary>
-    /// Waits until every hosted service has started. Wolverine's is registered after the modules' and refuses messages
-    /// until it has started: a relay that leased rows before then (pending rows after a crash) failed the whole batch
-    /// with WolverineHasNotStartedException and fell back to one-by-one delivery.
-    /// </summary>
-    private async Task StartedAsync(CancellationToken ct)
-    {
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
-        await started.Task.WaitAsync(ct);
     }
 
     /// <summary>Delivers one batch of pending events; returns how many were taken.</summary>
