@@ -222,7 +222,9 @@ internal sealed partial class TransactionStore(NpgsqlDataSource db, TimeProvider
         long applied = 0;
         var history = new List<HistoryEntry>();
         // One round trip: the conditional statement on the locked row (state, version and amount checked where they
-        // are), then the history the new entry chains to (the UPDATE does not touch it).
+        // are), then the history the new entry chains to (the UPDATE does not touch it). The UPDATE names the key
+        // itself: joined only through the CTE, the planner scanned the open-status partial index (whose dead entries
+        // grow between vacuums) for every capture: 2.9 ms of PostgreSQL time each under load instead of 0.1.
         await using (var read = new NpgsqlBatch(conn, tx))
         {
             var update = new NpgsqlBatchCommand($"""
@@ -232,7 +234,7 @@ internal sealed partial class TransactionStore(NpgsqlDataSource db, TimeProvider
                 UPDATE transactions.transactions t
                    SET {column} = t.{column} + COALESCE($3, cur.remaining), version = t.version + 1, updated_at = $5
                   FROM cur
-                 WHERE t.trx_id = cur.trx_id AND t.type = 'PAYMENT' AND t.status = ANY($6)
+                 WHERE t.trx_id = $1 AND t.trx_id = cur.trx_id AND t.type = 'PAYMENT' AND t.status = ANY($6)
                    AND ($4::bigint IS NULL OR t.version = $4)
                    AND COALESCE($3, cur.remaining) <= cur.remaining
                 RETURNING {TransactionRows.Columns}, COALESCE($3, cur.remaining)
