@@ -119,7 +119,7 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
             using var span = GatewayInstruments.Idempotency.StartActivity("idempotency complete");
             if (claim.CompletedInTransaction)
             {
-                await store.CacheCompletedAsync(claim, response);
+                store.CacheCompleted(claim, response);
             }
             else if (IsKept(http.Response))
             {

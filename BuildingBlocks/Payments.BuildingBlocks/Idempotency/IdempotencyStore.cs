@@ -50,16 +50,13 @@ public sealed class IdempotencyStore(
         return sha.GetHashAndReset();
     }
 
+    /// <summary>
+    /// PostgreSQL first: a new key (nearly every request) is claimed in one round trip and Redis is not asked. Only a
+    /// key PostgreSQL reports as taken is looked up in the cache of answers, then in PostgreSQL.
+    /// </summary>
     public async Task<ClaimOutcome> ClaimAsync(string merchantId, string key, byte[] fingerprint, CancellationToken ct)
     {
-        var cached = await FromCacheAsync(merchantId, key);
-        if (cached is not null)
-        {
-            return CryptographicOperations.FixedTimeEquals(cached.Value.Fingerprint, fingerprint)
-                ? new ClaimOutcome.Replay(cached.Value.Response)
-                : new ClaimOutcome.Mismatch();
-        }
-
+        var cacheAsked = false;
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var now = clock.GetUtcNow();
@@ -97,6 +94,17 @@ public sealed class IdempotencyStore(
                 }
             }
 
+            if (!cacheAsked)
+            {
+                cacheAsked = true;
+                if (await FromCacheAsync(merchantId, key) is { } cached)
+                {
+                    return CryptographicOperations.FixedTimeEquals(cached.Fingerprint, fingerprint)
+                        ? new ClaimOutcome.Replay(cached.Response)
+                        : new ClaimOutcome.Mismatch();
+                }
+            }
+
             await using (var cmd = new NpgsqlCommand("""
                 SELECT fingerprint, state, response_status, response_headers::text, response_body, expires_at
                   FROM idempotency.requests WHERE merchant_id = $1 AND idem_key = $2
@@ -121,7 +129,7 @@ public sealed class IdempotencyStore(
                 var response = new StoredResponse(r.GetInt32(2),
                     JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(3)) ?? [], (byte[])r[4]);
                 var expiresAt = r.GetFieldValue<DateTimeOffset>(5);
-                await CacheAsync(merchantId, key, fingerprint, response, expiresAt);
+                Cache(merchantId, key, fingerprint, response, expiresAt);
                 return new ClaimOutcome.Replay(response);
             }
         }
@@ -143,13 +151,13 @@ public sealed class IdempotencyStore(
         {
             return false;
         }
-        await CacheAsync(claim.MerchantId, claim.Key, claim.Fingerprint, response, claim.ExpiresAt);
+        Cache(claim.MerchantId, claim.Key, claim.Fingerprint, response, claim.ExpiresAt);
         return true;
     }
 
     /// <summary>Caches an answer the slice already committed with its change.</summary>
-    public Task CacheCompletedAsync(IdempotencyClaim claim, StoredResponse response) =>
-        CacheAsync(claim.MerchantId, claim.Key, claim.Fingerprint, response, claim.ExpiresAt);
+    public void CacheCompleted(IdempotencyClaim claim, StoredResponse response) =>
+        Cache(claim.MerchantId, claim.Key, claim.Fingerprint, response, claim.ExpiresAt);
 
     /// <summary>Frees the key (the answer is not one to keep: 400, 401, 429, 5xx).</summary>
     public async Task ReleaseAsync(IdempotencyClaim claim, CancellationToken ct)
@@ -195,7 +203,11 @@ public sealed class IdempotencyStore(
         }
     }
 
-    private async Task CacheAsync(string merchantId, string key, byte[] fingerprint, StoredResponse response, DateTimeOffset expiresAt)
+    /// <summary>
+    /// Sent without waiting for Redis's reply: the answer is already durable in PostgreSQL, so a write the cache
+    /// loses costs one PostgreSQL read on a later replay, while waiting for it cost every request a round trip.
+    /// </summary>
+    private void Cache(string merchantId, string key, byte[] fingerprint, StoredResponse response, DateTimeOffset expiresAt)
     {
         var ttl = expiresAt - clock.GetUtcNow();
         if (ttl <= TimeSpan.Zero)
@@ -206,7 +218,7 @@ public sealed class IdempotencyStore(
         {
             var json = JsonSerializer.Serialize(new CacheEntry(fingerprint, response.Status,
                 new Dictionary<string, string>(response.Headers), response.Body));
-            await redis.GetDatabase().StringSetAsync(CacheKey(merchantId, key), json, ttl);
+            redis.GetDatabase().StringSet(CacheKey(merchantId, key), json, ttl, flags: CommandFlags.FireAndForget);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {

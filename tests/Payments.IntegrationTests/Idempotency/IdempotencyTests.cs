@@ -1,6 +1,7 @@
 using System.Net;
 using Payments.IntegrationTests.Transactions;
 using Payments.TestKit;
+using StackExchange.Redis;
 using static Payments.IntegrationTests.Transactions.Api;
 
 namespace Payments.IntegrationTests.Idempotency;
@@ -213,5 +214,49 @@ public sealed class IdempotencyWithoutRedisTests(PrivateRedisFixture gateway) : 
         Assert.True(again.Response.Headers.Contains("Idempotent-Replayed"));
         Assert.All(captures, c => Assert.True(c.Status is HttpStatusCode.OK or HttpStatusCode.Conflict, $"{(int)c.Status}: {c.Body}"));
         Assert.Equal(100, await ScalarAsync(gateway, "SELECT captured_amount FROM transactions.transactions WHERE trx_id = $1", trxId));
+    }
+}
+
+/// <summary>Redis is the cache of answers, off the path of a new request (issue 17): read only for a key PostgreSQL reports taken.</summary>
+public sealed class IdempotencyCacheTests(PrivateRedisFixture gateway) : IClassFixture<PrivateRedisFixture>
+{
+    [Fact]
+    public async Task A_new_key_is_claimed_without_reading_redis_and_its_replay_reads_the_cached_answer()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(gateway.Redis.ConnectionString + ",allowAdmin=true");
+        var server = redis.GetServer(gateway.Redis.Endpoint);
+        var key = Guid.NewGuid().ToString();
+        var body = new { operation = "authorize", amount = 700, currency = "USD", card_token = token, order_id = "cache-path" };
+
+        // Only the idempotency cache issues GET on this gateway's Redis (limits run a script, revocations use pub/sub).
+        var getsBefore = await GetCallsAsync(server);
+        var first = await PostAsync(merchant.Http, "/v1/transactions", body, key);
+        var getsAfterFirst = await GetCallsAsync(server);
+        Assert.Equal(HttpStatusCode.Created, first.Status);
+        Assert.Equal(getsBefore, getsAfterFirst);
+
+        // The answer is cached after the commit, without the request waiting for it.
+        var cacheKeys = new List<RedisKey>();
+        for (var i = 0; i < 50 && cacheKeys.Count == 0; i++)
+        {
+            await Task.Delay(20);
+            cacheKeys = server.Keys(pattern: $"idem:{merchant.MerchantId}:*").ToList();
+        }
+        Assert.Single(cacheKeys);
+
+        var replay = await PostAsync(merchant.Http, "/v1/transactions", body, key);
+        Assert.Equal(HttpStatusCode.Created, replay.Status);
+        Assert.True(replay.Response.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(Str(first.Body, "trx_id"), Str(replay.Body, "trx_id"));
+        Assert.Equal(getsAfterFirst + 1, await GetCallsAsync(server));
+    }
+
+    private static async Task<long> GetCallsAsync(IServer server)
+    {
+        var stats = (await server.InfoAsync("commandstats")).SelectMany(g => g).FirstOrDefault(kv => kv.Key == "cmdstat_get");
+        // "calls=12,usec=...": absent until the first GET.
+        return stats.Value is null ? 0 : long.Parse(stats.Value.Split(',')[0].Split('=')[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 }
