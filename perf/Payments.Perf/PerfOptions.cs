@@ -51,6 +51,12 @@ internal sealed record PerfOptions
     /// </summary>
     public Payments.BuildingBlocks.RateLimiting.AdmissionOptions Admission { get; init; } = new();
 
+    /// <summary>
+    /// A nice value for the load generator's threads for the whole run (<c>--generator-nice -10</c>); null: only the
+    /// overload phase raises it (to <see cref="Measure.GeneratorPriority.OverloadNice"/>); 0: never.
+    /// </summary>
+    public int? GeneratorNice { get; init; }
+
     public double RampStartRate { get; init; } = 100;
 
     public double RampFactor { get; init; } = 1.25;
@@ -132,8 +138,9 @@ internal sealed record PerfOptions
                 "--admission" => o with { Admission = ParseAdmission(Next()) },
                 "--ramp-steps" => o with { RampMaxSteps = (int)Num() },
                 "--merchants" => o with { MerchantsPerScenario = (int)Num() },
+                "--generator-nice" => o with { GeneratorNice = (int)Num() },
                 _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --smoke --out DIR --only pair,list --hosts N --duration S " +
-                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --open-rate R --admission MAX[:QUEUE[:WAIT_MS[:OVERLOAD_WAIT_MS]]] --merchants N"),
+                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --open-rate R --admission MAX[:QUEUE[:WAIT_MS[:OVERLOAD_WAIT_MS]]] --merchants N --generator-nice N"),
             };
         }
         return o;

@@ -105,6 +105,10 @@ internal static class PerfSuite
         {
             result.Notes.Add("Run WITHOUT Idempotency-Key headers (--no-idempotency-keys): the idempotency path is not measured.");
         }
+        if (o.GeneratorNice is int nice and not 0 && GeneratorPriority.Raise(nice, log) is { } runNote)
+        {
+            result.Notes.Add(runNote);
+        }
         var ctx = new SuiteContext(gw, api, o, log);
 
         var warmed = new HashSet<string>();
@@ -132,7 +136,11 @@ internal static class PerfSuite
         log.WriteLine("Reference ceilings…");
         var pg = await CeilingRuns.PgbenchCeilingsAsync(gw.AdminConnectionString, o.PgbenchClients, o.ReferenceDuration, gw.WorkDirectory, log);
         var plain = await Measure("reference", () => CeilingRuns.PlaintextAsync(o.PlaintextClients, o.ReferenceDuration));
-        result.Ceilings = new Ceilings(pg.Authorize, pg.Pair, plain.Throughput, o.PgbenchClients, $"{o.PgbenchClients} clients, {o.ReferenceDuration.TotalSeconds:0} s each, -M prepared");
+        var floor = await CeilingRuns.PgbenchGatewaySqlAsync(gw.AdminConnectionString, o.PgbenchClients, o.ReferenceDuration, gw.WorkDirectory, log);
+        result.Ceilings = new Ceilings(pg.Authorize, pg.Pair, plain.Throughput, o.PgbenchClients, $"{o.PgbenchClients} clients, {o.ReferenceDuration.TotalSeconds:0} s each, -M prepared")
+        {
+            PgbenchGatewaySqlTps = floor,
+        };
 
         var pair = new PairScenario();
         var authcap = new AuthcapScenario();
@@ -204,6 +212,12 @@ internal static class PerfSuite
 
         if (Ready(overload) && !result.Skipped.ContainsKey(victim.Name) && !result.Skipped.ContainsKey(flood.Name))
         {
+            // The phase measures how fast refusals come back; a generator queued behind the gateway for a core would
+            // measure its own wait. The phase runs last, so the priority changes no other phase's figures.
+            if (o.GeneratorNice is null && GeneratorPriority.Raise(GeneratorPriority.OverloadNice, log) is { } priorityNote)
+            {
+                result.Notes.Add("overload: " + priorityNote);
+            }
             if (result.MaxPairsPerSecond <= 0)
             {
                 result.MaxPairsPerSecond = (await Measure("max", () => LoadModels.ClosedAsync(overload, o.ClosedClients, o.ClosedDuration), overload)).Throughput;

@@ -7,13 +7,20 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Payments.BuildingBlocks.Data;
+using Payments.BuildingBlocks.Idempotency;
 using Payments.Perf.Api;
+using Payments.Transactions;
 using Payments.Perf.Measure;
 
 namespace Payments.Perf.Reference;
 
 /// <summary>The machine's ceilings measured in the same run: the hot path's SQL under pgbench, and bare Kestrel.</summary>
-internal sealed record Ceilings(double PgbenchAuthorizeTps, double PgbenchPairTps, double PlaintextRps, int PgbenchClients, string PgbenchNote);
+internal sealed record Ceilings(double PgbenchAuthorizeTps, double PgbenchPairTps, double PlaintextRps, int PgbenchClients, string PgbenchNote)
+{
+    /// <summary>The Host's own pair SQL under pgbench (the floor of issue 17): what no .NET code above it can beat.</summary>
+    public double PgbenchGatewaySqlTps { get; init; }
+}
 
 internal static partial class CeilingRuns
 {
@@ -48,7 +55,62 @@ internal static partial class CeilingRuns
         END;
         """;
 
-    public static async Task<(double Tps, string Output)> PgbenchAsync(string adminConnectionString, string script, int clients, TimeSpan duration, string work)
+    /// <summary>
+    /// The floor (issue 17, step 1): the SQL the Host issues for one pair today, statement for statement, on a database
+    /// of its own migrated with the real Transactions and idempotency migrations (triggers, constraints, every index).
+    /// Per request: the idempotency claim (its own commit, asynchronous), then the change with its history, outbox
+    /// event and stored answer in one transaction. Not in it: the Vault's card use, the relay and the handlers, so a
+    /// gateway pair can only be slower. Four merchants, as in the pair scenario (the list counters are per merchant).
+    /// </summary>
+    private const string GatewayPair = """
+        \set amt random(1000, 100000)
+        \set mer random(1, 4)
+        WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+        INSERT INTO idempotency.requests AS r (merchant_id, idem_key, fingerprint, state, lease_token, lease_until, created_at, expires_at)
+        SELECT 'mer_floor' || :mer, md5(random()::text), sha256('a'::bytea), 'in_progress', gen_random_uuid(), now() + interval '1 minute', now(), now() + interval '8 days'
+          FROM async_commit
+        ON CONFLICT (merchant_id, idem_key) DO UPDATE SET state = 'in_progress' WHERE r.expires_at <= excluded.created_at
+        RETURNING idem_key AS akey, lease_token AS alease \gset
+        BEGIN;
+        INSERT INTO transactions.transactions (trx_id, merchant_id, type, order_amount, currency, captured_amount, order_id, external_id, payment_intent_id,
+                                               card_token, card_brand, card_last4, authorization_code, decline_code, authorization_expires_at, created_at, updated_at)
+        VALUES ('trx_' || md5(random()::text), 'mer_floor' || :mer, 'PAYMENT', :amt, 'USD', 0, 'order-' || :client_id, NULL, NULL,
+                'tok_floor', 'visa', '4242', '123456', NULL, now() + interval '7 days', now(), now())
+        RETURNING trx_id \gset
+        INSERT INTO transactions.history (trx_id, seq, operation, amount, status, at, prev_hash, hash)
+        VALUES (:trx_id, 1, 'AUTHORIZE', :amt, 'AUTHORIZED', now(), repeat('0', 64), encode(sha256(:trx_id::bytea), 'hex'));
+        INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at)
+        VALUES ('evt_' || md5(random()::text), 'mer_floor' || :mer, 'transaction.authorized', jsonb_build_object('state', repeat('x', 600)), now());
+        UPDATE idempotency.requests SET state = 'completed', response_status = 201, response_headers = '{"ETag":"\"1\""}', response_body = convert_to(repeat('x', 700), 'UTF8'), completed_at = now()
+         WHERE merchant_id = 'mer_floor' || :mer AND idem_key = :akey AND lease_token = :alease AND state = 'in_progress';
+        END;
+        WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+        INSERT INTO idempotency.requests AS r (merchant_id, idem_key, fingerprint, state, lease_token, lease_until, created_at, expires_at)
+        SELECT 'mer_floor' || :mer, md5(random()::text), sha256('c'::bytea), 'in_progress', gen_random_uuid(), now() + interval '1 minute', now(), now() + interval '8 days'
+          FROM async_commit
+        ON CONFLICT (merchant_id, idem_key) DO UPDATE SET state = 'in_progress' WHERE r.expires_at <= excluded.created_at
+        RETURNING idem_key AS ckey, lease_token AS clease \gset
+        BEGIN;
+        WITH cur AS (
+            SELECT trx_id, order_amount - captured_amount - voided_amount AS remaining
+              FROM transactions.transactions WHERE trx_id = :trx_id AND merchant_id = 'mer_floor' || :mer FOR UPDATE)
+        UPDATE transactions.transactions t
+           SET captured_amount = t.captured_amount + cur.remaining, version = t.version + 1, updated_at = now()
+          FROM cur
+         WHERE t.trx_id = :trx_id AND t.trx_id = cur.trx_id AND t.type = 'PAYMENT' AND t.status = ANY('{AUTHORIZED,PARTIAL_CAPTURED,PARTIAL_SETTLED}')
+        RETURNING t.version;
+        SELECT seq, operation, amount, status, at, prev_hash, hash FROM transactions.history WHERE trx_id = :trx_id ORDER BY seq;
+        INSERT INTO transactions.history (trx_id, seq, operation, amount, status, at, prev_hash, hash)
+        VALUES (:trx_id, 2, 'CAPTURE', :amt, 'CAPTURED', now(), encode(sha256(:trx_id::bytea), 'hex'), encode(sha256(('CAPTURE' || :trx_id)::bytea), 'hex'));
+        INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at)
+        VALUES ('evt_' || md5(random()::text), 'mer_floor' || :mer, 'transaction.captured', jsonb_build_object('state', repeat('x', 600)), now());
+        UPDATE idempotency.requests SET state = 'completed', response_status = 200, response_headers = '{"ETag":"\"2\""}', response_body = convert_to(repeat('x', 900), 'UTF8'), completed_at = now()
+         WHERE merchant_id = 'mer_floor' || :mer AND idem_key = :ckey AND lease_token = :clease AND state = 'in_progress';
+        END;
+        """;
+
+    public static async Task<(double Tps, string Output)> PgbenchAsync(string adminConnectionString, string script, int clients, TimeSpan duration, string work,
+        string database = "payments")
     {
         var b = new NpgsqlConnectionStringBuilder(adminConnectionString);
         var file = Path.Combine(work, $"pgbench-{Guid.NewGuid():N}.sql");
@@ -63,7 +125,7 @@ internal static partial class CeilingRuns
                  {
                      "-h", "127.0.0.1", "-p", b.Port.ToString(CultureInfo.InvariantCulture), "-U", b.Username!, "-n", "-M", "prepared",
                      "-c", clients.ToString(CultureInfo.InvariantCulture), "-j", Math.Min(clients, Environment.ProcessorCount).ToString(CultureInfo.InvariantCulture),
-                     "-T", Math.Max(1, (int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-f", file, "payments",
+                     "-T", Math.Max(1, (int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-f", file, database,
                  })
         {
             psi.ArgumentList.Add(a);
@@ -79,6 +141,33 @@ internal static partial class CeilingRuns
             throw new InvalidOperationException($"pgbench failed ({p.ExitCode}): {output}");
         }
         return (double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), output);
+    }
+
+    /// <summary>The floor: <see cref="GatewayPair"/> on a database of its own (<c>perf_floor</c>, dropped after).</summary>
+    public static async Task<double> PgbenchGatewaySqlAsync(string adminConnectionString, int clients, TimeSpan duration, string work, TextWriter log)
+    {
+        const string Database = "perf_floor";
+        await using (var admin = new NpgsqlConnection(adminConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var create = new NpgsqlCommand($"DROP DATABASE IF EXISTS {Database}; CREATE DATABASE {Database}", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+        var floor = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = Database, Pooling = false }.ConnectionString;
+        await using (var db = NpgsqlDataSource.Create(floor))
+        {
+            await SqlMigrationRunner.ApplyAsync(db, [IdempotencyServices.Migrations, TransactionsModule.Definition.Migrations],
+                Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        }
+        var (tps, _) = await PgbenchAsync(adminConnectionString, GatewayPair, clients, duration, work, Database);
+        log.WriteLine($"  pgbench the Host's own pair SQL (claims, change, history, outbox, answers; real tables and triggers): {tps:0} pairs/s");
+        await using (var admin = new NpgsqlConnection(adminConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE {Database} WITH (FORCE)", admin);
+            await drop.ExecuteNonQueryAsync();
+        }
+        return tps;
     }
 
     public static async Task<(double Authorize, double Pair)> PgbenchCeilingsAsync(string adminConnectionString, int clients, TimeSpan duration, string work, TextWriter log)
