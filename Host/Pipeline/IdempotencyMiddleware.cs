@@ -102,7 +102,7 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
                 // A slice's refusal is a final answer: write it here so it can be stored.
                 await Problems.WriteAsync(http, p);
             }
-            catch (IdempotencyLeaseLostException)
+            catch (Exception e) when (IdempotencyClaim.IsLeaseLost(e))
             {
                 DropAnswer(http.Response, buffer);
                 return false;

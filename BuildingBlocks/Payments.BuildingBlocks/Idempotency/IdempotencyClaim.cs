@@ -36,17 +36,13 @@ public sealed class IdempotencyClaim(string merchantId, string key, byte[] finge
     public bool CompletedInTransaction { get; private set; }
 
     /// <summary>
-    /// The statement that stores the answer, to run in the slice's transaction. After it ran, call
-    /// <see cref="EnsureCompleted"/>: a claim taken over by another request (lease expired) completes nothing,
-    /// and the slice must roll back.
+    /// The statement that stores the answer, to run in the slice's transaction (or as the last statement of its batch,
+    /// which is then one implicit transaction with the change). A claim taken over by another request (lease expired)
+    /// makes it fail with <see cref="LeaseLostSqlState"/>, so the change cannot commit without its answer.
     /// </summary>
     public NpgsqlBatchCommand CompletionCommand(int status, byte[] body, IReadOnlyDictionary<string, string>? headers, DateTimeOffset now)
     {
-        var cmd = new NpgsqlBatchCommand("""
-            UPDATE idempotency.requests
-               SET state = 'completed', response_status = $4, response_headers = $5, response_body = $6, completed_at = $7
-             WHERE merchant_id = $1 AND idem_key = $2 AND lease_token = $3 AND state = 'in_progress'
-            """);
+        var cmd = new NpgsqlBatchCommand("SELECT idempotency.complete($1, $2, $3, $4, $5, $6, $7)");
         cmd.Parameters.Add(new() { Value = MerchantId });
         cmd.Parameters.Add(new() { Value = Key });
         cmd.Parameters.Add(new() { Value = LeaseToken });
@@ -57,21 +53,15 @@ public sealed class IdempotencyClaim(string merchantId, string key, byte[] finge
         return cmd;
     }
 
-    /// <summary>Throws <see cref="IdempotencyLeaseLostException"/> when the completion changed nothing.</summary>
-    public static void EnsureCompleted(NpgsqlBatchCommand completion)
-    {
-        if (completion.RecordsAffected != 1)
-        {
-            throw new IdempotencyLeaseLostException();
-        }
-    }
+    /// <summary>The SQLSTATE <c>idempotency.complete</c> raises when the claim was taken over.</summary>
+    public const string LeaseLostSqlState = "IL001";
+
+    /// <summary>True for the error of a completion whose claim was taken over: the change rolled back with it.</summary>
+    public static bool IsLeaseLost(Exception e) => e is PostgresException { SqlState: LeaseLostSqlState };
 
     /// <summary>Call after the slice's transaction committed.</summary>
     public void MarkCommitted() => CompletedInTransaction = true;
 }
-
-/// <summary>Another request took this key over while this one ran; this one's change must not commit.</summary>
-public sealed class IdempotencyLeaseLostException() : Exception("The idempotency claim was taken over by another request.");
 
 public static class IdempotencyHttpContextExtensions
 {

@@ -144,10 +144,12 @@ public sealed class IdempotencyStore(
     public async Task<bool> CompleteAsync(IdempotencyClaim claim, StoredResponse response, CancellationToken ct)
     {
         await using var batch = db.CreateBatch();
-        var completion = claim.CompletionCommand(response.Status, response.Body, response.Headers, clock.GetUtcNow());
-        batch.BatchCommands.Add(completion);
-        await batch.ExecuteNonQueryAsync(ct);
-        if (completion.RecordsAffected != 1)
+        batch.BatchCommands.Add(claim.CompletionCommand(response.Status, response.Body, response.Headers, clock.GetUtcNow()));
+        try
+        {
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException e) when (IdempotencyClaim.IsLeaseLost(e))
         {
             return false;
         }

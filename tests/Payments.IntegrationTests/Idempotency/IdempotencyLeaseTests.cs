@@ -63,6 +63,72 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
     }
 
     [Fact]
+    public async Task A_stalled_capture_that_lost_its_key_rolls_back_its_commit_batch_and_the_takeover_captures_once()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var (status, created, _) = await PostAsync(merchant.Http, "/v1/transactions",
+            new { operation = "authorize", amount = 2500, currency = "USD", card_token = token, order_id = "lease-capture" }, Guid.NewGuid().ToString());
+        Assert.Equal(HttpStatusCode.Created, status);
+        var trxId = Str(created, "trx_id");
+        var name = "stall_" + trxId;
+        var gate = Random.Shared.NextInt64(1, long.MaxValue);
+        // The first capture of this payment waits, holding the row, on a lock the test holds.
+        await ExecAsync(gateway, $"""
+            CREATE SEQUENCE public.{name}_seq;
+            CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.trx_id = '{trxId}' AND nextval('public.{name}_seq') = 1 THEN PERFORM pg_advisory_xact_lock({gate}); END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER {name} BEFORE UPDATE ON transactions.transactions FOR EACH ROW EXECUTE FUNCTION public.{name}();
+            """);
+        await using var holder = new NpgsqlConnection(gateway.HostConnectionString);
+        await holder.OpenAsync();
+        await using (var hold = new NpgsqlCommand($"SELECT pg_advisory_lock({gate})", holder))
+        {
+            await hold.ExecuteScalarAsync();
+        }
+        var key = Guid.NewGuid().ToString();
+        var capture = new { operation = "capture", amount = 1000 };
+
+        var stalled = PostAsync(merchant.Http, $"/v1/transactions/{trxId}", capture, key);
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
+            $"SELECT is_called::int FROM public.{name}_seq") == 1), "the first capture never reached its update");
+        await ExecAsync(gateway, "UPDATE idempotency.requests SET lease_until = now() - interval '1 second' WHERE idem_key = $1", key);
+        // The takeover claims the key, then waits for the row the stalled capture holds.
+        var takeover = PostAsync(merchant.Http, $"/v1/transactions/{trxId}", capture, key);
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
+            "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1 AND lease_until > now()", key) == 1), "the takeover never claimed the key");
+        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({gate})", holder))
+        {
+            await release.ExecuteScalarAsync();
+        }
+        var (first, taken) = (await stalled, await takeover);
+
+        Assert.Equal(HttpStatusCode.OK, taken.Status);
+        Assert.False(taken.Response.Headers.Contains("Idempotent-Replayed"));
+        // The stalled request's change rolled back with its answer; it then answers as the key says (in progress, or
+        // the takeover's answer if that one finished first).
+        if (first.Status == HttpStatusCode.OK)
+        {
+            Assert.Equal(taken.Body!.ToJsonString(), first.Body!.ToJsonString());
+        }
+        else
+        {
+            Assert.Equal(HttpStatusCode.Conflict, first.Status);
+            Assert.Equal("idempotency_request_in_progress", Str(first.Body, "code"));
+        }
+        Assert.Equal(1000, await ScalarAsync(gateway, "SELECT captured_amount FROM transactions.transactions WHERE trx_id = $1", trxId));
+        Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.history WHERE trx_id = $1 AND operation = 'CAPTURE'", trxId));
+        await ExecAsync(gateway, $"DROP TRIGGER {name} ON transactions.transactions; DROP FUNCTION public.{name}(); DROP SEQUENCE public.{name}_seq;");
+        // The connection the rolled-back capture used went back to the pool clean: the rest of the payment captures.
+        var rest = await PostAsync(merchant.Http, $"/v1/transactions/{trxId}", new { operation = "capture" }, Guid.NewGuid().ToString());
+        Assert.Equal(HttpStatusCode.OK, rest.Status);
+        Assert.Equal(2500, await ScalarAsync(gateway, "SELECT captured_amount FROM transactions.transactions WHERE trx_id = $1", trxId));
+    }
+
+    [Fact]
     public async Task A_refusal_from_a_request_that_lost_its_key_is_neither_stored_nor_cached()
     {
         var store = gateway.HostServices.GetRequiredService<IdempotencyStore>();

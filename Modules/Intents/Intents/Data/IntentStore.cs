@@ -57,17 +57,11 @@ internal sealed class IntentStore(NpgsqlDataSource db) : IPaymentIntentReader
         });
         insert.Parameters.Add(new() { Value = intent.CreatedAt });
         batch.BatchCommands.Add(insert);
-        NpgsqlBatchCommand? completion = null;
         if (claim is not null)
         {
-            completion = claim.CompletionCommand(201, body, new Dictionary<string, string> { ["Content-Type"] = "application/json" }, now);
-            batch.BatchCommands.Add(completion);
+            batch.BatchCommands.Add(claim.CompletionCommand(201, body, new Dictionary<string, string> { ["Content-Type"] = "application/json" }, now));
         }
         await batch.ExecuteNonQueryAsync(ct);
-        if (completion is not null)
-        {
-            IdempotencyClaim.EnsureCompleted(completion);
-        }
         await tx.CommitAsync(ct);
         claim?.MarkCommitted();
         return body;

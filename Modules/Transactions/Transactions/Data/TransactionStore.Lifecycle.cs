@@ -264,9 +264,8 @@ internal sealed partial class TransactionStore
             batch.BatchCommands.Add(HistoryCommand(payment.Snapshot.TrxId, entry));
             batch.BatchCommands.Add(OutboxWriter.Command(paymentEvent, payment.MerchantId, now, payment.Snapshot));
         }
-        var completion = AddCompletion(batch, claim, 201, body, final.Version, now);
+        AddCompletion(batch, claim, 201, body, final.Version, now);
         await batch.ExecuteNonQueryAsync(ct);
-        EnsureCompleted(completion);
         await tx.CommitAsync(ct);
         claim?.MarkCommitted();
         return new Changed(final, body);

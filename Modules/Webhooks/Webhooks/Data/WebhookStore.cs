@@ -57,10 +57,6 @@ internal sealed class WebhookStore(NpgsqlDataSource db)
             batch.BatchCommands.Add(completion);
         }
         await batch.ExecuteNonQueryAsync(ct);
-        if (completion is not null)
-        {
-            IdempotencyClaim.EnsureCompleted(completion);
-        }
         await tx.CommitAsync(ct);
         claim?.MarkCommitted();
         return true;
