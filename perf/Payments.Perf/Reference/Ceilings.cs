@@ -56,56 +56,63 @@ internal static partial class CeilingRuns
         """;
 
     /// <summary>
-    /// The floor (issue 17, step 1): the SQL the Host issues for one pair today, statement for statement, on a database
-    /// of its own migrated with the real Transactions and idempotency migrations (triggers, constraints, every index).
-    /// Per request: the idempotency claim (its own commit, asynchronous), then the change with its history, outbox
-    /// event and stored answer in one transaction. Not in it: the Vault's card use, the relay and the handlers, so a
-    /// gateway pair can only be slower. Four merchants, as in the pair scenario (the list counters are per merchant).
+    /// The floor (issue 17, step 1): the SQL the Host issues for one pair today, statement for statement and round trip
+    /// for round trip (a pipeline is one Npgsql batch), on a database of its own migrated with the real Transactions and
+    /// idempotency migrations (triggers, constraints, every index). Per request: the idempotency claim (its own commit,
+    /// asynchronous), then the change with its history, outbox event and stored answer in one transaction; the capture
+    /// reads the history its entry chains to. Not in it: the Vault's card use, the relay and the handlers, so a gateway
+    /// pair can only be slower. Four merchants, as in the pair scenario (the list counters are per merchant).
     /// </summary>
     private const string GatewayPair = """
         \set amt random(1000, 100000)
         \set mer random(1, 4)
+        \set r random(1, 9000000000000000000)
         WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
         INSERT INTO idempotency.requests AS r (merchant_id, idem_key, fingerprint, state, lease_token, lease_until, created_at, expires_at)
-        SELECT 'mer_floor' || :mer, md5(random()::text), sha256('a'::bytea), 'in_progress', gen_random_uuid(), now() + interval '1 minute', now(), now() + interval '8 days'
+        SELECT 'mer_floor' || :mer, 'a' || :r, sha256('a'::bytea), 'in_progress', '00000000-0000-0000-0000-000000000001', now() + interval '1 minute', now(), now() + interval '8 days'
           FROM async_commit
         ON CONFLICT (merchant_id, idem_key) DO UPDATE SET state = 'in_progress' WHERE r.expires_at <= excluded.created_at
-        RETURNING idem_key AS akey, lease_token AS alease \gset
+        RETURNING 1;
+        \startpipeline
         BEGIN;
         INSERT INTO transactions.transactions (trx_id, merchant_id, type, order_amount, currency, captured_amount, order_id, external_id, payment_intent_id,
                                                card_token, card_brand, card_last4, authorization_code, decline_code, authorization_expires_at, created_at, updated_at)
-        VALUES ('trx_' || md5(random()::text), 'mer_floor' || :mer, 'PAYMENT', :amt, 'USD', 0, 'order-' || :client_id, NULL, NULL,
-                'tok_floor', 'visa', '4242', '123456', NULL, now() + interval '7 days', now(), now())
-        RETURNING trx_id \gset
+        VALUES ('trx_' || :r, 'mer_floor' || :mer, 'PAYMENT', :amt, 'USD', 0, 'order-' || :client_id, NULL, NULL,
+                'tok_floor', 'visa', '4242', '123456', NULL, now() + interval '7 days', now(), now());
         INSERT INTO transactions.history (trx_id, seq, operation, amount, status, at, prev_hash, hash)
-        VALUES (:trx_id, 1, 'AUTHORIZE', :amt, 'AUTHORIZED', now(), repeat('0', 64), encode(sha256(:trx_id::bytea), 'hex'));
+        VALUES ('trx_' || :r, 1, 'AUTHORIZE', :amt, 'AUTHORIZED', now(), repeat('0', 64), encode(sha256(('trx_' || :r)::bytea), 'hex'));
         INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at)
-        VALUES ('evt_' || md5(random()::text), 'mer_floor' || :mer, 'transaction.authorized', jsonb_build_object('state', repeat('x', 600)), now());
+        VALUES ('evt_a' || :r, 'mer_floor' || :mer, 'transaction.authorized', jsonb_build_object('state', repeat('x', 600)), now());
         UPDATE idempotency.requests SET state = 'completed', response_status = 201, response_headers = '{"ETag":"\"1\""}', response_body = convert_to(repeat('x', 700), 'UTF8'), completed_at = now()
-         WHERE merchant_id = 'mer_floor' || :mer AND idem_key = :akey AND lease_token = :alease AND state = 'in_progress';
+         WHERE merchant_id = 'mer_floor' || :mer AND idem_key = 'a' || :r AND lease_token = '00000000-0000-0000-0000-000000000001' AND state = 'in_progress';
+        \endpipeline
         END;
         WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
         INSERT INTO idempotency.requests AS r (merchant_id, idem_key, fingerprint, state, lease_token, lease_until, created_at, expires_at)
-        SELECT 'mer_floor' || :mer, md5(random()::text), sha256('c'::bytea), 'in_progress', gen_random_uuid(), now() + interval '1 minute', now(), now() + interval '8 days'
+        SELECT 'mer_floor' || :mer, 'c' || :r, sha256('c'::bytea), 'in_progress', '00000000-0000-0000-0000-000000000002', now() + interval '1 minute', now(), now() + interval '8 days'
           FROM async_commit
         ON CONFLICT (merchant_id, idem_key) DO UPDATE SET state = 'in_progress' WHERE r.expires_at <= excluded.created_at
-        RETURNING idem_key AS ckey, lease_token AS clease \gset
+        RETURNING 1;
+        \startpipeline
         BEGIN;
         WITH cur AS (
             SELECT trx_id, order_amount - captured_amount - voided_amount AS remaining
-              FROM transactions.transactions WHERE trx_id = :trx_id AND merchant_id = 'mer_floor' || :mer FOR UPDATE)
+              FROM transactions.transactions WHERE trx_id = 'trx_' || :r AND merchant_id = 'mer_floor' || :mer FOR UPDATE)
         UPDATE transactions.transactions t
            SET captured_amount = t.captured_amount + cur.remaining, version = t.version + 1, updated_at = now()
           FROM cur
-         WHERE t.trx_id = :trx_id AND t.trx_id = cur.trx_id AND t.type = 'PAYMENT' AND t.status = ANY('{AUTHORIZED,PARTIAL_CAPTURED,PARTIAL_SETTLED}')
+         WHERE t.trx_id = 'trx_' || :r AND t.trx_id = cur.trx_id AND t.type = 'PAYMENT' AND t.status = ANY('{AUTHORIZED,PARTIAL_CAPTURED,PARTIAL_SETTLED}')
         RETURNING t.version;
-        SELECT seq, operation, amount, status, at, prev_hash, hash FROM transactions.history WHERE trx_id = :trx_id ORDER BY seq;
+        SELECT seq, operation, amount, status, at, prev_hash, hash FROM transactions.history WHERE trx_id = 'trx_' || :r ORDER BY seq;
+        \endpipeline
+        \startpipeline
         INSERT INTO transactions.history (trx_id, seq, operation, amount, status, at, prev_hash, hash)
-        VALUES (:trx_id, 2, 'CAPTURE', :amt, 'CAPTURED', now(), encode(sha256(:trx_id::bytea), 'hex'), encode(sha256(('CAPTURE' || :trx_id)::bytea), 'hex'));
+        VALUES ('trx_' || :r, 2, 'CAPTURE', :amt, 'CAPTURED', now(), encode(sha256(('trx_' || :r)::bytea), 'hex'), encode(sha256(('CAPTURE' || :r)::bytea), 'hex'));
         INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at)
-        VALUES ('evt_' || md5(random()::text), 'mer_floor' || :mer, 'transaction.captured', jsonb_build_object('state', repeat('x', 600)), now());
+        VALUES ('evt_c' || :r, 'mer_floor' || :mer, 'transaction.captured', jsonb_build_object('state', repeat('x', 600)), now());
         UPDATE idempotency.requests SET state = 'completed', response_status = 200, response_headers = '{"ETag":"\"2\""}', response_body = convert_to(repeat('x', 900), 'UTF8'), completed_at = now()
-         WHERE merchant_id = 'mer_floor' || :mer AND idem_key = :ckey AND lease_token = :clease AND state = 'in_progress';
+         WHERE merchant_id = 'mer_floor' || :mer AND idem_key = 'c' || :r AND lease_token = '00000000-0000-0000-0000-000000000002' AND state = 'in_progress';
+        \endpipeline
         END;
         """;
 
