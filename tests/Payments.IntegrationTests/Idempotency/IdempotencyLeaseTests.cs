@@ -19,23 +19,9 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
         var token = await gateway.TokenizeCardAsync(merchant);
         var orderId = "ord-" + Guid.NewGuid().ToString("N")[..12];
         var name = "stall_" + orderId.Replace('-', '_');
-        var gate = Random.Shared.NextInt64(1, long.MaxValue);
         // The first insert of this order waits on a lock the test holds: the request stalls inside its transaction.
-        await ExecAsync(gateway, $"""
-            CREATE SEQUENCE public.{name}_seq;
-            CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.order_id = '{orderId}' AND nextval('public.{name}_seq') = 1 THEN PERFORM pg_advisory_xact_lock({gate}); END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER {name} BEFORE INSERT ON transactions.transactions FOR EACH ROW EXECUTE FUNCTION public.{name}();
-            """);
-        await using var holder = new NpgsqlConnection(gateway.HostConnectionString);
-        await holder.OpenAsync();
-        await using (var hold = new NpgsqlCommand($"SELECT pg_advisory_lock({gate})", holder))
-        {
-            await hold.ExecuteScalarAsync();
-        }
+        var (holder, gate) = await StallFirstAsync(name, "INSERT", $"NEW.order_id = '{orderId}'");
+        await using var _ = holder;
         var body = new { operation = "authorize", amount = 3100, currency = "USD", card_token = token, order_id = orderId };
         var key = Guid.NewGuid().ToString();
 
@@ -72,23 +58,9 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
         Assert.Equal(HttpStatusCode.Created, status);
         var trxId = Str(created, "trx_id");
         var name = "stall_" + trxId;
-        var gate = Random.Shared.NextInt64(1, long.MaxValue);
         // The first capture of this payment waits, holding the row, on a lock the test holds.
-        await ExecAsync(gateway, $"""
-            CREATE SEQUENCE public.{name}_seq;
-            CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.trx_id = '{trxId}' AND nextval('public.{name}_seq') = 1 THEN PERFORM pg_advisory_xact_lock({gate}); END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER {name} BEFORE UPDATE ON transactions.transactions FOR EACH ROW EXECUTE FUNCTION public.{name}();
-            """);
-        await using var holder = new NpgsqlConnection(gateway.HostConnectionString);
-        await holder.OpenAsync();
-        await using (var hold = new NpgsqlCommand($"SELECT pg_advisory_lock({gate})", holder))
-        {
-            await hold.ExecuteScalarAsync();
-        }
+        var (holder, gate) = await StallFirstAsync(name, "UPDATE", $"NEW.trx_id = '{trxId}'");
+        await using var _ = holder;
         var key = Guid.NewGuid().ToString();
         var capture = new { operation = "capture", amount = 1000 };
 
@@ -151,6 +123,29 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
         Assert.Equal(1, await ScalarAsync(gateway,
             "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1 AND abs(extract(epoch FROM expires_at - $2)) < 0.001",
             key, taker.ExpiresAt));
+    }
+
+    /// <summary>
+    /// A trigger <paramref name="name"/> that makes the first <paramref name="operation"/> on a transaction row matching
+    /// <paramref name="condition"/> wait on an advisory lock the returned connection holds (release it to go on).
+    /// </summary>
+    private async Task<(NpgsqlConnection Holder, long Gate)> StallFirstAsync(string name, string operation, string condition)
+    {
+        var gate = Random.Shared.NextInt64(1, long.MaxValue);
+        await ExecAsync(gateway, $"""
+            CREATE SEQUENCE public.{name}_seq;
+            CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF {condition} AND nextval('public.{name}_seq') = 1 THEN PERFORM pg_advisory_xact_lock({gate}); END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER {name} BEFORE {operation} ON transactions.transactions FOR EACH ROW EXECUTE FUNCTION public.{name}();
+            """);
+        var holder = new NpgsqlConnection(gateway.HostConnectionString);
+        await holder.OpenAsync();
+        await using var hold = new NpgsqlCommand($"SELECT pg_advisory_lock({gate})", holder);
+        await hold.ExecuteScalarAsync();
+        return (holder, gate);
     }
 
     [Fact]
