@@ -56,7 +56,6 @@ public sealed class IdempotencyStore(
     /// </summary>
     public async Task<ClaimOutcome> ClaimAsync(string merchantId, string key, byte[] fingerprint, CancellationToken ct)
     {
-        var cacheAsked = false;
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var now = clock.GetUtcNow();
@@ -94,15 +93,12 @@ public sealed class IdempotencyStore(
                 }
             }
 
-            if (!cacheAsked)
+            // The key is taken: its answer may be cached (asked once; a retry after a release goes to PostgreSQL).
+            if (attempt == 0 && await FromCacheAsync(merchantId, key) is { } cached)
             {
-                cacheAsked = true;
-                if (await FromCacheAsync(merchantId, key) is { } cached)
-                {
-                    return CryptographicOperations.FixedTimeEquals(cached.Fingerprint, fingerprint)
-                        ? new ClaimOutcome.Replay(cached.Response)
-                        : new ClaimOutcome.Mismatch();
-                }
+                return CryptographicOperations.FixedTimeEquals(cached.Fingerprint, fingerprint)
+                    ? new ClaimOutcome.Replay(cached.Response)
+                    : new ClaimOutcome.Mismatch();
             }
 
             await using (var cmd = new NpgsqlCommand("""
