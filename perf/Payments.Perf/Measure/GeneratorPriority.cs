@@ -28,14 +28,13 @@ internal static class GeneratorPriority
         {
             psi.ArgumentList.Add(a);
         }
-        using var p = Process.Start(psi);
-        var errors = p?.StandardError.ReadToEnd();
-        p?.WaitForExit();
-        var refused = p is null ? tids.Count : errors!.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
-        var set = tids.Count - refused;
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("renice did not start.");
+        // renice writes one line to standard error for each thread it could not set.
+        var refused = p.StandardError.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        p.WaitForExit();
         var note = refused == 0
             ? $"Load generator at nice {nice} (the gateway's processes at 0): it reads answers before the gateway's work takes the cores."
-            : $"Load generator nice {nice} refused for {refused} of {set + refused} threads (needs root or CAP_SYS_NICE): latency includes the generator's wait for a core.";
+            : $"Load generator nice {nice} refused for {refused} of {tids.Count} threads (needs root or CAP_SYS_NICE): latency includes the generator's wait for a core.";
         log.WriteLine("  " + note);
         return note;
     }

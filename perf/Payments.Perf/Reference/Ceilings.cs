@@ -56,11 +56,12 @@ internal static partial class CeilingRuns
         """;
 
     /// <summary>
-    /// The floor (issue 17, step 1): the SQL the Host issues for one pair today, statement for statement and round trip
-    /// for round trip (a pipeline is one Npgsql batch), on a database of its own migrated with the real Transactions and
-    /// idempotency migrations (triggers, constraints, every index). Per request: the idempotency claim (its own commit,
-    /// asynchronous), then the change with its history, outbox event and stored answer in one transaction; the capture
-    /// reads the history its entry chains to. Not in it: the Vault's card use, the relay and the handlers, so a gateway
+    /// The floor (issue 17, step 1): the SQL the Host issues for one pair, statement for statement and round trip for
+    /// round trip (a pipeline is one Npgsql batch, the commit riding in the last one), on a database of its own migrated
+    /// with the real Transactions and idempotency migrations (triggers, constraints, every index). Per request: the
+    /// idempotency claim (its own commit, asynchronous), then the change with its history, outbox event and stored
+    /// answer (<c>idempotency.complete</c>) in one transaction; the capture reads the history its entry chains to.
+    /// Keep it in step with <c>TransactionStore</c> and <c>IdempotencyClaim</c>. Not in it: the Vault's card use, the relay and the handlers, so a gateway
     /// pair can only be slower. Four merchants, as in the pair scenario (the list counters are per merchant).
     /// </summary>
     private const string GatewayPair = """
@@ -83,10 +84,9 @@ internal static partial class CeilingRuns
         VALUES ('trx_' || :r, 1, 'AUTHORIZE', :amt, 'AUTHORIZED', now(), repeat('0', 64), encode(sha256(('trx_' || :r)::bytea), 'hex'));
         INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at)
         VALUES ('evt_a' || :r, 'mer_floor' || :mer, 'transaction.authorized', jsonb_build_object('state', repeat('x', 600)), now());
-        UPDATE idempotency.requests SET state = 'completed', response_status = 201, response_headers = '{"ETag":"\"1\""}', response_body = convert_to(repeat('x', 700), 'UTF8'), completed_at = now()
-         WHERE merchant_id = 'mer_floor' || :mer AND idem_key = 'a' || :r AND lease_token = '00000000-0000-0000-0000-000000000001' AND state = 'in_progress';
-        \endpipeline
+        SELECT idempotency.complete('mer_floor' || :mer, 'a' || :r, '00000000-0000-0000-0000-000000000001', 201, '{"ETag":"\"1\""}', convert_to(repeat('x', 700), 'UTF8'), now());
         END;
+        \endpipeline
         WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
         INSERT INTO idempotency.requests AS r (merchant_id, idem_key, fingerprint, state, lease_token, lease_until, created_at, expires_at)
         SELECT 'mer_floor' || :mer, 'c' || :r, sha256('c'::bytea), 'in_progress', '00000000-0000-0000-0000-000000000002', now() + interval '1 minute', now(), now() + interval '8 days'
@@ -110,10 +110,9 @@ internal static partial class CeilingRuns
         VALUES ('trx_' || :r, 2, 'CAPTURE', :amt, 'CAPTURED', now(), encode(sha256(('trx_' || :r)::bytea), 'hex'), encode(sha256(('CAPTURE' || :r)::bytea), 'hex'));
         INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at)
         VALUES ('evt_c' || :r, 'mer_floor' || :mer, 'transaction.captured', jsonb_build_object('state', repeat('x', 600)), now());
-        UPDATE idempotency.requests SET state = 'completed', response_status = 200, response_headers = '{"ETag":"\"2\""}', response_body = convert_to(repeat('x', 900), 'UTF8'), completed_at = now()
-         WHERE merchant_id = 'mer_floor' || :mer AND idem_key = 'c' || :r AND lease_token = '00000000-0000-0000-0000-000000000002' AND state = 'in_progress';
-        \endpipeline
+        SELECT idempotency.complete('mer_floor' || :mer, 'c' || :r, '00000000-0000-0000-0000-000000000002', 200, '{"ETag":"\"2\""}', convert_to(repeat('x', 900), 'UTF8'), now());
         END;
+        \endpipeline
         """;
 
     public static async Task<(double Tps, string Output)> PgbenchAsync(string adminConnectionString, string script, int clients, TimeSpan duration, string work,
@@ -154,12 +153,8 @@ internal static partial class CeilingRuns
     public static async Task<double> PgbenchGatewaySqlAsync(string adminConnectionString, int clients, TimeSpan duration, string work, TextWriter log)
     {
         const string Database = "perf_floor";
-        await using (var admin = new NpgsqlConnection(adminConnectionString))
-        {
-            await admin.OpenAsync();
-            await using var create = new NpgsqlCommand($"DROP DATABASE IF EXISTS {Database}; CREATE DATABASE {Database}", admin);
-            await create.ExecuteNonQueryAsync();
-        }
+        await ExecuteAsync(adminConnectionString, $"DROP DATABASE IF EXISTS {Database}");
+        await ExecuteAsync(adminConnectionString, $"CREATE DATABASE {Database}");
         var floor = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = Database, Pooling = false }.ConnectionString;
         await using (var db = NpgsqlDataSource.Create(floor))
         {
@@ -168,35 +163,28 @@ internal static partial class CeilingRuns
         }
         var (tps, _) = await PgbenchAsync(adminConnectionString, GatewayPair, clients, duration, work, Database);
         log.WriteLine($"  pgbench the Host's own pair SQL (claims, change, history, outbox, answers; real tables and triggers): {tps:0} pairs/s");
-        await using (var admin = new NpgsqlConnection(adminConnectionString))
-        {
-            await admin.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE {Database} WITH (FORCE)", admin);
-            await drop.ExecuteNonQueryAsync();
-        }
+        await ExecuteAsync(adminConnectionString, $"DROP DATABASE {Database} WITH (FORCE)");
         return tps;
     }
 
     public static async Task<(double Authorize, double Pair)> PgbenchCeilingsAsync(string adminConnectionString, int clients, TimeSpan duration, string work, TextWriter log)
     {
-        var b = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = "payments" };
-        await using (var conn = new NpgsqlConnection(b.ConnectionString))
-        {
-            await conn.OpenAsync();
-            await using var schema = new NpgsqlCommand(Schema, conn);
-            await schema.ExecuteNonQueryAsync();
-        }
+        var payments = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = "payments" }.ConnectionString;
+        await ExecuteAsync(payments, Schema);
         var (auth, _) = await PgbenchAsync(adminConnectionString, Authorize, clients, duration, work);
         log.WriteLine($"  pgbench authorize INSERT: {auth:0} tps");
         var (pair, _) = await PgbenchAsync(adminConnectionString, Pair, clients, duration, work);
         log.WriteLine($"  pgbench pair (INSERT; UPDATE + history INSERT): {pair:0} pairs/s");
-        await using (var conn = new NpgsqlConnection(b.ConnectionString))
-        {
-            await conn.OpenAsync();
-            await using var drop = new NpgsqlCommand("DROP SCHEMA perf_ref CASCADE", conn);
-            await drop.ExecuteNonQueryAsync();
-        }
+        await ExecuteAsync(payments, "DROP SCHEMA perf_ref CASCADE");
         return (auth, pair);
+    }
+
+    private static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync();
     }
 
     /// <summary>Kestrel's ceiling on this machine: a built-in plaintext endpoint, driven by the same client as the gateway.</summary>
