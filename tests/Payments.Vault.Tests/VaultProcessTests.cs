@@ -206,7 +206,7 @@ public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFix
     [Fact]
     public async Task Each_log_line_has_one_request_id_and_the_vaults_is_the_hosts()
     {
-        var requestId = "req_logs_" + Guid.NewGuid().ToString("N");
+        var requestId = LogMarker.New("req_logs_");
         await gateway.CreateIntentAsync(requestId);
 
         var vaultLines = await VaultLinesOnceLoggedAsync(requestId);
@@ -226,7 +226,7 @@ public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFix
     [Fact]
     public async Task Signed_answers_without_a_body_reach_the_host_without_an_unhandled_exception()
     {
-        var marker = "req_empty_" + Guid.NewGuid().ToString("N");
+        var marker = LogMarker.New("req_empty_");
         for (var i = 0; i < 5; i++)
         {
             await gateway.CreateIntentAsync(marker + "_" + i);

@@ -1,12 +1,14 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Payments.BuildingBlocks.CardData;
 using Payments.BuildingBlocks.Ids;
 
 namespace Payments.BuildingBlocks.Http;
 
 /// <summary>
 /// Gives every answer a <c>Request-Id</c> header and every log line of the request the same id.
-/// A caller's own id is kept when it is short printable ASCII, so merchants can correlate.
+/// A caller's own id is kept when it is short printable ASCII, so merchants can correlate, and holds no card number:
+/// the id travels where merchant text does not (the Vault's audit record of a signed call, span attributes).
 /// </summary>
 public sealed class RequestIdMiddleware(RequestDelegate next, ILogger<RequestIdMiddleware> logger)
 {
@@ -32,5 +34,5 @@ public sealed class RequestIdMiddleware(RequestDelegate next, ILogger<RequestIdM
     }
 
     private static bool IsAcceptable(string value) =>
-        value.Length is > 0 and <= 128 && value.All(c => c is >= '!' and <= '~');
+        value.Length is > 0 and <= 128 && value.All(c => c is >= '!' and <= '~') && !CardNumberDetector.ContainsCardNumber(value);
 }

@@ -62,4 +62,16 @@ public sealed class HostBasicsTests(GatewayFixture gateway) : IClassFixture<Gate
 
         Assert.Equal("merchant-corr-42", Assert.Single(response.Headers.GetValues("Request-Id")));
     }
+
+    [Fact]
+    public async Task A_callers_request_id_holding_a_card_number_is_replaced()
+    {
+        using var client = gateway.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/health/live");
+        request.Headers.Add("Request-Id", "order-4242424242424242");
+
+        var response = await client.SendAsync(request);
+
+        Assert.StartsWith("req_", Assert.Single(response.Headers.GetValues("Request-Id")), StringComparison.Ordinal);
+    }
 }
