@@ -17,6 +17,7 @@ internal sealed class OverloadStats(string label, double rate)
     private readonly Dictionary<int, LongHistogram> admittedBySecond = [];
     private readonly Dictionary<int, (long Offered, long Admitted, long Refused, long Other)> bySecond = [];
     private readonly Dictionary<string, long> others = [];
+    private long rateLimited;
 
     public string Label { get; } = label;
 
@@ -42,6 +43,7 @@ internal sealed class OverloadStats(string label, double rate)
             else if (res.Status is 429 or 503)
             {
                 c.Refused++;
+                rateLimited += res.Status == 429 ? 1 : 0;
                 refusals.RecordValue(Micros(startTicks));
             }
             else
@@ -76,6 +78,9 @@ internal sealed class OverloadStats(string label, double rate)
     public double RefusalP99Ms => P(refusals, 99);
 
     public long Refused { get { lock (gate) { return bySecond.Values.Sum(c => c.Refused); } } }
+
+    /// <summary>The refusals that were 429 (a merchant's own limit), not 503 (the gateway's admission).</summary>
+    public long RateLimited { get { lock (gate) { return rateLimited; } } }
 
     public long Other { get { lock (gate) { return bySecond.Values.Sum(c => c.Other); } } }
 
