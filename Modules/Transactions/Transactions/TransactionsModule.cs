@@ -4,6 +4,11 @@ using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Observability;
 using Payments.Transactions.Contracts;
 using Payments.Transactions.Data;
+using Payments.Transactions.Features.Authorize;
+using Payments.Transactions.Features.CaptureVoid;
+using Payments.Transactions.Features.List;
+using Payments.Transactions.Features.Lookup;
+using Payments.Transactions.Features.Sandbox;
 using Payments.Transactions.Ledger;
 using Payments.Transactions.Lifecycle;
 
@@ -18,7 +23,14 @@ public static class TransactionsModule
     {
         services.Configure<TransactionsOptions>(config.GetSection(TransactionsOptions.Section));
         services.AddHttpContextAccessor();
-        services.AddSingleton<TransactionStore>();
+        // Each slice's SQL, with its own transaction; only row mapping, the history chain and the outbox are shared (Data/).
+        services.AddSingleton<AuthorizeData>();
+        services.AddSingleton<CaptureVoidData>();
+        services.AddSingleton<LookupData>();
+        services.AddSingleton<ListData>();
+        services.AddSingleton<ChargebackData>();
+        services.AddSingleton<ExpiryData>();
+        services.AddSingleton<SettlementData>();
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<IRefundLedger, RefundLedger>();
         services.AddSingleton<OutboxRelay>();

@@ -61,7 +61,7 @@ internal static partial class CeilingRuns
     /// with the real Transactions and idempotency migrations (triggers, constraints, every index). Per request: the
     /// idempotency claim (its own commit, asynchronous), then the change with its history, outbox event and stored
     /// answer (<c>idempotency.complete</c>) in one transaction; the capture reads the history its entry chains to.
-    /// Keep it in step with <c>TransactionStore</c> and <c>IdempotencyClaim</c>. Not in it: the Vault's card use, the relay and the handlers, so a gateway
+    /// Keep it in step with <c>AuthorizeData</c>, <c>CaptureVoidData</c> and <c>IdempotencyClaim</c>. Not in it: the Vault's card use, the relay and the handlers, so a gateway
     /// pair can only be slower. Four merchants, as in the pair scenario (the list counters are per merchant).
     /// </summary>
     private const string GatewayPair = """

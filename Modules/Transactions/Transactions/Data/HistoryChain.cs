@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Npgsql;
 using Payments.Transactions.Contracts;
 
 namespace Payments.Transactions.Data;
@@ -43,5 +44,19 @@ internal static class HistoryChain
             prev = e.Hash;
         }
         return null;
+    }
+
+    /// <summary>The statement that stores <paramref name="entry"/>; its primary key (trx_id, seq) refuses a fork.</summary>
+    public static NpgsqlBatchCommand InsertCommand(string trxId, HistoryEntry entry)
+    {
+        var cmd = new NpgsqlBatchCommand("""
+            INSERT INTO transactions.history (trx_id, seq, operation, amount, status, at, prev_hash, hash)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            """);
+        foreach (var v in new object[] { trxId, entry.Seq, entry.Operation, entry.Amount, entry.Status, entry.At, entry.PrevHash, entry.Hash })
+        {
+            cmd.Parameters.Add(new() { Value = v });
+        }
+        return cmd;
     }
 }

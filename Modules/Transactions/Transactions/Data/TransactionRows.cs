@@ -3,9 +3,13 @@ using Payments.Transactions.Contracts;
 
 namespace Payments.Transactions.Data;
 
-/// <summary>The one column list every read uses, and its mapping.</summary>
+/// <summary>The one column list every read uses, its mapping, and the reads of one transaction by its key.</summary>
 internal static class TransactionRows
 {
+    /// <summary>The statuses of a payment with an amount still to capture or void.</summary>
+    public static readonly string[] OpenStatuses =
+        [TransactionStatuses.Authorized, TransactionStatuses.PartialCaptured, TransactionStatuses.PartialSettled];
+
     public const string Columns = """
         t.trx_id, t.type, t.status, t.order_amount, t.currency, t.captured_amount, t.voided_amount, t.settled_amount,
         t.refunded_amount, t.charged_back_amount, t.order_id, t.external_id, t.payment_intent_id, t.parent_trx_id,
@@ -38,6 +42,39 @@ internal static class TransactionRows
             r.GetString(5), r.GetString(6));
 
     public const string HistoryColumns = "seq, operation, amount, status, at, prev_hash, hash";
+
+    public static async Task<TransactionRow?> ReadAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string merchantId,
+        string trxId, CancellationToken ct, bool forUpdate = false)
+    {
+        await using var cmd = new NpgsqlCommand(
+            $"SELECT {Columns} FROM transactions.transactions t WHERE t.trx_id = $1 AND t.merchant_id = $2" +
+            (forUpdate ? " FOR UPDATE" : ""), conn, tx);
+        cmd.Parameters.Add(new() { Value = trxId });
+        cmd.Parameters.Add(new() { Value = merchantId });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? Read(r) : null;
+    }
+
+    /// <summary>The history of a transaction in order, as a statement to add to a batch.</summary>
+    public static NpgsqlBatchCommand HistoryQuery(string trxId)
+    {
+        var cmd = new NpgsqlBatchCommand($"SELECT {HistoryColumns} FROM transactions.history WHERE trx_id = $1 ORDER BY seq");
+        cmd.Parameters.Add(new() { Value = trxId });
+        return cmd;
+    }
+
+    public static async Task<List<HistoryEntry>> ReadHistoryAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string trxId,
+        CancellationToken ct)
+    {
+        await using var batch = new NpgsqlBatch(conn, tx) { BatchCommands = { HistoryQuery(trxId) } };
+        await using var r = await batch.ExecuteReaderAsync(ct);
+        var list = new List<HistoryEntry>();
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(ReadHistory(r));
+        }
+        return list;
+    }
 }
 
 internal sealed record TransactionRow(TransactionSnapshot Snapshot, string MerchantId, string? CardToken);

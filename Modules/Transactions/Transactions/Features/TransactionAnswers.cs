@@ -14,7 +14,7 @@ internal static class TransactionAnswers
         http.MarkResponseStart(); // written here, not by FastEndpoints (the body may be buffered by the idempotency layer)
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";
-        http.Response.Headers.ETag = TransactionStore.ETag(version);
+        http.Response.Headers.ETag = Changes.ETag(version);
         await http.Response.Body.WriteAsync(body, ct);
     }
 

@@ -12,7 +12,7 @@ namespace Payments.Transactions.Lifecycle;
 /// and delivered outbox rows past their retention.
 /// </summary>
 internal sealed class ExpirySweeper(
-    TransactionStore store,
+    ExpiryData data,
     IdempotencyStore idempotency,
     OutboxSignal outbox,
     TimeProvider clock,
@@ -38,14 +38,14 @@ internal sealed class ExpirySweeper(
 
     internal async Task<int> RunOnceAsync(CancellationToken ct)
     {
-        var expired = await store.ExpireAsync(clock.GetUtcNow(), null, ct);
+        var expired = await data.ExpireAsync(clock.GetUtcNow(), null, ct);
         if (expired > 0)
         {
             outbox.Kick();
             logger.LogInformation("Expired {Count} authorizations", expired);
         }
         await idempotency.PurgeExpiredAsync(ct);
-        await store.PurgeDeliveredOutboxAsync(ct);
+        await data.PurgeDeliveredOutboxAsync(ct);
         return expired;
     }
 

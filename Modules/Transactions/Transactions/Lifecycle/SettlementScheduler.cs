@@ -8,10 +8,10 @@ namespace Payments.Transactions.Lifecycle;
 /// <summary>
 /// The daily settlement run at <see cref="TransactionsOptions.SettlementTimeOfDayUtc"/>. Each day's run is recorded by
 /// its date (unique), so several Host processes run it once, and a Host that was down at the hour catches up when it
-/// starts. The advisory lock inside <see cref="TransactionStore.SettleAsync"/> keeps runs from overlapping.
+/// starts. The advisory lock inside <see cref="SettlementData.SettleAsync"/> keeps runs from overlapping.
 /// </summary>
 internal sealed class SettlementScheduler(
-    TransactionStore store,
+    SettlementData data,
     OutboxSignal outbox,
     TimeProvider clock,
     IOptions<TransactionsOptions> options,
@@ -49,7 +49,7 @@ internal sealed class SettlementScheduler(
     internal async Task<(string SettlementId, int Settled)?> RunDueAsync(CancellationToken ct)
     {
         var due = DueDate(clock.GetUtcNow());
-        var run = await store.SettleAsync(null, due, ct);
+        var run = await data.SettleAsync(null, due, ct);
         if (run is { } r)
         {
             outbox.Kick();

@@ -20,7 +20,7 @@ internal sealed class AuthorizeEndpoint(
     ICurrentMerchant merchant,
     IVaultClient vault,
     IPaymentIntentReader intents,
-    TransactionStore store,
+    AuthorizeData data,
     OutboxSignal outbox) : Endpoint<AuthorizeRequest>
 {
     public override void Configure()
@@ -41,7 +41,7 @@ internal sealed class AuthorizeEndpoint(
             var intent = (PrefixedId.IsValid("pi", pi) ? await intents.FindAsync(merchantId, pi, ct) : null)
                          ?? throw ProblemException.NotFound("The payment intent");
             if (intent.Status is PaymentIntentStatuses.Succeeded or PaymentIntentStatuses.Canceled ||
-                await store.IntentHasLivePaymentAsync(merchantId, intent.Id, ct))
+                await data.IntentHasLivePaymentAsync(merchantId, intent.Id, ct))
             {
                 throw ProblemException.InvalidState($"The payment intent is {(intent.Status == PaymentIntentStatuses.Canceled ? "canceled" : "already used")}.");
             }
@@ -54,12 +54,12 @@ internal sealed class AuthorizeEndpoint(
             (amount, currency, orderId, externalId, cardToken) = (req.Amount!.Value, req.Currency!, req.OrderId!, req.ExternalId, req.CardToken!);
         }
 
-        if (externalId is not null && await store.ExternalIdTakenAsync(merchantId, externalId, ct))
+        if (externalId is not null && await data.ExternalIdTakenAsync(merchantId, externalId, ct))
         {
             throw new ProblemException(409, ErrorCodes.DuplicateExternalId, "A payment with this external_id already exists.");
         }
 
-        var trxId = PrefixedId.New("trx", store.Clock);
+        var trxId = PrefixedId.New("trx", data.Clock);
         var claim = HttpContext.IdempotencyClaim();
         // With an Idempotency-Key, a retry after this request failed to record the acquirer's answer gets that answer
         // back from the Vault rather than a second authorization on the cardholder's account.
@@ -69,7 +69,7 @@ internal sealed class AuthorizeEndpoint(
         {
             throw ProblemException.NotFound("The card token");
         }
-        var changed = await store.InsertPaymentAsync(new NewPayment(trxId, merchantId, amount, currency, orderId, externalId,
+        var changed = await data.InsertPaymentAsync(new NewPayment(trxId, merchantId, amount, currency, orderId, externalId,
             intentId, cardToken, req.Capture, outcome.Approved, outcome.AuthorizationCode, outcome.DeclineCode,
             outcome.Brand, outcome.Last4, outcome.AnsweredAt), claim, ct);
         outbox.Kick();

@@ -14,7 +14,7 @@ namespace Payments.Transactions.Features.CaptureVoid;
 /// <c>POST /v1/transactions/{trx_id}</c>: capture or void part or all of what remains. One conditional statement on the
 /// locked row serializes concurrent operations on any number of Host processes; state is judged before amount.
 /// </summary>
-internal sealed class CaptureVoidEndpoint(ICurrentMerchant merchant, TransactionStore store, OutboxSignal outbox)
+internal sealed class CaptureVoidEndpoint(ICurrentMerchant merchant, CaptureVoidData data, OutboxSignal outbox)
     : Endpoint<CaptureVoidRequest>
 {
     public override void Configure()
@@ -31,7 +31,7 @@ internal sealed class CaptureVoidEndpoint(ICurrentMerchant merchant, Transaction
         {
             throw TransactionAnswers.NotFound();
         }
-        var changed = await store.CaptureOrVoidAsync(merchant.Id, trxId!, req.IsCapture, req.Amount,
+        var changed = await data.CaptureOrVoidAsync(merchant.Id, trxId!, req.IsCapture, req.Amount,
             EntityTags.IfMatchVersion(HttpContext), HttpContext.IdempotencyClaim(), ct);
         outbox.Kick();
         await TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status200OK, changed.Body, changed.Transaction.Version, ct);

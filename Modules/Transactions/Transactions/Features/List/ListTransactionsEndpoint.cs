@@ -13,7 +13,7 @@ namespace Payments.Transactions.Features.List;
 /// <c>start 00:00:00 &lt;= created_at &lt;= end 00:00:00</c> (UTC), filtered, sorted stably, paged, with the total
 /// and the <c>as_of</c> watermark that keeps later pages from shifting.
 /// </summary>
-internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, TransactionStore store, TimeProvider clock)
+internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListData data, TimeProvider clock)
     : EndpointWithoutRequest<ListTransactionsResponse>
 {
     public override void Configure()
@@ -25,7 +25,7 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, Transa
     public override async Task HandleAsync(CancellationToken ct)
     {
         var q = Parse(HttpContext.Request.Query, clock.UtcNowMicros());
-        var (page, total) = await store.ListAsync(merchant.Id, q, ct);
+        var (page, total) = await data.ListAsync(merchant.Id, q, ct);
         await Send.OkAsync(new ListTransactionsResponse(page, q.Offset, q.Limit, total, q.Offset + page.Count < total,
             q.AsOf.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)), ct);
     }
@@ -94,7 +94,7 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, Transa
         }
 
         var sortBy = One("sort_by") ?? "updated_at";
-        if (!TransactionStore.IsSortField(sortBy))
+        if (!ListData.IsSortField(sortBy))
         {
             errors["sort_by"] = ["Must be type, status, order_amount, created_at or updated_at."];
         }

@@ -11,7 +11,7 @@ namespace Payments.Transactions.Features.Lookup;
 /// <c>GET /v1/transactions/lookup?id_type=external_id|order_id&amp;id=VALUE</c>: one payment; for order_id the latest
 /// created (ties: the greatest trx_id), whatever its status.
 /// </summary>
-internal sealed class LookupEndpoint(ICurrentMerchant merchant, TransactionStore store) : EndpointWithoutRequest
+internal sealed class LookupEndpoint(ICurrentMerchant merchant, LookupData data) : EndpointWithoutRequest
 {
     public override void Configure()
     {
@@ -37,7 +37,7 @@ internal sealed class LookupEndpoint(ICurrentMerchant merchant, TransactionStore
         {
             throw new ProblemException(400, ErrorCodes.ValidationFailed, "One or more query parameters are not valid.", errors);
         }
-        var t = await store.LookupAsync(merchant.Id, idType, id, ct) ?? throw TransactionAnswers.NotFound();
-        await TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status200OK, TransactionStore.Serialize(t), t.Version, ct);
+        var t = await data.LookupAsync(merchant.Id, idType, id, ct) ?? throw TransactionAnswers.NotFound();
+        await TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status200OK, Changes.Serialize(t), t.Version, ct);
     }
 }

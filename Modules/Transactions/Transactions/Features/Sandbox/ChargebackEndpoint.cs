@@ -16,7 +16,7 @@ namespace Payments.Transactions.Features.Sandbox;
 /// <c>CHARGEBACK</c> transaction up to <c>captured − charged_back</c>, even when refunds already cover it (then the payment
 /// is flagged <c>over_recovered</c>).
 /// </summary>
-internal sealed class ChargebackEndpoint(ICurrentMerchant merchant, TransactionStore store, OutboxSignal outbox,
+internal sealed class ChargebackEndpoint(ICurrentMerchant merchant, ChargebackData data, OutboxSignal outbox,
     IOptions<GatewayOptions> gateway) : Endpoint<ChargebackRequest>
 {
     public override void Configure()
@@ -37,7 +37,7 @@ internal sealed class ChargebackEndpoint(ICurrentMerchant merchant, TransactionS
         {
             throw TransactionAnswers.NotFound();
         }
-        var changed = await store.ChargebackAsync(merchant.Id, req.TrxId!, req.Amount!.Value, req.ReasonCode!,
+        var changed = await data.ChargebackAsync(merchant.Id, req.TrxId!, req.Amount!.Value, req.ReasonCode!,
             HttpContext.IdempotencyClaim(), ct);
         outbox.Kick();
         await TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status201Created, changed.Body, changed.Transaction.Version, ct);

@@ -4,11 +4,12 @@ using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Hosting;
 using Payments.Transactions.Data;
+using Payments.Transactions.Lifecycle;
 
 namespace Payments.Transactions.Features.Sandbox;
 
 /// <summary><c>POST /v1/sandbox/expire-authorizations {"as_of"}</c>: the expiry sweep for the calling merchant, as of that instant.</summary>
-internal sealed class ExpireAuthorizationsEndpoint(ICurrentMerchant merchant, TransactionStore store, OutboxSignal outbox,
+internal sealed class ExpireAuthorizationsEndpoint(ICurrentMerchant merchant, ExpiryData data, OutboxSignal outbox,
     IOptions<GatewayOptions> gateway) : Endpoint<ExpireAuthorizationsRequest, ExpireAuthorizationsResponse>
 {
     public override void Configure() => Post("/v1/sandbox/expire-authorizations");
@@ -21,7 +22,7 @@ internal sealed class ExpireAuthorizationsEndpoint(ICurrentMerchant merchant, Tr
 
     public override async Task HandleAsync(ExpireAuthorizationsRequest req, CancellationToken ct)
     {
-        var expired = await store.ExpireAsync(req.AsOf!.Value, merchant.Id, ct);
+        var expired = await data.ExpireAsync(req.AsOf!.Value, merchant.Id, ct);
         outbox.Kick();
         await Send.OkAsync(new ExpireAuthorizationsResponse(expired), ct);
     }

@@ -3,11 +3,12 @@ using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Hosting;
 using Payments.Transactions.Data;
+using Payments.Transactions.Lifecycle;
 
 namespace Payments.Transactions.Features.Sandbox;
 
 /// <summary><c>POST /v1/sandbox/settle</c>: a settlement run now, for the calling merchant.</summary>
-internal sealed class SettleEndpoint(ICurrentMerchant merchant, TransactionStore store, OutboxSignal outbox,
+internal sealed class SettleEndpoint(ICurrentMerchant merchant, SettlementData data, OutboxSignal outbox,
     IOptions<GatewayOptions> gateway) : EndpointWithoutRequest<SettleResponse>
 {
     public override void Configure() => Post("/v1/sandbox/settle");
@@ -15,7 +16,7 @@ internal sealed class SettleEndpoint(ICurrentMerchant merchant, TransactionStore
     public override async Task HandleAsync(CancellationToken ct)
     {
         SandboxRoutes.EnsureSandbox(HttpContext, gateway);
-        var (id, settled) = (await store.SettleAsync(merchant.Id, null, ct))!.Value;
+        var (id, settled) = (await data.SettleAsync(merchant.Id, null, ct))!.Value;
         outbox.Kick();
         await Send.OkAsync(new SettleResponse(id, settled), ct);
     }
