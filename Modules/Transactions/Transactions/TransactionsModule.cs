@@ -37,6 +37,8 @@ public static class TransactionsModule
         services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
         services.AddSingleton<ITelemetrySampler, OutboxGauges>();
         services.AddSingleton<ITelemetrySampler, RefundReservationGauges>();
+        services.AddSingleton<ListCountFolder>();
+        services.AddHostedService(sp => sp.GetRequiredService<ListCountFolder>());
         services.AddSingleton<ExpirySweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<ExpirySweeper>());
         services.AddSingleton<ApprovalReconciler>();

@@ -11,6 +11,9 @@ public sealed class TransactionsOptions
     /// <summary>How often the expiry sweep runs.</summary>
     public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>How often the list counters' deltas are folded into their totals (totals are exact either way).</summary>
+    public TimeSpan ListCountFoldInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Time of day (UTC) of the daily settlement run.</summary>
     public TimeSpan SettlementTimeOfDayUtc { get; set; } = TimeSpan.Zero;
 

@@ -212,11 +212,91 @@ public sealed class ListTests(ListFixture gateway) : IClassFixture<ListFixture>
             }
         }
 
-        // The counters agree with the rows, bucket by bucket.
-        await using var agree = new NpgsqlCommand("""
-            WITH counted AS (
-                SELECT span, bucket, type, status, sum(n) AS n FROM transactions.list_counts WHERE merchant_id = $1
-                 GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0),
+        // The counters (totals and deltas not yet folded) agree with the rows, bucket by bucket.
+        Assert.Equal(0L, await CountersDisagreeingAsync(db, merchant.MerchantId, withDeltas: true));
+    }
+
+    [Fact]
+    public async Task Folding_the_counters_while_rows_change_keeps_every_total_exact()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var start = gateway.Clock.GetUtcNow().UtcDateTime.Date.AddDays(-2);
+        var writing = 1;
+        // Four writers insert rows over two days and capture every other one (a status change moves it between
+        // counters), while two folds run with a small batch, so deltas are folded between and during the changes.
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            await using var db = new NpgsqlConnection(gateway.HostConnectionString);
+            await db.OpenAsync();
+            for (var i = 0; i < 40; i++)
+            {
+                var trxId = $"trx_fold{w}{i:D2}" + Guid.NewGuid().ToString("N")[..16];
+                await using var insert = new NpgsqlCommand("""
+                    INSERT INTO transactions.transactions (trx_id, merchant_id, type, order_amount, currency, order_id,
+                                                           authorization_expires_at, created_at, updated_at)
+                    VALUES ($1, $2, 'PAYMENT', 1000, 'USD', 'folded', $3 + interval '7 days', $3, $3)
+                    """, db);
+                insert.Parameters.Add(new() { Value = trxId });
+                insert.Parameters.Add(new() { Value = merchant.MerchantId });
+                insert.Parameters.Add(new() { Value = new DateTimeOffset(start.AddMinutes(((w * 40) + i) * 17), TimeSpan.Zero) });
+                await insert.ExecuteNonQueryAsync();
+                if (i % 2 == 0)
+                {
+                    await using var capture = new NpgsqlCommand("UPDATE transactions.transactions SET captured_amount = 1000 WHERE trx_id = $1", db);
+                    capture.Parameters.Add(new() { Value = trxId });
+                    await capture.ExecuteNonQueryAsync();
+                }
+            }
+        })).ToList();
+        var folds = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            long folded = 0;
+            await using var db = new NpgsqlConnection(gateway.HostConnectionString);
+            await db.OpenAsync();
+            while (Volatile.Read(ref writing) == 1)
+            {
+                await using var fold = new NpgsqlCommand("SELECT transactions.fold_list_counts(7)", db);
+                folded += (long)(await fold.ExecuteScalarAsync())!;
+            }
+            return folded;
+        })).ToList();
+        await Task.WhenAll(writers);
+        Volatile.Write(ref writing, 0);
+        var foldedWhileWriting = (await Task.WhenAll(folds)).Sum();
+
+        await using var conn = new NpgsqlConnection(gateway.HostConnectionString);
+        await conn.OpenAsync();
+        Assert.Equal(0L, await CountersDisagreeingAsync(conn, merchant.MerchantId, withDeltas: true));
+        while (true)
+        {
+            await using var fold = new NpgsqlCommand("SELECT transactions.fold_list_counts(10000)", conn);
+            if ((long)(await fold.ExecuteScalarAsync())! == 0)
+            {
+                break;
+            }
+        }
+        await using var left = new NpgsqlCommand("SELECT count(*) FROM transactions.list_count_deltas WHERE merchant_id = $1", conn);
+        left.Parameters.Add(new() { Value = merchant.MerchantId });
+        Assert.Equal(0L, await left.ExecuteScalarAsync());
+        Assert.Equal(0L, await CountersDisagreeingAsync(conn, merchant.MerchantId, withDeltas: false));
+        Assert.True(foldedWhileWriting > 0, "no fold ran while rows changed: the test proved nothing");
+        var (code, body, _) = await GetAsync(merchant.Http,
+            $"/v1/transactions?start_date={start:dd/MM/yyyy}&end_date={start.AddDays(2):dd/MM/yyyy}&status=CAPTURED");
+        Assert.Equal(HttpStatusCode.OK, code);
+        Assert.Equal(80, Long(body, "total"));
+    }
+
+    /// <summary>Buckets where the counters and the rows differ (plus one if the merchant has no rows: nothing was compared).</summary>
+    private static async Task<long> CountersDisagreeingAsync(NpgsqlConnection db, string merchantId, bool withDeltas)
+    {
+        var deltas = withDeltas
+            ? "UNION ALL SELECT span, bucket, type, status, n FROM transactions.list_count_deltas WHERE merchant_id = $1"
+            : "";
+        await using var agree = new NpgsqlCommand($"""
+            WITH counters AS (
+                SELECT span, bucket, type, status, n FROM transactions.list_counts WHERE merchant_id = $1
+                {deltas}),
+            counted AS (SELECT span, bucket, type, status, sum(n) AS n FROM counters GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0),
             actual AS (
                 SELECT s.span, date_trunc(s.unit, created_at, 'UTC') AS bucket, type, status, count(*) AS n
                   FROM transactions.transactions CROSS JOIN (VALUES ('d'::"char", 'day'), ('h'::"char", 'hour')) s(span, unit)
@@ -225,7 +305,7 @@ public sealed class ListTests(ListFixture gateway) : IClassFixture<ListFixture>
                  + (SELECT count(*) FROM (SELECT * FROM actual EXCEPT SELECT * FROM counted) b)
                  + (SELECT CASE WHEN count(*) = 0 THEN 1 ELSE 0 END FROM actual)
             """, db);
-        agree.Parameters.Add(new() { Value = merchant.MerchantId });
-        Assert.Equal(0L, await agree.ExecuteScalarAsync());
+        agree.Parameters.Add(new() { Value = merchantId });
+        return (long)(await agree.ExecuteScalarAsync())!;
     }
 }

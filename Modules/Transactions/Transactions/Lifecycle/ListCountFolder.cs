@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Payments.Transactions.Lifecycle;
+
+/// <summary>
+/// Folds the list counters' deltas into their totals every <see cref="TransactionsOptions.ListCountFoldInterval"/>, so
+/// the list's total reads few deltas. Totals are exact whether or when it runs (a delta counts until it is folded);
+/// every Host runs it, and concurrent folds take disjoint deltas (migration 0006).
+/// </summary>
+internal sealed class ListCountFolder(
+    NpgsqlDataSource db,
+    IOptions<TransactionsOptions> options,
+    ILogger<ListCountFolder> logger) : BackgroundService
+{
+    private const int Batch = 10_000;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.ListCountFoldInterval, TimeProvider.System);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await FoldAsync(stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.LogWarning(e, "Folding the list counters failed; retrying on the next tick");
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Folds every delta there is now; returns how many.</summary>
+    internal async Task<long> FoldAsync(CancellationToken ct)
+    {
+        long total = 0;
+        while (true)
+        {
+            await using var cmd = db.CreateCommand("SELECT transactions.fold_list_counts($1)");
+            cmd.Parameters.Add(new() { Value = Batch });
+            var folded = (long)(await cmd.ExecuteScalarAsync(ct))!;
+            total += folded;
+            if (folded < Batch)
+            {
+                return total;
+            }
+        }
+    }
+}
