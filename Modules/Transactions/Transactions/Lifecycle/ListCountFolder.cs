@@ -20,6 +20,7 @@ internal sealed class ListCountFolder(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.ListCountFoldInterval, TimeProvider.System);
+        var failing = false;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -27,10 +28,13 @@ internal sealed class ListCountFolder(
                 try
                 {
                     await FoldAsync(stoppingToken);
+                    failing = false;
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    logger.LogWarning(e, "Folding the list counters failed; retrying on the next tick");
+                    // Once per outage, not every second of it: totals stay exact meanwhile.
+                    logger.Log(failing ? LogLevel.Debug : LogLevel.Warning, e, "Folding the list counters failed; retrying every tick");
+                    failing = true;
                 }
             }
         }
