@@ -11,8 +11,14 @@ public sealed class TransactionsOptions
     /// <summary>How often the expiry sweep runs.</summary>
     public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>How often the list counters' deltas are folded into their totals (totals are exact either way).</summary>
+    /// <summary>How often the list counters' pending deltas are counted, to fold them (totals are exact either way).</summary>
     public TimeSpan ListCountFoldInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Deltas folded into the totals only once this many wait: the list's total reads at most about this many (a few
+    /// milliseconds), and a gateway with little traffic never rewrites its counters in the background.
+    /// </summary>
+    public int ListCountFoldThreshold { get; set; } = 10_000;
 
     /// <summary>Time of day (UTC) of the daily settlement run.</summary>
     public TimeSpan SettlementTimeOfDayUtc { get; set; } = TimeSpan.Zero;

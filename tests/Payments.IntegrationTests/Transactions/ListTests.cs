@@ -1,7 +1,11 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Npgsql;
+using Payments.Transactions;
+using Payments.Transactions.Lifecycle;
 using Payments.TestKit;
 using static Payments.IntegrationTests.Transactions.Api;
 
@@ -284,6 +288,53 @@ public sealed class ListTests(ListFixture gateway) : IClassFixture<ListFixture>
             $"/v1/transactions?start_date={start:dd/MM/yyyy}&end_date={start.AddDays(2):dd/MM/yyyy}&status=CAPTURED");
         Assert.Equal(HttpStatusCode.OK, code);
         Assert.Equal(80, Long(body, "total"));
+    }
+
+    [Fact]
+    public async Task The_folder_leaves_deltas_below_its_threshold_and_folds_them_all_above_it()
+    {
+        var folder = gateway.HostServices.GetRequiredService<ListCountFolder>();
+        var threshold = gateway.HostServices.GetRequiredService<IOptions<TransactionsOptions>>().Value.ListCountFoldThreshold;
+        var merchant = await gateway.CreateMerchantClientAsync();
+        await using var db = new NpgsqlConnection(gateway.HostConnectionString);
+        await db.OpenAsync();
+        // One statement of rows an hour apart: each row is an hourly bucket of its own, so each adds a delta.
+        async Task InsertHourlyAsync(string tag, int count)
+        {
+            await using var insert = new NpgsqlCommand("""
+                INSERT INTO transactions.transactions (trx_id, merchant_id, type, order_amount, currency, order_id,
+                                                       authorization_expires_at, created_at, updated_at)
+                SELECT 'trx_' || $3 || lpad(g::text, 22, 'x'), $1, 'PAYMENT', 1000, 'USD', 'hourly',
+                       $2 - g * interval '1 hour' + interval '7 days', $2 - g * interval '1 hour', $2 - g * interval '1 hour'
+                  FROM generate_series(1, $4) g
+                """, db);
+            insert.Parameters.Add(new() { Value = merchant.MerchantId });
+            insert.Parameters.Add(new() { Value = gateway.Clock.GetUtcNow().AddDays(-3) });
+            insert.Parameters.Add(new() { Value = tag });
+            insert.Parameters.Add(new() { Value = count });
+            await insert.ExecuteNonQueryAsync();
+        }
+        async Task<long> PendingAsync()
+        {
+            await using var count = new NpgsqlCommand("SELECT count(*) FROM transactions.list_count_deltas", db);
+            return (long)(await count.ExecuteScalarAsync())!;
+        }
+        await using (var clear = new NpgsqlCommand("SELECT transactions.fold_list_counts(1000000)", db))
+        {
+            await clear.ExecuteScalarAsync();
+        }
+
+        await InsertHourlyAsync("few", 10);
+        var few = await PendingAsync();
+        var foldedFew = await folder.FoldAsync(CancellationToken.None);
+        Assert.InRange(few, 10, threshold - 1);
+        Assert.Equal(0, foldedFew);
+        Assert.Equal(few, await PendingAsync());
+
+        await InsertHourlyAsync("many", threshold);
+        await folder.FoldAsync(CancellationToken.None); // the Host's own folder may have been first: either way, none is left
+        Assert.Equal(0, await PendingAsync());
+        Assert.Equal(0L, await CountersDisagreeingAsync(db, merchant.MerchantId, withDeltas: false));
     }
 
     /// <summary>Buckets where the counters and the rows differ (plus one if the merchant has no rows: nothing was compared).</summary>

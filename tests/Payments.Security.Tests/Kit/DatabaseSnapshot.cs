@@ -5,8 +5,8 @@ namespace Payments.Security.Tests.Kit;
 
 /// <summary>
 /// Row count and checksum of every table in every non-system schema of one database: two equal snapshots mean
-/// nothing was inserted, changed or deleted in between. The list counters are compared by what they count: each Host
-/// folds their deltas into their totals every second (Transactions migration 0006), which moves rows between the two
+/// nothing was inserted, changed or deleted in between. The list counters are compared by what they count: a Host folds
+/// their deltas into their totals in the background (Transactions migration 0006), which moves rows between the two
 /// tables without changing any count.
 /// </summary>
 internal sealed record DatabaseSnapshot(IReadOnlyDictionary<string, (long Rows, string Md5)> Tables)

@@ -6,9 +6,11 @@ using Npgsql;
 namespace Payments.Transactions.Lifecycle;
 
 /// <summary>
-/// Folds the list counters' deltas into their totals every <see cref="TransactionsOptions.ListCountFoldInterval"/>, so
-/// the list's total reads few deltas. Totals are exact whether or when it runs (a delta counts until it is folded);
-/// every Host runs it, and concurrent folds take disjoint deltas (migration 0006).
+/// Folds the list counters' deltas into their totals once <see cref="TransactionsOptions.ListCountFoldThreshold"/>
+/// of them wait (checked every <see cref="TransactionsOptions.ListCountFoldInterval"/>), so the list's total never
+/// reads many. Totals are exact whether or when it runs (a delta counts until it is folded); every Host runs it, and
+/// concurrent folds take disjoint deltas (migration 0006). Below the threshold it writes nothing, so a quiet gateway's
+/// database changes only with requests.
 /// </summary>
 internal sealed class ListCountFolder(
     NpgsqlDataSource db,
@@ -43,9 +45,17 @@ internal sealed class ListCountFolder(
         }
     }
 
-    /// <summary>Folds every delta there is now; returns how many.</summary>
+    /// <summary>Folds every delta there is now if at least the threshold wait; returns how many.</summary>
     internal async Task<long> FoldAsync(CancellationToken ct)
     {
+        await using (var pending = db.CreateCommand("SELECT count(*) FROM (SELECT 1 FROM transactions.list_count_deltas LIMIT $1) d"))
+        {
+            pending.Parameters.Add(new() { Value = options.Value.ListCountFoldThreshold });
+            if ((long)(await pending.ExecuteScalarAsync(ct))! < options.Value.ListCountFoldThreshold)
+            {
+                return 0;
+            }
+        }
         long total = 0;
         while (true)
         {
