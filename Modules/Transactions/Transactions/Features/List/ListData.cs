@@ -1,6 +1,5 @@
 using Npgsql;
 using Payments.Transactions.Contracts;
-
 using Payments.Transactions.Data;
 
 namespace Payments.Transactions.Features.List;
