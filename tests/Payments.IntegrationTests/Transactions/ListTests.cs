@@ -175,15 +175,7 @@ public sealed class ListTests(ListFixture gateway) : IClassFixture<ListFixture>
         await db.OpenAsync();
         for (var i = 0; i < at.Length; i++)
         {
-            await using var insert = new NpgsqlCommand("""
-                INSERT INTO transactions.transactions (trx_id, merchant_id, type, order_amount, currency, order_id,
-                                                       authorization_expires_at, created_at, updated_at)
-                VALUES ($1, $2, 'PAYMENT', 1000, 'USD', 'counted', $3 + interval '7 days', $3, $3)
-                """, db);
-            insert.Parameters.Add(new() { Value = $"trx_counted{i:D2}{Guid.NewGuid():N}"[..30] });
-            insert.Parameters.Add(new() { Value = merchant.MerchantId });
-            insert.Parameters.Add(new() { Value = new DateTimeOffset(at[i], TimeSpan.Zero) });
-            await insert.ExecuteNonQueryAsync();
+            await InsertPaymentRowAsync(db, $"trx_counted{i:D2}{Guid.NewGuid():N}"[..30], merchant.MerchantId, at[i]);
         }
         // Status changes move rows between counters; a deleted row leaves them.
         foreach (var (sql, i) in new[]
@@ -235,15 +227,7 @@ public sealed class ListTests(ListFixture gateway) : IClassFixture<ListFixture>
             for (var i = 0; i < 40; i++)
             {
                 var trxId = $"trx_fold{w}{i:D2}" + Guid.NewGuid().ToString("N")[..16];
-                await using var insert = new NpgsqlCommand("""
-                    INSERT INTO transactions.transactions (trx_id, merchant_id, type, order_amount, currency, order_id,
-                                                           authorization_expires_at, created_at, updated_at)
-                    VALUES ($1, $2, 'PAYMENT', 1000, 'USD', 'folded', $3 + interval '7 days', $3, $3)
-                    """, db);
-                insert.Parameters.Add(new() { Value = trxId });
-                insert.Parameters.Add(new() { Value = merchant.MerchantId });
-                insert.Parameters.Add(new() { Value = new DateTimeOffset(start.AddMinutes(((w * 40) + i) * 17), TimeSpan.Zero) });
-                await insert.ExecuteNonQueryAsync();
+                await InsertPaymentRowAsync(db, trxId, merchant.MerchantId, start.AddMinutes(((w * 40) + i) * 17));
                 if (i % 2 == 0)
                 {
                     await using var capture = new NpgsqlCommand("UPDATE transactions.transactions SET captured_amount = 1000 WHERE trx_id = $1", db);
@@ -335,6 +319,23 @@ public sealed class ListTests(ListFixture gateway) : IClassFixture<ListFixture>
         await folder.FoldAsync(CancellationToken.None); // the Host's own folder may have been first: either way, none is left
         Assert.Equal(0, await PendingAsync());
         Assert.Equal(0L, await CountersDisagreeingAsync(db, merchant.MerchantId, withDeltas: false));
+    }
+
+    /// <summary>
+    /// An authorized payment of 1,000 written straight into the table at <paramref name="createdAt"/> (UTC): the counts
+    /// are kept by the table's triggers, whatever writes it.
+    /// </summary>
+    private static async Task InsertPaymentRowAsync(NpgsqlConnection db, string trxId, string merchantId, DateTime createdAt)
+    {
+        await using var insert = new NpgsqlCommand("""
+            INSERT INTO transactions.transactions (trx_id, merchant_id, type, order_amount, currency, order_id,
+                                                   authorization_expires_at, created_at, updated_at)
+            VALUES ($1, $2, 'PAYMENT', 1000, 'USD', 'counted', $3 + interval '7 days', $3, $3)
+            """, db);
+        insert.Parameters.Add(new() { Value = trxId });
+        insert.Parameters.Add(new() { Value = merchantId });
+        insert.Parameters.Add(new() { Value = new DateTimeOffset(createdAt, TimeSpan.Zero) });
+        await insert.ExecuteNonQueryAsync();
     }
 
     /// <summary>Buckets where the counters and the rows differ (plus one if the merchant has no rows: nothing was compared).</summary>

@@ -47,8 +47,7 @@ internal static class Changes
             await using var r = await cmd.ExecuteReaderAsync(ct);
             while (await r.ReadAsync(ct))
             {
-                last[r.GetString(0)] = new HistoryEntry(r.GetInt32(1), r.GetString(2), r.GetInt64(3), r.GetString(4),
-                    r.GetFieldValue<DateTimeOffset>(5), r.GetString(6), r.GetString(7));
+                last[r.GetString(0)] = TransactionRows.ReadHistory(r, 1);
             }
         }
         await using var batch = new NpgsqlBatch(conn, tx);

@@ -37,9 +37,10 @@ internal static class TransactionRows
         return new TransactionRow(snapshot, r.GetString(o + 22), S(23));
     }
 
-    public static HistoryEntry ReadHistory(NpgsqlDataReader r) =>
-        new(r.GetInt32(0), r.GetString(1), r.GetInt64(2), r.GetString(3), r.GetFieldValue<DateTimeOffset>(4),
-            r.GetString(5), r.GetString(6));
+    /// <summary>A history entry read from <see cref="HistoryColumns"/> starting at column <paramref name="o"/>.</summary>
+    public static HistoryEntry ReadHistory(NpgsqlDataReader r, int o = 0) =>
+        new(r.GetInt32(o), r.GetString(o + 1), r.GetInt64(o + 2), r.GetString(o + 3), r.GetFieldValue<DateTimeOffset>(o + 4),
+            r.GetString(o + 5), r.GetString(o + 6));
 
     public const string HistoryColumns = "seq, operation, amount, status, at, prev_hash, hash";
 

@@ -28,6 +28,16 @@ internal sealed class ListData(NpgsqlDataSource db)
         ["updated_at"] = "t.updated_at",
     };
 
+    /// <summary>
+    /// The counters: the folded totals and the deltas not folded yet (migration 0006). A snapshot sees each change in
+    /// exactly one of the two; the conditions on the union reach both tables' indexes.
+    /// </summary>
+    private const string Counters = """
+        (SELECT merchant_id, span, bucket, type, status, n FROM transactions.list_counts
+         UNION ALL
+         SELECT merchant_id, span, bucket, type, status, n FROM transactions.list_count_deltas)
+        """;
+
     public static bool IsSortField(string value) => SortColumns.ContainsKey(value);
 
     /// <summary>One page and the total of rows matching (docs/adr/0033 for the indexes, the counts and the plans).</summary>
@@ -57,16 +67,10 @@ internal sealed class ListData(NpgsqlDataSource db)
              ORDER BY {SortColumns[q.SortBy]} {dir}, t.trx_id {dir} OFFSET $6 LIMIT $7
             """);
         var c = filters.Replace("t.", "c.", StringComparison.Ordinal);
-        // The counters are the folded totals and the deltas not folded yet (migration 0006): the snapshot sees each
-        // change in exactly one of the two.
         var total = new NpgsqlBatchCommand($"""
-            SELECT (SELECT COALESCE(sum(c.n), 0) FROM transactions.list_counts c
+            SELECT (SELECT COALESCE(sum(c.n), 0) FROM {Counters} c
                      WHERE c.merchant_id = $1 AND c.span = 'd' AND c.bucket >= $6 AND c.bucket < $7{c})
-                 + (SELECT COALESCE(sum(c.n), 0) FROM transactions.list_count_deltas c
-                     WHERE c.merchant_id = $1 AND c.span = 'd' AND c.bucket >= $6 AND c.bucket < $7{c})
-                 + (SELECT COALESCE(sum(c.n), 0) FROM transactions.list_counts c
-                     WHERE c.merchant_id = $1 AND c.span = 'h' AND c.bucket >= $7 AND c.bucket < $8{c})
-                 + (SELECT COALESCE(sum(c.n), 0) FROM transactions.list_count_deltas c
+                 + (SELECT COALESCE(sum(c.n), 0) FROM {Counters} c
                      WHERE c.merchant_id = $1 AND c.span = 'h' AND c.bucket >= $7 AND c.bucket < $8{c})
                  + (SELECT count(*) FROM transactions.transactions t
                      WHERE t.merchant_id = $1 AND t.created_at >= $2 AND t.created_at <= $3{filters})
