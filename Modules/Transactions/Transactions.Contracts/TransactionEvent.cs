@@ -2,8 +2,8 @@ namespace Payments.Transactions.Contracts;
 
 /// <summary>
 /// Something happened to a transaction. Written to the Transactions outbox in the same database transaction as
-/// the change, then delivered through Wolverine (local, at least once, oldest first): a handler must be
-/// idempotent (the <see cref="EventId"/> is stable across redeliveries) and public.
+/// the change, then delivered through Wolverine in <see cref="TransactionEventBatch"/>es (local, at least once, oldest
+/// first): a handler must be idempotent (the <see cref="EventId"/> is stable across redeliveries) and public.
 /// </summary>
 /// <param name="EventId">Unique per event (<c>evt_…</c>), the same on every delivery.</param>
 /// <param name="Type">One of <see cref="TransactionEventTypes"/>.</param>
@@ -39,8 +39,14 @@ public static class TransactionEventTypes
 }
 
 /// <summary>
-/// Consecutive outbox events delivered together, oldest first, so a handler can apply them in one database
-/// transaction (one commit per batch instead of one per event). Same guarantees as <see cref="TransactionEvent"/>:
-/// at least once, so handlers stay idempotent; a handler that fails the batch gets the events again one by one.
+/// Consecutive outbox events for one subscribing module, oldest first, so it can apply them in one database transaction
+/// (one commit per batch instead of one per event). The relay hands each module its own batches (ADR 35): a handler
+/// applies only the batches addressed to it (<see cref="IsFor"/>), so one module failing never makes another run the
+/// events again. At least once, so handlers stay idempotent; a module that fails a batch gets its events again one by one.
 /// </summary>
-public sealed record TransactionEventBatch(IReadOnlyList<TransactionEvent> Events);
+/// <param name="Subscriber">The full name of the handler type the batch is for.</param>
+/// <param name="Events">The events, oldest first.</param>
+public sealed record TransactionEventBatch(string Subscriber, IReadOnlyList<TransactionEvent> Events)
+{
+    public bool IsFor(Type handler) => string.Equals(Subscriber, handler.FullName, StringComparison.Ordinal);
+}

@@ -1,33 +1,47 @@
 using Npgsql;
+using NpgsqlTypes;
 using Payments.Transactions.Contracts;
 
 namespace Payments.Intents.Handlers;
 
 /// <summary>
 /// The intent learns what its payment became. Idempotent and order-proof: a success is final, a decline applies only to
-/// an intent still waiting, so redeliveries and late arrivals change nothing.
+/// an intent still waiting, so redeliveries and late arrivals change nothing. Public for Wolverine's discovery; the
+/// relay hands this module its own batches (ADR 35).
 /// </summary>
 public static class TransactionEventHandler
 {
-    /// <summary>A relay batch: its events in order (few concern an intent; each is one conditional UPDATE).</summary>
+    /// <summary>A relay batch: the events that concern an intent, in order, in one round trip and one commit.</summary>
     public static async Task Handle(TransactionEventBatch batch, NpgsqlDataSource db, TimeProvider clock, CancellationToken ct)
     {
-        foreach (var e in batch.Events)
+        if (!batch.IsFor(typeof(TransactionEventHandler)))
         {
-            await Handle(e, db, clock, ct);
+            return;
         }
+        var updates = batch.Events.Select(e => Update(e, clock)).OfType<NpgsqlBatchCommand>().ToList();
+        if (updates.Count == 0)
+        {
+            return;
+        }
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using var cmd = new NpgsqlBatch(conn, tx);
+        updates.ForEach(cmd.BatchCommands.Add);
+        await cmd.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
     }
 
-    public static async Task Handle(TransactionEvent e, NpgsqlDataSource db, TimeProvider clock, CancellationToken ct)
+    /// <summary>The conditional UPDATE an event makes to its intent, or null when it concerns none.</summary>
+    private static NpgsqlBatchCommand? Update(TransactionEvent e, TimeProvider clock)
     {
         var t = e.Transaction;
         if (t.PaymentIntentId is null || t.Type != TransactionTypes.Payment ||
             e.Type is not (TransactionEventTypes.Authorized or TransactionEventTypes.Captured or TransactionEventTypes.Declined))
         {
-            return;
+            return null;
         }
         var declined = e.Type == TransactionEventTypes.Declined;
-        await using var cmd = db.CreateCommand(declined
+        var cmd = new NpgsqlBatchCommand(declined
             ? """
               UPDATE intents.payment_intents
                  SET status = 'REQUIRES_PAYMENT_METHOD', card_token = NULL, last_decline_code = $4, transaction_id = $3, updated_at = $5
@@ -42,9 +56,9 @@ public static class TransactionEventHandler
         cmd.Parameters.Add(new() { Value = t.PaymentIntentId });
         cmd.Parameters.Add(new() { Value = e.MerchantId });
         cmd.Parameters.Add(new() { Value = t.TrxId });
-        cmd.Parameters.Add(new() { Value = (object?)t.DeclineCode ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = (object?)t.DeclineCode ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         var now = clock.GetUtcNow();
         cmd.Parameters.Add(new() { Value = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % 10), TimeSpan.Zero) });
-        await cmd.ExecuteNonQueryAsync(ct);
+        return cmd;
     }
 }

@@ -12,12 +12,11 @@ namespace Payments.Webhooks.Recording;
 /// </summary>
 public static class TransactionEventHandler
 {
-    public static Task HandleAsync(TransactionEvent message, NpgsqlDataSource db, CancellationToken cancellation) =>
-        EventRecorder.RecordAsync(db, Incoming(message), cancellation);
-
-    /// <summary>A relay batch, recorded in one transaction.</summary>
+    /// <summary>A relay batch addressed to this module (ADR 35), recorded in one transaction.</summary>
     public static Task HandleAsync(TransactionEventBatch batch, NpgsqlDataSource db, CancellationToken cancellation) =>
-        EventRecorder.RecordManyAsync(db, batch.Events.Select(Incoming).ToList(), cancellation);
+        batch.IsFor(typeof(TransactionEventHandler))
+            ? EventRecorder.RecordManyAsync(db, batch.Events.Select(Incoming).ToList(), cancellation)
+            : Task.CompletedTask;
 
     private static IncomingEvent Incoming(TransactionEvent message) =>
         new(message.EventId, message.Type, message.MerchantId, message.OccurredAt,

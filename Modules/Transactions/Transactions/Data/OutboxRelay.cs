@@ -1,0 +1,299 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Payments.BuildingBlocks;
+using Payments.BuildingBlocks.Hosting;
+using Payments.BuildingBlocks.Observability;
+using Payments.Transactions.Contracts;
+using Wolverine;
+using Wolverine.Runtime;
+
+namespace Payments.Transactions.Data;
+
+/// <summary>
+/// Delivers outbox rows through Wolverine, oldest first, at least once, to each subscribing module on its own: a
+/// <see cref="TransactionEventBatch"/> is addressed to one module's handler (ADR 35). A row records which subscribers
+/// have it (<c>delivered_to</c>) and is dispatched once all have: a module that fails an event retries it alone, and
+/// the others do not run it again. A crash before the marks are written redelivers (handlers are idempotent).
+/// Several Host processes may run relays: leasing is serialized by an advisory lock, and a lease never takes a
+/// merchant's event while an older one of that merchant is still leased, so each module records a merchant's events
+/// in the order they were written even when a Host stops or crashes mid-delivery (webhook sequences follow it).
+/// </summary>
+internal sealed class OutboxRelay(
+    NpgsqlDataSource db,
+    IServiceScopeFactory scopes,
+    OutboxSignal signal,
+    IOptions<TransactionsOptions> options,
+    IHostApplicationLifetime lifetime,
+    ILogger<OutboxRelay> logger) : BackgroundService
+{
+    private const int BatchSize = 100;
+
+    /// <summary>Serializes leasing across Host processes, so the "older event still leased" check sees every lease.</summary>
+    private const long LeaseLock = 727274032;
+
+    /// <summary>
+    /// How long a Host owns the events it took. Delivery stops starting new attempts at half of it, and one attempt
+    /// takes at most <see cref="InvokeTimeout"/>, so a live Host never delivers after its lease ended. A crashed Host
+    /// holds back its merchants' later events this long; a failed event waits this long before its retry.
+    /// </summary>
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(60);
+
+    private static readonly TimeSpan InvokeTimeout = TimeSpan.FromSeconds(20);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // ApplicationStopping fires before any hosted service stops. Waiting for our own stop token would let
+        // Wolverine (registered later, so stopped earlier) fail the deliveries in flight first.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStopping);
+        var ct = stopping.Token;
+        try
+        {
+            // Wolverine's hosted service is registered after the modules' and refuses messages until it has started:
+            // a relay that leased the rows a crash left pending failed the whole batch (WolverineHasNotStartedException).
+            await lifetime.StartedAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                while (await DrainOnceAsync(ct) == BatchSize)
+                {
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Outbox relay pass failed; retrying on the next poll");
+            }
+            try
+            {
+                await signal.WaitAsync(options.Value.OutboxPollInterval, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Delivers one batch of pending events to every subscriber that lacks them; returns how many were taken.</summary>
+    internal async Task<int> DrainOnceAsync(CancellationToken ct)
+    {
+        var taken = await LeaseAsync();
+        if (taken.Count == 0)
+        {
+            return 0;
+        }
+        // Background work: its own trace, not the one of whatever request kicked the relay.
+        Activity.Current = null;
+        using var span = GatewayInstruments.Outbox.StartActivity("outbox relay");
+        span?.SetTag("payments.outbox.events", taken.Count);
+        var started = Stopwatch.GetTimestamp();
+        await using var scope = scopes.CreateAsyncScope();
+        var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
+        var subscribers = Subscribers(scope.ServiceProvider.GetRequiredService<IWolverineRuntime>());
+        var delivered = new List<(long Id, string Subscriber)>();
+        var failed = new HashSet<long>(); // attempted by some subscriber and not taken: stays leased until its retry
+        try
+        {
+            var events = Read(taken, failed);
+            // Subscribers in parallel: each applies the batch in its own transaction, and none waits on another.
+            var outcomes = await Task.WhenAll(subscribers.Select(s => DeliverAsync(bus, s, taken, events, started, ct)));
+            foreach (var (took, refused) in outcomes)
+            {
+                delivered.AddRange(took);
+                failed.UnionWith(refused);
+            }
+        }
+        finally
+        {
+            await MarkAsync(taken, delivered, ct.IsCancellationRequested ? new HashSet<long>() : failed, subscribers);
+        }
+        return taken.Count;
+    }
+
+    private async Task<List<Taken>> LeaseAsync()
+    {
+        var taken = new List<Taken>();
+        await using var lease = db.CreateBatch();
+        // One implicit transaction: the lock is held until the lease commits, and the UPDATE's snapshot, taken
+        // after the lock, sees every earlier lease. Rows a Host is marking or handing back are waited for, not
+        // skipped: skipped, an older row whose lease just ended would be overtaken.
+        lease.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({LeaseLock})"));
+        lease.BatchCommands.Add(new NpgsqlBatchCommand("""
+            UPDATE transactions.outbox o SET locked_until = now() + $2, attempts = o.attempts + 1
+              FROM (SELECT p.id FROM transactions.outbox p
+                     WHERE p.dispatched_at IS NULL AND (p.locked_until IS NULL OR p.locked_until < now())
+                       AND NOT EXISTS (SELECT 1 FROM transactions.outbox b
+                                        WHERE b.merchant_id = p.merchant_id AND b.id < p.id
+                                          AND b.dispatched_at IS NULL AND b.locked_until >= now())
+                     ORDER BY p.id LIMIT $1 FOR UPDATE) due
+             WHERE o.id = due.id
+            RETURNING o.id, o.merchant_id, o.payload::text, o.delivered_to
+            """)
+        {
+            Parameters = { new() { Value = BatchSize }, new() { Value = Lease } },
+        });
+        // Not cancelled midway: a lease committed but never read would hold these rows until it ends.
+        await using var r = await lease.ExecuteReaderAsync(CancellationToken.None);
+        await r.NextResultAsync(CancellationToken.None);
+        while (await r.ReadAsync(CancellationToken.None))
+        {
+            taken.Add(new Taken(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<string[]>(3)));
+        }
+        taken.Sort((a, b) => a.Id.CompareTo(b.Id));
+        return taken;
+    }
+
+    /// <summary>The events by row id. An unreadable row is failed for everyone, and its merchant's later rows wait.</summary>
+    private Dictionary<long, TransactionEvent> Read(List<Taken> taken, HashSet<long> failed)
+    {
+        var events = new Dictionary<long, TransactionEvent>(taken.Count);
+        var unreadable = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in taken.Where(t => !unreadable.Contains(t.MerchantId)))
+        {
+            try
+            {
+                events[t.Id] = JsonSerializer.Deserialize<TransactionEvent>(t.Payload, PaymentsJson.Options)!;
+            }
+            catch (JsonException e)
+            {
+                unreadable.Add(t.MerchantId);
+                failed.Add(t.Id);
+                logger.LogError(e, "Outbox event {Id} is unreadable; its merchant's later events wait behind it", t.Id);
+            }
+        }
+        return events;
+    }
+
+    /// <summary>
+    /// Hands one subscriber the events it lacks, as one batch; if the batch fails, one by one, a failing event
+    /// holding back its merchant's later events for this subscriber only. Returns the rows it took and those it failed.
+    /// </summary>
+    private async Task<(List<(long Id, string Subscriber)> Delivered, List<long> Failed)> DeliverAsync(IMessageBus bus,
+        string subscriber, List<Taken> taken, Dictionary<long, TransactionEvent> events, long started, CancellationToken ct)
+    {
+        var delivered = new List<(long, string)>();
+        var failed = new List<long>();
+        var blocked = new HashSet<string>(StringComparer.Ordinal);
+        var due = new List<(long Id, TransactionEvent Event)>();
+        foreach (var t in taken.Where(t => !blocked.Contains(t.MerchantId)))
+        {
+            if (!events.TryGetValue(t.Id, out var evt))
+            {
+                blocked.Add(t.MerchantId); // unreadable, or behind an unreadable one
+            }
+            else if (!t.DeliveredTo.Contains(subscriber))
+            {
+                due.Add((t.Id, evt));
+            }
+        }
+        if (due.Count == 0)
+        {
+            return (delivered, failed);
+        }
+        try
+        {
+            await bus.InvokeAsync(new TransactionEventBatch(subscriber, due.Select(e => e.Event).ToList()), ct, InvokeTimeout);
+            delivered.AddRange(due.Select(e => (e.Id, subscriber)));
+            return (delivered, failed);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "{Subscriber} failed a batch of {Count} events; delivering them one by one", subscriber, due.Count);
+        }
+        foreach (var (id, evt) in due)
+        {
+            // Past half the lease, the rest goes back rather than risk delivering after the lease ended.
+            if (blocked.Contains(evt.MerchantId) || Stopwatch.GetElapsedTime(started) > Lease / 2)
+            {
+                continue;
+            }
+            try
+            {
+                await bus.InvokeAsync(new TransactionEventBatch(subscriber, [evt]), ct, InvokeTimeout);
+                delivered.Add((id, subscriber));
+            }
+            catch (Exception one) when (one is not OperationCanceledException)
+            {
+                blocked.Add(evt.MerchantId);
+                failed.Add(id);
+                logger.LogWarning(one, "{Subscriber} failed event {EventId} ({Type})", subscriber, evt.EventId, evt.Type);
+            }
+        }
+        return (delivered, failed);
+    }
+
+    /// <summary>
+    /// One round trip for the batch: each row gains the subscribers that took it and is dispatched once every
+    /// subscriber has it. A row a subscriber failed stays leased (the lease is its retry delay); one merely not
+    /// attempted (held back behind its merchant's failed event) goes back at once, and so does every row not
+    /// dispatched when the Host is stopping, so another Host takes it without waiting for the lease.
+    /// </summary>
+    private async Task MarkAsync(List<Taken> taken, List<(long Id, string Subscriber)> delivered, IReadOnlySet<long> failed,
+        string[] all)
+    {
+        // The relay holds these rows' lease, so the marks read with them are still theirs to extend.
+        var marks = taken.ToDictionary(t => t.Id, t => new SortedSet<string>(t.DeliveredTo, StringComparer.Ordinal));
+        foreach (var (id, subscriber) in delivered)
+        {
+            marks[id].Add(subscriber);
+        }
+        var complete = taken.Where(t => marks[t.Id].IsSupersetOf(all)).ToList();
+        await using var batch = db.CreateBatch();
+        // The usual pass: every subscriber took every row, one statement.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            "UPDATE transactions.outbox SET delivered_to = $2, dispatched_at = now(), locked_until = NULL WHERE id = ANY($1)")
+        {
+            Parameters = { new() { Value = complete.Select(t => t.Id).ToArray() }, new() { Value = all } },
+        });
+        foreach (var t in taken.Where(t => !marks[t.Id].IsSupersetOf(all)))
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(
+                "UPDATE transactions.outbox SET delivered_to = $2, locked_until = CASE WHEN $3 THEN locked_until END WHERE id = $1")
+            {
+                Parameters = { new() { Value = t.Id }, new() { Value = marks[t.Id].ToArray() }, new() { Value = failed.Contains(t.Id) } },
+            });
+        }
+        await batch.ExecuteNonQueryAsync(CancellationToken.None);
+        complete.ForEach(CountDispatched);
+    }
+
+    private void CountDispatched(Taken t)
+    {
+        try
+        {
+            OutboxMetrics.Count(JsonSerializer.Deserialize<TransactionEvent>(t.Payload, PaymentsJson.Options)!);
+        }
+        catch (JsonException)
+        {
+            // Dispatched unread: there are no subscribers. Nothing to count.
+        }
+    }
+
+    /// <summary>
+    /// The modules that take <see cref="TransactionEventBatch"/>es: the handler types Wolverine found for it, named by
+    /// their full name (renaming one redelivers the outbox's pending rows to it once).
+    /// </summary>
+    private static string[] Subscribers(IWolverineRuntime runtime) =>
+        // The handler graph is public on the runtime's class only.
+        (((WolverineRuntime)runtime).Handlers.ChainFor<TransactionEventBatch>()?.Handlers ?? [])
+            .Select(h => h.HandlerType.FullName!)
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .ToArray();
+
+    private sealed record Taken(long Id, string MerchantId, string Payload, string[] DeliveredTo);
+}

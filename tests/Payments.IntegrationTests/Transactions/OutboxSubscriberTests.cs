@@ -1,0 +1,129 @@
+using Microsoft.Extensions.DependencyInjection;
+using Payments.TestKit;
+using Payments.Transactions.Data;
+using static Payments.IntegrationTests.Transactions.Api;
+
+namespace Payments.IntegrationTests.Transactions;
+
+/// <summary>
+/// Each module takes the relay's events on its own (ADR 35): when Webhooks fails an event, Intents has applied it once
+/// and does not run it again while Webhooks retries, and the event is dispatched once both have it.
+/// </summary>
+public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassFixture<TransactionsFixture>
+{
+    [Fact]
+    public async Task A_module_failing_an_event_neither_holds_it_back_from_another_nor_makes_it_run_again()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var (created, intent, _) = await PostAsync(merchant.Http, "/v1/payment-intents",
+            new { amount = 2500, currency = "GBP", order_id = "order-sub", card_token = token });
+        Assert.Equal(System.Net.HttpStatusCode.Created, created);
+        // Every UPDATE statement run on intents (with its text), and Webhooks refusing this merchant's events.
+        await ExecAsync(gateway, $"""
+            CREATE TABLE intents.test_updates (query text NOT NULL);
+            CREATE FUNCTION intents.test_count() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO intents.test_updates VALUES (current_query()); RETURN NULL; END $$;
+            CREATE TRIGGER test_count AFTER UPDATE ON intents.payment_intents
+                FOR EACH STATEMENT EXECUTE FUNCTION intents.test_count();
+            CREATE FUNCTION webhooks.test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.merchant_id = '{merchant.MerchantId}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER test_refuse BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.test_refuse();
+            """);
+        try
+        {
+            var (authorized, _, _) = await PostAsync(merchant.Http, "/v1/transactions",
+                new { operation = "authorize", payment_intent_id = intent!["id"]!.GetValue<string>() });
+            Assert.Equal(System.Net.HttpStatusCode.Created, authorized);
+            var eventId = await EventIdAsync(merchant.MerchantId);
+
+            // Webhooks failed the batch and then the event on its own: the relay has finished with it.
+            Assert.True(await EventuallyAsync(() => Task.FromResult(gateway.Logs.Lines.Any(l => l.Contains(eventId, StringComparison.Ordinal)))),
+                $"Webhooks never failed the event; host said:\n{gateway.Logs}");
+            Assert.Equal("SUCCEEDED", await IntentStatusAsync(merchant, intent["id"]!.GetValue<string>()));
+            Assert.Equal(1, await ScalarAsync(gateway, Succeeding));
+            Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId));
+            Assert.Equal(1, await ScalarAsync(gateway,
+                "SELECT count(*) FROM transactions.outbox WHERE event_id = $1 AND dispatched_at IS NULL AND locked_until > now()", eventId));
+
+            // Webhooks recovers; the retry (the lease ended) goes to Webhooks alone.
+            await ExecAsync(gateway, "DROP TRIGGER test_refuse ON webhooks.events");
+            await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() - interval '1 second' WHERE event_id = $1", eventId);
+            await gateway.HostServices.GetRequiredService<OutboxRelay>().DrainOnceAsync(CancellationToken.None);
+            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
+                "SELECT count(*) FROM transactions.outbox WHERE event_id = $1 AND dispatched_at IS NOT NULL", eventId) == 1), "never dispatched");
+            Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId));
+            Assert.Equal(1, await ScalarAsync(gateway, Succeeding));
+        }
+        finally
+        {
+            await ExecAsync(gateway, """
+                DROP TRIGGER IF EXISTS test_refuse ON webhooks.events;
+                DROP TRIGGER IF EXISTS test_count ON intents.payment_intents;
+                """);
+        }
+    }
+
+    [Fact]
+    public async Task A_module_that_failed_a_merchants_event_records_the_merchants_later_events_after_it()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        await ExecAsync(gateway, $"""
+            CREATE FUNCTION webhooks.test_refuse_authorized() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.merchant_id = '{merchant.MerchantId}' AND NEW.type = 'transaction.authorized' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER test_refuse_authorized BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.test_refuse_authorized();
+            """);
+        try
+        {
+            var trx = await AuthorizeAsync(merchant, token);
+            var authorized = await EventIdAsync(merchant.MerchantId);
+            Assert.True(await EventuallyAsync(() => Task.FromResult(gateway.Logs.Lines.Any(l => l.Contains(authorized, StringComparison.Ordinal)))),
+                $"Webhooks never failed the event; host said:\n{gateway.Logs}");
+            await CaptureOrVoidAsync(merchant, trx["trx_id"]!.GetValue<string>(), "capture");
+            var captured = await EventIdAsync(merchant.MerchantId);
+            Assert.NotEqual(authorized, captured);
+
+            // The capture's event waits behind the failed one: recorded first, it would take the earlier sequence.
+            await gateway.HostServices.GetRequiredService<OutboxRelay>().DrainOnceAsync(CancellationToken.None);
+            Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE merchant_id = $1", merchant.MerchantId));
+
+            await ExecAsync(gateway, "DROP TRIGGER test_refuse_authorized ON webhooks.events");
+            await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() - interval '1 second' WHERE event_id = $1", authorized);
+            await gateway.HostServices.GetRequiredService<OutboxRelay>().DrainOnceAsync(CancellationToken.None);
+            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
+                "SELECT count(*) FROM transactions.outbox WHERE event_id = ANY($1) AND dispatched_at IS NOT NULL", (object)new[] { authorized, captured }) == 2),
+                "never dispatched");
+            Assert.Equal(1, await ScalarAsync(gateway, """
+                SELECT count(*) FROM webhooks.events a, webhooks.events c WHERE a.id = $1 AND c.id = $2 AND a.sequence < c.sequence
+                """, authorized, captured));
+        }
+        finally
+        {
+            await ExecAsync(gateway, "DROP TRIGGER IF EXISTS test_refuse_authorized ON webhooks.events");
+        }
+    }
+
+    /// <summary>The Intents handler's statement for a payment that went through (other updates of intents are not counted).</summary>
+    private const string Succeeding = "SELECT count(*) FROM intents.test_updates WHERE query LIKE '%SET status = ''SUCCEEDED''%'";
+
+    private async Task<string> EventIdAsync(string merchantId)
+    {
+        await using var conn = new Npgsql.NpgsqlConnection(gateway.HostConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand("SELECT event_id FROM transactions.outbox WHERE merchant_id = $1 ORDER BY id DESC LIMIT 1", conn);
+        cmd.Parameters.Add(new() { Value = merchantId });
+        return (string)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    private static async Task<string?> IntentStatusAsync(MerchantClient merchant, string id)
+    {
+        string? status = null;
+        await EventuallyAsync(async () =>
+        {
+            status = (await GetAsync(merchant.Http, $"/v1/payment-intents/{id}")).Body?["status"]?.GetValue<string>();
+            return status == "SUCCEEDED";
+        });
+        return status;
+    }
+}
