@@ -84,6 +84,10 @@ public sealed partial class Program
                 opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
             }
             opts.ApplicationAssembly = typeof(Program).Assembly;
+            // One handler per message type: each module takes its own batch type (ADR 35), so nothing depends on
+            // Wolverine running several handlers together (a mode 6.x warns about and 7.0 removes). A second
+            // handler of one type stops start-up.
+            opts.AssertNoCombinedHandlers();
             foreach (var assembly in Modules.Assemblies)
             {
                 opts.Discovery.IncludeAssembly(assembly);

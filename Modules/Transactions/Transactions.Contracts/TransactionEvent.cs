@@ -2,7 +2,7 @@ namespace Payments.Transactions.Contracts;
 
 /// <summary>
 /// Something happened to a transaction. Written to the Transactions outbox in the same database transaction as
-/// the change, then delivered through Wolverine in <see cref="TransactionEventBatch"/>es (local, at least once, oldest
+/// the change, then delivered through Wolverine in <see cref="TransactionEventBatch{THandler}"/>es (local, at least once, oldest
 /// first): a handler must be idempotent (the <see cref="EventId"/> is stable across redeliveries) and public.
 /// </summary>
 /// <param name="EventId">Unique per event (<c>evt_…</c>), the same on every delivery.</param>
@@ -40,13 +40,12 @@ public static class TransactionEventTypes
 
 /// <summary>
 /// Consecutive outbox events for one subscribing module, oldest first, so it can apply them in one database transaction
-/// (one commit per batch instead of one per event). The relay hands each module its own batches (ADR 35): a handler
-/// applies only the batches addressed to it (<see cref="IsFor"/>), so one module failing never makes another run the
-/// events again. At least once, so handlers stay idempotent; a module that fails a batch gets its events again one by one.
+/// (one commit per batch instead of one per event). Each module handles its own closed type, named by its handler
+/// (<c>TransactionEventBatch&lt;TransactionEventHandler&gt;</c>): the relay finds the subscribers among Wolverine's
+/// handlers and hands each its own batches (ADR 35), so one module failing never makes another run the events again.
+/// At least once, so handlers stay idempotent; a module that fails a batch gets its events again one by one.
 /// </summary>
-/// <param name="Subscriber">The full name of the handler type the batch is for.</param>
+/// <typeparam name="THandler">The subscribing handler type; its full name is the subscriber's name in the outbox.</typeparam>
 /// <param name="Events">The events, oldest first.</param>
-public sealed record TransactionEventBatch(string Subscriber, IReadOnlyList<TransactionEvent> Events)
-{
-    public bool IsFor(Type handler) => string.Equals(Subscriber, handler.FullName, StringComparison.Ordinal);
-}
+public sealed record TransactionEventBatch<THandler>(IReadOnlyList<TransactionEvent> Events)
+    where THandler : class;

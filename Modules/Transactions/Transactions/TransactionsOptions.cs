@@ -30,6 +30,12 @@ public sealed class TransactionsOptions
     public TimeSpan OutboxPollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// How long the relay, once kicked, lets further commits gather before it leases: one lease, one commit per module
+    /// and one mark then carry all of them (zero: lease at once). Events reach the modules this much later.
+    /// </summary>
+    public TimeSpan OutboxGatherWindow { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
     /// How long delivered outbox rows are kept (for diagnosis; the webhook event log is the record merchants read)
     /// before the expiry sweep deletes them.
     /// </summary>

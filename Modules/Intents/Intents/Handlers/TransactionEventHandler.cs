@@ -7,17 +7,14 @@ namespace Payments.Intents.Handlers;
 /// <summary>
 /// The intent learns what its payment became. Idempotent and order-proof: a success is final, a decline applies only to
 /// an intent still waiting, so redeliveries and late arrivals change nothing. Public for Wolverine's discovery; the
-/// relay hands this module its own batches (ADR 35).
+/// relay hands this module its own batches (ADR 35); sealed, not static, to name them.
 /// </summary>
-public static class TransactionEventHandler
+public sealed class TransactionEventHandler
 {
     /// <summary>A relay batch: the events that concern an intent, in order, in one round trip and one commit.</summary>
-    public static async Task Handle(TransactionEventBatch batch, NpgsqlDataSource db, TimeProvider clock, CancellationToken ct)
+    public static async Task Handle(TransactionEventBatch<TransactionEventHandler> batch, NpgsqlDataSource db, TimeProvider clock,
+        CancellationToken ct)
     {
-        if (!batch.IsFor(typeof(TransactionEventHandler)))
-        {
-            return;
-        }
         var updates = batch.Events.Select(e => Update(e, clock)).OfType<NpgsqlBatchCommand>().ToList();
         if (updates.Count == 0)
         {

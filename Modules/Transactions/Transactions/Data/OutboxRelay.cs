@@ -15,8 +15,8 @@ using Wolverine.Runtime;
 namespace Payments.Transactions.Data;
 
 /// <summary>
-/// Delivers outbox rows through Wolverine, oldest first, at least once, to each subscribing module on its own: a
-/// <see cref="TransactionEventBatch"/> is addressed to one module's handler (ADR 35). A row records which subscribers
+/// Delivers outbox rows through Wolverine, oldest first, at least once, to each subscribing module on its own: each
+/// module handles its own <see cref="TransactionEventBatch{THandler}"/> type (ADR 35). A row records which subscribers
 /// have it (<c>delivered_to</c>) and is dispatched once all have: a module that fails an event retries it alone, and
 /// the others do not run it again. A crash before the marks are written redelivers (handlers are idempotent).
 /// Several Host processes may run relays: leasing is serialized by an advisory lock, and a lease never takes a
@@ -79,7 +79,12 @@ internal sealed class OutboxRelay(
             }
             try
             {
-                await signal.WaitAsync(options.Value.OutboxPollInterval, ct);
+                if (await signal.WaitAsync(options.Value.OutboxPollInterval, ct) && options.Value.OutboxGatherWindow > TimeSpan.Zero)
+                {
+                    // Under load, commits arrive every millisecond or so: a pass per kick paid a lease, a commit per
+                    // module and a mark for about three events (perf/RESULTS.md).
+                    await Task.Delay(options.Value.OutboxGatherWindow, ct);
+                }
             }
             catch (OperationCanceledException)
             {
@@ -119,7 +124,7 @@ internal sealed class OutboxRelay(
         }
         finally
         {
-            await MarkAsync(taken, delivered, ct.IsCancellationRequested ? new HashSet<long>() : failed, subscribers);
+            await MarkAsync(taken, delivered, ct.IsCancellationRequested ? new HashSet<long>() : failed, subscribers.Select(s => s.Name).ToArray());
         }
         return taken.Count;
     }
@@ -183,7 +188,7 @@ internal sealed class OutboxRelay(
     /// holding back its merchant's later events for this subscriber only. Returns the rows it took and those it failed.
     /// </summary>
     private async Task<(List<(long Id, string Subscriber)> Delivered, List<long> Failed)> DeliverAsync(IMessageBus bus,
-        string subscriber, List<Taken> taken, Dictionary<long, TransactionEvent> events, long started, CancellationToken ct)
+        Subscriber subscriber, List<Taken> taken, Dictionary<long, TransactionEvent> events, long started, CancellationToken ct)
     {
         var delivered = new List<(long, string)>();
         var failed = new List<long>();
@@ -195,7 +200,7 @@ internal sealed class OutboxRelay(
             {
                 blocked.Add(t.MerchantId); // unreadable, or behind an unreadable one
             }
-            else if (!t.DeliveredTo.Contains(subscriber))
+            else if (!t.DeliveredTo.Contains(subscriber.Name))
             {
                 due.Add((t.Id, evt));
             }
@@ -206,13 +211,13 @@ internal sealed class OutboxRelay(
         }
         try
         {
-            await bus.InvokeAsync(new TransactionEventBatch(subscriber, due.Select(e => e.Event).ToList()), ct, InvokeTimeout);
-            delivered.AddRange(due.Select(e => (e.Id, subscriber)));
+            await bus.InvokeAsync(subscriber.Batch(due.Select(e => e.Event).ToList()), ct, InvokeTimeout);
+            delivered.AddRange(due.Select(e => (e.Id, subscriber.Name)));
             return (delivered, failed);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            logger.LogWarning(e, "{Subscriber} failed a batch of {Count} events; delivering them one by one", subscriber, due.Count);
+            logger.LogWarning(e, "{Subscriber} failed a batch of {Count} events; delivering them one by one", subscriber.Name, due.Count);
         }
         foreach (var (id, evt) in due)
         {
@@ -223,14 +228,14 @@ internal sealed class OutboxRelay(
             }
             try
             {
-                await bus.InvokeAsync(new TransactionEventBatch(subscriber, [evt]), ct, InvokeTimeout);
-                delivered.Add((id, subscriber));
+                await bus.InvokeAsync(subscriber.Batch([evt]), ct, InvokeTimeout);
+                delivered.Add((id, subscriber.Name));
             }
             catch (Exception one) when (one is not OperationCanceledException)
             {
                 blocked.Add(evt.MerchantId);
                 failed.Add(id);
-                logger.LogWarning(one, "{Subscriber} failed event {EventId} ({Type})", subscriber, evt.EventId, evt.Type);
+                logger.LogWarning(one, "{Subscriber} failed event {EventId} ({Type})", subscriber.Name, evt.EventId, evt.Type);
             }
         }
         return (delivered, failed);
@@ -284,16 +289,22 @@ internal sealed class OutboxRelay(
     }
 
     /// <summary>
-    /// The modules that take <see cref="TransactionEventBatch"/>es: the handler types Wolverine found for it, named by
-    /// their full name (renaming one redelivers the outbox's pending rows to it once).
+    /// The modules that take transaction events: one per <see cref="TransactionEventBatch{THandler}"/> type among
+    /// Wolverine's handlers, named by the handler type's full name (renaming it redelivers the pending rows once).
     /// </summary>
-    private static string[] Subscribers(IWolverineRuntime runtime) =>
+    private static Subscriber[] Subscribers(IWolverineRuntime runtime) =>
         // The handler graph is public on the runtime's class only.
-        (((WolverineRuntime)runtime).Handlers.ChainFor<TransactionEventBatch>()?.Handlers ?? [])
-            .Select(h => h.HandlerType.FullName!)
-            .Distinct(StringComparer.Ordinal)
-            .Order(StringComparer.Ordinal)
+        ((WolverineRuntime)runtime).Handlers.Chains
+            .Select(c => c.MessageType)
+            .Where(t => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(TransactionEventBatch<>))
+            .Select(t => new Subscriber(t.GetGenericArguments()[0].FullName!, t))
+            .OrderBy(s => s.Name, StringComparer.Ordinal)
             .ToArray();
 
     private sealed record Taken(long Id, string MerchantId, string Payload, string[] DeliveredTo);
+
+    private sealed record Subscriber(string Name, Type MessageType)
+    {
+        public object Batch(IReadOnlyList<TransactionEvent> events) => Activator.CreateInstance(MessageType, [events])!;
+    }
 }

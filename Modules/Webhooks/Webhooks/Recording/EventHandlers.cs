@@ -7,16 +7,14 @@ using Payments.Webhooks.Contracts;
 namespace Payments.Webhooks.Recording;
 
 /// <summary>
-/// Transactions' outbox events become merchant events. Public for Wolverine's discovery; idempotent by event id
-/// (the relay delivers at least once).
+/// Transactions' outbox events become merchant events. Public for Wolverine's discovery, sealed (not static) to name
+/// this module's batches; idempotent by event id (the relay delivers at least once).
 /// </summary>
-public static class TransactionEventHandler
+public sealed class TransactionEventHandler
 {
-    /// <summary>A relay batch addressed to this module (ADR 35), recorded in one transaction.</summary>
-    public static Task HandleAsync(TransactionEventBatch batch, NpgsqlDataSource db, CancellationToken cancellation) =>
-        batch.IsFor(typeof(TransactionEventHandler))
-            ? EventRecorder.RecordManyAsync(db, batch.Events.Select(Incoming).ToList(), cancellation)
-            : Task.CompletedTask;
+    /// <summary>This module's relay batch (ADR 35), recorded in one transaction.</summary>
+    public static Task HandleAsync(TransactionEventBatch<TransactionEventHandler> batch, NpgsqlDataSource db, CancellationToken cancellation) =>
+        EventRecorder.RecordManyAsync(db, batch.Events.Select(Incoming).ToList(), cancellation);
 
     private static IncomingEvent Incoming(TransactionEvent message) =>
         new(message.EventId, message.Type, message.MerchantId, message.OccurredAt,
