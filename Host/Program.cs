@@ -34,6 +34,9 @@ public sealed partial class Program
     public static async Task<int> Main(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
+        // First of the hosted services: the host starts them in order and awaits each start, so no background work
+        // (the modules' sweeps, feeds and relay, the telemetry samplers) runs before its tables exist.
+        builder.Services.AddHostedService<MigrationService>();
         builder.Logging.AddRedactedConsole();
         builder.AddGatewayTelemetry("payments-host");
         builder.UseGatewayListeners(DefaultListeners);
@@ -56,7 +59,6 @@ public sealed partial class Program
         {
             module.AddServices(services, config);
         }
-        services.AddHostedService<MigrationService>();
 
         services.AddAuthorization(); // authentication: the Auth module's bearer scheme, without Data Protection (ADR 112)
         services.AddFastEndpoints(o =>
