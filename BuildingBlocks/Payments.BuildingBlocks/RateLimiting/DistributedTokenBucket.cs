@@ -57,6 +57,9 @@ public sealed class DistributedTokenBucket(
     /// <summary>Fetches one request waits through before it is refused; each takes what every waiter needs.</summary>
     private const int MaxFetchRounds = 3;
 
+    /// <summary>The bound on fetches while each still finds tokens in Redis (each takes some, so a burst ends sooner).</summary>
+    private const int MaxFetchRoundsWithTokensLeft = 16;
+
     // A chunk not spent within this time is dropped, so tokens held by an idle Host do not pile up into a burst.
     private static readonly long ChunkLifetime = Stopwatch.Frequency;
 
@@ -85,9 +88,12 @@ public sealed class DistributedTokenBucket(
                 {
                     return state.Fallback(limit, hosts.Count, now);
                 }
-                if (attempt >= MaxFetchRounds)
+                if (attempt >= MaxFetchRounds && (state.GlobalRemaining == 0 || attempt >= MaxFetchRoundsWithTokensLeft))
                 {
-                    // Others kept spending the tokens fetched for us: the bucket is at its limit right now.
+                    // Others kept spending the tokens fetched for us and the last fetch emptied the bucket: it is at
+                    // its limit right now. While Redis still holds tokens, waiting one more fetch is the right answer:
+                    // refused then, a burst within the limit got a 429 on a loaded machine (fetches count only the
+                    // requests waiting when they start, and more join while they are in flight).
                     return new RateDecision(false, 0, 1);
                 }
                 pending = state.Fetch ??= FetchAsync(merchantId, state, limit);
