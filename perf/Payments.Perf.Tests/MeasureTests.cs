@@ -60,4 +60,24 @@ public sealed class MeasureTests
         Assert.Equal(4, refused.Count);
         Assert.Equal(1.0, refused.MeanMs, 3);
     }
+
+    [Fact]
+    public void Exceptions_thrown_in_a_phase_are_counted_by_type_apart_from_latency()
+    {
+        const string Before = """
+            # TYPE dotnet_exceptions_total counter
+            dotnet_exceptions_total{error_type="PostgresException"} 105
+            """;
+        const string After = """
+            # TYPE dotnet_exceptions_total counter
+            dotnet_exceptions_total{error_type="PostgresException"} 112
+            dotnet_exceptions_total{error_type="TaskCanceledException"} 3
+            """;
+
+        var steps = ServerMetrics.Delta([.. ServerMetrics.Parse("Host", Before)], [.. ServerMetrics.Parse("Host", After)]);
+
+        Assert.All(steps, s => Assert.True(s.Exceptions));
+        Assert.Equal(7, steps.Single(s => s.Step == "PostgresException").Count);
+        Assert.Equal(3, steps.Single(s => s.Step == "TaskCanceledException").Count);
+    }
 }

@@ -7,7 +7,11 @@ namespace Payments.Perf.Measure;
 internal sealed record HistogramSeries(string Process, string Name, string Step, SortedDictionary<double, double> Buckets, double Sum, double Count);
 
 /// <summary>A step's server-side latency over a phase (the difference of two scrapes).</summary>
-internal sealed record ServerStep(string Process, string Step, double Count, double MeanMs, double P50Ms, double P99Ms);
+internal sealed record ServerStep(string Process, string Step, double Count, double MeanMs, double P50Ms, double P99Ms)
+{
+    /// <summary>Exceptions thrown in the process over the phase, of the type named by <see cref="Step"/>; no latency.</summary>
+    public bool Exceptions { get; init; }
+}
 
 /// <summary>
 /// Scrapes the gateway's <c>/metrics</c> (management listeners) around each phase and turns the histograms the Host and
@@ -23,6 +27,9 @@ internal sealed partial class ServerMetrics(IReadOnlyList<(string Process, Uri M
         ["payments_vault_card_use_duration_seconds"] = "operation",
         ["payments_vault_audit_commit_duration_seconds"] = "",
     };
+
+    /// <summary>The runtime's counter of thrown exceptions, by type: what the hot path throws (issue 17, How 8).</summary>
+    private const string ExceptionsFamily = "dotnet_exceptions_total";
 
     private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
@@ -64,7 +71,9 @@ internal sealed partial class ServerMetrics(IReadOnlyList<(string Process, Uri M
             }
             var buckets = a.Buckets.ToDictionary(kv => kv.Key, kv => kv.Value - (b?.Buckets.GetValueOrDefault(kv.Key) ?? 0));
             var mean = (a.Sum - (b?.Sum ?? 0)) / count * 1000;
-            steps.Add(new ServerStep(a.Process, a.Step, count, mean, Quantile(buckets, count, 0.50) * 1000, Quantile(buckets, count, 0.99) * 1000));
+            steps.Add(a.Name == ExceptionsFamily
+                ? new ServerStep(a.Process, a.Step, count, 0, 0, 0) { Exceptions = true }
+                : new ServerStep(a.Process, a.Step, count, mean, Quantile(buckets, count, 0.50) * 1000, Quantile(buckets, count, 0.99) * 1000));
         }
         return [.. steps.OrderBy(s => s.Process, StringComparer.Ordinal).ThenByDescending(s => s.Count)];
     }
@@ -95,6 +104,14 @@ internal sealed partial class ServerMetrics(IReadOnlyList<(string Process, Uri M
         var series = new Dictionary<(string Name, string Step), (SortedDictionary<double, double> Buckets, double Sum, double Count)>();
         foreach (var line in text.Split('\n'))
         {
+            if (Counter().Match(line) is { Success: true } c && c.Groups["name"].Value == ExceptionsFamily)
+            {
+                var type = Label().Matches(c.Groups["labels"].Value).FirstOrDefault(l => l.Groups[1].Value == "error_type")?.Groups[2].Value ?? "(none)";
+                var total = double.Parse(c.Groups["value"].Value, CultureInfo.InvariantCulture);
+                var prior = series.GetValueOrDefault((ExceptionsFamily, type), (new SortedDictionary<double, double>(), 0, 0));
+                series[(ExceptionsFamily, type)] = (prior.Buckets, 0, prior.Count + total);
+                continue;
+            }
             var m = Sample().Match(line);
             if (!m.Success || !Families.TryGetValue(m.Groups["name"].Value, out var stepLabel))
             {
@@ -142,4 +159,7 @@ internal sealed partial class ServerMetrics(IReadOnlyList<(string Process, Uri M
 
     [GeneratedRegex(@"([a-z_]+)=""([^""]*)""")]
     private static partial Regex Label();
+
+    [GeneratedRegex(@"^(?<name>[a-z_]+_total)(\{(?<labels>.*)\})? (?<value>\S+)$")]
+    private static partial Regex Counter();
 }

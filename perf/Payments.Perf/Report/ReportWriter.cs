@@ -192,15 +192,23 @@ internal static class ReportWriter
                     .. Percentiles.Select(q => $"{st.PercentileMs(q):0.00}"), $"{st.MaxMs:0.00}"]);
             }
             blocks.Add(t);
-            if (p.ServerSide.Count > 0)
+            if (p.ServerSide.Any(st => !st.Exceptions))
             {
                 // The same phase seen from inside: the processes' own histograms (bucketed, so p50/p99 are interpolated).
                 var server = new Table(["Server side", "Step", "Count", "mean ms", "p50 ms", "p99 ms"], []);
-                foreach (var st in p.ServerSide)
+                foreach (var st in p.ServerSide.Where(st => !st.Exceptions))
                 {
                     server.Rows.Add([st.Process, st.Step, $"{st.Count:0}", $"{st.MeanMs:0.00}", $"{st.P50Ms:0.00}", $"{st.P99Ms:0.00}"]);
                 }
                 blocks.Add(server);
+            }
+            if (p.ServerSide.Count > 0 && s.Iteration is { Ok: > 0 } done)
+            {
+                // The runtime's own count (issue 17, How 8: no exceptions on the hot path).
+                var thrown = p.ServerSide.Where(st => st.Exceptions).ToList();
+                blocks.Add(new Para("Exceptions thrown in the phase (Host and Vault): " + (thrown.Count == 0
+                    ? "none."
+                    : string.Join("; ", thrown.Select(st => $"{st.Process} {st.Step} ×{st.Count:0} ({st.Count / done.Ok:0.000} per {s.IterationStep})")) + ".")));
             }
             if (CpuPerIteration(r, p) is { } cpu)
             {
