@@ -45,6 +45,8 @@ internal sealed class OutboxRelay(
 
     private static readonly TimeSpan InvokeTimeout = TimeSpan.FromSeconds(20);
 
+    private Subscriber[]? subscribers;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // ApplicationStopping fires before any hosted service stops. Waiting for our own stop token would let
@@ -106,16 +108,19 @@ internal sealed class OutboxRelay(
         using var span = GatewayInstruments.Outbox.StartActivity("outbox relay");
         span?.SetTag("payments.outbox.events", taken.Count);
         var started = Stopwatch.GetTimestamp();
-        await using var scope = scopes.CreateAsyncScope();
-        var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
-        var subscribers = Subscribers(scope.ServiceProvider.GetRequiredService<IWolverineRuntime>());
+        var subscribers = Subscribers();
         var delivered = new List<(long Id, string Subscriber)>();
         var failed = new HashSet<long>(); // attempted by some subscriber and not taken: stays leased until its retry
         try
         {
             var events = Read(taken, failed);
-            // Subscribers in parallel: each applies the batch in its own transaction, and none waits on another.
-            var outcomes = await Task.WhenAll(subscribers.Select(s => DeliverAsync(bus, s, taken, events, started, ct)));
+            // Subscribers in parallel, each with its own bus: each applies the batch in its own transaction, and none
+            // waits on another.
+            var outcomes = await Task.WhenAll(subscribers.Select(async s =>
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                return await DeliverAsync(scope.ServiceProvider.GetRequiredService<IMessageBus>(), s, taken, events, started, ct);
+            }));
             foreach (var (took, refused) in outcomes)
             {
                 delivered.AddRange(took);
@@ -292,14 +297,21 @@ internal sealed class OutboxRelay(
     /// The modules that take transaction events: one per <see cref="TransactionEventBatch{THandler}"/> type among
     /// Wolverine's handlers, named by the handler type's full name (renaming it redelivers the pending rows once).
     /// </summary>
-    private static Subscriber[] Subscribers(IWolverineRuntime runtime) =>
-        // The handler graph is public on the runtime's class only.
-        ((WolverineRuntime)runtime).Handlers.Chains
-            .Select(c => c.MessageType)
-            .Where(t => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(TransactionEventBatch<>))
-            .Select(t => new Subscriber(t.GetGenericArguments()[0].FullName!, t))
-            .OrderBy(s => s.Name, StringComparer.Ordinal)
-            .ToArray();
+    private Subscriber[] Subscribers()
+    {
+        if (subscribers is null)
+        {
+            using var scope = scopes.CreateScope();
+            // The handler graph is public on the runtime's class only. It does not change once the Host has started.
+            subscribers = ((WolverineRuntime)scope.ServiceProvider.GetRequiredService<IWolverineRuntime>()).Handlers.Chains
+                .Select(c => c.MessageType)
+                .Where(t => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(TransactionEventBatch<>))
+                .Select(t => new Subscriber(t.GetGenericArguments()[0].FullName!, t))
+                .OrderBy(s => s.Name, StringComparer.Ordinal)
+                .ToArray();
+        }
+        return subscribers;
+    }
 
     private sealed record Taken(long Id, string MerchantId, string Payload, string[] DeliveredTo);
 
