@@ -104,6 +104,35 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
         }
     }
 
+    [Fact]
+    public async Task A_module_that_failed_an_event_gets_it_again_within_seconds_once_it_recovers()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        await ExecAsync(gateway, $"""
+            CREATE FUNCTION webhooks.test_refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.merchant_id = '{merchant.MerchantId}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER test_refuse_once BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.test_refuse_once();
+            """);
+        try
+        {
+            await AuthorizeAsync(merchant, token);
+            var eventId = await EventIdAsync(merchant.MerchantId);
+            Assert.True(await EventuallyAsync(() => Task.FromResult(gateway.Logs.Lines.Any(l => l.Contains(eventId, StringComparison.Ordinal)))),
+                $"Webhooks never failed the event; host said:\n{gateway.Logs}");
+            await ExecAsync(gateway, "DROP TRIGGER test_refuse_once ON webhooks.events");
+
+            // The first retry comes a second or two after the failure (then 2, 4 … up to the 60 s lease), so a passing
+            // fault in one module holds the merchant's later events back from the others for seconds, not a minute.
+            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
+                "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId) == 1, TimeSpan.FromSeconds(15)), "not retried within 15 s");
+        }
+        finally
+        {
+            await ExecAsync(gateway, "DROP TRIGGER IF EXISTS test_refuse_once ON webhooks.events");
+        }
+    }
+
     /// <summary>The Intents handler's statement for a payment that went through (other updates of intents are not counted).</summary>
     private const string Succeeding = "SELECT count(*) FROM intents.test_updates WHERE query LIKE '%SET status = ''SUCCEEDED''%'";
 

@@ -151,7 +151,7 @@ internal sealed class OutboxRelay(
                                           AND b.dispatched_at IS NULL AND b.locked_until >= now())
                      ORDER BY p.id LIMIT $1 FOR UPDATE) due
              WHERE o.id = due.id
-            RETURNING o.id, o.merchant_id, o.payload::text, o.delivered_to
+            RETURNING o.id, o.merchant_id, o.payload::text, o.delivered_to, o.attempts
             """)
         {
             Parameters = { new() { Value = BatchSize }, new() { Value = Lease } },
@@ -161,7 +161,7 @@ internal sealed class OutboxRelay(
         await r.NextResultAsync(CancellationToken.None);
         while (await r.ReadAsync(CancellationToken.None))
         {
-            taken.Add(new Taken(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<string[]>(3)));
+            taken.Add(new Taken(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<string[]>(3), r.GetInt32(4)));
         }
         taken.Sort((a, b) => a.Id.CompareTo(b.Id));
         return taken;
@@ -248,7 +248,7 @@ internal sealed class OutboxRelay(
 
     /// <summary>
     /// One round trip for the batch: each row gains the subscribers that took it and is dispatched once every
-    /// subscriber has it. A row a subscriber failed stays leased (the lease is its retry delay); one merely not
+    /// subscriber has it. A row a subscriber failed stays locked until its retry (<see cref="Taken.RetryDelay"/>); one merely not
     /// attempted (held back behind its merchant's failed event) goes back at once, and so does every row not
     /// dispatched when the Host is stopping, so another Host takes it without waiting for the lease.
     /// </summary>
@@ -272,9 +272,13 @@ internal sealed class OutboxRelay(
         foreach (var t in taken.Where(t => !marks[t.Id].IsSupersetOf(all)))
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand(
-                "UPDATE transactions.outbox SET delivered_to = $2, locked_until = CASE WHEN $3 THEN locked_until END WHERE id = $1")
+                "UPDATE transactions.outbox SET delivered_to = $2, locked_until = CASE WHEN $3 THEN now() + $4 END WHERE id = $1")
             {
-                Parameters = { new() { Value = t.Id }, new() { Value = marks[t.Id].ToArray() }, new() { Value = failed.Contains(t.Id) } },
+                Parameters =
+                {
+                    new() { Value = t.Id }, new() { Value = marks[t.Id].ToArray() }, new() { Value = failed.Contains(t.Id) },
+                    new() { Value = t.RetryDelay },
+                },
             });
         }
         await batch.ExecuteNonQueryAsync(CancellationToken.None);
@@ -313,7 +317,15 @@ internal sealed class OutboxRelay(
         return subscribers;
     }
 
-    private sealed record Taken(long Id, string MerchantId, string Payload, string[] DeliveredTo);
+    private sealed record Taken(long Id, string MerchantId, string Payload, string[] DeliveredTo, int Attempts)
+    {
+        /// <summary>
+        /// When a failed row is tried again: 1, 2, 4 … seconds after its attempts, at most <see cref="Lease"/>. Until
+        /// then it holds back its merchant's later rows, for every module (ADR 35), so a passing fault in one module
+        /// delays the others by seconds, and a lasting one is retried once a lease.
+        /// </summary>
+        public TimeSpan RetryDelay => TimeSpan.FromSeconds(Math.Min(Lease.TotalSeconds, Math.Pow(2, Math.Clamp(Attempts - 1, 0, 10))));
+    }
 
     private sealed record Subscriber(string Name, Type MessageType)
     {
