@@ -5,10 +5,11 @@ using Payments.IntegrationTests.Transactions;
 namespace Payments.IntegrationTests.Limits;
 
 /// <summary>
-/// A request is refused only when the merchant's bucket in Redis is empty. Requests that find no local tokens wait for
-/// a chunk fetch, which takes at most 100 tokens and counts only the requests waiting when it starts; a request that
-/// several fetches left out was refused with the bucket still holding tokens (a CI run saw one 429 in a burst of 20 at
-/// 25/s on a loaded machine).
+/// A request is refused when the merchant's bucket in Redis is empty, not because others spent the tokens fetched for
+/// it. Requests that find no local tokens wait for a chunk fetch, which takes at most 100 tokens and counts only the
+/// requests waiting when it starts; a request that three fetches left out was refused with the bucket still holding
+/// tokens (a CI run saw one 429 in a burst of 20 at 25/s on a loaded machine). It now waits up to 16 fetches while
+/// tokens remain, so up to about 1,600 requests waiting at once on one Host for one merchant.
 /// </summary>
 public sealed class TokenBucketFairnessTests(TransactionsFixture gateway) : IClassFixture<TransactionsFixture>
 {

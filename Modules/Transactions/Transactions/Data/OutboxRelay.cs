@@ -143,7 +143,7 @@ internal sealed class OutboxRelay(
         // skipped: skipped, an older row whose lease just ended would be overtaken.
         lease.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({LeaseLock})"));
         lease.BatchCommands.Add(new NpgsqlBatchCommand("""
-            UPDATE transactions.outbox o SET locked_until = now() + $2, attempts = o.attempts + 1
+            UPDATE transactions.outbox o SET locked_until = statement_timestamp() + $2, attempts = o.attempts + 1
               FROM (SELECT p.id FROM transactions.outbox p
                      WHERE p.dispatched_at IS NULL AND (p.locked_until IS NULL OR p.locked_until < now())
                        AND NOT EXISTS (SELECT 1 FROM transactions.outbox b
@@ -151,7 +151,7 @@ internal sealed class OutboxRelay(
                                           AND b.dispatched_at IS NULL AND b.locked_until >= now())
                      ORDER BY p.id LIMIT $1 FOR UPDATE) due
              WHERE o.id = due.id
-            RETURNING o.id, o.merchant_id, o.payload::text, o.delivered_to, o.attempts
+            RETURNING o.id, o.merchant_id, o.payload::text, o.delivered_to, o.locked_until
             """)
         {
             Parameters = { new() { Value = BatchSize }, new() { Value = Lease } },
@@ -161,7 +161,7 @@ internal sealed class OutboxRelay(
         await r.NextResultAsync(CancellationToken.None);
         while (await r.ReadAsync(CancellationToken.None))
         {
-            taken.Add(new Taken(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<string[]>(3), r.GetInt32(4)));
+            taken.Add(new Taken(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<string[]>(3), r.GetFieldValue<DateTime>(4)));
         }
         taken.Sort((a, b) => a.Id.CompareTo(b.Id));
         return taken;
@@ -216,46 +216,68 @@ internal sealed class OutboxRelay(
         }
         try
         {
-            await bus.InvokeAsync(subscriber.Batch(due.Select(e => e.Event).ToList()), ct, InvokeTimeout);
-            delivered.AddRange(due.Select(e => (e.Id, subscriber.Name)));
-            return (delivered, failed);
+            if (await InvokeAsync(bus, subscriber.Batch(due.Select(e => e.Event).ToList()), ct) is not { } batchFailure)
+            {
+                delivered.AddRange(due.Select(e => (e.Id, subscriber.Name)));
+                return (delivered, failed);
+            }
+            logger.LogWarning(batchFailure, "{Subscriber} failed a batch of {Count} events; delivering them one by one", subscriber.Name, due.Count);
+            foreach (var (id, evt) in due)
+            {
+                // Past half the lease, the rest goes back rather than risk delivering after the lease ended.
+                if (blocked.Contains(evt.MerchantId) || Stopwatch.GetElapsedTime(started) > Lease / 2)
+                {
+                    continue;
+                }
+                if (await InvokeAsync(bus, subscriber.Batch([evt]), ct) is { } failure)
+                {
+                    blocked.Add(evt.MerchantId);
+                    failed.Add(id);
+                    logger.LogWarning(failure, "{Subscriber} failed event {EventId} ({Type})", subscriber.Name, evt.EventId, evt.Type);
+                }
+                else
+                {
+                    delivered.Add((id, subscriber.Name));
+                }
+            }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            logger.LogWarning(e, "{Subscriber} failed a batch of {Count} events; delivering them one by one", subscriber.Name, due.Count);
-        }
-        foreach (var (id, evt) in due)
-        {
-            // Past half the lease, the rest goes back rather than risk delivering after the lease ended.
-            if (blocked.Contains(evt.MerchantId) || Stopwatch.GetElapsedTime(started) > Lease / 2)
-            {
-                continue;
-            }
-            try
-            {
-                await bus.InvokeAsync(subscriber.Batch([evt]), ct, InvokeTimeout);
-                delivered.Add((id, subscriber.Name));
-            }
-            catch (Exception one) when (one is not OperationCanceledException)
-            {
-                blocked.Add(evt.MerchantId);
-                failed.Add(id);
-                logger.LogWarning(one, "{Subscriber} failed event {EventId} ({Type})", subscriber.Name, evt.EventId, evt.Type);
-            }
+            // Stopping: what this module took is still marked, so it does not run those events again after a restart.
         }
         return (delivered, failed);
     }
 
     /// <summary>
+    /// One handler call, at most <see cref="InvokeTimeout"/> long (Wolverine does not apply its timeout argument to a
+    /// local handler; the token reaches the handler's database calls). Null when it succeeded, else why it failed.
+    /// Throws only when <paramref name="ct"/> is cancelled.
+    /// </summary>
+    private static async Task<Exception?> InvokeAsync(IMessageBus bus, object batch, CancellationToken ct)
+    {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        attempt.CancelAfter(InvokeTimeout);
+        try
+        {
+            await bus.InvokeAsync(batch, attempt.Token);
+            return null;
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            return e;
+        }
+    }
+
+    /// <summary>
     /// One round trip for the batch: each row gains the subscribers that took it and is dispatched once every
-    /// subscriber has it. A row a subscriber failed stays locked until its retry (<see cref="Taken.RetryDelay"/>); one merely not
-    /// attempted (held back behind its merchant's failed event) goes back at once, and so does every row not
-    /// dispatched when the Host is stopping, so another Host takes it without waiting for the lease.
+    /// subscriber has it. A row a subscriber failed stays locked until its retry (1, 2, 4 … s, at most a lease); one
+    /// merely not attempted (held back behind its merchant's failed event) goes back at once, and so does every row
+    /// not dispatched when the Host is stopping, so another Host takes it without waiting for the lease.
     /// </summary>
     private async Task MarkAsync(List<Taken> taken, List<(long Id, string Subscriber)> delivered, IReadOnlySet<long> failed,
         string[] all)
     {
-        // The relay holds these rows' lease, so the marks read with them are still theirs to extend.
+        // The marks read with the lease are still the rows' own while the lease holds (the updates check it).
         var marks = taken.ToDictionary(t => t.Id, t => new SortedSet<string>(t.DeliveredTo, StringComparer.Ordinal));
         foreach (var (id, subscriber) in delivered)
         {
@@ -264,20 +286,37 @@ internal sealed class OutboxRelay(
         var complete = taken.Where(t => marks[t.Id].IsSupersetOf(all)).ToList();
         await using var batch = db.CreateBatch();
         // The usual pass: every subscriber took every row, one statement.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(
-            "UPDATE transactions.outbox SET delivered_to = $2, dispatched_at = now(), locked_until = NULL WHERE id = ANY($1)")
+        // Only rows this pass still holds: a lease that ran out (a handler slower than its timeout allows) belongs to
+        // whichever Host took the rows next, and its marks are not ours to overwrite.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+            UPDATE transactions.outbox o SET delivered_to = $2, dispatched_at = now(), locked_until = NULL
+              FROM unnest($1::bigint[], $3::timestamptz[]) AS t(id, locked_until)
+             WHERE o.id = t.id AND o.locked_until = t.locked_until
+            """)
         {
-            Parameters = { new() { Value = complete.Select(t => t.Id).ToArray() }, new() { Value = all } },
+            Parameters =
+            {
+                new() { Value = complete.Select(t => t.Id).ToArray() }, new() { Value = all },
+                new() { Value = complete.Select(t => t.LockedUntil).ToArray() },
+            },
         });
         foreach (var t in taken.Where(t => !marks[t.Id].IsSupersetOf(all)))
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(
-                "UPDATE transactions.outbox SET delivered_to = $2, locked_until = CASE WHEN $3 THEN now() + $4 END WHERE id = $1")
+            // A failed row waits 1, 2, 4 … seconds after each of its failures, at most a lease, before its retry. Until
+            // then it holds back its merchant's later rows for every module (ADR 35), so a passing fault in one module
+            // delays the others by seconds.
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+                UPDATE transactions.outbox
+                   SET delivered_to = $2,
+                       locked_until = CASE WHEN $3 THEN now() + least($4, make_interval(secs => power(2, least(failures, 10)))) END,
+                       failures = failures + CASE WHEN $3 THEN 1 ELSE 0 END
+                 WHERE id = $1 AND locked_until = $5
+                """)
             {
                 Parameters =
                 {
                     new() { Value = t.Id }, new() { Value = marks[t.Id].ToArray() }, new() { Value = failed.Contains(t.Id) },
-                    new() { Value = t.RetryDelay },
+                    new() { Value = Lease }, new() { Value = t.LockedUntil },
                 },
             });
         }
@@ -317,15 +356,8 @@ internal sealed class OutboxRelay(
         return subscribers;
     }
 
-    private sealed record Taken(long Id, string MerchantId, string Payload, string[] DeliveredTo, int Attempts)
-    {
-        /// <summary>
-        /// When a failed row is tried again: 1, 2, 4 … seconds after its attempts, at most <see cref="Lease"/>. Until
-        /// then it holds back its merchant's later rows, for every module (ADR 35), so a passing fault in one module
-        /// delays the others by seconds, and a lasting one is retried once a lease.
-        /// </summary>
-        public TimeSpan RetryDelay => TimeSpan.FromSeconds(Math.Min(Lease.TotalSeconds, Math.Pow(2, Math.Clamp(Attempts - 1, 0, 10))));
-    }
+    /// <summary>A leased row; <see cref="LockedUntil"/> is the lease this pass holds it by.</summary>
+    private sealed record Taken(long Id, string MerchantId, string Payload, string[] DeliveredTo, DateTime LockedUntil);
 
     private sealed record Subscriber(string Name, Type MessageType)
     {
