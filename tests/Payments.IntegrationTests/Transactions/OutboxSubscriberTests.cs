@@ -20,16 +20,14 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
             new { amount = 2500, currency = "GBP", order_id = "order-sub", card_token = token });
         Assert.Equal(System.Net.HttpStatusCode.Created, created);
         // Every UPDATE statement run on intents (with its text), and Webhooks refusing this merchant's events.
-        await ExecAsync(gateway, $"""
+        await ExecAsync(gateway, """
             CREATE TABLE intents.test_updates (query text NOT NULL);
             CREATE FUNCTION intents.test_count() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN INSERT INTO intents.test_updates VALUES (current_query()); RETURN NULL; END $$;
             CREATE TRIGGER test_count AFTER UPDATE ON intents.payment_intents
                 FOR EACH STATEMENT EXECUTE FUNCTION intents.test_count();
-            CREATE FUNCTION webhooks.test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN IF NEW.merchant_id = '{merchant.MerchantId}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
-            CREATE TRIGGER test_refuse BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.test_refuse();
             """);
+        await RefuseWebhookEventsAsync("test_refuse", merchant.MerchantId);
         try
         {
             var (authorized, _, _) = await PostAsync(merchant.Http, "/v1/transactions",
@@ -38,8 +36,7 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
             var eventId = await EventIdAsync(merchant.MerchantId);
 
             // Webhooks failed the batch and then the event on its own: the relay has finished with it.
-            Assert.True(await EventuallyAsync(() => Task.FromResult(gateway.Logs.Lines.Any(l => l.Contains(eventId, StringComparison.Ordinal)))),
-                $"Webhooks never failed the event; host said:\n{gateway.Logs}");
+            await WebhooksFailedAsync(eventId);
             Assert.Equal("SUCCEEDED", await IntentStatusAsync(merchant, intent["id"]!.GetValue<string>()));
             Assert.Equal(1, await ScalarAsync(gateway, Succeeding));
             Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId));
@@ -47,7 +44,7 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
                 "SELECT count(*) FROM transactions.outbox WHERE event_id = $1 AND dispatched_at IS NULL AND locked_until > now()", eventId));
 
             // Webhooks recovers; the retry (the lease ended) goes to Webhooks alone.
-            await ExecAsync(gateway, "DROP TRIGGER test_refuse ON webhooks.events");
+            await AcceptWebhookEventsAsync("test_refuse");
             await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() - interval '1 second' WHERE event_id = $1", eventId);
             await gateway.HostServices.GetRequiredService<OutboxRelay>().DrainOnceAsync(CancellationToken.None);
             Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
@@ -57,10 +54,8 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
         }
         finally
         {
-            await ExecAsync(gateway, """
-                DROP TRIGGER IF EXISTS test_refuse ON webhooks.events;
-                DROP TRIGGER IF EXISTS test_count ON intents.payment_intents;
-                """);
+            await AcceptWebhookEventsAsync("test_refuse");
+            await ExecAsync(gateway, "DROP TRIGGER IF EXISTS test_count ON intents.payment_intents");
         }
     }
 
@@ -69,17 +64,12 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
-        await ExecAsync(gateway, $"""
-            CREATE FUNCTION webhooks.test_refuse_authorized() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN IF NEW.merchant_id = '{merchant.MerchantId}' AND NEW.type = 'transaction.authorized' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
-            CREATE TRIGGER test_refuse_authorized BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.test_refuse_authorized();
-            """);
+        await RefuseWebhookEventsAsync("test_refuse_authorized", merchant.MerchantId, "transaction.authorized");
         try
         {
             var trx = await AuthorizeAsync(merchant, token);
             var authorized = await EventIdAsync(merchant.MerchantId);
-            Assert.True(await EventuallyAsync(() => Task.FromResult(gateway.Logs.Lines.Any(l => l.Contains(authorized, StringComparison.Ordinal)))),
-                $"Webhooks never failed the event; host said:\n{gateway.Logs}");
+            await WebhooksFailedAsync(authorized);
             await CaptureOrVoidAsync(merchant, trx["trx_id"]!.GetValue<string>(), "capture");
             var captured = await EventIdAsync(merchant.MerchantId);
             Assert.NotEqual(authorized, captured);
@@ -89,7 +79,7 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
             // By id: the merchant's tokenization is recorded too, by the tokenization feed, whenever it polls.
             Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = ANY($1)", (object)new[] { authorized, captured }));
 
-            await ExecAsync(gateway, "DROP TRIGGER test_refuse_authorized ON webhooks.events");
+            await AcceptWebhookEventsAsync("test_refuse_authorized");
             await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() - interval '1 second' WHERE event_id = $1", authorized);
             await gateway.HostServices.GetRequiredService<OutboxRelay>().DrainOnceAsync(CancellationToken.None);
             Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
@@ -101,7 +91,7 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
         }
         finally
         {
-            await ExecAsync(gateway, "DROP TRIGGER IF EXISTS test_refuse_authorized ON webhooks.events");
+            await AcceptWebhookEventsAsync("test_refuse_authorized");
         }
     }
 
@@ -110,18 +100,13 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
-        await ExecAsync(gateway, $"""
-            CREATE FUNCTION webhooks.test_refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN IF NEW.merchant_id = '{merchant.MerchantId}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
-            CREATE TRIGGER test_refuse_once BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.test_refuse_once();
-            """);
+        await RefuseWebhookEventsAsync("test_refuse_once", merchant.MerchantId);
         try
         {
             await AuthorizeAsync(merchant, token);
             var eventId = await EventIdAsync(merchant.MerchantId);
-            Assert.True(await EventuallyAsync(() => Task.FromResult(gateway.Logs.Lines.Any(l => l.Contains(eventId, StringComparison.Ordinal)))),
-                $"Webhooks never failed the event; host said:\n{gateway.Logs}");
-            await ExecAsync(gateway, "DROP TRIGGER test_refuse_once ON webhooks.events");
+            await WebhooksFailedAsync(eventId);
+            await AcceptWebhookEventsAsync("test_refuse_once");
 
             // The first retry comes a second or two after the failure (then 2, 4 … up to the 60 s lease), so a passing
             // fault in one module holds the merchant's later events back from the others for seconds, not a minute.
@@ -130,12 +115,29 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
         }
         finally
         {
-            await ExecAsync(gateway, "DROP TRIGGER IF EXISTS test_refuse_once ON webhooks.events");
+            await AcceptWebhookEventsAsync("test_refuse_once");
         }
     }
 
     /// <summary>The Intents handler's statement for a payment that went through (other updates of intents are not counted).</summary>
     private const string Succeeding = "SELECT count(*) FROM intents.test_updates WHERE query LIKE '%SET status = ''SUCCEEDED''%'";
+
+    /// <summary>Webhooks refuses to record the merchant's events (of one type, if given) until the trigger is dropped.</summary>
+    private Task RefuseWebhookEventsAsync(string trigger, string merchantId, string? type = null) => ExecAsync(gateway, $"""
+        CREATE FUNCTION webhooks.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.merchant_id = '{merchantId}' {(type is null ? "" : $"AND NEW.type = '{type}'")} THEN RAISE EXCEPTION 'refused by the test'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER {trigger} BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.{trigger}();
+        """);
+
+    private Task AcceptWebhookEventsAsync(string trigger) => ExecAsync(gateway, $"DROP TRIGGER IF EXISTS {trigger} ON webhooks.events");
+
+    /// <summary>Waits for the relay's warning naming the event: Webhooks failed it on its own, after failing its batch.</summary>
+    private async Task WebhooksFailedAsync(string eventId) =>
+        Assert.True(await EventuallyAsync(() => Task.FromResult(gateway.Logs.Lines.Any(l => l.Contains(eventId, StringComparison.Ordinal)))),
+            $"Webhooks never failed the event; host said:\n{gateway.Logs}");
 
     private async Task<string> EventIdAsync(string merchantId)
     {
