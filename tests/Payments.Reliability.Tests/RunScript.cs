@@ -95,7 +95,14 @@ internal sealed class RunScript : IAsyncDisposable
         }
         catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
         {
-            throw new InvalidOperationException($"run.sh did not start the gateway: {Tail(Output)}\n{Tail(Log("vault"))}\n{Tail(Log("host"))}", e);
+            if (process.HasExited)
+            {
+                // The exit can be reported before the last lines are read: wait for the streams to close, so the
+                // message shows why it stopped (a fresh-clone run once showed only the previous run's output).
+                process.WaitForExit();
+            }
+            throw new InvalidOperationException(
+                $"run.sh did not start the gateway (exit {(process.HasExited ? process.ExitCode : "none")}): {Tail(Output)}\n{Tail(Log("vault"))}\n{Tail(Log("host"))}", e);
         }
     }
 
