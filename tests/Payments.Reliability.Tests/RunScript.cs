@@ -245,11 +245,34 @@ internal sealed class RunScript : IAsyncDisposable
         return (p.ExitCode, await stdout);
     }
 
+    private static readonly HashSet<int> Chosen = [];
+
+    /// <summary>
+    /// A free port below Linux's ephemeral range (32768 and up). The tests stop and start run.sh on the same ports,
+    /// which lie free in between; a port from the ephemeral range can then go to any other test binding port 0.
+    /// </summary>
     private static int FreePort()
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        while (true)
+        {
+            var port = Random.Shared.Next(20_000, 32_768);
+            lock (Chosen)
+            {
+                if (!Chosen.Add(port))
+                {
+                    continue;
+                }
+            }
+            try
+            {
+                using var l = new TcpListener(IPAddress.Loopback, port);
+                l.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+            }
+        }
     }
 
     private static string Tail(string s) => s.Length <= 3000 ? s : s[^3000..];
