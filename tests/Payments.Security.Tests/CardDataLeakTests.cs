@@ -152,7 +152,7 @@ public sealed class CardDataLeakTests(ITestOutputHelper output)
                 anyLuhnRun: !r.Path.EndsWith("/card-entry", StringComparison.Ordinal));
         }
         // Telemetry: every exported span (names, attributes, events, links' state) and every metric label.
-        var spans = gateway.ExportedSpans.ToArray();
+        var spans = gateway.ExportedSpans.Snapshot();
         foreach (var span in spans)
         {
             scanner.ScanText("spans", span.DisplayName, SpanText(span));

@@ -13,7 +13,7 @@ namespace Payments.IntegrationTests.Observability;
 /// </summary>
 public sealed class TracingGatewayFixture : GatewayFixture
 {
-    public List<Activity> Exported { get; } = [];
+    public ExportedSpanCollection Exported { get; } = new();
 
     public SpanRecorder Recorder { get; } = new();
 
@@ -51,7 +51,7 @@ public sealed class TracingTests(TracingGatewayFixture gateway) : IClassFixture<
         var vaultServer = await gateway.Recorder.WaitForAsync(
             s => s.Kind == ActivityKind.Server && Path(s) == "/internal/v1/acquirer/authorize" && s.TraceId == hostServer.TraceId, Wait);
         await gateway.Recorder.WaitForAsync(s => s.DisplayName == "audit group commit" && s.Links.Any(l => l.Context.TraceId == hostServer.TraceId), Wait);
-        var trace = gateway.Exported.ToList().Where(s => s.TraceId == hostServer.TraceId).ToList();
+        var trace = gateway.Exported.Snapshot().Where(s => s.TraceId == hostServer.TraceId).ToList();
 
         // The Vault's request continues the Host's trace through the traceparent header: its parent is the Host's
         // HttpClient span, a remote parent (a header, not an in-process Activity).
@@ -80,7 +80,7 @@ public sealed class TracingTests(TracingGatewayFixture gateway) : IClassFixture<
 
         var server = await gateway.Recorder.WaitForAsync(s => s.Kind == ActivityKind.Server && Path(s).EndsWith("/card-entry", StringComparison.Ordinal)
                                                                && Path(s).Contains(intentId, StringComparison.Ordinal), Wait);
-        foreach (var span in gateway.Exported.ToList().Where(s => s.TraceId == server.TraceId))
+        foreach (var span in gateway.Exported.Snapshot().Where(s => s.TraceId == server.TraceId))
         {
             var text = JsonSerializer.Serialize(span.TagObjects.Select(t => $"{t.Key}={t.Value}")) + span.DisplayName;
             Assert.DoesNotContain(clientSecret, text, StringComparison.Ordinal);

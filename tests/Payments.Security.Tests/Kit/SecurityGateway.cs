@@ -43,7 +43,7 @@ internal sealed class SecurityGateway : GatewayFixture
     }
 
     /// <summary>Every span of both processes (the listeners are process-wide), as an OTLP exporter would send them.</summary>
-    public List<Activity> ExportedSpans { get; } = [];
+    public ExportedSpanCollection ExportedSpans { get; } = new();
 
     protected override void ConfigureHost(Dictionary<string, string?> settings) => VerboseLogs(settings);
 
