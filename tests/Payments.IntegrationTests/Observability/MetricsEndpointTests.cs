@@ -36,8 +36,14 @@ public sealed class MetricsGateway : IAsyncLifetime
             VaultEnvironment = new Dictionary<string, string> { ["Telemetry__SampleInterval"] = "00:00:01" },
         });
         await RunFlowAsync();
-        // The relay counts events once delivered; the samplers refresh every second: wait until both show.
-        HostMetrics = await ScrapeUntilAsync(HostManagement, "payments_gateway_operations_total{", "payments_gateway_webhook_deliveries_total{");
+        // The relay counts events once every module has them, pass by pass; the samplers refresh every second: wait
+        // until every counted outcome of the flow shows (one of them alone raced the last pass).
+        HostMetrics = await ScrapeUntilAsync(HostManagement,
+            "payments_gateway_authorizations_total{decline_code=\"card_declined\",outcome=\"declined\"}",
+            "payments_gateway_authorizations_total{decline_code=\"none\",outcome=\"approved\"}",
+            "payments_gateway_operations_total{operation=\"capture\"}", "payments_gateway_operations_total{operation=\"void\"}",
+            "payments_gateway_operations_total{operation=\"refund\"}", "payments_gateway_operations_total{operation=\"chargeback\"}",
+            "payments_gateway_webhook_deliveries_total{");
         VaultMetrics = await ScrapeUntilAsync(VaultManagement, "payments_vault_audit_verification_last_run_seconds ", "payments_vault_audit_commit_duration_seconds_count");
         if (Environment.GetEnvironmentVariable("PAYMENTS_METRICS_DUMP") is { Length: > 0 } dump)
         {

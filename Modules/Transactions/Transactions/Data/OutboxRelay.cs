@@ -320,8 +320,9 @@ internal sealed class OutboxRelay(
                 },
             });
         }
-        await batch.ExecuteNonQueryAsync(CancellationToken.None);
+        // Counted once every module has them, before the mark: at least once, like the delivery.
         complete.ForEach(CountDispatched);
+        await batch.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
     private void CountDispatched(Taken t)
