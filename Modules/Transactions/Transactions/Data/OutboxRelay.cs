@@ -111,9 +111,10 @@ internal sealed class OutboxRelay(
         var subscribers = Subscribers();
         var delivered = new List<(long Id, string Subscriber)>();
         var failed = new HashSet<long>(); // attempted by some subscriber and not taken: stays leased until its retry
+        Dictionary<long, TransactionEvent> events = [];
         try
         {
-            var events = Read(taken, failed);
+            events = Read(taken, failed);
             // Subscribers in parallel, each with its own bus: each applies the batch in its own transaction, and none
             // waits on another.
             var outcomes = await Task.WhenAll(subscribers.Select(async s =>
@@ -129,7 +130,8 @@ internal sealed class OutboxRelay(
         }
         finally
         {
-            await MarkAsync(taken, delivered, ct.IsCancellationRequested ? new HashSet<long>() : failed, subscribers.Select(s => s.Name).ToArray());
+            await MarkAsync(taken, events, delivered, ct.IsCancellationRequested ? new HashSet<long>() : failed,
+                subscribers.Select(s => s.Name).ToArray());
         }
         return taken.Count;
     }
@@ -274,8 +276,8 @@ internal sealed class OutboxRelay(
     /// merely not attempted (held back behind its merchant's failed event) goes back at once, and so does every row
     /// not dispatched when the Host is stopping, so another Host takes it without waiting for the lease.
     /// </summary>
-    private async Task MarkAsync(List<Taken> taken, List<(long Id, string Subscriber)> delivered, IReadOnlySet<long> failed,
-        string[] all)
+    private async Task MarkAsync(List<Taken> taken, Dictionary<long, TransactionEvent> events,
+        List<(long Id, string Subscriber)> delivered, IReadOnlySet<long> failed, string[] all)
     {
         // The marks read with the lease are still the rows' own while the lease holds (the updates check it).
         var marks = taken.ToDictionary(t => t.Id, t => new SortedSet<string>(t.DeliveredTo, StringComparer.Ordinal));
@@ -321,20 +323,15 @@ internal sealed class OutboxRelay(
             });
         }
         // Counted once every module has them, before the mark: at least once, like the delivery.
-        complete.ForEach(CountDispatched);
+        foreach (var t in complete)
+        {
+            // A row not read (unreadable, or behind one) is complete only when nothing subscribes: nothing to count.
+            if (events.TryGetValue(t.Id, out var evt))
+            {
+                OutboxMetrics.Count(evt);
+            }
+        }
         await batch.ExecuteNonQueryAsync(CancellationToken.None);
-    }
-
-    private void CountDispatched(Taken t)
-    {
-        try
-        {
-            OutboxMetrics.Count(JsonSerializer.Deserialize<TransactionEvent>(t.Payload, PaymentsJson.Options)!);
-        }
-        catch (JsonException)
-        {
-            // Dispatched unread: there are no subscribers. Nothing to count.
-        }
     }
 
     /// <summary>
