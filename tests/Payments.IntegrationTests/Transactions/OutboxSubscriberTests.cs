@@ -7,7 +7,8 @@ namespace Payments.IntegrationTests.Transactions;
 
 /// <summary>
 /// Each module takes the relay's events on its own (ADR 35): when Webhooks fails an event, Intents has applied it once
-/// and does not run it again while Webhooks retries, and the event is dispatched once both have it.
+/// and does not run it again while Webhooks retries, Intents goes on taking the merchant's later events, and the event
+/// is dispatched once both have it.
 /// </summary>
 public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassFixture<TransactionsFixture>
 {
@@ -40,17 +41,19 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
             Assert.Equal("SUCCEEDED", await IntentStatusAsync(merchant, intent["id"]!.GetValue<string>()));
             Assert.Equal(1, await ScalarAsync(gateway, Succeeding));
             Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId));
+            // The row went back at once; Webhooks holds the merchant back from itself until its retry.
             Assert.Equal(1, await ScalarAsync(gateway,
-                "SELECT count(*) FROM transactions.outbox WHERE event_id = $1 AND dispatched_at IS NULL AND locked_until > now()", eventId));
+                "SELECT count(*) FROM transactions.outbox WHERE event_id = $1 AND dispatched_at IS NULL AND locked_until IS NULL", eventId));
+            Assert.Equal(1, await ScalarAsync(gateway, HeldByWebhooks, merchant.MerchantId, eventId));
 
-            // Webhooks recovers; the retry (the lease ended) goes to Webhooks alone.
+            // Webhooks recovers; the retry (its hold is due) goes to Webhooks alone, and ends the hold.
             await AcceptWebhookEventsAsync("test_refuse");
-            await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() - interval '1 second' WHERE event_id = $1", eventId);
-            await gateway.HostServices.GetRequiredService<OutboxRelay>().DrainOnceAsync(CancellationToken.None);
+            await RetryNowAsync(merchant.MerchantId);
             Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
                 "SELECT count(*) FROM transactions.outbox WHERE event_id = $1 AND dispatched_at IS NOT NULL", eventId) == 1), "never dispatched");
             Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId));
             Assert.Equal(1, await ScalarAsync(gateway, Succeeding));
+            Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.outbox_holds WHERE merchant_id = $1", merchant.MerchantId));
         }
         finally
         {
@@ -80,8 +83,7 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
             Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = ANY($1)", (object)new[] { authorized, captured }));
 
             await AcceptWebhookEventsAsync("test_refuse_authorized");
-            await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() - interval '1 second' WHERE event_id = $1", authorized);
-            await gateway.HostServices.GetRequiredService<OutboxRelay>().DrainOnceAsync(CancellationToken.None);
+            await RetryNowAsync(merchant.MerchantId);
             Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
                 "SELECT count(*) FROM transactions.outbox WHERE event_id = ANY($1) AND dispatched_at IS NOT NULL", (object)new[] { authorized, captured }) == 2),
                 "never dispatched");
@@ -92,6 +94,58 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
         finally
         {
             await AcceptWebhookEventsAsync("test_refuse_authorized");
+        }
+    }
+
+    [Fact]
+    public async Task While_a_module_keeps_failing_a_merchants_event_another_module_takes_the_merchants_later_events()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        async Task<string> IntentAsync(string order)
+        {
+            var (created, intent, _) = await PostAsync(merchant.Http, "/v1/payment-intents",
+                new { amount = 1800, currency = "EUR", order_id = order, card_token = token });
+            Assert.Equal(System.Net.HttpStatusCode.Created, created);
+            return intent!["id"]!.GetValue<string>();
+        }
+        var first = await IntentAsync("order-held-1");
+        var second = await IntentAsync("order-held-2");
+        await RefuseWebhookEventsAsync("test_refuse_lasting", merchant.MerchantId);
+        try
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Created, (await PostAsync(merchant.Http, "/v1/transactions",
+                new { operation = "authorize", payment_intent_id = first })).Status);
+            var failed = await EventIdAsync(merchant.MerchantId);
+            await WebhooksFailedAsync(failed);
+            // A lasting fault: Webhooks' retry is an hour away.
+            await ExecAsync(gateway, "UPDATE transactions.outbox_holds SET retry_at = now() + interval '1 hour' WHERE merchant_id = $1",
+                merchant.MerchantId);
+
+            Assert.Equal(System.Net.HttpStatusCode.Created, (await PostAsync(merchant.Http, "/v1/transactions",
+                new { operation = "authorize", payment_intent_id = second })).Status);
+            var later = await EventIdAsync(merchant.MerchantId);
+            Assert.NotEqual(failed, later);
+
+            // Intents applies the later event now, not after Webhooks' retry; Webhooks has neither.
+            Assert.Equal("SUCCEEDED", await IntentStatusAsync(merchant, second));
+            Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = ANY($1)", (object)new[] { failed, later }));
+            Assert.Equal(2, await ScalarAsync(gateway,
+                "SELECT count(*) FROM transactions.outbox WHERE event_id = ANY($1) AND dispatched_at IS NULL", (object)new[] { failed, later }));
+
+            // Webhooks recovers: both, in the merchant's order.
+            await AcceptWebhookEventsAsync("test_refuse_lasting");
+            await RetryNowAsync(merchant.MerchantId);
+            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
+                "SELECT count(*) FROM transactions.outbox WHERE event_id = ANY($1) AND dispatched_at IS NOT NULL", (object)new[] { failed, later }) == 2),
+                "never dispatched");
+            Assert.Equal(1, await ScalarAsync(gateway, """
+                SELECT count(*) FROM webhooks.events a, webhooks.events c WHERE a.id = $1 AND c.id = $2 AND a.sequence < c.sequence
+                """, failed, later));
+        }
+        finally
+        {
+            await AcceptWebhookEventsAsync("test_refuse_lasting");
         }
     }
 
@@ -109,7 +163,7 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
             await AcceptWebhookEventsAsync("test_refuse_once");
 
             // The first retry comes a second or two after the failure (then 2, 4 … up to the 60 s lease), so a passing
-            // fault in one module holds the merchant's later events back from the others for seconds, not a minute.
+            // fault holds the merchant's later events back from the failing module for seconds, not a minute.
             Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
                 "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId) == 1, TimeSpan.FromSeconds(15)), "not retried within 15 s");
         }
@@ -117,6 +171,19 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
         {
             await AcceptWebhookEventsAsync("test_refuse_once");
         }
+    }
+
+    /// <summary>Webhooks' hold on the merchant, from the row of the event, until a retry still to come.</summary>
+    private const string HeldByWebhooks = """
+        SELECT count(*) FROM transactions.outbox_holds h JOIN transactions.outbox o ON o.id = h.outbox_id
+         WHERE h.merchant_id = $1 AND o.event_id = $2 AND h.subscriber LIKE 'Payments.Webhooks.%' AND h.retry_at > now()
+        """;
+
+    /// <summary>Makes the merchant's holds due and runs a relay pass.</summary>
+    private async Task RetryNowAsync(string merchantId)
+    {
+        await ExecAsync(gateway, "UPDATE transactions.outbox_holds SET retry_at = now() - interval '1 second' WHERE merchant_id = $1", merchantId);
+        await gateway.HostServices.GetRequiredService<OutboxRelay>().DrainOnceAsync(CancellationToken.None);
     }
 
     /// <summary>The Intents handler's statement for a payment that went through (other updates of intents are not counted).</summary>

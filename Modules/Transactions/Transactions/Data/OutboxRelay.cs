@@ -19,9 +19,11 @@ namespace Payments.Transactions.Data;
 /// module handles its own <see cref="TransactionEventBatch{THandler}"/> type (ADR 35). A row records which subscribers
 /// have it (<c>delivered_to</c>) and is dispatched once all have: a module that fails an event retries it alone, and
 /// the others do not run it again. A crash before the marks are written redelivers (handlers are idempotent).
-/// Several Host processes may run relays: leasing is serialized by an advisory lock, and a lease never takes a
-/// merchant's event while an older one of that merchant is still leased, so each module records a merchant's events
-/// in the order they were written even when a Host stops or crashes mid-delivery (webhook sequences follow it).
+/// A module that fails a merchant's event holds that merchant's later events back from itself only
+/// (<c>transactions.outbox_holds</c>): the row goes back at once, and the other modules go on taking the merchant's
+/// later rows. Several Host processes may run relays: leasing is serialized by an advisory lock, and a lease never
+/// takes a merchant's event while an older one of that merchant is still leased, so each module records a merchant's
+/// events in the order they were written even when a Host stops or crashes mid-delivery (webhook sequences follow it).
 /// </summary>
 internal sealed class OutboxRelay(
     NpgsqlDataSource db,
@@ -39,7 +41,7 @@ internal sealed class OutboxRelay(
     /// <summary>
     /// How long a Host owns the events it took. Delivery stops starting new attempts at half of it, and one attempt
     /// takes at most <see cref="InvokeTimeout"/>, so a live Host never delivers after its lease ended. A crashed Host
-    /// holds back its merchants' later events this long; a failed event waits this long before its retry.
+    /// holds back its merchants' later events this long; a module's retry of an event it failed waits at most this long.
     /// </summary>
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(60);
 
@@ -110,11 +112,11 @@ internal sealed class OutboxRelay(
         var started = Stopwatch.GetTimestamp();
         var subscribers = Subscribers();
         var delivered = new List<(long Id, string Subscriber)>();
-        var failed = new HashSet<long>(); // attempted by some subscriber and not taken: stays leased until its retry
+        var failed = new List<(Taken Row, string Subscriber)>(); // each holds its merchant back from that subscriber
         Dictionary<long, TransactionEvent> events = [];
         try
         {
-            events = Read(taken, failed);
+            events = Read(taken, subscribers, failed);
             // Subscribers in parallel, each with its own bus: each applies the batch in its own transaction, and none
             // waits on another.
             var outcomes = await Task.WhenAll(subscribers.Select(async s =>
@@ -125,12 +127,13 @@ internal sealed class OutboxRelay(
             foreach (var (took, refused) in outcomes)
             {
                 delivered.AddRange(took);
-                failed.UnionWith(refused);
+                failed.AddRange(refused);
             }
         }
         finally
         {
-            await MarkAsync(taken, events, delivered, ct.IsCancellationRequested ? new HashSet<long>() : failed,
+            // Stopping: a failure may be the cancellation itself, so nothing is held for it; the rows go back at once.
+            await MarkAsync(taken, events, delivered, ct.IsCancellationRequested ? [] : failed,
                 subscribers.Select(s => s.Name).ToArray());
         }
         return taken.Count;
@@ -139,10 +142,14 @@ internal sealed class OutboxRelay(
     private async Task<List<Taken>> LeaseAsync()
     {
         var taken = new List<Taken>();
+        var names = Subscribers().Select(s => s.Name).ToArray();
         await using var lease = db.CreateBatch();
         // One implicit transaction: the lock is held until the lease commits, and the UPDATE's snapshot, taken
         // after the lock, sees every earlier lease. Rows a Host is marking or handing back are waited for, not
-        // skipped: skipped, an older row whose lease just ended would be overtaken.
+        // skipped: skipped, an older row whose lease just ended would be overtaken. A row is due when some subscriber
+        // lacks it and does not hold its merchant back (a hold covers the failed row and the merchant's later ones
+        // until its retry), or when every subscriber has it (it is then only marked); each row comes back with the
+        // subscribers that must not take it yet.
         lease.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({LeaseLock})"));
         lease.BatchCommands.Add(new NpgsqlBatchCommand("""
             UPDATE transactions.outbox o SET locked_until = statement_timestamp() + $2, attempts = o.attempts + 1
@@ -151,26 +158,39 @@ internal sealed class OutboxRelay(
                        AND NOT EXISTS (SELECT 1 FROM transactions.outbox b
                                         WHERE b.merchant_id = p.merchant_id AND b.id < p.id
                                           AND b.dispatched_at IS NULL AND b.locked_until >= now())
+                       AND (p.delivered_to @> $3::text[] OR EXISTS (
+                            SELECT 1 FROM unnest($3::text[]) s(name)
+                             WHERE s.name <> ALL (p.delivered_to)
+                               AND NOT EXISTS (SELECT 1 FROM transactions.outbox_holds h
+                                                WHERE h.merchant_id = p.merchant_id AND h.subscriber = s.name
+                                                  AND h.outbox_id <= p.id AND h.retry_at > now())))
                      ORDER BY p.id LIMIT $1 FOR UPDATE) due
              WHERE o.id = due.id
-            RETURNING o.id, o.merchant_id, o.payload::text, o.delivered_to, o.locked_until
+            RETURNING o.id, o.merchant_id, o.payload::text, o.delivered_to, o.locked_until,
+                      ARRAY(SELECT h.subscriber FROM transactions.outbox_holds h
+                             WHERE h.merchant_id = o.merchant_id AND h.outbox_id <= o.id AND h.retry_at > now()),
+                      EXISTS (SELECT 1 FROM transactions.outbox_holds h WHERE h.merchant_id = o.merchant_id)
             """)
         {
-            Parameters = { new() { Value = BatchSize }, new() { Value = Lease } },
+            Parameters = { new() { Value = BatchSize }, new() { Value = Lease }, new() { Value = names } },
         });
         // Not cancelled midway: a lease committed but never read would hold these rows until it ends.
         await using var r = await lease.ExecuteReaderAsync(CancellationToken.None);
         await r.NextResultAsync(CancellationToken.None);
         while (await r.ReadAsync(CancellationToken.None))
         {
-            taken.Add(new Taken(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<string[]>(3), r.GetFieldValue<DateTime>(4)));
+            taken.Add(new Taken(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<string[]>(3),
+                r.GetFieldValue<DateTime>(4), r.GetFieldValue<string[]>(5), r.GetBoolean(6)));
         }
         taken.Sort((a, b) => a.Id.CompareTo(b.Id));
         return taken;
     }
 
-    /// <summary>The events by row id. An unreadable row is failed for everyone, and its merchant's later rows wait.</summary>
-    private Dictionary<long, TransactionEvent> Read(List<Taken> taken, HashSet<long> failed)
+    /// <summary>
+    /// The events by row id. An unreadable row is failed by every subscriber that lacks it, and its merchant's later
+    /// rows wait behind it.
+    /// </summary>
+    private Dictionary<long, TransactionEvent> Read(List<Taken> taken, Subscriber[] subscribers, List<(Taken, string)> failed)
     {
         var events = new Dictionary<long, TransactionEvent>(taken.Count);
         var unreadable = new HashSet<string>(StringComparer.Ordinal);
@@ -183,7 +203,7 @@ internal sealed class OutboxRelay(
             catch (JsonException e)
             {
                 unreadable.Add(t.MerchantId);
-                failed.Add(t.Id);
+                failed.AddRange(subscribers.Where(s => !t.DeliveredTo.Contains(s.Name)).Select(s => (t, s.Name)));
                 logger.LogError(e, "Outbox event {Id} is unreadable; its merchant's later events wait behind it", t.Id);
             }
         }
@@ -194,22 +214,24 @@ internal sealed class OutboxRelay(
     /// Hands one subscriber the events it lacks, as one batch; if the batch fails, one by one, a failing event
     /// holding back its merchant's later events for this subscriber only. Returns the rows it took and those it failed.
     /// </summary>
-    private async Task<(List<(long Id, string Subscriber)> Delivered, List<long> Failed)> DeliverAsync(IMessageBus bus,
-        Subscriber subscriber, List<Taken> taken, Dictionary<long, TransactionEvent> events, long started, CancellationToken ct)
+    private async Task<(List<(long Id, string Subscriber)> Delivered, List<(Taken Row, string Subscriber)> Failed)> DeliverAsync(
+        IMessageBus bus, Subscriber subscriber, List<Taken> taken, Dictionary<long, TransactionEvent> events, long started,
+        CancellationToken ct)
     {
         var delivered = new List<(long, string)>();
-        var failed = new List<long>();
+        var failed = new List<(Taken, string)>();
         var blocked = new HashSet<string>(StringComparer.Ordinal);
-        var due = new List<(long Id, TransactionEvent Event)>();
+        var due = new List<(Taken Row, TransactionEvent Event)>();
         foreach (var t in taken.Where(t => !blocked.Contains(t.MerchantId)))
         {
-            if (!events.TryGetValue(t.Id, out var evt))
+            if (!events.TryGetValue(t.Id, out var evt) || t.HeldFrom.Contains(subscriber.Name))
             {
-                blocked.Add(t.MerchantId); // unreadable, or behind an unreadable one
+                // Unreadable or behind an unreadable one (failed in Read), or behind this subscriber's failed event.
+                blocked.Add(t.MerchantId);
             }
             else if (!t.DeliveredTo.Contains(subscriber.Name))
             {
-                due.Add((t.Id, evt));
+                due.Add((t, evt));
             }
         }
         if (due.Count == 0)
@@ -220,11 +242,11 @@ internal sealed class OutboxRelay(
         {
             if (await InvokeAsync(bus, subscriber.Batch(due.Select(e => e.Event).ToList()), ct) is not { } batchFailure)
             {
-                delivered.AddRange(due.Select(e => (e.Id, subscriber.Name)));
+                delivered.AddRange(due.Select(e => (e.Row.Id, subscriber.Name)));
                 return (delivered, failed);
             }
             logger.LogWarning(batchFailure, "{Subscriber} failed a batch of {Count} events; delivering them one by one", subscriber.Name, due.Count);
-            foreach (var (id, evt) in due)
+            foreach (var (row, evt) in due)
             {
                 // Past half the lease, the rest goes back rather than risk delivering after the lease ended.
                 if (blocked.Contains(evt.MerchantId) || Stopwatch.GetElapsedTime(started) > Lease / 2)
@@ -234,12 +256,12 @@ internal sealed class OutboxRelay(
                 if (await InvokeAsync(bus, subscriber.Batch([evt]), ct) is { } failure)
                 {
                     blocked.Add(evt.MerchantId);
-                    failed.Add(id);
+                    failed.Add((row, subscriber.Name));
                     logger.LogWarning(failure, "{Subscriber} failed event {EventId} ({Type})", subscriber.Name, evt.EventId, evt.Type);
                 }
                 else
                 {
-                    delivered.Add((id, subscriber.Name));
+                    delivered.Add((row.Id, subscriber.Name));
                 }
             }
         }
@@ -272,12 +294,12 @@ internal sealed class OutboxRelay(
 
     /// <summary>
     /// One round trip for the batch: each row gains the subscribers that took it and is dispatched once every
-    /// subscriber has it. A row a subscriber failed stays locked until its retry (1, 2, 4 … s, at most a lease); one
-    /// merely not attempted (held back behind its merchant's failed event) goes back at once, and so does every row
-    /// not dispatched when the Host is stopping, so another Host takes it without waiting for the lease.
+    /// subscriber has it; the rows not dispatched go back at once. A subscriber that failed a row holds that row's
+    /// merchant back from itself until its retry (1, 2, 4 … s after each failure, at most a lease); its hold ends once
+    /// it took the row. When the Host is stopping no hold is taken: the failure may be the stop itself.
     /// </summary>
     private async Task MarkAsync(List<Taken> taken, Dictionary<long, TransactionEvent> events,
-        List<(long Id, string Subscriber)> delivered, IReadOnlySet<long> failed, string[] all)
+        List<(long Id, string Subscriber)> delivered, List<(Taken Row, string Subscriber)> failed, string[] all)
     {
         // The marks read with the lease are still the rows' own while the lease holds (the updates check it).
         var marks = taken.ToDictionary(t => t.Id, t => new SortedSet<string>(t.DeliveredTo, StringComparer.Ordinal));
@@ -287,9 +309,58 @@ internal sealed class OutboxRelay(
         }
         var complete = taken.Where(t => marks[t.Id].IsSupersetOf(all)).ToList();
         await using var batch = db.CreateBatch();
+        // Every statement applies only to rows this pass still holds: a lease that ran out (a handler slower than its
+        // timeout allows) belongs to whichever Host took the rows next, and its marks are not ours to overwrite. The
+        // holds go first, while the rows still carry this pass's lease.
+        if (failed.Count > 0)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+                INSERT INTO transactions.outbox_holds AS h (merchant_id, subscriber, outbox_id, failures, retry_at)
+                SELECT o.merchant_id, f.subscriber, o.id, 1, now() + interval '1 second'
+                  FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS f(id, subscriber, locked_until)
+                  JOIN transactions.outbox o ON o.id = f.id AND o.locked_until = f.locked_until
+                ON CONFLICT (merchant_id, subscriber) DO UPDATE
+                   SET outbox_id = excluded.outbox_id,
+                       failures = CASE WHEN h.outbox_id = excluded.outbox_id THEN h.failures + 1 ELSE 1 END,
+                       retry_at = CASE WHEN h.outbox_id = excluded.outbox_id
+                                       THEN now() + least($4, make_interval(secs => power(2, least(h.failures, 10))))
+                                       ELSE excluded.retry_at END
+                """)
+            {
+                Parameters =
+                {
+                    new() { Value = failed.Select(f => f.Row.Id).ToArray() }, new() { Value = failed.Select(f => f.Subscriber).ToArray() },
+                    new() { Value = failed.Select(f => f.Row.LockedUntil).ToArray() }, new() { Value = Lease },
+                },
+            });
+        }
+        // A subscriber that took a held merchant's rows without failing one has passed its failed row: the hold ends.
+        var held = taken.Where(t => t.AnyHold).ToDictionary(t => t.Id);
+        var passed = held.Count == 0 ? [] : delivered
+            .Where(d => held.ContainsKey(d.Id))
+            .Select(d => (Row: held[d.Id], d.Subscriber))
+            .Where(d => !failed.Any(f => f.Subscriber == d.Subscriber && f.Row.MerchantId == d.Row.MerchantId))
+            .GroupBy(d => (d.Row.MerchantId, d.Subscriber), d => d.Row)
+            .Select(g => (g.Key.Subscriber, Last: g.MaxBy(r => r.Id)!))
+            .ToList();
+        if (passed.Count > 0)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+                DELETE FROM transactions.outbox_holds h
+                 USING unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS d(id, subscriber, locked_until),
+                       transactions.outbox o
+                 WHERE o.id = d.id AND o.locked_until = d.locked_until
+                   AND h.merchant_id = o.merchant_id AND h.subscriber = d.subscriber AND h.outbox_id <= d.id
+                """)
+            {
+                Parameters =
+                {
+                    new() { Value = passed.Select(p => p.Last.Id).ToArray() }, new() { Value = passed.Select(p => p.Subscriber).ToArray() },
+                    new() { Value = passed.Select(p => p.Last.LockedUntil).ToArray() },
+                },
+            });
+        }
         // The usual pass: every subscriber took every row, one statement.
-        // Only rows this pass still holds: a lease that ran out (a handler slower than its timeout allows) belongs to
-        // whichever Host took the rows next, and its marks are not ours to overwrite.
         batch.BatchCommands.Add(new NpgsqlBatchCommand("""
             UPDATE transactions.outbox o SET delivered_to = $2, dispatched_at = now(), locked_until = NULL
               FROM unnest($1::bigint[], $3::timestamptz[]) AS t(id, locked_until)
@@ -304,22 +375,11 @@ internal sealed class OutboxRelay(
         });
         foreach (var t in taken.Where(t => !marks[t.Id].IsSupersetOf(all)))
         {
-            // A failed row waits 1, 2, 4 … seconds after each of its failures, at most a lease, before its retry. Until
-            // then it holds back its merchant's later rows for every module (ADR 35), so a passing fault in one module
-            // delays the others by seconds.
             batch.BatchCommands.Add(new NpgsqlBatchCommand("""
-                UPDATE transactions.outbox
-                   SET delivered_to = $2,
-                       locked_until = CASE WHEN $3 THEN now() + least($4, make_interval(secs => power(2, least(failures, 10)))) END,
-                       failures = failures + CASE WHEN $3 THEN 1 ELSE 0 END
-                 WHERE id = $1 AND locked_until = $5
+                UPDATE transactions.outbox SET delivered_to = $2, locked_until = NULL WHERE id = $1 AND locked_until = $3
                 """)
             {
-                Parameters =
-                {
-                    new() { Value = t.Id }, new() { Value = marks[t.Id].ToArray() }, new() { Value = failed.Contains(t.Id) },
-                    new() { Value = Lease }, new() { Value = t.LockedUntil },
-                },
+                Parameters = { new() { Value = t.Id }, new() { Value = marks[t.Id].ToArray() }, new() { Value = t.LockedUntil } },
             });
         }
         // Counted once every module has them, before the mark: at least once, like the delivery.
@@ -354,8 +414,12 @@ internal sealed class OutboxRelay(
         return subscribers;
     }
 
-    /// <summary>A leased row; <see cref="LockedUntil"/> is the lease this pass holds it by.</summary>
-    private sealed record Taken(long Id, string MerchantId, string Payload, string[] DeliveredTo, DateTime LockedUntil);
+    /// <summary>
+    /// A leased row; <see cref="LockedUntil"/> is the lease this pass holds it by. <see cref="HeldFrom"/>: the
+    /// subscribers whose hold on the merchant covers this row; <see cref="AnyHold"/>: the merchant has a hold, due or not.
+    /// </summary>
+    private sealed record Taken(long Id, string MerchantId, string Payload, string[] DeliveredTo, DateTime LockedUntil,
+        string[] HeldFrom, bool AnyHold);
 
     private sealed record Subscriber(string Name, Type MessageType)
     {
