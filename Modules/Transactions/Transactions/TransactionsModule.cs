@@ -21,7 +21,10 @@ public static class TransactionsModule
 
     private static void AddServices(IServiceCollection services, IConfiguration config)
     {
-        services.Configure<TransactionsOptions>(config.GetSection(TransactionsOptions.Section));
+        services.AddOptions<TransactionsOptions>().Bind(config.GetSection(TransactionsOptions.Section))
+            .Validate(o => o.OutboxHandlerTimeout > TimeSpan.Zero && o.OutboxHandlerTimeout <= TimeSpan.FromSeconds(25),
+                "Transactions:OutboxHandlerTimeout must be more than zero and at most 25 seconds (half the relay's lease, less a margin).")
+            .ValidateOnStart();
         services.AddHttpContextAccessor();
         // Each slice's SQL, with its own transaction; only row mapping, the history chain and the outbox are shared (Data/).
         services.AddSingleton<AuthorizeData>();

@@ -36,6 +36,12 @@ public sealed class TransactionsOptions
     public TimeSpan OutboxGatherWindow { get; set; } = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
+    /// How long one module may take over a relay batch before the call is cut off and counted as that module's failure.
+    /// At most 25 s: the relay starts no call past half of its 60-second lease, so no call outlives the lease.
+    /// </summary>
+    public TimeSpan OutboxHandlerTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
     /// How long delivered outbox rows are kept (for diagnosis; the webhook event log is the record merchants read)
     /// before the expiry sweep deletes them.
     /// </summary>

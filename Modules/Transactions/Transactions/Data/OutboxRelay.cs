@@ -40,12 +40,11 @@ internal sealed class OutboxRelay(
 
     /// <summary>
     /// How long a Host owns the events it took. Delivery stops starting new attempts at half of it, and one attempt
-    /// takes at most <see cref="InvokeTimeout"/>, so a live Host never delivers after its lease ended. A crashed Host
+    /// takes at most <see cref="TransactionsOptions.OutboxHandlerTimeout"/> (25 s at most), so a live Host never
+    /// delivers after its lease ended. A crashed Host
     /// holds back its merchants' later events this long; a module's retry of an event it failed waits at most this long.
     /// </summary>
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(60);
-
-    private static readonly TimeSpan InvokeTimeout = TimeSpan.FromSeconds(20);
 
     private Subscriber[]? subscribers;
 
@@ -273,14 +272,14 @@ internal sealed class OutboxRelay(
     }
 
     /// <summary>
-    /// One handler call, at most <see cref="InvokeTimeout"/> long (Wolverine does not apply its timeout argument to a
-    /// local handler; the token reaches the handler's database calls). Null when it succeeded, else why it failed.
-    /// Throws only when <paramref name="ct"/> is cancelled.
+    /// One handler call, at most <see cref="TransactionsOptions.OutboxHandlerTimeout"/> long (Wolverine does not apply
+    /// its timeout argument to a local handler; the token reaches the handler's database calls). Null when it
+    /// succeeded, else why it failed. Throws only when <paramref name="ct"/> is cancelled.
     /// </summary>
-    private static async Task<Exception?> InvokeAsync(IMessageBus bus, object batch, CancellationToken ct)
+    private async Task<Exception?> InvokeAsync(IMessageBus bus, object batch, CancellationToken ct)
     {
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        attempt.CancelAfter(InvokeTimeout);
+        attempt.CancelAfter(options.Value.OutboxHandlerTimeout);
         try
         {
             await bus.InvokeAsync(batch, attempt.Token);

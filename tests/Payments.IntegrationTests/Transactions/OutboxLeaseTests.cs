@@ -1,0 +1,142 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Payments.TestKit;
+using Payments.Transactions;
+using static Payments.IntegrationTests.Transactions.Api;
+
+namespace Payments.IntegrationTests.Transactions;
+
+/// <summary>A Host whose relay cuts a module's call off after 2 s (the default is 20 s), so tests can outlast it.</summary>
+public sealed class ShortHandlerTimeoutFixture : TransactionsFixture
+{
+    protected override void ConfigureHost(Dictionary<string, string?> settings)
+    {
+        base.ConfigureHost(settings);
+        settings["Transactions:OutboxHandlerTimeout"] = "00:00:02";
+    }
+}
+
+/// <summary>
+/// What keeps a relay pass inside its lease (ADR 35): a module's call is cut off at its timeout and counted as that
+/// module's failure, and a pass whose rows another Host took meanwhile does not write its marks over them.
+/// </summary>
+public sealed class OutboxLeaseTests(ShortHandlerTimeoutFixture gateway) : IClassFixture<ShortHandlerTimeoutFixture>
+{
+    [Fact]
+    public async Task A_module_call_slower_than_its_timeout_is_cut_off_rolled_back_and_held_for_a_retry()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        await SlowWebhookEventsAsync("test_slow_cut", merchant.MerchantId, seconds: 10);
+        try
+        {
+            await AuthorizeAsync(merchant, token);
+            var (row, eventId) = await LastEventAsync(merchant.MerchantId);
+
+            // Cut off at 2 s, long before the 10-second statement ends: a failure, held for Webhooks' retry.
+            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
+                "SELECT count(*) FROM transactions.outbox_holds WHERE merchant_id = $1 AND outbox_id = $2", merchant.MerchantId, row) == 1,
+                TimeSpan.FromSeconds(8)), "the slow call was not cut off within 8 s");
+            // Its transaction went with it, and Intents, which was not slow, has the event.
+            Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId));
+            Assert.Equal(1, await ScalarAsync(gateway,
+                "SELECT count(*) FROM transactions.outbox WHERE id = $1 AND delivered_to = ARRAY['Payments.Intents.Handlers.TransactionEventHandler']",
+                row));
+        }
+        finally
+        {
+            await ExecAsync(gateway, "DROP TRIGGER IF EXISTS test_slow_cut ON webhooks.events");
+        }
+    }
+
+    [Fact]
+    public async Task A_pass_whose_rows_another_host_took_meanwhile_leaves_their_marks_alone()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        await SlowWebhookEventsAsync("test_slow_lease", merchant.MerchantId, seconds: 1.5);
+        try
+        {
+            await AuthorizeAsync(merchant, token);
+            var (row, eventId) = await LastEventAsync(merchant.MerchantId);
+            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, """
+                SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event = 'PgSleep' AND query LIKE '%webhooks.events%'
+                """) == 1, TimeSpan.FromSeconds(10)), "Webhooks never started recording the event");
+
+            // As if this pass's lease had run out and another Host had taken the row: its lease, no marks yet.
+            await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() + interval '1 hour' WHERE id = $1", row);
+            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
+                "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId) == 1, TimeSpan.FromSeconds(10)), "Webhooks never recorded the event");
+
+            // The pass ends right after Webhooks' commit; for 2 s after it the row stays the other Host's.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+            while (DateTime.UtcNow < deadline)
+            {
+                Assert.Equal(1, await ScalarAsync(gateway, """
+                    SELECT count(*) FROM transactions.outbox
+                     WHERE id = $1 AND dispatched_at IS NULL AND delivered_to = '{}' AND locked_until > now() + interval '59 minutes'
+                    """, row));
+                await Task.Delay(50);
+            }
+        }
+        finally
+        {
+            await ExecAsync(gateway, "DROP TRIGGER IF EXISTS test_slow_lease ON webhooks.events");
+            // The other Host "crashed": its lease ends and the relay delivers the row again (handlers are idempotent).
+            await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() - interval '1 second' WHERE merchant_id = $1 AND dispatched_at IS NULL",
+                merchant.MerchantId);
+        }
+    }
+
+    /// <summary>Webhooks' recording of the merchant's events sleeps in the database until the trigger is dropped.</summary>
+    private Task SlowWebhookEventsAsync(string trigger, string merchantId, double seconds) => ExecAsync(gateway, $"""
+        CREATE FUNCTION webhooks.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.merchant_id = '{merchantId}' THEN PERFORM pg_sleep({seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}); END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER {trigger} BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.{trigger}();
+        """);
+
+    private async Task<(long Row, string EventId)> LastEventAsync(string merchantId)
+    {
+        await using var conn = new Npgsql.NpgsqlConnection(gateway.HostConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand("SELECT id, event_id FROM transactions.outbox WHERE merchant_id = $1 ORDER BY id DESC LIMIT 1", conn);
+        cmd.Parameters.Add(new() { Value = merchantId });
+        await using var r = await cmd.ExecuteReaderAsync();
+        Assert.True(await r.ReadAsync());
+        return (r.GetInt64(0), r.GetString(1));
+    }
+}
+
+/// <summary>The relay's call timeout must leave the lease its margin: a setting outside it stops start-up.</summary>
+public sealed class OutboxHandlerTimeoutSettingTests
+{
+    [Theory]
+    [InlineData("00:00:00", false)]
+    [InlineData("00:00:26", false)]
+    [InlineData("00:01:00", false)]
+    [InlineData("00:00:25", true)]
+    [InlineData("00:00:02", true)]
+    public void Only_a_timeout_within_the_lease_s_margin_is_taken(string timeout, bool valid)
+    {
+        var config = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Transactions:OutboxHandlerTimeout"] = timeout }).Build();
+        var services = new ServiceCollection();
+        TransactionsModule.Definition.AddServices(services, config);
+        using var provider = services.BuildServiceProvider();
+        var options = provider.GetRequiredService<IOptions<TransactionsOptions>>();
+        if (valid)
+        {
+            Assert.Equal(TimeSpan.Parse(timeout, System.Globalization.CultureInfo.InvariantCulture), options.Value.OutboxHandlerTimeout);
+        }
+        else
+        {
+            var e = Assert.Throws<OptionsValidationException>(() => options.Value);
+            Assert.Contains("OutboxHandlerTimeout", e.Message, StringComparison.Ordinal);
+        }
+    }
+}
