@@ -112,6 +112,55 @@ public sealed class OutboxLeaseTests(ShortHandlerTimeoutFixture gateway) : IClas
     }
 }
 
+/// <summary>A Host of its own, for the one test that stops it.</summary>
+public sealed class StoppedHostFixture : TransactionsFixture;
+
+/// <summary>A Host stopping mid-delivery keeps what each module already took (ADR 35).</summary>
+public sealed class OutboxStopTests(StoppedHostFixture gateway) : IClassFixture<StoppedHostFixture>
+{
+    [Fact]
+    public async Task A_host_stopping_mid_delivery_marks_what_a_module_took_and_hands_the_row_back_at_once()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        await ExecAsync(gateway, $"""
+            CREATE FUNCTION webhooks.test_slow_stop() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.merchant_id = '{merchant.MerchantId}' THEN PERFORM pg_sleep(30); END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER test_slow_stop BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.test_slow_stop();
+            """);
+        var (created, intent, _) = await PostAsync(merchant.Http, "/v1/payment-intents",
+            new { amount = 1200, currency = "EUR", order_id = "order-stop", card_token = token });
+        Assert.Equal(System.Net.HttpStatusCode.Created, created);
+        var intentId = intent!["id"]!.GetValue<string>();
+        Assert.Equal(System.Net.HttpStatusCode.Created, (await PostAsync(merchant.Http, "/v1/transactions",
+            new { operation = "authorize", payment_intent_id = intentId })).Status);
+        var row = await ScalarAsync(gateway, "SELECT max(id) FROM transactions.outbox WHERE merchant_id = $1", merchant.MerchantId);
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, """
+            SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event = 'PgSleep' AND query LIKE '%webhooks.events%'
+            """) == 1, TimeSpan.FromSeconds(10)), "Webhooks never started recording the event");
+        Assert.True(await EventuallyAsync(async () =>
+            (await GetAsync(merchant.Http, $"/v1/payment-intents/{intentId}")).Body?["status"]?.GetValue<string>() == "SUCCEEDED"),
+            "Intents never applied the event");
+
+        // Intents took the event; Webhooks is still at it when the Host stops.
+        gateway.HostServices.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().StopApplication();
+
+        // Intents' delivery is kept (it does not run again after a restart); the row is free for the next Host at once,
+        // and nothing is held against Webhooks for a failure that was the stop itself.
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, """
+            SELECT count(*) FROM transactions.outbox
+             WHERE id = $1 AND dispatched_at IS NULL AND locked_until IS NULL
+               AND delivered_to = ARRAY['Payments.Intents.Handlers.TransactionEventHandler']
+            """, row) == 1, TimeSpan.FromSeconds(10)), "the row was not marked and handed back at the stop");
+        Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.outbox_holds WHERE merchant_id = $1", merchant.MerchantId));
+        await ExecAsync(gateway, "DROP TRIGGER IF EXISTS test_slow_stop ON webhooks.events");
+    }
+}
+
 /// <summary>The relay's call timeout must leave the lease its margin: a setting outside it stops start-up.</summary>
 public sealed class OutboxHandlerTimeoutSettingTests
 {
