@@ -57,6 +57,12 @@ internal sealed record PerfOptions
     /// </summary>
     public int? GeneratorNice { get; init; }
 
+    /// <summary>
+    /// Extra environment for the Host and Vault processes only (<c>--server-env NAME=VALUE</c>, repeatable): runtime
+    /// settings such as <c>DOTNET_gcConcurrent</c> measured without changing the load generator's own runtime.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ServerEnvironment { get; init; } = new Dictionary<string, string>();
+
     public double RampStartRate { get; init; } = 100;
 
     public double RampFactor { get; init; } = 1.25;
@@ -139,11 +145,22 @@ internal sealed record PerfOptions
                 "--ramp-steps" => o with { RampMaxSteps = (int)Num() },
                 "--merchants" => o with { MerchantsPerScenario = (int)Num() },
                 "--generator-nice" => o with { GeneratorNice = (int)Num() },
+                "--server-env" => o with { ServerEnvironment = WithEntry(o.ServerEnvironment, Next()) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --smoke --out DIR --only pair,list --hosts N --duration S " +
-                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --open-rate R --admission MAX[:QUEUE[:WAIT_MS[:OVERLOAD_WAIT_MS]]] --merchants N --generator-nice N"),
+                                                 "--clients N --warm-up S --no-idempotency-keys --telemetry on|off --list-rows N --reference-seconds S --ramp-start R --ramp-steps N --open-rate R --admission MAX[:QUEUE[:WAIT_MS[:OVERLOAD_WAIT_MS]]] --merchants N --generator-nice N --server-env NAME=VALUE"),
             };
         }
         return o;
+    }
+
+    private static Dictionary<string, string> WithEntry(IReadOnlyDictionary<string, string> entries, string entry)
+    {
+        var at = entry.IndexOf('=', StringComparison.Ordinal);
+        if (at <= 0)
+        {
+            throw new ArgumentException($"--server-env needs NAME=VALUE, not {entry}");
+        }
+        return new Dictionary<string, string>(entries) { [entry[..at]] = entry[(at + 1)..] };
     }
 
     private static Payments.BuildingBlocks.RateLimiting.AdmissionOptions ParseAdmission(string value)

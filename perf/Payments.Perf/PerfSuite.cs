@@ -68,7 +68,7 @@ internal static class PerfSuite
             Durable = true,
             Configuration = "Release",
             // A full run (a million rows seeded) can outlast the default 15-minute token; the lifetime costs nothing per request.
-            HostEnvironment = new Dictionary<string, string>
+            HostEnvironment = new Dictionary<string, string>(o.ServerEnvironment)
             {
                 ["Auth__TokenLifetime"] = "01:00:00",
                 // The product's admission control, not the test kit's patient queue: the overload phase measures it.
@@ -79,7 +79,7 @@ internal static class PerfSuite
                 ["Admission__OverloadQueueTimeout"] = o.Admission.OverloadQueueTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
                 ["Telemetry__Enabled"] = o.Telemetry ? "true" : "false",
             },
-            VaultEnvironment = new Dictionary<string, string> { ["Telemetry__Enabled"] = o.Telemetry ? "true" : "false" },
+            VaultEnvironment = new Dictionary<string, string>(o.ServerEnvironment) { ["Telemetry__Enabled"] = o.Telemetry ? "true" : "false" },
             PostgresOptions = SqlProfile.ServerOptions,
         });
         log.WriteLine($"  Host {gw.HostUrl}  Vault {gw.VaultUrl}  PostgreSQL :{gw.PostgresPort}  logs {gw.WorkDirectory}");
@@ -104,6 +104,10 @@ internal static class PerfSuite
         if (!o.IdempotencyKeys)
         {
             result.Notes.Add("Run WITHOUT Idempotency-Key headers (--no-idempotency-keys): the idempotency path is not measured.");
+        }
+        if (o.ServerEnvironment.Count > 0)
+        {
+            result.Notes.Add("Host and Vault run with " + string.Join(", ", o.ServerEnvironment.Select(e => $"{e.Key}={e.Value}")) + " (--server-env).");
         }
         if (o.GeneratorNice is int nice and not 0 && GeneratorPriority.Raise(nice, log) is { } runNote)
         {

@@ -60,25 +60,31 @@ internal sealed class OutboxGauges : ITelemetrySampler
     private readonly NpgsqlDataSource db;
     private double depth;
     private double oldestAge;
+    private double holds;
 
     public OutboxGauges(NpgsqlDataSource db)
     {
         this.db = db;
         GatewayInstruments.Gauge("outbox.depth", "{event}", "Transaction events not yet delivered by the relay.", () => Volatile.Read(ref depth));
         GatewayInstruments.Gauge("outbox.oldest_age", "s", "Age of the oldest transaction event not yet delivered.", () => Volatile.Read(ref oldestAge));
+        GatewayInstruments.Gauge("outbox.holds", "{hold}",
+            "Merchants a module holds back from itself after failing one of their events, one per module and merchant (ADR 35).",
+            () => Volatile.Read(ref holds));
     }
 
     public async Task SampleAsync(CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
-            SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+            SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8,
+                   (SELECT count(*) FROM transactions.outbox_holds)
               FROM transactions.outbox WHERE dispatched_at IS NULL
             """);
         await using var r = await cmd.ExecuteReaderAsync(ct);
         await r.ReadAsync(ct);
-        var (count, age) = (r.GetInt64(0), r.GetDouble(1));
+        var (count, age, held) = (r.GetInt64(0), r.GetDouble(1), r.GetInt64(2));
         Volatile.Write(ref depth, count);
         Volatile.Write(ref oldestAge, age);
+        Volatile.Write(ref holds, held);
     }
 }
 
