@@ -7,13 +7,13 @@ using static Payments.IntegrationTests.Transactions.Api;
 
 namespace Payments.IntegrationTests.Transactions;
 
-/// <summary>A Host whose relay cuts a module's call off after 2 s (the default is 20 s), so tests can outlast it.</summary>
+/// <summary>A Host whose relay cuts a module's call off after 5 s (the default is 20 s), so tests can outlast it.</summary>
 public sealed class ShortHandlerTimeoutFixture : TransactionsFixture
 {
     protected override void ConfigureHost(Dictionary<string, string?> settings)
     {
         base.ConfigureHost(settings);
-        settings["Transactions:OutboxHandlerTimeout"] = "00:00:02";
+        settings["Transactions:OutboxHandlerTimeout"] = "00:00:05";
     }
 }
 
@@ -28,16 +28,17 @@ public sealed class OutboxLeaseTests(ShortHandlerTimeoutFixture gateway) : IClas
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
-        await SlowWebhookEventsAsync("test_slow_cut", merchant.MerchantId, seconds: 10);
+        await SlowWebhookEventsAsync("test_slow_cut", merchant.MerchantId, seconds: 30);
         try
         {
             await AuthorizeAsync(merchant, token);
             var (row, eventId) = await LastEventAsync(merchant.MerchantId);
 
-            // Cut off at 2 s, long before the 10-second statement ends: a failure, held for Webhooks' retry.
+            // Cut off at 5 s, long before the 30-second statement ends: held for Webhooks' retry, not tried again one
+            // by one in the same pass.
             Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
                 "SELECT count(*) FROM transactions.outbox_holds WHERE merchant_id = $1 AND outbox_id = $2", merchant.MerchantId, row) == 1,
-                TimeSpan.FromSeconds(8)), "the slow call was not cut off within 8 s");
+                TimeSpan.FromSeconds(20)), "the slow call was not cut off within 20 s");
             // Its transaction went with it, and Intents, which was not slow, has the event.
             Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId));
             Assert.Equal(1, await ScalarAsync(gateway,
@@ -55,7 +56,8 @@ public sealed class OutboxLeaseTests(ShortHandlerTimeoutFixture gateway) : IClas
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
-        await SlowWebhookEventsAsync("test_slow_lease", merchant.MerchantId, seconds: 1.5);
+        // Shorter than the 5 s timeout, long enough for the test to act while it runs.
+        await SlowWebhookEventsAsync("test_slow_lease", merchant.MerchantId, seconds: 3);
         try
         {
             await AuthorizeAsync(merchant, token);
@@ -68,7 +70,8 @@ public sealed class OutboxLeaseTests(ShortHandlerTimeoutFixture gateway) : IClas
             // As if this pass's lease had run out and another Host had taken the row: its lease, no marks yet.
             await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() + interval '1 hour' WHERE id = $1", row);
             Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
-                "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId) == 1, TimeSpan.FromSeconds(10)), "Webhooks never recorded the event");
+                "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId) == 1, TimeSpan.FromSeconds(10)),
+                "Webhooks never recorded the event (it should finish within its timeout)");
 
             // The pass ends right after Webhooks' commit; for 2 s after it the row stays the other Host's.
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(2);

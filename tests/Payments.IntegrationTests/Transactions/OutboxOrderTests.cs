@@ -84,6 +84,32 @@ public sealed class OutboxOrderTests(TransactionsFixture gateway) : IClassFixtur
     }
 
     [Fact]
+    public async Task The_sweep_deletes_due_holds_that_cover_no_row_their_module_lacks_and_keeps_the_others()
+    {
+        var merchant = "mer_" + Guid.NewGuid().ToString("N");
+        // Pending, taken by Intents only, leased by "another Host" for the whole test.
+        var row = await ScalarAsync(gateway, """
+            INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at, delivered_to, locked_until)
+            VALUES ($1, $2, 'payment.authorized', '[]', now(), ARRAY['intents'], now() + interval '1 hour') RETURNING id
+            """, "evt_" + Guid.NewGuid().ToString("N"), merchant);
+        await ExecAsync(gateway, """
+            INSERT INTO transactions.outbox_holds (merchant_id, subscriber, outbox_id, failures, retry_at) VALUES
+                ($1, 'webhooks', $2, 3, now() - interval '1 second'),  -- due, and the row still lacks Webhooks
+                ($1, 'intents', $2, 1, now() - interval '1 second'),   -- due, and Intents has the row: nothing left
+                ($1, 'other', $2 + 1000000, 1, now() + interval '1 hour') -- not due
+            """, merchant, row);
+
+        await gateway.HostServices.GetRequiredService<Payments.Transactions.Lifecycle.ExpirySweeper>().RunOnceAsync(CancellationToken.None);
+
+        Assert.Equal(2, await ScalarAsync(gateway,
+            "SELECT count(*) FROM transactions.outbox_holds WHERE merchant_id = $1 AND subscriber IN ('webhooks', 'other')", merchant));
+        Assert.Equal(0, await ScalarAsync(gateway,
+            "SELECT count(*) FROM transactions.outbox_holds WHERE merchant_id = $1 AND subscriber = 'intents'", merchant));
+        await ExecAsync(gateway, "DELETE FROM transactions.outbox_holds WHERE merchant_id = $1", merchant);
+        await ExecAsync(gateway, "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = $1", row);
+    }
+
+    [Fact]
     public async Task The_sweep_deletes_delivered_events_past_their_retention_and_keeps_recent_and_undelivered_ones()
     {
         var merchant = "mer_" + Guid.NewGuid().ToString("N");

@@ -36,15 +36,17 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
             Assert.Equal(System.Net.HttpStatusCode.Created, authorized);
             var eventId = await EventIdAsync(merchant.MerchantId);
 
-            // Webhooks failed the batch and then the event on its own: the relay has finished with it.
+            // Webhooks failed the batch and then the event on its own; it holds the merchant back from itself.
             await WebhooksFailedAsync(eventId);
+            await PinHoldAsync(merchant.MerchantId, eventId);
             Assert.Equal("SUCCEEDED", await IntentStatusAsync(merchant, intent["id"]!.GetValue<string>()));
             Assert.Equal(1, await ScalarAsync(gateway, Succeeding));
             Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = $1", eventId));
-            // The row went back at once; Webhooks holds the merchant back from itself until its retry.
-            Assert.Equal(1, await ScalarAsync(gateway,
-                "SELECT count(*) FROM transactions.outbox WHERE event_id = $1 AND dispatched_at IS NULL AND locked_until IS NULL", eventId));
-            Assert.Equal(1, await ScalarAsync(gateway, HeldByWebhooks, merchant.MerchantId, eventId));
+            // The row went back at once, with Intents' mark.
+            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, """
+                SELECT count(*) FROM transactions.outbox
+                 WHERE event_id = $1 AND dispatched_at IS NULL AND locked_until IS NULL AND cardinality(delivered_to) = 1
+                """, eventId) == 1), "the row was not handed back with Intents' mark");
 
             // Webhooks recovers; the retry (its hold is due) goes to Webhooks alone, and ends the hold.
             await AcceptWebhookEventsAsync("test_refuse");
@@ -73,11 +75,13 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
             var trx = await AuthorizeAsync(merchant, token);
             var authorized = await EventIdAsync(merchant.MerchantId);
             await WebhooksFailedAsync(authorized);
+            await PinHoldAsync(merchant.MerchantId, authorized);
             await CaptureOrVoidAsync(merchant, trx["trx_id"]!.GetValue<string>(), "capture");
             var captured = await EventIdAsync(merchant.MerchantId);
             Assert.NotEqual(authorized, captured);
 
-            // The capture's event waits behind the failed one: recorded first, it would take the earlier sequence.
+            // The capture's event waits behind the failed one (Webhooks would take it: only the authorization is
+            // refused): recorded first, it would take the earlier sequence.
             await gateway.HostServices.GetRequiredService<OutboxRelay>().DrainOnceAsync(CancellationToken.None);
             // By id: the merchant's tokenization is recorded too, by the tokenization feed, whenever it polls.
             Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = ANY($1)", (object)new[] { authorized, captured }));
@@ -111,16 +115,15 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
         }
         var first = await IntentAsync("order-held-1");
         var second = await IntentAsync("order-held-2");
-        await RefuseWebhookEventsAsync("test_refuse_lasting", merchant.MerchantId);
+        // Only the first payment's events: Webhooks would take the second's, so only its hold keeps them back.
+        await RefuseWebhookEventsAsync("test_refuse_lasting", merchant.MerchantId, bodyContains: first);
         try
         {
             Assert.Equal(System.Net.HttpStatusCode.Created, (await PostAsync(merchant.Http, "/v1/transactions",
                 new { operation = "authorize", payment_intent_id = first })).Status);
             var failed = await EventIdAsync(merchant.MerchantId);
             await WebhooksFailedAsync(failed);
-            // A lasting fault: Webhooks' retry is an hour away.
-            await ExecAsync(gateway, "UPDATE transactions.outbox_holds SET retry_at = now() + interval '1 hour' WHERE merchant_id = $1",
-                merchant.MerchantId);
+            await PinHoldAsync(merchant.MerchantId, failed);
 
             Assert.Equal(System.Net.HttpStatusCode.Created, (await PostAsync(merchant.Http, "/v1/transactions",
                 new { operation = "authorize", payment_intent_id = second })).Status);
@@ -150,6 +153,56 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
     }
 
     [Fact]
+    public async Task A_pass_with_a_refused_event_and_an_unreadable_one_of_the_same_merchant_keeps_its_marks()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        await RefuseWebhookEventsAsync("test_refuse_mixed", merchant.MerchantId);
+        long refused, unreadable;
+        // While the test holds the relay's lock no relay leases, so one pass takes both rows.
+        await using (var relayLock = new Npgsql.NpgsqlConnection(gateway.HostConnectionString))
+        {
+            await relayLock.OpenAsync();
+            await using (var take = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_lock({OutboxRelay.LeaseLock})", relayLock))
+            {
+                await take.ExecuteNonQueryAsync();
+            }
+            await AuthorizeAsync(merchant, token);
+            refused = await ScalarAsync(gateway, "SELECT max(id) FROM transactions.outbox WHERE merchant_id = $1", merchant.MerchantId);
+            unreadable = await ScalarAsync(gateway, """
+                INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at)
+                VALUES ($1, $2, 'payment.authorized', '[]', now()) RETURNING id
+                """, "evt_unreadable_" + Guid.NewGuid().ToString("N"), merchant.MerchantId);
+            // A session lock: closing a pooled connection would not release it.
+            await using var release = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_unlock({OutboxRelay.LeaseLock})", relayLock);
+            await release.ExecuteNonQueryAsync();
+        }
+        try
+        {
+            // Intents takes the first and Webhooks refuses it; neither can read the second. Webhooks is then held at
+            // the first row and Intents at the second, and the pass's marks stand.
+            await gateway.HostServices.GetRequiredService<OutboxRelay>().DrainOnceAsync(CancellationToken.None);
+            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, """
+                SELECT count(*) FROM transactions.outbox
+                 WHERE id = $1 AND locked_until IS NULL AND delivered_to = ARRAY['Payments.Intents.Handlers.TransactionEventHandler']
+                """, refused) == 1, TimeSpan.FromSeconds(10)), "the pass's marks were lost");
+            Assert.Equal(1, await ScalarAsync(gateway, """
+                SELECT count(*) FROM transactions.outbox_holds
+                 WHERE merchant_id = $1 AND subscriber LIKE 'Payments.Webhooks.%' AND outbox_id = $2
+                """, merchant.MerchantId, refused));
+            Assert.Equal(1, await ScalarAsync(gateway, """
+                SELECT count(*) FROM transactions.outbox_holds
+                 WHERE merchant_id = $1 AND subscriber LIKE 'Payments.Intents.%' AND outbox_id = $2
+                """, merchant.MerchantId, unreadable));
+        }
+        finally
+        {
+            await AcceptWebhookEventsAsync("test_refuse_mixed");
+            await ExecAsync(gateway, "UPDATE transactions.outbox SET dispatched_at = now(), locked_until = NULL WHERE id = $1", unreadable);
+        }
+    }
+
+    [Fact]
     public async Task A_module_that_failed_an_event_gets_it_again_within_seconds_once_it_recovers()
     {
         var merchant = await gateway.CreateMerchantClientAsync();
@@ -173,11 +226,19 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
         }
     }
 
-    /// <summary>Webhooks' hold on the merchant, from the row of the event, until a retry still to come.</summary>
-    private const string HeldByWebhooks = """
-        SELECT count(*) FROM transactions.outbox_holds h JOIN transactions.outbox o ON o.id = h.outbox_id
-         WHERE h.merchant_id = $1 AND o.event_id = $2 AND h.subscriber LIKE 'Payments.Webhooks.%' AND h.retry_at > now()
-        """;
+    /// <summary>
+    /// Waits for Webhooks' hold on the merchant from the event's row (written by the pass that failed it), then puts
+    /// its retry an hour away: a lasting fault, and no retry of the relay's own during the test.
+    /// </summary>
+    private async Task PinHoldAsync(string merchantId, string eventId)
+    {
+        const string Held = """
+            SELECT count(*) FROM transactions.outbox_holds h JOIN transactions.outbox o ON o.id = h.outbox_id
+             WHERE h.merchant_id = $1 AND o.event_id = $2 AND h.subscriber LIKE 'Payments.Webhooks.%'
+            """;
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, Held, merchantId, eventId) == 1), "Webhooks never held the merchant");
+        await ExecAsync(gateway, "UPDATE transactions.outbox_holds SET retry_at = now() + interval '1 hour' WHERE merchant_id = $1", merchantId);
+    }
 
     /// <summary>Makes the merchant's holds due and runs a relay pass.</summary>
     private async Task RetryNowAsync(string merchantId)
@@ -189,11 +250,15 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
     /// <summary>The Intents handler's statement for a payment that went through (other updates of intents are not counted).</summary>
     private const string Succeeding = "SELECT count(*) FROM intents.test_updates WHERE query LIKE '%SET status = ''SUCCEEDED''%'";
 
-    /// <summary>Webhooks refuses to record the merchant's events (of one type, if given) until the trigger is dropped.</summary>
-    private Task RefuseWebhookEventsAsync(string trigger, string merchantId, string? type = null) => ExecAsync(gateway, $"""
+    /// <summary>
+    /// Webhooks refuses to record the merchant's events (of one type, or whose body names a value, if given) until the
+    /// trigger is dropped.
+    /// </summary>
+    private Task RefuseWebhookEventsAsync(string trigger, string merchantId, string? type = null, string? bodyContains = null) => ExecAsync(gateway, $"""
         CREATE FUNCTION webhooks.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF NEW.merchant_id = '{merchantId}' {(type is null ? "" : $"AND NEW.type = '{type}'")} THEN RAISE EXCEPTION 'refused by the test'; END IF;
+            IF NEW.merchant_id = '{merchantId}' {(type is null ? "" : $"AND NEW.type = '{type}'")}
+               {(bodyContains is null ? "" : $"AND strpos(NEW.body, '{bodyContains}') > 0")} THEN RAISE EXCEPTION 'refused by the test'; END IF;
             RETURN NEW;
         END $$;
         CREATE TRIGGER {trigger} BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.{trigger}();

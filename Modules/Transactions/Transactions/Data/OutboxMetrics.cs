@@ -68,7 +68,7 @@ internal sealed class OutboxGauges : ITelemetrySampler
         GatewayInstruments.Gauge("outbox.depth", "{event}", "Transaction events not yet delivered by the relay.", () => Volatile.Read(ref depth));
         GatewayInstruments.Gauge("outbox.oldest_age", "s", "Age of the oldest transaction event not yet delivered.", () => Volatile.Read(ref oldestAge));
         GatewayInstruments.Gauge("outbox.holds", "{hold}",
-            "Merchants a module holds back from itself after failing one of their events, one per module and merchant (ADR 35).",
+            "Holds of a module on a merchant after it failed one of the merchant's events, due or not (ADR 35).",
             () => Volatile.Read(ref holds));
     }
 

@@ -36,7 +36,7 @@ internal sealed class OutboxRelay(
     private const int BatchSize = 100;
 
     /// <summary>Serializes leasing across Host processes, so the "older event still leased" check sees every lease.</summary>
-    private const long LeaseLock = 727274032;
+    internal const long LeaseLock = 727274032;
 
     /// <summary>
     /// How long a Host owns the events it took. Delivery stops starting new attempts at half of it, and one attempt
@@ -131,9 +131,8 @@ internal sealed class OutboxRelay(
         }
         finally
         {
-            // Stopping: a failure may be the cancellation itself, so nothing is held for it; the rows go back at once.
-            await MarkAsync(taken, events, delivered, ct.IsCancellationRequested ? [] : failed,
-                subscribers.Select(s => s.Name).ToArray());
+            // Also when stopping: a call the stop cut short is neither delivered nor failed (InvokeAsync rethrows it).
+            await MarkAsync(taken, events, delivered, failed, subscribers.Select(s => s.Name).ToArray());
         }
         return taken.Count;
     }
@@ -148,7 +147,9 @@ internal sealed class OutboxRelay(
         // skipped: skipped, an older row whose lease just ended would be overtaken. A row is due when some subscriber
         // lacks it and does not hold its merchant back (a hold covers the failed row and the merchant's later ones
         // until its retry), or when every subscriber has it (it is then only marked); each row comes back with the
-        // subscribers that must not take it yet.
+        // subscribers that must not take it yet. A row waited for is re-checked alone (READ COMMITTED): a hold its
+        // marking pass wrote meanwhile is not seen, so that module retries at once. Only a pass that outlived its lease
+        // marks rows another lease could want; order holds either way, and the sweep removes a hold left behind.
         lease.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({LeaseLock})"));
         lease.BatchCommands.Add(new NpgsqlBatchCommand("""
             UPDATE transactions.outbox o SET locked_until = statement_timestamp() + $2, attempts = o.attempts + 1
@@ -186,8 +187,8 @@ internal sealed class OutboxRelay(
     }
 
     /// <summary>
-    /// The events by row id. An unreadable row is failed by every subscriber that lacks it, and its merchant's later
-    /// rows wait behind it.
+    /// The events by row id. An unreadable row is failed by every subscriber that lacks it and does not already hold
+    /// its merchant at an earlier row, and its merchant's later rows wait behind it.
     /// </summary>
     private Dictionary<long, TransactionEvent> Read(List<Taken> taken, Subscriber[] subscribers, List<(Taken, string)> failed)
     {
@@ -202,7 +203,8 @@ internal sealed class OutboxRelay(
             catch (JsonException e)
             {
                 unreadable.Add(t.MerchantId);
-                failed.AddRange(subscribers.Where(s => !t.DeliveredTo.Contains(s.Name)).Select(s => (t, s.Name)));
+                failed.AddRange(subscribers.Where(s => !t.DeliveredTo.Contains(s.Name) && !t.HeldFrom.Contains(s.Name))
+                    .Select(s => (t, s.Name)));
                 logger.LogError(e, "Outbox event {Id} is unreadable; its merchant's later events wait behind it", t.Id);
             }
         }
@@ -211,7 +213,10 @@ internal sealed class OutboxRelay(
 
     /// <summary>
     /// Hands one subscriber the events it lacks, as one batch; if the batch fails, one by one, a failing event
-    /// holding back its merchant's later events for this subscriber only. Returns the rows it took and those it failed.
+    /// holding back its merchant's later events for this subscriber only. A batch cut off by the timeout is not retried
+    /// one by one (a module too slow for the batch would keep the pass, and every other module's next one, waiting):
+    /// each of its merchants is held instead, and so is each merchant left when half the lease is gone. Returns the
+    /// rows it took and those it failed (at most one per merchant: the first).
     /// </summary>
     private async Task<(List<(long Id, string Subscriber)> Delivered, List<(Taken Row, string Subscriber)> Failed)> DeliverAsync(
         IMessageBus bus, Subscriber subscriber, List<Taken> taken, Dictionary<long, TransactionEvent> events, long started,
@@ -219,14 +224,14 @@ internal sealed class OutboxRelay(
     {
         var delivered = new List<(long, string)>();
         var failed = new List<(Taken, string)>();
-        var blocked = new HashSet<string>(StringComparer.Ordinal);
+        var ended = new HashSet<string>(StringComparer.Ordinal); // merchants whose due rows end before this row
         var due = new List<(Taken Row, TransactionEvent Event)>();
-        foreach (var t in taken.Where(t => !blocked.Contains(t.MerchantId)))
+        foreach (var t in taken.Where(t => !ended.Contains(t.MerchantId)))
         {
             if (!events.TryGetValue(t.Id, out var evt) || t.HeldFrom.Contains(subscriber.Name))
             {
                 // Unreadable or behind an unreadable one (failed in Read), or behind this subscriber's failed event.
-                blocked.Add(t.MerchantId);
+                ended.Add(t.MerchantId);
             }
             else if (!t.DeliveredTo.Contains(subscriber.Name))
             {
@@ -244,12 +249,27 @@ internal sealed class OutboxRelay(
                 delivered.AddRange(due.Select(e => (e.Row.Id, subscriber.Name)));
                 return (delivered, failed);
             }
+            if (batchFailure is TimeoutException)
+            {
+                logger.LogWarning(batchFailure, "{Subscriber} did not take a batch of {Count} events in time; holding their merchants for a retry",
+                    subscriber.Name, due.Count);
+                failed.AddRange(due.DistinctBy(e => e.Row.MerchantId).Select(e => (e.Row, subscriber.Name)));
+                return (delivered, failed);
+            }
             logger.LogWarning(batchFailure, "{Subscriber} failed a batch of {Count} events; delivering them one by one", subscriber.Name, due.Count);
+            // Every due row comes before whatever ended its merchant's run above; here a merchant stops at its first failure.
+            var blocked = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (row, evt) in due)
             {
-                // Past half the lease, the rest goes back rather than risk delivering after the lease ended.
-                if (blocked.Contains(evt.MerchantId) || Stopwatch.GetElapsedTime(started) > Lease / 2)
+                if (blocked.Contains(evt.MerchantId))
                 {
+                    continue;
+                }
+                // Past half the lease, the rest goes back, held, rather than risk delivering after the lease ended.
+                if (Stopwatch.GetElapsedTime(started) > Lease / 2)
+                {
+                    blocked.Add(evt.MerchantId);
+                    failed.Add((row, subscriber.Name));
                     continue;
                 }
                 if (await InvokeAsync(bus, subscriber.Batch([evt]), ct) is { } failure)
@@ -264,9 +284,10 @@ internal sealed class OutboxRelay(
                 }
             }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (Exception) when (ct.IsCancellationRequested)
         {
-            // Stopping: what this module took is still marked, so it does not run those events again after a restart.
+            // Stopping (a call cut short by the stop, whatever it threw): what this module took is still marked, so it
+            // does not run those events again after a restart, and the other modules' results are kept.
         }
         return (delivered, failed);
     }
@@ -274,7 +295,8 @@ internal sealed class OutboxRelay(
     /// <summary>
     /// One handler call, at most <see cref="TransactionsOptions.OutboxHandlerTimeout"/> long (Wolverine does not apply
     /// its timeout argument to a local handler; the token reaches the handler's database calls). Null when it
-    /// succeeded, else why it failed. Throws only when <paramref name="ct"/> is cancelled.
+    /// succeeded, a <see cref="TimeoutException"/> when it was cut off, else why it failed. Throws only when
+    /// <paramref name="ct"/> is cancelled.
     /// </summary>
     private async Task<Exception?> InvokeAsync(IMessageBus bus, object batch, CancellationToken ct)
     {
@@ -287,15 +309,17 @@ internal sealed class OutboxRelay(
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
-            return e;
+            return attempt.IsCancellationRequested
+                ? new TimeoutException($"The call did not finish within {options.Value.OutboxHandlerTimeout}.", e)
+                : e;
         }
     }
 
     /// <summary>
     /// One round trip for the batch: each row gains the subscribers that took it and is dispatched once every
     /// subscriber has it; the rows not dispatched go back at once. A subscriber that failed a row holds that row's
-    /// merchant back from itself until its retry (1, 2, 4 … s after each failure, at most a lease); its hold ends once
-    /// it took the row. When the Host is stopping no hold is taken: the failure may be the stop itself.
+    /// merchant back from itself until its retry (no sooner than 1, 2, 4 … s after each failure, at most a lease: the
+    /// retry comes with the next pass after that); its hold ends once it took the row.
     /// </summary>
     private async Task MarkAsync(List<Taken> taken, Dictionary<long, TransactionEvent> events,
         List<(long Id, string Subscriber)> delivered, List<(Taken Row, string Subscriber)> failed, string[] all)
@@ -307,6 +331,9 @@ internal sealed class OutboxRelay(
             marks[id].Add(subscriber);
         }
         var complete = taken.Where(t => marks[t.Id].IsSupersetOf(all)).ToList();
+        // One hold per merchant and subscriber, at its earliest failed row: an upsert may not touch a row twice, and
+        // an unreadable row (failed in Read) can follow another the same subscriber failed.
+        failed = failed.GroupBy(f => (f.Row.MerchantId, f.Subscriber)).Select(g => g.MinBy(f => f.Row.Id)).ToList();
         await using var batch = db.CreateBatch();
         // Every statement applies only to rows this pass still holds: a lease that ran out (a handler slower than its
         // timeout allows) belongs to whichever Host took the rows next, and its marks are not ours to overwrite. The

@@ -13,6 +13,5 @@ CREATE TABLE transactions.outbox_holds (
     PRIMARY KEY (merchant_id, subscriber)
 );
 
--- The failure count moves to the hold. A row that is locked for its retry now is retried when that lease ends, and is
--- held per module if it fails again.
-ALTER TABLE transactions.outbox DROP COLUMN failures;
+-- transactions.outbox.failures (0007) is no longer read or written: the count moved to the hold. It stays while a
+-- rolling deploy may still run Hosts of the previous code, whose marks write it; a later migration drops it.
