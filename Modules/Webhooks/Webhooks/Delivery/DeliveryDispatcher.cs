@@ -27,6 +27,9 @@ internal sealed class DeliveryDispatcher(
     private readonly ConcurrentDictionary<string, Task> running = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim wake = new(0, 1);
 
+    /// <summary>1 while a wake-up is pending: only the kick that sets it releases, so the semaphore is never over-released.</summary>
+    private int kicked;
+
     private TimeSpan Lease => options.Value.AttemptTimeout + options.Value.LeaseMargin;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -50,7 +53,11 @@ internal sealed class DeliveryDispatcher(
                 }
                 try
                 {
-                    await wake.WaitAsync(options.Value.PollInterval, stoppingToken);
+                    if (await wake.WaitAsync(options.Value.PollInterval, stoppingToken))
+                    {
+                        // Before the pass: a kick from here on wakes the next wait, and one before is seen by this pass.
+                        Volatile.Write(ref kicked, 0);
+                    }
                 }
                 catch (OperationCanceledException)
                 {
@@ -74,13 +81,15 @@ internal sealed class DeliveryDispatcher(
 
     private void Kick()
     {
+        // Already kicked: the pending wake-up covers this one. Releasing the full semaphore and catching the exception
+        // cost an exception on the hot path whenever two recordings came close (the load suite counts them).
+        if (Interlocked.Exchange(ref kicked, 1) == 1)
+        {
+            return;
+        }
         try
         {
             wake.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // Already kicked.
         }
         catch (ObjectDisposedException)
         {

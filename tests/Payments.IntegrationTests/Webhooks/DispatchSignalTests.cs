@@ -1,0 +1,42 @@
+using System.Runtime.ExceptionServices;
+using Payments.Webhooks.Recording;
+
+namespace Payments.IntegrationTests.Webhooks;
+
+/// <summary>
+/// Each recorded batch kicks the webhook dispatcher. A kick while a wake-up is already pending must cost nothing: the
+/// dispatcher released a full semaphore and caught the exception, twice in a 20-second pair phase of the load suite.
+/// </summary>
+public sealed class DispatchSignalTests(WebhooksFixture gateway) : IClassFixture<WebhooksFixture>
+{
+    [Fact]
+    public async Task Kicks_while_a_wake_up_is_pending_throw_nothing()
+    {
+        // The Host, and so its dispatcher, is running.
+        Assert.NotNull(gateway.HostServices);
+        var thrown = 0;
+        void Count(object? sender, FirstChanceExceptionEventArgs e)
+        {
+            if (e.Exception is SemaphoreFullException)
+            {
+                Interlocked.Increment(ref thrown);
+            }
+        }
+        AppDomain.CurrentDomain.FirstChanceException += Count;
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+            {
+                for (var i = 0; i < 2_000; i++)
+                {
+                    DispatchSignal.Kick();
+                }
+            })));
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= Count;
+        }
+        Assert.Equal(0, thrown);
+    }
+}
