@@ -86,14 +86,7 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
             // By id: the merchant's tokenization is recorded too, by the tokenization feed, whenever it polls.
             Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM webhooks.events WHERE id = ANY($1)", (object)new[] { authorized, captured }));
 
-            await AcceptWebhookEventsAsync("test_refuse_authorized");
-            await RetryNowAsync(merchant.MerchantId);
-            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
-                "SELECT count(*) FROM transactions.outbox WHERE event_id = ANY($1) AND dispatched_at IS NOT NULL", (object)new[] { authorized, captured }) == 2),
-                "never dispatched");
-            Assert.Equal(1, await ScalarAsync(gateway, """
-                SELECT count(*) FROM webhooks.events a, webhooks.events c WHERE a.id = $1 AND c.id = $2 AND a.sequence < c.sequence
-                """, authorized, captured));
+            await RecoveredInOrderAsync("test_refuse_authorized", merchant.MerchantId, authorized, captured);
         }
         finally
         {
@@ -136,15 +129,7 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
             Assert.Equal(2, await ScalarAsync(gateway,
                 "SELECT count(*) FROM transactions.outbox WHERE event_id = ANY($1) AND dispatched_at IS NULL", (object)new[] { failed, later }));
 
-            // Webhooks recovers: both, in the merchant's order.
-            await AcceptWebhookEventsAsync("test_refuse_lasting");
-            await RetryNowAsync(merchant.MerchantId);
-            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
-                "SELECT count(*) FROM transactions.outbox WHERE event_id = ANY($1) AND dispatched_at IS NOT NULL", (object)new[] { failed, later }) == 2),
-                "never dispatched");
-            Assert.Equal(1, await ScalarAsync(gateway, """
-                SELECT count(*) FROM webhooks.events a, webhooks.events c WHERE a.id = $1 AND c.id = $2 AND a.sequence < c.sequence
-                """, failed, later));
+            await RecoveredInOrderAsync("test_refuse_lasting", merchant.MerchantId, failed, later);
         }
         finally
         {
@@ -238,6 +223,19 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
             """;
         Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, Held, merchantId, eventId) == 1), "Webhooks never held the merchant");
         await ExecAsync(gateway, "UPDATE transactions.outbox_holds SET retry_at = now() + interval '1 hour' WHERE merchant_id = $1", merchantId);
+    }
+
+    /// <summary>Webhooks recovers and retries: both events dispatched, recorded in the merchant's order.</summary>
+    private async Task RecoveredInOrderAsync(string trigger, string merchantId, string first, string later)
+    {
+        await AcceptWebhookEventsAsync(trigger);
+        await RetryNowAsync(merchantId);
+        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
+            "SELECT count(*) FROM transactions.outbox WHERE event_id = ANY($1) AND dispatched_at IS NOT NULL", (object)new[] { first, later }) == 2),
+            "never dispatched");
+        Assert.Equal(1, await ScalarAsync(gateway, """
+            SELECT count(*) FROM webhooks.events a, webhooks.events c WHERE a.id = $1 AND c.id = $2 AND a.sequence < c.sequence
+            """, first, later));
     }
 
     /// <summary>Makes the merchant's holds due and runs a relay pass.</summary>
