@@ -25,7 +25,7 @@ internal sealed class RevocationFeed(
 {
     private static readonly TimeSpan FullLoadRetry = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan PruneEvery = TimeSpan.FromSeconds(30);
-    private readonly SemaphoreSlim wake = new(0, 1);
+    private readonly WakeSignal wake = new();
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -162,19 +162,6 @@ internal sealed class RevocationFeed(
         revoked.Add(text[(colon + 1)..], DateTimeOffset.FromUnixTimeSeconds(Math.Min(exp, latest)));
     }
 
-    private void Wake()
-    {
-        try
-        {
-            wake.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // A poll is already due.
-        }
-        catch (ObjectDisposedException)
-        {
-            // The Host is stopping.
-        }
-    }
+    /// <summary>A poll at once (a pending one covers it).</summary>
+    private void Wake() => wake.Kick();
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using Payments.BuildingBlocks;
+using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Ids;
 using Payments.Transactions.Contracts;
 
@@ -27,33 +28,12 @@ internal static class OutboxWriter
 /// <summary>Wakes the relay right after a commit, so readers see the effect within milliseconds, not a poll later.</summary>
 internal sealed class OutboxSignal : IDisposable
 {
-    private readonly SemaphoreSlim signal = new(0, 1);
+    private readonly WakeSignal wake = new();
 
-    /// <summary>1 while a wake-up is pending: only the kick that sets it releases, so the semaphore is never over-released.</summary>
-    private int kicked;
+    public void Kick() => wake.Kick();
 
-    public void Kick()
-    {
-        // Already kicked: one wake-up drains everything. Checking the semaphore's count instead left a race that
-        // threw SemaphoreFullException about once per 8,000 pairs under load.
-        if (Interlocked.Exchange(ref kicked, 1) == 0)
-        {
-            signal.Release();
-        }
-    }
+    /// <inheritdoc cref="WakeSignal.WaitAsync"/>
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => wake.WaitAsync(timeout, ct);
 
-    /// <summary>True when kicked, false when the timeout passed. A kick after this returns wakes the next wait.</summary>
-    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        var woken = await signal.WaitAsync(timeout, ct);
-        if (woken)
-        {
-            // Before the caller drains: a commit that kicks from here on wakes the next wait, and one that kicked
-            // earlier is seen by this drain.
-            Volatile.Write(ref kicked, 0);
-        }
-        return woken;
-    }
-
-    public void Dispose() => signal.Dispose();
+    public void Dispose() => wake.Dispose();
 }

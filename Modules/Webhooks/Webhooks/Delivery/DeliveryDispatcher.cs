@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Payments.BuildingBlocks.Hosting;
 using Payments.Webhooks.Recording;
 using Payments.Webhooks.Secrets;
 
@@ -25,16 +26,13 @@ internal sealed class DeliveryDispatcher(
 {
     private readonly Guid owner = Guid.NewGuid();
     private readonly ConcurrentDictionary<string, Task> running = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim wake = new(0, 1);
-
-    /// <summary>1 while a wake-up is pending: only the kick that sets it releases, so the semaphore is never over-released.</summary>
-    private int kicked;
+    private readonly WakeSignal wake = new();
 
     private TimeSpan Lease => options.Value.AttemptTimeout + options.Value.LeaseMargin;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        DispatchSignal.Kicked += Kick;
+        DispatchSignal.Kicked += wake.Kick;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -53,11 +51,7 @@ internal sealed class DeliveryDispatcher(
                 }
                 try
                 {
-                    if (await wake.WaitAsync(options.Value.PollInterval, stoppingToken))
-                    {
-                        // Before the pass: a kick from here on wakes the next wait, and one before is seen by this pass.
-                        Volatile.Write(ref kicked, 0);
-                    }
+                    await wake.WaitAsync(options.Value.PollInterval, stoppingToken);
                 }
                 catch (OperationCanceledException)
                 {
@@ -67,7 +61,7 @@ internal sealed class DeliveryDispatcher(
         }
         finally
         {
-            DispatchSignal.Kicked -= Kick;
+            DispatchSignal.Kicked -= wake.Kick;
             await Task.WhenAll(running.Values).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None)
                 .ContinueWith(_ => { }, TaskScheduler.Default);
         }
@@ -77,24 +71,6 @@ internal sealed class DeliveryDispatcher(
     {
         wake.Dispose();
         base.Dispose();
-    }
-
-    private void Kick()
-    {
-        // Already kicked: the pending wake-up covers this one. Releasing the full semaphore and catching the exception
-        // cost an exception on the hot path whenever two recordings came close (the load suite counts them).
-        if (Interlocked.Exchange(ref kicked, 1) == 1)
-        {
-            return;
-        }
-        try
-        {
-            wake.Release();
-        }
-        catch (ObjectDisposedException)
-        {
-            // Stopped.
-        }
     }
 
     /// <summary>Leases every endpoint whose queue head is due and starts a worker for it.</summary>
