@@ -41,12 +41,12 @@ internal sealed class OutboxRelay(
     /// <summary>
     /// How long a Host owns the events it took. Delivery stops starting new attempts at half of it, and one attempt
     /// takes at most <see cref="TransactionsOptions.OutboxHandlerTimeout"/> (25 s at most), so a live Host never
-    /// delivers after its lease ended. A crashed Host
-    /// holds back its merchants' later events this long; a module's retry of an event it failed waits at most this long.
+    /// delivers after its lease ended. A crashed Host holds back its merchants' later events this long; a module's
+    /// retry of an event it failed waits at most this long.
     /// </summary>
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(60);
 
-    private Subscriber[]? subscribers;
+    private SubscriberSet? subscribers;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -109,7 +109,7 @@ internal sealed class OutboxRelay(
         using var span = GatewayInstruments.Outbox.StartActivity("outbox relay");
         span?.SetTag("payments.outbox.events", taken.Count);
         var started = Stopwatch.GetTimestamp();
-        var subscribers = Subscribers();
+        var (subscribers, names) = Subscribers();
         var delivered = new List<(long Id, string Subscriber)>();
         var failed = new List<(Taken Row, string Subscriber)>(); // each holds its merchant back from that subscriber
         Dictionary<long, TransactionEvent> events = [];
@@ -132,7 +132,7 @@ internal sealed class OutboxRelay(
         finally
         {
             // Also when stopping: a call the stop cut short is neither delivered nor failed (InvokeAsync rethrows it).
-            await MarkAsync(taken, events, delivered, failed, subscribers.Select(s => s.Name).ToArray());
+            await MarkAsync(taken, events, delivered, failed, names);
         }
         return taken.Count;
     }
@@ -140,7 +140,7 @@ internal sealed class OutboxRelay(
     private async Task<List<Taken>> LeaseAsync()
     {
         var taken = new List<Taken>();
-        var names = Subscribers().Select(s => s.Name).ToArray();
+        var names = Subscribers().Names;
         await using var lease = db.CreateBatch();
         // One implicit transaction: the lock is held until the lease commits, and the UPDATE's snapshot, taken
         // after the lock, sees every earlier lease. Rows a Host is marking or handing back are waited for, not
@@ -424,18 +424,20 @@ internal sealed class OutboxRelay(
     /// The modules that take transaction events: one per <see cref="TransactionEventBatch{THandler}"/> type among
     /// Wolverine's handlers, named by the handler type's full name (renaming it redelivers the pending rows once).
     /// </summary>
-    private Subscriber[] Subscribers()
+    private SubscriberSet Subscribers()
     {
         if (subscribers is null)
         {
             using var scope = scopes.CreateScope();
             // The handler graph is public on the runtime's class only. It does not change once the Host has started.
-            subscribers = ((WolverineRuntime)scope.ServiceProvider.GetRequiredService<IWolverineRuntime>()).Handlers.Chains
+            var all = ((WolverineRuntime)scope.ServiceProvider.GetRequiredService<IWolverineRuntime>()).Handlers.Chains
                 .Select(c => c.MessageType)
                 .Where(t => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(TransactionEventBatch<>))
                 .Select(t => new Subscriber(t.GetGenericArguments()[0].FullName!, t))
                 .OrderBy(s => s.Name, StringComparer.Ordinal)
                 .ToArray();
+            // One reference, so a pass on another thread sees both or neither.
+            subscribers = new SubscriberSet(all, all.Select(s => s.Name).ToArray());
         }
         return subscribers;
     }
@@ -446,6 +448,9 @@ internal sealed class OutboxRelay(
     /// </summary>
     private sealed record Taken(long Id, string MerchantId, string Payload, string[] DeliveredTo, DateTime LockedUntil,
         string[] HeldFrom, bool AnyHold);
+
+    /// <summary>The subscribers, and their names for the lease and the marks.</summary>
+    private sealed record SubscriberSet(Subscriber[] All, string[] Names);
 
     private sealed record Subscriber(string Name, Type MessageType)
     {
