@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Payments.TestKit;
 using Payments.Transactions;
 using static Payments.IntegrationTests.Transactions.Api;
+using static Payments.IntegrationTests.Transactions.RelayTestKit;
 
 namespace Payments.IntegrationTests.Transactions;
 
@@ -28,11 +29,11 @@ public sealed class OutboxLeaseTests(ShortHandlerTimeoutFixture gateway) : IClas
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
-        await SlowWebhookEventsAsync("test_slow_cut", merchant.MerchantId, seconds: 30);
+        await SlowWebhookEventsAsync(gateway, "test_slow_cut", merchant.MerchantId, seconds: 30);
         try
         {
             await AuthorizeAsync(merchant, token);
-            var (row, eventId) = await LastEventAsync(merchant.MerchantId);
+            var (row, eventId) = await LastEventAsync(gateway, merchant.MerchantId);
 
             // Cut off at 5 s, long before the 30-second statement ends: held for Webhooks' retry, not tried again one
             // by one in the same pass.
@@ -47,7 +48,7 @@ public sealed class OutboxLeaseTests(ShortHandlerTimeoutFixture gateway) : IClas
         }
         finally
         {
-            await ExecAsync(gateway, "DROP TRIGGER IF EXISTS test_slow_cut ON webhooks.events");
+            await RemoveTriggerAsync(gateway, "test_slow_cut");
         }
     }
 
@@ -57,15 +58,12 @@ public sealed class OutboxLeaseTests(ShortHandlerTimeoutFixture gateway) : IClas
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
         // Shorter than the 5 s timeout, long enough for the test to act while it runs.
-        await SlowWebhookEventsAsync("test_slow_lease", merchant.MerchantId, seconds: 3);
+        await SlowWebhookEventsAsync(gateway, "test_slow_lease", merchant.MerchantId, seconds: 3);
         try
         {
             await AuthorizeAsync(merchant, token);
-            var (row, eventId) = await LastEventAsync(merchant.MerchantId);
-            Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, """
-                SELECT count(*) FROM pg_stat_activity
-                 WHERE datname = current_database() AND wait_event = 'PgSleep' AND query LIKE '%webhooks.events%'
-                """) == 1, TimeSpan.FromSeconds(10)), "Webhooks never started recording the event");
+            var (row, eventId) = await LastEventAsync(gateway, merchant.MerchantId);
+            await WebhooksSleepingAsync(gateway);
 
             // As if this pass's lease had run out and another Host had taken the row: its lease, no marks yet.
             await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() + interval '1 hour' WHERE id = $1", row);
@@ -86,32 +84,11 @@ public sealed class OutboxLeaseTests(ShortHandlerTimeoutFixture gateway) : IClas
         }
         finally
         {
-            await ExecAsync(gateway, "DROP TRIGGER IF EXISTS test_slow_lease ON webhooks.events");
+            await RemoveTriggerAsync(gateway, "test_slow_lease");
             // The other Host "crashed": its lease ends and the relay delivers the row again (handlers are idempotent).
             await ExecAsync(gateway, "UPDATE transactions.outbox SET locked_until = now() - interval '1 second' WHERE merchant_id = $1 AND dispatched_at IS NULL",
                 merchant.MerchantId);
         }
-    }
-
-    /// <summary>Webhooks' recording of the merchant's events sleeps in the database until the trigger is dropped.</summary>
-    private Task SlowWebhookEventsAsync(string trigger, string merchantId, double seconds) => ExecAsync(gateway, $"""
-        CREATE FUNCTION webhooks.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.merchant_id = '{merchantId}' THEN PERFORM pg_sleep({seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}); END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER {trigger} BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.{trigger}();
-        """);
-
-    private async Task<(long Row, string EventId)> LastEventAsync(string merchantId)
-    {
-        await using var conn = new Npgsql.NpgsqlConnection(gateway.HostConnectionString);
-        await conn.OpenAsync();
-        await using var cmd = new Npgsql.NpgsqlCommand("SELECT id, event_id FROM transactions.outbox WHERE merchant_id = $1 ORDER BY id DESC LIMIT 1", conn);
-        cmd.Parameters.Add(new() { Value = merchantId });
-        await using var r = await cmd.ExecuteReaderAsync();
-        Assert.True(await r.ReadAsync());
-        return (r.GetInt64(0), r.GetString(1));
     }
 }
 
@@ -126,28 +103,16 @@ public sealed class OutboxStopTests(StoppedHostFixture gateway) : IClassFixture<
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
-        await ExecAsync(gateway, $"""
-            CREATE FUNCTION webhooks.test_slow_stop() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.merchant_id = '{merchant.MerchantId}' THEN PERFORM pg_sleep(30); END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER test_slow_stop BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.test_slow_stop();
-            """);
+        await SlowWebhookEventsAsync(gateway, "test_slow_stop", merchant.MerchantId, seconds: 30);
         var (created, intent, _) = await PostAsync(merchant.Http, "/v1/payment-intents",
             new { amount = 1200, currency = "EUR", order_id = "order-stop", card_token = token });
         Assert.Equal(System.Net.HttpStatusCode.Created, created);
         var intentId = intent!["id"]!.GetValue<string>();
         Assert.Equal(System.Net.HttpStatusCode.Created, (await PostAsync(merchant.Http, "/v1/transactions",
             new { operation = "authorize", payment_intent_id = intentId })).Status);
-        var row = await ScalarAsync(gateway, "SELECT max(id) FROM transactions.outbox WHERE merchant_id = $1", merchant.MerchantId);
-        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, """
-            SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event = 'PgSleep' AND query LIKE '%webhooks.events%'
-            """) == 1, TimeSpan.FromSeconds(10)), "Webhooks never started recording the event");
-        Assert.True(await EventuallyAsync(async () =>
-            (await GetAsync(merchant.Http, $"/v1/payment-intents/{intentId}")).Body?["status"]?.GetValue<string>() == "SUCCEEDED"),
-            "Intents never applied the event");
+        var (row, _) = await LastEventAsync(gateway, merchant.MerchantId);
+        await WebhooksSleepingAsync(gateway);
+        Assert.Equal("SUCCEEDED", await IntentStatusAsync(merchant, intentId));
 
         // Intents took the event; Webhooks is still at it when the Host stops.
         gateway.HostServices.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().StopApplication();
@@ -160,7 +125,7 @@ public sealed class OutboxStopTests(StoppedHostFixture gateway) : IClassFixture<
                AND delivered_to = ARRAY['Payments.Intents.Handlers.TransactionEventHandler']
             """, row) == 1, TimeSpan.FromSeconds(10)), "the row was not marked and handed back at the stop");
         Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.outbox_holds WHERE merchant_id = $1", merchant.MerchantId));
-        await ExecAsync(gateway, "DROP TRIGGER IF EXISTS test_slow_stop ON webhooks.events");
+        await RemoveTriggerAsync(gateway, "test_slow_stop");
     }
 }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Payments.TestKit;
 using Payments.Transactions.Data;
 using static Payments.IntegrationTests.Transactions.Api;
+using static Payments.IntegrationTests.Transactions.RelayTestKit;
 
 namespace Payments.IntegrationTests.Transactions;
 
@@ -248,44 +249,15 @@ public sealed class OutboxSubscriberTests(TransactionsFixture gateway) : IClassF
     /// <summary>The Intents handler's statement for a payment that went through (other updates of intents are not counted).</summary>
     private const string Succeeding = "SELECT count(*) FROM intents.test_updates WHERE query LIKE '%SET status = ''SUCCEEDED''%'";
 
-    /// <summary>
-    /// Webhooks refuses to record the merchant's events (of one type, or whose body names a value, if given) until the
-    /// trigger is dropped.
-    /// </summary>
-    private Task RefuseWebhookEventsAsync(string trigger, string merchantId, string? type = null, string? bodyContains = null) => ExecAsync(gateway, $"""
-        CREATE FUNCTION webhooks.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.merchant_id = '{merchantId}' {(type is null ? "" : $"AND NEW.type = '{type}'")}
-               {(bodyContains is null ? "" : $"AND strpos(NEW.body, '{bodyContains}') > 0")} THEN RAISE EXCEPTION 'refused by the test'; END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER {trigger} BEFORE INSERT ON webhooks.events FOR EACH ROW EXECUTE FUNCTION webhooks.{trigger}();
-        """);
-
-    private Task AcceptWebhookEventsAsync(string trigger) => ExecAsync(gateway, $"DROP TRIGGER IF EXISTS {trigger} ON webhooks.events");
-
     /// <summary>Waits for the relay's warning naming the event: Webhooks failed it on its own, after failing its batch.</summary>
     private async Task WebhooksFailedAsync(string eventId) =>
         Assert.True(await EventuallyAsync(() => Task.FromResult(gateway.Logs.Lines.Any(l => l.Contains(eventId, StringComparison.Ordinal)))),
             $"Webhooks never failed the event; host said:\n{gateway.Logs}");
 
-    private async Task<string> EventIdAsync(string merchantId)
-    {
-        await using var conn = new Npgsql.NpgsqlConnection(gateway.HostConnectionString);
-        await conn.OpenAsync();
-        await using var cmd = new Npgsql.NpgsqlCommand("SELECT event_id FROM transactions.outbox WHERE merchant_id = $1 ORDER BY id DESC LIMIT 1", conn);
-        cmd.Parameters.Add(new() { Value = merchantId });
-        return (string)(await cmd.ExecuteScalarAsync())!;
-    }
+    private Task RefuseWebhookEventsAsync(string trigger, string merchantId, string? type = null, string? bodyContains = null) =>
+        RelayTestKit.RefuseWebhookEventsAsync(gateway, trigger, merchantId, type, bodyContains);
 
-    private static async Task<string?> IntentStatusAsync(MerchantClient merchant, string id)
-    {
-        string? status = null;
-        await EventuallyAsync(async () =>
-        {
-            status = (await GetAsync(merchant.Http, $"/v1/payment-intents/{id}")).Body?["status"]?.GetValue<string>();
-            return status == "SUCCEEDED";
-        });
-        return status;
-    }
+    private Task AcceptWebhookEventsAsync(string trigger) => RelayTestKit.RemoveTriggerAsync(gateway, trigger);
+
+    private async Task<string> EventIdAsync(string merchantId) => (await LastEventAsync(gateway, merchantId)).EventId;
 }
