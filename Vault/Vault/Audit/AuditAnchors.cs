@@ -6,7 +6,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Payments.BuildingBlocks.Hosting;
 using Payments.Vault.Observability;
 
 namespace Payments.Vault.Audit;
@@ -80,7 +79,7 @@ internal sealed class AuditAnchors(
     private const long ChainLock = 727274101;
     private static readonly Meter Meter = new(VaultTelemetry.Name);
 
-    private readonly WakeSignal due = new();
+    private readonly SemaphoreSlim due = new(0, 1);
     private readonly Lock gate = new();
     private long sinceLast;
     private AuditAnchor? latest;
@@ -102,9 +101,15 @@ internal sealed class AuditAnchors(
     /// <summary>Counts rows the writer appended; past the threshold the next anchor is written now.</summary>
     public void Added(int rows)
     {
-        if (rows > 0 && Interlocked.Add(ref sinceLast, rows) >= options.Value.AnchorEveryRows)
+        if (rows > 0 && Interlocked.Add(ref sinceLast, rows) >= options.Value.AnchorEveryRows && due.CurrentCount == 0)
         {
-            due.Kick();
+            try
+            {
+                due.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+            }
         }
     }
 
@@ -125,7 +130,15 @@ internal sealed class AuditAnchors(
             try
             {
                 await WriteAsync(path, stoppingToken);
-                await due.WaitAsync(options.Value.AnchorInterval, stoppingToken);
+                using var tick = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                tick.CancelAfter(options.Value.AnchorInterval);
+                try
+                {
+                    await due.WaitAsync(tick.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
