@@ -27,12 +27,19 @@ if ! dotnet build Payments.Modular.sln -c Release -nologo -clp:ErrorsOnly; then
   exit 1
 fi
 
+# What the tests leave in the temp directory (throwaway servers' directories, audit anchors, generated code) goes with
+# the run. Sticky and world-writable like /tmp: tests start processes as other users.
+mkdir -p "$work/tmp" && chmod 1777 "$work/tmp"
+export TMPDIR="$work/tmp"
+
 results="$work/results"
 passed=0; failed=0; skipped=0
 for project in $(find tests perf -name '*Tests.csproj' 2>/dev/null | sort); do
   name=$(basename "$project" .csproj)
   log "== $name"
-  dotnet test "$project" -c Release --no-build --nologo \
+  # A test that hangs ends the project's run after 10 minutes, as a failure naming the test, instead of holding the
+  # whole command (no test comes near that).
+  dotnet test "$project" -c Release --no-build --nologo --blame-hang-timeout 10m --blame-hang-dump-type none \
     --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" --results-directory "$results"
   code=$?
   trx="$results/$name.trx"

@@ -83,7 +83,9 @@ public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFix
         await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
         await stream.WriteAsync(bytes);
         using var reader = new StreamReader(stream, Encoding.UTF8);
-        var all = await reader.ReadToEndAsync();
+        // A server that kept the connection open despite "Connection: close" fails the test rather than hanging it.
+        using var read = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var all = await reader.ReadToEndAsync(read.Token);
         var status = int.Parse(all.Split(' ', 3)[1], System.Globalization.CultureInfo.InvariantCulture);
         var split = all.IndexOf("\r\n\r\n", StringComparison.Ordinal);
         return (status, split < 0 ? "" : all[(split + 4)..]);
