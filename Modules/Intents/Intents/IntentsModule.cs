@@ -14,6 +14,6 @@ public static class IntentsModule
     private static void AddServices(IServiceCollection services, IConfiguration config)
     {
         services.AddSingleton<IntentStore>();
-        services.AddSingleton<IPaymentIntentReader>(sp => sp.GetRequiredService<IntentStore>());
+        services.AddSingleton<IPaymentIntentConfirmations>(sp => sp.GetRequiredService<IntentStore>());
     }
 }

@@ -28,6 +28,7 @@ public static class TransactionsModule
         services.AddHttpContextAccessor();
         // Each slice's SQL, with its own transaction; only row mapping, the history chain and the outbox are shared (Data/).
         services.AddSingleton<AuthorizeData>();
+        services.AddSingleton<IPaymentIntentPayments>(sp => sp.GetRequiredService<AuthorizeData>());
         services.AddSingleton<CaptureVoidData>();
         services.AddSingleton<LookupData>();
         services.AddSingleton<ListData>();

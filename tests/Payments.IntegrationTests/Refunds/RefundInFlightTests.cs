@@ -22,7 +22,7 @@ public sealed class RefundInFlightTests(RefundsFixture gateway)
         var merchant = await gateway.CreateMerchantClientAsync();
         var paymentId = Str(await gateway.PaymentAsync(merchant, 1000, capture: false), "trx_id");
         Assert.Equal(HttpStatusCode.OK, (await PostAsync(merchant.Http, $"/v1/transactions/{paymentId}", new { operation = "capture", amount = 600 })).Status);
-        var gate = new RefundGate();
+        var gate = new VaultGate();
         await using var slow = gateway.HostWithVault(v => new GatedVault(v, gate));
         using var slowHttp = slow.CreateClientFor(merchant);
         var (_, _, before) = await SendAsync(merchant.Http, HttpMethod.Get, $"/v1/transactions/{paymentId}");
@@ -72,7 +72,7 @@ public sealed class RefundInFlightTests(RefundsFixture gateway)
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var paymentId = Str(await gateway.PaymentAsync(merchant, 1000), "trx_id");
-        var (gateA, gateB) = (new RefundGate(), new RefundGate());
+        var (gateA, gateB) = (new VaultGate(), new VaultGate());
         await using var hostA = gateway.HostWithVault(v => new GatedVault(v, gateA));
         await using var hostB = gateway.HostWithVault(v => new GatedVault(v, gateB));
         using var httpA = hostA.CreateClientFor(merchant);
@@ -112,7 +112,7 @@ public sealed class RefundInFlightTests(RefundsFixture gateway)
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var paymentId = Str(await gateway.PaymentAsync(merchant, 1000), "trx_id");
-        var (gateA, gateB) = (new RefundGate(), new RefundGate());
+        var (gateA, gateB) = (new VaultGate(), new VaultGate());
         await using var hostA = gateway.HostWithVault(v => new GatedVault(v, gateA));
         await using var hostB = gateway.HostWithVault(v => new GatedVault(v, gateB));
         using var httpA = hostA.CreateClientFor(merchant, expectRefusals: true);
@@ -148,7 +148,7 @@ public sealed class RefundInFlightTests(RefundsFixture gateway)
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var paymentId = Str(await gateway.PaymentAsync(merchant, 1000), "trx_id");
-        var gate = new RefundGate();
+        var gate = new VaultGate();
         // A stand-in acquirer that refuses the first refund.
         await using var declining = gateway.HostWithVault(v => new GatedVault(v, gate, _ => new AcquirerOutcome(true, false, null, "refund_refused", null, null)));
         using var decliningHttp = declining.CreateClientFor(merchant);

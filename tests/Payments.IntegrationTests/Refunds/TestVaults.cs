@@ -4,17 +4,17 @@ using Payments.Vault.Contracts;
 
 namespace Payments.IntegrationTests.Refunds;
 
-/// <summary>A point refunds stop at on their way to the Vault: the test sees them arrive and says when they go on.</summary>
-internal sealed class RefundGate
+/// <summary>A point calls stop at on their way to the Vault: the test sees them arrive and says when they go on.</summary>
+internal sealed class VaultGate
 {
     private readonly SemaphoreSlim arrivals = new(0);
     private readonly TaskCompletionSource open = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int arrived;
 
-    /// <summary>How many refunds reached the gate.</summary>
+    /// <summary>How many calls reached the gate.</summary>
     public int Arrived => Volatile.Read(ref arrived);
 
-    /// <summary>True when one more refund reached the gate within <paramref name="timeout"/>.</summary>
+    /// <summary>True when one more call reached the gate within <paramref name="timeout"/>.</summary>
     public Task<bool> ArrivalAsync(TimeSpan timeout) => arrivals.WaitAsync(timeout);
 
     public void Open() => open.TrySetResult();
@@ -28,15 +28,31 @@ internal sealed class RefundGate
 }
 
 /// <summary>
-/// The Host's Vault client with refunds held at <paramref name="gate"/>, then answered by <paramref name="answer"/> when
-/// it gives one (a stand-in acquirer's answer) or by the real Vault.
+/// The Host's Vault client with refunds (or, with <paramref name="authorizations"/>, authorizations instead) held at
+/// <paramref name="gate"/>, then answered by <paramref name="answer"/> when it gives one (a stand-in acquirer's answer)
+/// or by the real Vault.
 /// </summary>
-internal sealed class GatedVault(IVaultClient inner, RefundGate gate, Func<AcquirerRequest, AcquirerOutcome?>? answer = null) : IVaultClient
+internal sealed class GatedVault(IVaultClient inner, VaultGate gate, Func<AcquirerRequest, AcquirerOutcome?>? answer = null,
+    bool authorizations = false) : IVaultClient
 {
     public async Task<AcquirerOutcome> RefundAsync(string merchantId, AcquirerRequest request, CancellationToken ct)
     {
+        if (authorizations)
+        {
+            return await inner.RefundAsync(merchantId, request, ct);
+        }
         await gate.PassAsync();
         return answer?.Invoke(request) ?? await inner.RefundAsync(merchantId, request, ct);
+    }
+
+    public async Task<AcquirerOutcome> AuthorizeAsync(string merchantId, AcquirerRequest request, CancellationToken ct)
+    {
+        if (authorizations)
+        {
+            await gate.PassAsync();
+            return answer?.Invoke(request) ?? await inner.AuthorizeAsync(merchantId, request, ct);
+        }
+        return await inner.AuthorizeAsync(merchantId, request, ct);
     }
 
     public Task RegisterTokenizationIntentAsync(string merchantId, TokenizationIntentRegistration intent, CancellationToken ct) =>
@@ -48,9 +64,6 @@ internal sealed class GatedVault(IVaultClient inner, RefundGate gate, Func<Acqui
     public Task<CardDisplay?> GetCardAsync(string merchantId, string cardToken, CancellationToken ct) => inner.GetCardAsync(merchantId, cardToken, ct);
 
     public Task<bool> DeleteCardAsync(string merchantId, string cardToken, CancellationToken ct) => inner.DeleteCardAsync(merchantId, cardToken, ct);
-
-    public Task<AcquirerOutcome> AuthorizeAsync(string merchantId, AcquirerRequest request, CancellationToken ct) =>
-        inner.AuthorizeAsync(merchantId, request, ct);
 }
 
 /// <summary>
@@ -84,8 +97,8 @@ internal sealed class AnswerLosingVault(IVaultClient inner, bool vaultAnswers) :
 
 internal static class TestVaults
 {
-    /// <summary>Another Host on the refunds fixture whose Vault client is <paramref name="wrap"/> of the real one. Dispose it.</summary>
-    public static HostFactory HostWithVault(this RefundsFixture gateway, Func<IVaultClient, IVaultClient> wrap,
+    /// <summary>Another Host on the fixture's database and Vault whose Vault client is <paramref name="wrap"/> of the real one. Dispose it.</summary>
+    public static HostFactory HostWithVault(this GatewayFixture gateway, Func<IVaultClient, IVaultClient> wrap,
         IReadOnlyDictionary<string, string?>? settings = null)
     {
         var all = new Dictionary<string, string?> { ["Transactions:ScheduledSettlement"] = "false" };

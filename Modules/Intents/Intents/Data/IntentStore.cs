@@ -22,7 +22,7 @@ internal sealed record PaymentIntentResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt);
 
-internal sealed class IntentStore(NpgsqlDataSource db) : IPaymentIntentReader
+internal sealed class IntentStore(NpgsqlDataSource db, TimeProvider clock) : IPaymentIntentConfirmations
 {
     private const string Columns = """
         id, status, amount, currency, order_id, external_id, card_token, description, metadata::text, transaction_id,
@@ -76,32 +76,108 @@ internal sealed class IntentStore(NpgsqlDataSource db) : IPaymentIntentReader
         return await r.ReadAsync(ct) ? Read(r) : null;
     }
 
-    /// <summary>Cancels unless it succeeded or was canceled already; null when unknown, the current state otherwise.</summary>
-    public async Task<(PaymentIntentResponse Intent, bool Canceled)?> CancelAsync(string merchantId, string id, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// Marks the intent with <paramref name="markId"/> (a confirmation's transaction id, or a cancel's own id) unless it
+    /// succeeded, was canceled, or another mark holds. One statement: concurrent marks wait for each other's row lock,
+    /// and the later one sees the earlier one's mark.
+    /// </summary>
+    public async Task<IntentConfirmation> StartAsync(string merchantId, string intentId, string markId, string? cardToken, TimeSpan lease,
+        CancellationToken ct)
     {
-        await using (var cmd = db.CreateCommand($"""
-            UPDATE intents.payment_intents SET status = 'CANCELED', updated_at = $3
+        await using (var mark = db.CreateCommand("""
+            UPDATE intents.payment_intents
+               SET confirming_id = $3, confirming_card_token = coalesce($4, card_token), confirming_until = now() + $5
              WHERE id = $1 AND merchant_id = $2 AND status IN ('REQUIRES_PAYMENT_METHOD', 'REQUIRES_CONFIRMATION')
-            RETURNING {Columns}
+               AND (confirming_until IS NULL OR confirming_until <= now())
+            RETURNING id, status, amount, currency, order_id, external_id, card_token
             """))
         {
-            cmd.Parameters.Add(new() { Value = id });
-            cmd.Parameters.Add(new() { Value = merchantId });
-            cmd.Parameters.Add(new() { Value = now });
-            await using var r = await cmd.ExecuteReaderAsync(ct);
+            mark.Parameters.Add(new() { Value = intentId });
+            mark.Parameters.Add(new() { Value = merchantId });
+            mark.Parameters.Add(new() { Value = markId });
+            mark.Parameters.Add(new() { Value = (object?)cardToken ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            mark.Parameters.Add(new() { Value = lease });
+            await using var r = await mark.ExecuteReaderAsync(ct);
             if (await r.ReadAsync(ct))
             {
-                return (Read(r), true);
+                return new(IntentConfirmationStart.Started, new PaymentIntentSnapshot(r.GetString(0), r.GetString(1), r.GetInt64(2),
+                    r.GetString(3), r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6)));
             }
         }
-        var current = await GetAsync(merchantId, id, ct);
-        return current is null ? null : (current, false);
+        var current = await GetAsync(merchantId, intentId, ct);
+        return current is null
+            ? new(IntentConfirmationStart.NotFound, null)
+            : new(current.Status is PaymentIntentStatuses.Succeeded or PaymentIntentStatuses.Canceled ? IntentConfirmationStart.Final : IntentConfirmationStart.Busy,
+                new PaymentIntentSnapshot(current.Id, current.Status, current.Amount, current.Currency, current.OrderId, current.ExternalId, current.CardToken));
     }
 
-    public async Task<PaymentIntentSnapshot?> FindAsync(string merchantId, string intentId, CancellationToken ct)
+    public async Task FinishAsync(string merchantId, string intentId, string markId, ConfirmedPayment? booked, CancellationToken ct)
     {
-        var i = await GetAsync(merchantId, intentId, ct);
-        return i is null ? null : new PaymentIntentSnapshot(i.Id, i.Status, i.Amount, i.Currency, i.OrderId, i.ExternalId, i.CardToken);
+        await using var batch = db.CreateBatch();
+        if (booked is not null)
+        {
+            batch.BatchCommands.Add(OutcomeCommand(merchantId, intentId, booked, Micros(clock.GetUtcNow())));
+        }
+        // Also after an outcome: a mark the outcome's conditions left (a late or out-of-order answer) still ends here.
+        var release = new NpgsqlBatchCommand("""
+            UPDATE intents.payment_intents SET confirming_id = NULL, confirming_card_token = NULL, confirming_until = NULL
+             WHERE id = $1 AND merchant_id = $2 AND confirming_id = $3
+            """);
+        release.Parameters.Add(new() { Value = intentId });
+        release.Parameters.Add(new() { Value = merchantId });
+        release.Parameters.Add(new() { Value = markId });
+        batch.BatchCommands.Add(release);
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Cancels the intent if <paramref name="markId"/> still marks it; null when the mark was lost (it lapsed).</summary>
+    public async Task<PaymentIntentResponse?> CancelMarkedAsync(string merchantId, string id, string markId, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"""
+            UPDATE intents.payment_intents
+               SET status = 'CANCELED', updated_at = $4, confirming_id = NULL, confirming_card_token = NULL, confirming_until = NULL
+             WHERE id = $1 AND merchant_id = $2 AND confirming_id = $3
+            RETURNING {Columns}
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = merchantId });
+        cmd.Parameters.Add(new() { Value = markId });
+        cmd.Parameters.Add(new() { Value = now });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? Read(r) : null;
+    }
+
+    /// <summary>
+    /// The conditional UPDATE a payment's outcome makes to its intent, from the confirming request or from the event
+    /// (whichever comes first; the other changes nothing). A success is final and shows the card the confirmation
+    /// brought; a decline applies only to an intent still waiting and not to one a newer payment already answered. Only
+    /// the payment's own mark is cleared: a late event must not end a newer confirmation's.
+    /// </summary>
+    internal static NpgsqlBatchCommand OutcomeCommand(string merchantId, string intentId, ConfirmedPayment payment, DateTimeOffset now)
+    {
+        var cmd = new NpgsqlBatchCommand(payment.Declined
+            ? """
+              UPDATE intents.payment_intents
+                 SET status = 'REQUIRES_PAYMENT_METHOD', card_token = NULL, last_decline_code = $4, transaction_id = $3, updated_at = $5,
+                     confirming_id = CASE WHEN confirming_id = $3 THEN NULL ELSE confirming_id END,
+                     confirming_card_token = CASE WHEN confirming_id = $3 THEN NULL ELSE confirming_card_token END,
+                     confirming_until = CASE WHEN confirming_id = $3 THEN NULL ELSE confirming_until END
+               WHERE id = $1 AND merchant_id = $2 AND status IN ('REQUIRES_PAYMENT_METHOD', 'REQUIRES_CONFIRMATION')
+                 AND (transaction_id IS NULL OR transaction_id < $3)
+              """
+            : """
+              UPDATE intents.payment_intents
+                 SET status = 'SUCCEEDED', transaction_id = $3, last_decline_code = NULL, updated_at = $5,
+                     card_token = CASE WHEN confirming_id = $3 THEN coalesce(confirming_card_token, card_token) ELSE card_token END,
+                     confirming_id = NULL, confirming_card_token = NULL, confirming_until = NULL
+               WHERE id = $1 AND merchant_id = $2 AND status <> 'SUCCEEDED'
+              """);
+        cmd.Parameters.Add(new() { Value = intentId });
+        cmd.Parameters.Add(new() { Value = merchantId });
+        cmd.Parameters.Add(new() { Value = payment.TrxId });
+        cmd.Parameters.Add(new() { Value = (object?)payment.DeclineCode ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = now });
+        return cmd;
     }
 
     private static PaymentIntentResponse Read(NpgsqlDataReader r)

@@ -1,11 +1,13 @@
 using Npgsql;
-using NpgsqlTypes;
+using Payments.Intents.Contracts;
+using Payments.Intents.Data;
 using Payments.Transactions.Contracts;
 
 namespace Payments.Intents.Handlers;
 
 /// <summary>
-/// The intent learns what its payment became. Idempotent and order-proof: a success is final, a decline applies only to
+/// The intent learns what its payment became, should the confirming request not have recorded it (it does at once, with
+/// <see cref="IntentStore.FinishAsync"/>). Idempotent and order-proof: a success is final, a decline applies only to
 /// an intent still waiting, so redeliveries and late arrivals change nothing. Public for Wolverine's discovery; the
 /// relay hands this module its own batches (ADR 35); sealed, not static, to name them.
 /// </summary>
@@ -28,7 +30,7 @@ public sealed class TransactionEventHandler
         await tx.CommitAsync(ct);
     }
 
-    /// <summary>The conditional UPDATE an event makes to its intent, or null when it concerns none.</summary>
+    /// <summary>The conditional UPDATE an event makes to its intent (<see cref="IntentStore.OutcomeCommand"/>), or null when it concerns none.</summary>
     private static NpgsqlBatchCommand? Update(TransactionEvent e, TimeProvider clock)
     {
         var t = e.Transaction;
@@ -37,25 +39,7 @@ public sealed class TransactionEventHandler
         {
             return null;
         }
-        var declined = e.Type == TransactionEventTypes.Declined;
-        var cmd = new NpgsqlBatchCommand(declined
-            ? """
-              UPDATE intents.payment_intents
-                 SET status = 'REQUIRES_PAYMENT_METHOD', card_token = NULL, last_decline_code = $4, transaction_id = $3, updated_at = $5
-               WHERE id = $1 AND merchant_id = $2 AND status IN ('REQUIRES_PAYMENT_METHOD', 'REQUIRES_CONFIRMATION')
-                 AND (transaction_id IS NULL OR transaction_id < $3)
-              """
-            : """
-              UPDATE intents.payment_intents
-                 SET status = 'SUCCEEDED', transaction_id = $3, last_decline_code = NULL, updated_at = $5
-               WHERE id = $1 AND merchant_id = $2 AND status <> 'SUCCEEDED'
-              """);
-        cmd.Parameters.Add(new() { Value = t.PaymentIntentId });
-        cmd.Parameters.Add(new() { Value = e.MerchantId });
-        cmd.Parameters.Add(new() { Value = t.TrxId });
-        cmd.Parameters.Add(new() { Value = (object?)t.DeclineCode ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        var now = clock.GetUtcNow();
-        cmd.Parameters.Add(new() { Value = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % 10), TimeSpan.Zero) });
-        return cmd;
+        return IntentStore.OutcomeCommand(e.MerchantId, t.PaymentIntentId,
+            new ConfirmedPayment(t.TrxId, e.Type == TransactionEventTypes.Declined, t.DeclineCode), IntentStore.Micros(clock.GetUtcNow()));
     }
 }

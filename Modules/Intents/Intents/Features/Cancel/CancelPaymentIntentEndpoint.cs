@@ -1,26 +1,80 @@
 using FastEndpoints;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Ids;
+using Payments.Intents.Contracts;
 using Payments.Intents.Data;
+using Payments.Transactions.Contracts;
 
 namespace Payments.Intents.Features.Cancel;
 
-/// <summary><c>POST /v1/payment-intents/{id}/cancel</c>: 200 <c>CANCELED</c>; a succeeded or canceled intent is 409 <c>invalid_state</c>.</summary>
-internal sealed class CancelPaymentIntentEndpoint(ICurrentMerchant merchant, IntentStore store, TimeProvider clock)
-    : EndpointWithoutRequest<PaymentIntentResponse>
+/// <summary>
+/// <c>POST /v1/payment-intents/{id}/cancel</c>: 200 <c>CANCELED</c>; a succeeded or canceled intent is 409
+/// <c>invalid_state</c>, and so is one being confirmed or already paid. The cancel marks the intent as a confirmation
+/// does (so none can start meanwhile), checks that no payment of it exists (its outcome may not have reached the
+/// intent yet), and only then cancels.
+/// </summary>
+internal sealed class CancelPaymentIntentEndpoint(
+    ICurrentMerchant merchant,
+    IntentStore store,
+    IPaymentIntentPayments payments,
+    IOptions<Payments.BuildingBlocks.Idempotency.IdempotencyOptions> idempotency,
+    TimeProvider clock,
+    ILogger<CancelPaymentIntentEndpoint> logger) : EndpointWithoutRequest<PaymentIntentResponse>
 {
     public override void Configure() => Post("/v1/payment-intents/{id}/cancel");
 
     public override async Task HandleAsync(CancellationToken ct)
     {
         var id = Route<string>("id", isRequired: false);
-        var result = (PrefixedId.IsValid("pi", id) ? await store.CancelAsync(merchant.Id, id!, IntentStore.Micros(clock.GetUtcNow()), ct) : null)
-                     ?? throw ProblemException.NotFound("The payment intent");
-        if (!result.Canceled)
+        if (!PrefixedId.IsValid("pi", id))
         {
-            throw ProblemException.InvalidState($"The payment intent is {result.Intent.Status} and cannot be canceled.");
+            throw ProblemException.NotFound("The payment intent");
         }
-        await Send.OkAsync(result.Intent, ct);
+        var mark = "cancel_" + Guid.NewGuid().ToString("N");
+        // A request in flight is bounded by the idempotency lease (the gateway's bound for a running request).
+        var start = await store.StartAsync(merchant.Id, id!, mark, null, idempotency.Value.Lease, ct);
+        switch (start.Start)
+        {
+            case IntentConfirmationStart.NotFound:
+                throw ProblemException.NotFound("The payment intent");
+            case IntentConfirmationStart.Final:
+                throw ProblemException.InvalidState($"The payment intent is {start.Intent!.Status} and cannot be canceled.");
+            case IntentConfirmationStart.Busy:
+                throw ProblemException.InvalidState("The payment intent is being confirmed and cannot be canceled.");
+        }
+        PaymentIntentResponse? canceled = null;
+        try
+        {
+            if (await payments.HasLivePaymentAsync(merchant.Id, id!, ct))
+            {
+                throw ProblemException.InvalidState("The payment intent was paid and cannot be canceled.");
+            }
+            canceled = await store.CancelMarkedAsync(merchant.Id, id!, mark, IntentStore.Micros(clock.GetUtcNow()), ct)
+                       ?? throw ProblemException.InvalidState("The payment intent is being confirmed and cannot be canceled.");
+        }
+        finally
+        {
+            if (canceled is null)
+            {
+                await ReleaseAsync(id!, mark);
+            }
+        }
+        await Send.OkAsync(canceled, ct);
+    }
+
+    private async Task ReleaseAsync(string id, string mark)
+    {
+        try
+        {
+            await store.FinishAsync(merchant.Id, id, mark, null, CancellationToken.None);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+        {
+            // The mark lapses with its lease.
+            logger.LogWarning("A cancel's mark on a payment intent was not released: {Error}", e.GetType().Name);
+        }
     }
 }

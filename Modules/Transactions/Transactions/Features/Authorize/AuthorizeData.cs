@@ -26,7 +26,7 @@ internal sealed record NewPayment(
     DateTimeOffset? AuthorizedAt = null);
 
 /// <summary>The authorize slice's SQL: the checks before the acquirer is called, and the payment's one-batch insert.</summary>
-internal sealed class AuthorizeData(NpgsqlDataSource db, TimeProvider clock, IOptions<TransactionsOptions> options)
+internal sealed class AuthorizeData(NpgsqlDataSource db, TimeProvider clock, IOptions<TransactionsOptions> options) : IPaymentIntentPayments
 {
     public TimeProvider Clock => clock;
 
@@ -38,6 +38,9 @@ internal sealed class AuthorizeData(NpgsqlDataSource db, TimeProvider clock, IOp
         cmd.Parameters.Add(new() { Value = externalId });
         return await cmd.ExecuteScalarAsync(ct) is not null;
     }
+
+    public Task<bool> HasLivePaymentAsync(string merchantId, string intentId, CancellationToken ct) =>
+        IntentHasLivePaymentAsync(merchantId, intentId, ct);
 
     public async Task<bool> IntentHasLivePaymentAsync(string merchantId, string intentId, CancellationToken ct)
     {

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using FastEndpoints;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
@@ -19,9 +21,11 @@ namespace Payments.Transactions.Features.Authorize;
 internal sealed class AuthorizeEndpoint(
     ICurrentMerchant merchant,
     IVaultClient vault,
-    IPaymentIntentReader intents,
+    IPaymentIntentConfirmations intents,
     AuthorizeData data,
-    OutboxSignal outbox) : Endpoint<AuthorizeRequest>
+    OutboxSignal outbox,
+    IOptions<Payments.BuildingBlocks.Idempotency.IdempotencyOptions> idempotency,
+    ILogger<AuthorizeEndpoint> logger) : Endpoint<AuthorizeRequest>
 {
     public override void Configure()
     {
@@ -33,46 +37,95 @@ internal sealed class AuthorizeEndpoint(
     public override async Task HandleAsync(AuthorizeRequest req, CancellationToken ct)
     {
         var merchantId = merchant.Id;
-        long amount;
-        string currency, orderId;
-        string? externalId, cardToken, intentId = null;
-        if (req.PaymentIntentId is { } pi)
+        var trxId = PrefixedId.New("trx", data.Clock);
+        if (req.PaymentIntentId is not { } pi)
         {
-            var intent = (PrefixedId.IsValid("pi", pi) ? await intents.FindAsync(merchantId, pi, ct) : null)
-                         ?? throw ProblemException.NotFound("The payment intent");
-            if (intent.Status is PaymentIntentStatuses.Succeeded or PaymentIntentStatuses.Canceled ||
-                await data.IntentHasLivePaymentAsync(merchantId, intent.Id, ct))
+            await AnswerAsync(await AuthorizeAsync(new Order(req.Amount!.Value, req.Currency!, req.OrderId!, req.ExternalId, req.CardToken!, null),
+                trxId, req, ct), ct);
+            return;
+        }
+        if (!PrefixedId.IsValid("pi", pi))
+        {
+            throw ProblemException.NotFound("The payment intent");
+        }
+        // The intent is marked as being confirmed by this transaction before the acquirer is called: a cancel or another
+        // confirmation meanwhile is refused, rather than answering while this one charges the card.
+        var start = await intents.StartAsync(merchantId, pi, trxId, req.CardToken, idempotency.Value.Lease, ct);
+        var intent = start.Intent;
+        switch (start.Start)
+        {
+            case IntentConfirmationStart.NotFound:
+                throw ProblemException.NotFound("The payment intent");
+            case IntentConfirmationStart.Final:
+                throw ProblemException.InvalidState($"The payment intent is {(intent!.Status == PaymentIntentStatuses.Canceled ? "canceled" : "already used")}.");
+            case IntentConfirmationStart.Busy:
+                throw ProblemException.InvalidState("The payment intent is being confirmed or canceled by another request.");
+        }
+        ConfirmedPayment? booked = null;
+        Changed changed;
+        try
+        {
+            if (await data.IntentHasLivePaymentAsync(merchantId, intent!.Id, ct))
             {
-                throw ProblemException.InvalidState($"The payment intent is {(intent.Status == PaymentIntentStatuses.Canceled ? "canceled" : "already used")}.");
+                throw ProblemException.InvalidState("The payment intent is already used.");
             }
-            cardToken = req.CardToken ?? intent.CardToken
-                        ?? throw ProblemException.Validation("card_token", "Is required: the payment intent has no card token.");
-            (amount, currency, orderId, externalId, intentId) = (intent.Amount, intent.Currency, intent.OrderId, intent.ExternalId, intent.Id);
+            var cardToken = req.CardToken ?? intent.CardToken
+                            ?? throw ProblemException.Validation("card_token", "Is required: the payment intent has no card token.");
+            changed = await AuthorizeAsync(new Order(intent.Amount, intent.Currency, intent.OrderId, intent.ExternalId, cardToken, intent.Id),
+                trxId, req, ct);
+            booked = new ConfirmedPayment(trxId, changed.Transaction.DeclineCode is not null, changed.Transaction.DeclineCode);
         }
-        else
+        finally
         {
-            (amount, currency, orderId, externalId, cardToken) = (req.Amount!.Value, req.Currency!, req.OrderId!, req.ExternalId, req.CardToken!);
+            // Before the answer, so the merchant reads the intent's new status once it has the transaction.
+            await FinishAsync(merchantId, pi, trxId, booked);
         }
+        await AnswerAsync(changed, ct);
+    }
 
-        if (externalId is not null && await data.ExternalIdTakenAsync(merchantId, externalId, ct))
+    /// <summary>What is authorized: the request's own fields, or its payment intent's.</summary>
+    private sealed record Order(long Amount, string Currency, string OrderId, string? ExternalId, string CardToken, string? IntentId);
+
+    private async Task<Changed> AuthorizeAsync(Order order, string trxId, AuthorizeRequest req, CancellationToken ct)
+    {
+        var merchantId = merchant.Id;
+        if (order.ExternalId is not null && await data.ExternalIdTakenAsync(merchantId, order.ExternalId, ct))
         {
             throw new ProblemException(409, ErrorCodes.DuplicateExternalId, "A payment with this external_id already exists.");
         }
 
-        var trxId = PrefixedId.New("trx", data.Clock);
         var claim = HttpContext.IdempotencyClaim();
         // With an Idempotency-Key, a retry after this request failed to record the acquirer's answer gets that answer
         // back from the Vault rather than a second authorization on the cardholder's account.
         var outcome = await vault.AuthorizeAsync(merchantId,
-            new AcquirerRequest(cardToken, amount, currency, trxId, req.Capture, claim?.OperationKey), ct);
+            new AcquirerRequest(order.CardToken, order.Amount, order.Currency, trxId, req.Capture, claim?.OperationKey), ct);
         if (!outcome.CardFound)
         {
             throw ProblemException.NotFound("The card token");
         }
-        var changed = await data.InsertPaymentAsync(new NewPayment(trxId, merchantId, amount, currency, orderId, externalId,
-            intentId, cardToken, req.Capture, outcome.Approved, outcome.AuthorizationCode, outcome.DeclineCode,
-            outcome.Brand, outcome.Last4, outcome.AnsweredAt), claim, ct);
+        var changed = await data.InsertPaymentAsync(new NewPayment(trxId, merchantId, order.Amount, order.Currency, order.OrderId,
+            order.ExternalId, order.IntentId, order.CardToken, req.Capture, outcome.Approved, outcome.AuthorizationCode,
+            outcome.DeclineCode, outcome.Brand, outcome.Last4, outcome.AnsweredAt), claim, ct);
         outbox.Kick();
-        await TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status201Created, changed.Body, changed.Transaction.Version, ct);
+        return changed;
+    }
+
+    private Task AnswerAsync(Changed changed, CancellationToken ct) =>
+        TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status201Created, changed.Body, changed.Transaction.Version, ct);
+
+    /// <summary>
+    /// Records the confirmation's outcome on the intent at once (the payment's event records it too, should this fail),
+    /// or ends the mark when nothing was booked.
+    /// </summary>
+    private async Task FinishAsync(string merchantId, string intentId, string trxId, ConfirmedPayment? booked)
+    {
+        try
+        {
+            await intents.FinishAsync(merchantId, intentId, trxId, booked, CancellationToken.None);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+        {
+            logger.LogWarning("A payment intent's confirmation mark was not ended; it lapses with its lease: {Error}", e.GetType().Name);
+        }
     }
 }
