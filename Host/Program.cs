@@ -61,6 +61,7 @@ public sealed partial class Program
         }
 
         services.AddAuthorization(); // authentication: the Auth module's bearer scheme, without Data Protection (ADR 112)
+        services.AddSingleton(typeof(IRequestBinder<>), typeof(JsonBodyBinder<>)); // before FastEndpoints' own default
         services.AddFastEndpoints(o =>
         {
             o.DisableAutoDiscovery = true;
@@ -175,6 +176,7 @@ internal static class GatewayPipeline
         app.UseFastEndpoints(c =>
         {
             PaymentsJson.Configure(c.Serializer.Options);
+            JsonRequestBodies.Configure(c);
             c.Errors.ContentType = Problems.ContentType;
             c.Errors.ResponseBuilder = ValidationProblems.Build;
         });

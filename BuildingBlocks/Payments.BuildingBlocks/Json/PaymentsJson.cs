@@ -18,6 +18,9 @@ public static class PaymentsJson
         o.AllowTrailingCommas = false;
         // A misspelt field ("ammount") is refused rather than silently ignored.
         o.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        // I-JSON (RFC 7493), which the idempotency fingerprint's RFC 8785 form assumes: a name given twice is refused,
+        // in objects and dictionaries alike, instead of the last one silently winning.
+        o.AllowDuplicateProperties = false;
         return o;
     }
 }

@@ -3,6 +3,7 @@ using FluentValidation;
 using Payments.BuildingBlocks.CardData;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Money;
+using Payments.BuildingBlocks.Text;
 
 namespace Payments.Intents.Features.Create;
 
@@ -37,11 +38,11 @@ internal sealed class CreatePaymentIntentRequest
             RuleFor(x => x.CardToken)
                 .Must(v => v is null || (v.Length is >= 1 and <= 100 && v.All(c => c is > ' ' and <= '~'))).WithMessage("Must be a tok_ id.");
             RuleFor(x => x.Description)
-                .MaximumLength(1000).WithMessage("Must be at most 1,000 characters.")
+                .Must(v => MerchantText.IsAtMost(v, 1000)).WithMessage("Must be at most 1,000 characters.")
                 .Must(v => !CardNumberDetector.ContainsCardNumber(v)).WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
             RuleFor(x => x.Metadata)
                 .Must(m => m is null || m.Count <= 20).WithMessage("Holds at most 20 pairs.")
-                .Must(m => m is null || m.All(p => p.Key.Length is >= 1 and <= 40 && p.Value is not null && p.Value.Length <= 500))
+                .Must(m => m is null || m.All(p => MerchantText.Length(p.Key) is >= 1 and <= 40 && p.Value is not null && MerchantText.IsAtMost(p.Value, 500)))
                 .WithMessage("Keys are 1 to 40 characters, values strings of at most 500.")
                 .Must(m => m is null || !m.Any(p => CardNumberDetector.ContainsCardNumber(p.Key) || CardNumberDetector.ContainsCardNumber(p.Value)))
                 .WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);

@@ -3,6 +3,7 @@ using FluentValidation;
 using Payments.BuildingBlocks.CardData;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Money;
+using Payments.BuildingBlocks.Text;
 
 namespace Payments.Refunds.Features.CreateRefund;
 
@@ -22,7 +23,7 @@ internal sealed class CreateRefundRequest
                 .Must(v => v is null || Currencies.IsValidAmount(v.Value))
                 .WithMessage($"Must be an integer from {Currencies.MinAmount} to {Currencies.MaxAmount} in the currency's minor unit.");
             RuleFor(x => x.Reason)
-                .Must(v => v is null || v.Length <= MaxReasonLength)
+                .Must(v => MerchantText.IsAtMost(v, MaxReasonLength))
                 .WithMessage($"Must be at most {MaxReasonLength} characters.");
             // Never echo the value: the message says what, not where.
             RuleFor(x => x.Reason)

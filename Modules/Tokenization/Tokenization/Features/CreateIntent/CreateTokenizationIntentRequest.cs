@@ -2,6 +2,7 @@ using FastEndpoints;
 using FluentValidation;
 using Payments.BuildingBlocks.CardData;
 using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Text;
 
 namespace Payments.Tokenization.Features.CreateIntent;
 
@@ -26,7 +27,7 @@ internal sealed class CreateTokenizationIntentRequest
                 .When(x => x.ReturnUrl is not null);
             RuleFor(x => x.Metadata)
                 .Must(m => m!.Count <= 20).WithMessage("metadata holds at most 20 pairs.")
-                .Must(m => m!.All(kv => kv.Key.Length is >= 1 and <= 40 && kv.Value is not null && kv.Value.Length <= 500))
+                .Must(m => m!.All(kv => MerchantText.Length(kv.Key) is >= 1 and <= 40 && kv.Value is not null && MerchantText.IsAtMost(kv.Value, 500)))
                 .WithMessage("metadata keys are 1 to 40 characters and values at most 500.")
                 .When(x => x.Metadata is not null);
             RuleFor(x => x.Metadata)
