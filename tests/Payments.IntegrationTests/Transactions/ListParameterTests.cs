@@ -18,6 +18,8 @@ public sealed class ListParameterTests(TransactionsFixture gateway) : IClassFixt
     [InlineData(Range + "&limit=abc", "limit")]
     [InlineData(Range + "&limit=1.5", "limit")]
     [InlineData(Range + "&offset=x", "offset")]
+    [InlineData(Range + "&offset=--5", "offset")]
+    [InlineData(Range + "&limit=1e3", "limit")]
     [InlineData(Range + "&sort_by=amount", "sort_by")]
     [InlineData(Range + "&sort_direction=up", "sort_direction")]
     [InlineData(Range + "&sort_direction=asc", "sort_direction")]
@@ -45,6 +47,9 @@ public sealed class ListParameterTests(TransactionsFixture gateway) : IClassFixt
     [InlineData("&limit=100", 0, 100)]
     [InlineData("&limit=101", 0, 100)]
     [InlineData("&limit=99999999999", 0, 100)]
+    [InlineData("&limit=99999999999999999999&offset=-99999999999999999999", 0, 100)]
+    [InlineData("&limit=-99999999999999999999&offset=%2B5", 5, 10)]
+    [InlineData("&offset=99999999999999999999", long.MaxValue, 10)]
     public async Task Offset_and_limit_are_clamped_and_echoed(string extra, long offset, int limit)
     {
         var merchant = await gateway.CreateMerchantClientAsync();

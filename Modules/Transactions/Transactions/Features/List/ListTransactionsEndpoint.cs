@@ -70,7 +70,7 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListDa
         long offset = 0;
         if (One("offset") is { } o)
         {
-            if (long.TryParse(o, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed))
+            if (Integer(o) is { } parsed)
             {
                 offset = Math.Max(0, parsed);
             }
@@ -83,7 +83,7 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListDa
         var limit = 10;
         if (One("limit") is { } l)
         {
-            if (long.TryParse(l, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed))
+            if (Integer(l) is { } parsed)
             {
                 limit = (int)Math.Clamp(parsed, 10, 100);
             }
@@ -131,6 +131,22 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListDa
             throw new ProblemException(400, ErrorCodes.ValidationFailed, "One or more query parameters are not valid.", errors);
         }
         return new ListQuery(from!.Value, to!.Value, asOf, offset, limit, sortBy, direction == "DESC", type, status);
+    }
+
+    /// <summary>
+    /// An integer, or null when the text is not one. Integers beyond 64 bits are still integers (the contract clamps
+    /// them, it does not refuse them): they come back as the nearest 64-bit value.
+    /// </summary>
+    private static long? Integer(string text)
+    {
+        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+        var digits = text.AsSpan().TrimStart("+-");
+        return text.Length - digits.Length <= 1 && digits.Length > 0 && !digits.ContainsAnyExceptInRange('0', '9')
+            ? text[0] == '-' ? long.MinValue : long.MaxValue
+            : null;
     }
 }
 
