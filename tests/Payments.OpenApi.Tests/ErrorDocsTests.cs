@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Payments.BuildingBlocks.Http;
 
 namespace Payments.OpenApi.Tests;
@@ -18,6 +19,20 @@ public sealed class ErrorDocsTests(OpenApiGateway gateway)
             .Where(f => f.IsLiteral).Select(f => (string)f.GetRawConstantValue()!).Order().ToList();
 
         Assert.Equal(constants, ErrorCodes.All.Select(c => c.Code).Order().ToList());
+    }
+
+    [Fact]
+    public void The_integration_guide_error_table_lists_exactly_the_codes_the_gateway_answers()
+    {
+        // Rows of the guide's error table: | 503 | `overloaded` | What to do |, several codes to a row at times.
+        var guide = File.ReadAllLines(Path.Combine(RepositoryPaths.Root, "docs", "integration-guide.md"));
+        var listed = guide
+            .Select(line => Regex.Match(line, @"^\| (?<status>[1-5][0-9]{2}) \| (?<codes>[^|]+) \|"))
+            .Where(m => m.Success)
+            .SelectMany(m => Regex.Matches(m.Groups["codes"].Value, "`([a-z_]+)`").Select(c => $"{m.Groups["status"].Value} {c.Groups[1].Value}"))
+            .Order().ToList();
+
+        Assert.Equal(ErrorCodes.All.Select(c => $"{c.Status} {c.Code}").Order().ToList(), listed);
     }
 
     [Fact]

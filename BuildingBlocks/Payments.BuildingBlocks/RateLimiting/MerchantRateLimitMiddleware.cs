@@ -28,12 +28,20 @@ public sealed class MerchantRateLimitMiddleware(RequestDelegate next, Distribute
         }
         var limit = await limits.GetAsync(merchantId, context.RequestAborted);
         var decision = await buckets.AcquireAsync(merchantId, limit, context.RequestAborted);
-        var headers = context.Response.Headers;
         // draft-ietf-httpapi-ratelimit-headers: quota q per window w seconds; r left, t seconds until it refills.
         var window = Math.Max(1, (int)Math.Ceiling(limit.Burst / (double)limit.Rps));
-        headers["RateLimit-Policy"] = string.Create(CultureInfo.InvariantCulture, $"\"{PolicyName}\";q={limit.Burst};w={window}");
+        var policy = string.Create(CultureInfo.InvariantCulture, $"\"{PolicyName}\";q={limit.Burst};w={window}");
         var reset = decision.Allowed ? (decision.Remaining >= limit.Burst - 1 ? 0 : 1) : decision.RetryAfterSeconds;
-        headers["RateLimit"] = string.Create(CultureInfo.InvariantCulture, $"\"{PolicyName}\";r={decision.Remaining};t={reset}");
+        var current = string.Create(CultureInfo.InvariantCulture, $"\"{PolicyName}\";r={decision.Remaining};t={reset}");
+        // Written as the answer starts, not now: the exception handler clears the headers of a response it rewrites
+        // (a slice's 404, 409, 412 or 422, the body limit's 413, a 500), and every answer must carry them.
+        context.Response.OnStarting(static state =>
+        {
+            var (response, policy, current) = ((HttpResponse, string, string))state;
+            response.Headers["RateLimit-Policy"] = policy;
+            response.Headers["RateLimit"] = current;
+            return Task.CompletedTask;
+        }, (context.Response, policy, current));
         if (!decision.Allowed)
         {
             await Problems.WriteAsync(context, 429, ErrorCodes.RateLimited,

@@ -156,6 +156,39 @@ public sealed class CaptureVoidTests(TransactionsFixture gateway) : IClassFixtur
         Assert.NotEqual(current, fresh.Response.Headers.ETag!.ToString());
     }
 
+    [Theory]
+    [InlineData("\"1\", \"2\"", true)]
+    [InlineData("\"7\",\"2\"", true)]
+    [InlineData("\"2\", \"1\"", true)]
+    [InlineData("\"1\", W/\"2\", \"2\"", true)]
+    [InlineData("*", true)]
+    [InlineData("\"1\", \"3\"", false)]
+    [InlineData("\"1\", W/\"2\"", false)]
+    [InlineData("W/\"2\"", false)]
+    [InlineData("\"02\"", false)]
+    [InlineData("2", false)]
+    public async Task If_match_with_a_list_applies_when_any_listed_strong_etag_is_current(string ifMatch, bool applies)
+    {
+        // RFC 9110 13.1.1: true when any listed entity tag matches by strong comparison; weak tags never do.
+        var (merchant, id) = await PaymentInAsync("AUTHORIZED");
+        await CaptureOrVoidAsync(merchant, id, "capture", 100);
+        Assert.Equal("\"2\"", (await GetAsync(merchant.Http, $"/v1/transactions/{id}")).Response.Headers.ETag!.ToString());
+
+        var (status, body, _) = await PostAsync(merchant.Http, $"/v1/transactions/{id}", new { operation = "capture", amount = 100 }, ifMatch: ifMatch);
+
+        if (applies)
+        {
+            Assert.True(status == HttpStatusCode.OK, $"If-Match {ifMatch} answered {(int)status}: {body}");
+            Assert.Equal(200, Long(body, "captured_amount"));
+        }
+        else
+        {
+            Assert.True(status == HttpStatusCode.PreconditionFailed, $"If-Match {ifMatch} answered {(int)status}: {body}");
+            Assert.Equal("precondition_failed", Code(body));
+            Assert.Equal(100, Long((await GetAsync(merchant.Http, $"/v1/transactions/{id}")).Body, "captured_amount"));
+        }
+    }
+
     [Fact]
     public async Task A_refund_or_chargeback_transaction_cannot_be_captured()
     {

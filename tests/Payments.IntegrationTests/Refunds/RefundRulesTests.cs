@@ -14,7 +14,7 @@ public sealed class RefundRulesTests
             "ord-1", null, null, null, null, null, null, refunded + chargedBack > captured, DateTimeOffset.UnixEpoch,
             DateTimeOffset.UnixEpoch) { Version = version, RefundReserved = reserved };
 
-    private static ProblemException Refusal(TransactionSnapshot payment, long? amount, long? ifMatch = null) =>
+    private static ProblemException Refusal(TransactionSnapshot payment, long? amount, IfMatchCondition? ifMatch = null) =>
         Assert.Throws<ProblemException>(() => RefundRules.AmountToReserve(payment, amount, ifMatch, mayWait: true));
 
     [Fact]
@@ -66,9 +66,11 @@ public sealed class RefundRulesTests
     [Fact]
     public void A_stale_If_Match_is_precondition_failed_before_anything_else()
     {
-        Assert.Equal(412, Refusal(Payment(captured: 0, version: 4), 10, ifMatch: 3).Status);
-        Assert.Equal(412, Refusal(Payment(version: 4), 10, ifMatch: -1).Status);
-        Assert.Equal(10, RefundRules.AmountToReserve(Payment(version: 4), 10, 4, mayWait: true));
+        Assert.Equal(412, Refusal(Payment(captured: 0, version: 4), 10, ifMatch: new([3])).Status);
+        Assert.Equal(412, Refusal(Payment(version: 4), 10, ifMatch: new([])).Status);
+        Assert.Equal(10, RefundRules.AmountToReserve(Payment(version: 4), 10, new([4]), mayWait: true));
+        // A list holds when any version it names is the payment's.
+        Assert.Equal(10, RefundRules.AmountToReserve(Payment(version: 4), 10, new([3, 4]), mayWait: true));
     }
 
     [Fact]
@@ -81,7 +83,7 @@ public sealed class RefundRulesTests
         // Fits only if one in flight is declined; "all still refundable"; If-Match (their booking changes the version).
         Assert.Null(RefundRules.AmountToReserve(Payment(reserved: 600), 500, null, mayWait: true));
         Assert.Null(RefundRules.AmountToReserve(Payment(reserved: 600), null, null, mayWait: true));
-        Assert.Null(RefundRules.AmountToReserve(Payment(reserved: 600), 100, 3, mayWait: true));
+        Assert.Null(RefundRules.AmountToReserve(Payment(reserved: 600), 100, new([3]), mayWait: true));
         // More than captured − refunded − charged back is refused at once, whatever is in flight.
         Assert.Equal(ErrorCodes.AmountExceedsRefundable, Refusal(Payment(refunded: 500, reserved: 200), 501).Code);
     }
@@ -94,6 +96,6 @@ public sealed class RefundRulesTests
         Assert.Equal(400, RefundRules.AmountToReserve(Payment(reserved: 600), null, null, mayWait: false));
         Assert.Equal(ErrorCodes.AmountExceedsRefundable,
             Assert.Throws<ProblemException>(() => RefundRules.AmountToReserve(Payment(reserved: 1000), null, null, mayWait: false)).Code);
-        Assert.Equal(412, Assert.Throws<ProblemException>(() => RefundRules.AmountToReserve(Payment(reserved: 600), 100, 3, mayWait: false)).Status);
+        Assert.Equal(412, Assert.Throws<ProblemException>(() => RefundRules.AmountToReserve(Payment(reserved: 600), 100, new([3]), mayWait: false)).Status);
     }
 }

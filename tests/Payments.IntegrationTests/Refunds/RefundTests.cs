@@ -240,6 +240,24 @@ public sealed class RefundTests(RefundsFixture gateway)
     }
 
     [Fact]
+    public async Task If_Match_with_a_list_of_ETags_applies_when_one_is_current_and_never_by_a_weak_one()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var paymentId = Str(await gateway.PaymentAsync(merchant, 1000), "trx_id");
+        var (_, _, read) = await SendAsync(merchant.Http, HttpMethod.Get, $"/v1/transactions/{paymentId}");
+        var etag = read.Headers.ETag!.ToString();
+
+        var (listed, body, _) = await RefundAsync(merchant.Http, paymentId, 100, ifMatch: $"\"999\", {etag}");
+        Assert.True(listed == HttpStatusCode.Created, $"If-Match \"999\", {etag} answered {(int)listed}: {body}");
+
+        var (_, _, now) = await SendAsync(merchant.Http, HttpMethod.Get, $"/v1/transactions/{paymentId}");
+        var (weak, problem, _) = await RefundAsync(merchant.Http, paymentId, 100, ifMatch: $"{etag}, W/{now.Headers.ETag}");
+        Assert.Equal(HttpStatusCode.PreconditionFailed, weak);
+        Assert.Equal("precondition_failed", Code(problem));
+        Assert.Equal(100, Long(await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}"), "refunded_amount"));
+    }
+
+    [Fact]
     public async Task Replays_with_the_same_Idempotency_Key_answer_the_same_and_refund_once()
     {
         var merchant = await gateway.CreateMerchantClientAsync();

@@ -20,9 +20,9 @@ internal static class RefundRules
     /// in flight and ask again. When <paramref name="mayWait"/> is false (waited long enough), refunds still in flight
     /// count as made. Throws to refuse.
     /// </summary>
-    public static long? AmountToReserve(TransactionSnapshot payment, long? requested, long? ifMatch, bool mayWait)
+    public static long? AmountToReserve(TransactionSnapshot payment, long? requested, IfMatchCondition? ifMatch, bool mayWait)
     {
-        if (ifMatch is { } version && payment.Version != version)
+        if (ifMatch is not null && !ifMatch.Matches(payment.Version))
         {
             throw new ProblemException(412, ErrorCodes.PreconditionFailed, "The payment changed since the ETag given in If-Match.");
         }

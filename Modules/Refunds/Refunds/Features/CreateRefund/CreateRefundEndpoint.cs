@@ -58,7 +58,7 @@ internal sealed class CreateRefundEndpoint(
         {
             throw NotFound();
         }
-        var ifMatch = EntityTags.IfMatchVersion(HttpContext);
+        var ifMatch = EntityTags.IfMatch(HttpContext);
         // Chosen here so the acquirer and the ledger know the refund by the same id. Without an Idempotency-Key it is
         // also the attempt key, so the recovery can ask the Vault about this very call.
         var refundTrxId = PrefixedId.New("trx");
@@ -86,7 +86,7 @@ internal sealed class CreateRefundEndpoint(
     }
 
     /// <summary>Reserves, waiting (without any lock or connection held) while the answer depends on refunds in flight.</summary>
-    private async Task<RefundReservation> ReserveAsync(RefundReservationRequest request, long? amount, long? ifMatch, CancellationToken ct)
+    private async Task<RefundReservation> ReserveAsync(RefundReservationRequest request, long? amount, IfMatchCondition? ifMatch, CancellationToken ct)
     {
         var waited = Stopwatch.StartNew();
         var poll = FirstPoll;

@@ -12,7 +12,7 @@ namespace Payments.Transactions.Features.CaptureVoid;
 /// </summary>
 internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
 {
-    public async Task<Changed> CaptureOrVoidAsync(string merchantId, string trxId, bool capture, long? amount, long? ifMatch,
+    public async Task<Changed> CaptureOrVoidAsync(string merchantId, string trxId, bool capture, long? amount, IfMatchCondition? ifMatch,
         IdempotencyClaim? claim, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -32,7 +32,7 @@ internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
     }
 
     private async Task<Changed> InTransactionAsync(NpgsqlConnection conn, string merchantId, string trxId, bool capture,
-        long? amount, long? ifMatch, IdempotencyClaim? claim, CancellationToken ct)
+        long? amount, IfMatchCondition? ifMatch, IdempotencyClaim? claim, CancellationToken ct)
     {
         var now = clock.UtcNowMicros();
         var column = capture ? "captured_amount" : "voided_amount";
@@ -54,14 +54,14 @@ internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
                    SET {column} = t.{column} + COALESCE($3, cur.remaining), version = t.version + 1, updated_at = $5
                   FROM cur
                  WHERE t.trx_id = $1 AND t.trx_id = cur.trx_id AND t.type = 'PAYMENT' AND t.status = ANY($6)
-                   AND ($4::bigint IS NULL OR t.version = $4)
+                   AND ($4::bigint[] IS NULL OR t.version = ANY($4))
                    AND COALESCE($3, cur.remaining) <= cur.remaining
                 RETURNING {TransactionRows.Columns}, COALESCE($3, cur.remaining)
                 """);
             update.Parameters.Add(new() { Value = trxId });
             update.Parameters.Add(new() { Value = merchantId });
             update.Parameters.Add(new() { Value = (object?)amount ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
-            update.Parameters.Add(new() { Value = (object?)ifMatch ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+            update.Parameters.Add(new() { Value = (object?)ifMatch?.Versions ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bigint });
             update.Parameters.Add(new() { Value = now });
             update.Parameters.Add(new() { Value = TransactionRows.OpenStatuses });
             read.BatchCommands.Add(update);
@@ -112,14 +112,14 @@ internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
     }
 
     /// <summary>Why a capture or void did not apply: unknown, changed since If-Match, wrong state, then amount.</summary>
-    private static ProblemException Refusal(TransactionRow? current, long? ifMatch, long? amount)
+    private static ProblemException Refusal(TransactionRow? current, IfMatchCondition? ifMatch, long? amount)
     {
         if (current is null)
         {
             return ProblemException.NotFound("The transaction");
         }
         var t = current.Snapshot;
-        if (ifMatch is { } v && t.Version != v)
+        if (ifMatch is not null && !ifMatch.Matches(t.Version))
         {
             return new ProblemException(412, ErrorCodes.PreconditionFailed, "The transaction changed since the ETag given in If-Match.");
         }

@@ -32,7 +32,7 @@ internal sealed class CaptureVoidEndpoint(ICurrentMerchant merchant, CaptureVoid
             throw TransactionAnswers.NotFound();
         }
         var changed = await data.CaptureOrVoidAsync(merchant.Id, trxId!, req.IsCapture, req.Amount,
-            EntityTags.IfMatchVersion(HttpContext), HttpContext.IdempotencyClaim(), ct);
+            EntityTags.IfMatch(HttpContext), HttpContext.IdempotencyClaim(), ct);
         outbox.Kick();
         await TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status200OK, changed.Body, changed.Transaction.Version, ct);
     }
