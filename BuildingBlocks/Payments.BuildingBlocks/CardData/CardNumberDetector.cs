@@ -3,8 +3,10 @@ using System.Text.RegularExpressions;
 namespace Payments.BuildingBlocks.CardData;
 
 /// <summary>
-/// Finds card numbers in free text: a Luhn-valid run of 13–19 digits, where digits separated by single
-/// spaces or hyphens count as one run. Used to refuse card data in merchant fields and to scrub logs.
+/// Finds card numbers in free text, where digits separated by single spaces or hyphens count as one run. Two rules:
+/// <see cref="HoldsCardNumber"/> is the contract's for merchant fields (a whole run of 13–19 digits that passes Luhn);
+/// <see cref="ContainsCardNumber"/> and <see cref="Redact"/> also look inside longer runs, for logs, traces and ids,
+/// where a false hit costs nothing.
 /// </summary>
 public static partial class CardNumberDetector
 {
@@ -12,6 +14,37 @@ public static partial class CardNumberDetector
     [GeneratedRegex(@"\d(?:[ -]?\d){12,}", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
     private static partial Regex DigitRun();
 
+    /// <summary>
+    /// The refusal rule for merchant fields (<c>card_data_in_field</c>): a run of 13–19 digits that is Luhn-valid as a
+    /// whole. Not the windows <see cref="ContainsCardNumber"/> tries: a 16-digit order id that fails Luhn holds a
+    /// Luhn-valid 13–15-digit piece two times in three, and a 19-digit one nineteen times in twenty.
+    /// </summary>
+    public static bool HoldsCardNumber(string? text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return false;
+        }
+        Span<char> digits = stackalloc char[19];
+        foreach (Match m in DigitRun().Matches(text))
+        {
+            var count = 0;
+            foreach (var c in m.ValueSpan)
+            {
+                if (c is >= '0' and <= '9' && ++count <= 19)
+                {
+                    digits[count - 1] = c;
+                }
+            }
+            if (count <= 19 && Luhn.IsValid(digits[..count]))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Any Luhn-valid 13–19 digits in <paramref name="text"/>, inside longer runs too (for scrubbing).</summary>
     public static bool ContainsCardNumber(string? text) =>
         !string.IsNullOrEmpty(text) && FindCardNumbers(text).Any();
 

@@ -121,6 +121,43 @@ public sealed class AuthorizeTests(TransactionsFixture gateway) : IClassFixture<
         Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE merchant_id = $1", merchant.MerchantId));
     }
 
+    [Theory]
+    [InlineData("4242424242424241")] // fails Luhn as a whole; pieces of 13–15 digits pass
+    [InlineData("1752601815908301661")] // a 19-digit timestamp-like id
+    [InlineData("424242424242424242424242")] // 24 digits: no run of 13–19
+    [InlineData("ord 4242 4242 4242 4241")]
+    public async Task A_digit_run_that_is_not_a_card_number_as_a_whole_is_accepted_in_order_id(string orderId)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+
+        var (status, body, _) = await PostAsync(merchant.Http, "/v1/transactions", new
+        {
+            operation = "authorize", amount = 100, currency = "USD", card_token = token, order_id = orderId,
+        });
+
+        Assert.True(status == HttpStatusCode.Created, $"answered {(int)status}: {body}");
+        Assert.Equal(orderId, Str(body, "order_id"));
+    }
+
+    [Theory]
+    [InlineData("4242424242424242")]
+    [InlineData("order-4242-4242-4242-4242")]
+    [InlineData("a 4000 0566 5566 5556 b")]
+    public async Task A_Luhn_valid_run_in_order_id_is_refused(string orderId)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+
+        var (status, body, _) = await PostAsync(merchant.Http, "/v1/transactions", new
+        {
+            operation = "authorize", amount = 100, currency = "USD", card_token = token, order_id = orderId,
+        });
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("card_data_in_field", Code(body));
+    }
+
     [Fact]
     public async Task A_card_number_in_order_id_is_refused_without_echoing_it()
     {

@@ -16,7 +16,7 @@ internal static class FieldRules
             .NoCardData();
 
     public static IRuleBuilderOptions<T, string?> NoCardData<T>(this IRuleBuilderOptions<T, string?> rule) =>
-        rule.Must(v => !CardNumberDetector.ContainsCardNumber(v))
+        rule.Must(v => !CardNumberDetector.HoldsCardNumber(v))
             .WithErrorCode(ErrorCodes.CardDataInField)
             .WithMessage("Must not hold card data.");
 

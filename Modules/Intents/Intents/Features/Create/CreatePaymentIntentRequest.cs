@@ -31,20 +31,20 @@ internal sealed class CreatePaymentIntentRequest
                 .Must(v => v is null || Currencies.IsSupported(v)).WithMessage("Must be a supported upper-case ISO 4217 code.");
             RuleFor(x => x.OrderId).NotNull().WithMessage("Is required.")
                 .Must(v => v is null || IsReference(v)).WithMessage("Must be 1 to 64 printable ASCII characters.")
-                .Must(v => !CardNumberDetector.ContainsCardNumber(v)).WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
+                .Must(v => !CardNumberDetector.HoldsCardNumber(v)).WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
             RuleFor(x => x.ExternalId)
                 .Must(v => v is null || IsReference(v)).WithMessage("Must be 1 to 64 printable ASCII characters.")
-                .Must(v => !CardNumberDetector.ContainsCardNumber(v)).WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
+                .Must(v => !CardNumberDetector.HoldsCardNumber(v)).WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
             RuleFor(x => x.CardToken)
                 .Must(v => v is null || (v.Length is >= 1 and <= 100 && v.All(c => c is > ' ' and <= '~'))).WithMessage("Must be a tok_ id.");
             RuleFor(x => x.Description)
                 .Must(v => MerchantText.IsAtMost(v, 1000)).WithMessage("Must be at most 1,000 characters.")
-                .Must(v => !CardNumberDetector.ContainsCardNumber(v)).WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
+                .Must(v => !CardNumberDetector.HoldsCardNumber(v)).WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
             RuleFor(x => x.Metadata)
                 .Must(m => m is null || m.Count <= 20).WithMessage("Holds at most 20 pairs.")
                 .Must(m => m is null || m.All(p => MerchantText.Length(p.Key) is >= 1 and <= 40 && p.Value is not null && MerchantText.IsAtMost(p.Value, 500)))
                 .WithMessage("Keys are 1 to 40 characters, values strings of at most 500.")
-                .Must(m => m is null || !m.Any(p => CardNumberDetector.ContainsCardNumber(p.Key) || CardNumberDetector.ContainsCardNumber(p.Value)))
+                .Must(m => m is null || !m.Any(p => CardNumberDetector.HoldsCardNumber(p.Key) || CardNumberDetector.HoldsCardNumber(p.Value)))
                 .WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
         }
 

@@ -27,7 +27,7 @@ internal sealed class CreateRefundRequest
                 .WithMessage($"Must be at most {MaxReasonLength} characters.");
             // Never echo the value: the message says what, not where.
             RuleFor(x => x.Reason)
-                .Must(v => !CardNumberDetector.ContainsCardNumber(v))
+                .Must(v => !CardNumberDetector.HoldsCardNumber(v))
                 .WithErrorCode(ErrorCodes.CardDataInField)
                 .WithMessage("Must not hold card data.");
         }

@@ -21,7 +21,7 @@ internal sealed class CreateTokenizationIntentRequest
                 .WithMessage("return_url must be an absolute http or https URL of at most 2048 characters, without credentials.")
                 .When(x => x.ReturnUrl is not null);
             RuleFor(x => x.ReturnUrl)
-                .Must(u => !CardNumberDetector.ContainsCardNumber(u))
+                .Must(u => !CardNumberDetector.HoldsCardNumber(u))
                 .WithErrorCode(ErrorCodes.CardDataInField)
                 .WithMessage("return_url holds what looks like a card number.")
                 .When(x => x.ReturnUrl is not null);
@@ -31,7 +31,7 @@ internal sealed class CreateTokenizationIntentRequest
                 .WithMessage("metadata keys are 1 to 40 characters and values at most 500.")
                 .When(x => x.Metadata is not null);
             RuleFor(x => x.Metadata)
-                .Must(m => !m!.Any(kv => CardNumberDetector.ContainsCardNumber(kv.Key) || CardNumberDetector.ContainsCardNumber(kv.Value)))
+                .Must(m => !m!.Any(kv => CardNumberDetector.HoldsCardNumber(kv.Key) || CardNumberDetector.HoldsCardNumber(kv.Value)))
                 .WithErrorCode(ErrorCodes.CardDataInField)
                 .WithMessage("metadata holds what looks like a card number.")
                 .When(x => x.Metadata is not null);
