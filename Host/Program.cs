@@ -143,7 +143,7 @@ internal static class GatewayPipeline
     /// <summary>
     /// A body sent without a length (chunked) is read to its end here, within the 64 KiB limit: one over the limit is
     /// then a 413 whatever else is wrong with it. Read as it is parsed, a JSON error in its first chunk would answer 400
-    /// instead, or not, as the chunks happened to arrive. Bodies with a Content-Length are refused by Kestrel up front.
+    /// instead, or not, as the chunks happened to arrive. Bodies with a Content-Length: <see cref="RefuseLongBodies"/>.
     /// </summary>
     private static async Task ReadChunkedBodies(HttpContext http, RequestDelegate next)
     {
@@ -156,9 +156,19 @@ internal static class GatewayPipeline
         await next(http);
     }
 
+    /// <summary>
+    /// A declared length over the limit is a 413 on every route: Kestrel refuses it only when a route reads the body,
+    /// and a GET does not. After the merchant's limiter, so the answer carries its headers like any other.
+    /// </summary>
+    private static Task RefuseLongBodies(HttpContext http, RequestDelegate next) =>
+        http.Request.ContentLength > Program.MaxRequestBodyBytes
+            ? Problems.WriteAsync(http, 413, ErrorCodes.PayloadTooLarge, "The request body is larger than 64 KiB.")
+            : next(http);
+
     public static WebApplication UseGatewayPipeline(this WebApplication app)
     {
         app.UseMiddleware<RequestIdMiddleware>();
+        app.UseStandardResponseHeaders();
         app.UseHstsOffLoopback();
         app.UseExceptionHandler();
         // Every bodiless error (unknown route, 405, 415, a bare 401) gets the problem shape, whatever the Accept header.
@@ -172,6 +182,7 @@ internal static class GatewayPipeline
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMerchantRateLimits();
+        app.Use(RefuseLongBodies);
         app.UseMiddleware<IdempotencyMiddleware>();
         app.UseFastEndpoints(c =>
         {

@@ -100,6 +100,24 @@ public sealed class RateLimitHeadersOnErrorsTests(TransactionsFixture gateway) :
     }
 
     [Fact]
+    public async Task A_GET_with_a_body_over_64_KiB_is_413_with_the_rate_limit_headers()
+    {
+        // A GET reads no body, so the server's own limit never fired: it answered 200. The document describes no GET with
+        // a body, so this client does not check answers against it.
+        var merchant = await gateway.LimitedMerchantAsync(rps: 1000);
+        using var http = gateway.Host.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/transactions?start_date=01/01/2020&end_date=01/01/2030")
+        {
+            Content = new StringContent(new string(' ', 64 * 1024 + 1), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", merchant.AccessToken);
+
+        using var answer = await http.SendAsync(request);
+
+        AssertRateLimitHeaders(answer, HttpStatusCode.RequestEntityTooLarge, "payload_too_large", await answer.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task A_500_internal_error_carries_the_rate_limit_headers()
     {
         var (merchant, token) = await MerchantWithCardAsync();
