@@ -51,6 +51,24 @@ public sealed class HostBasicsTests(GatewayFixture gateway) : IClassFixture<Gate
         Assert.Equal(requestId, root.GetProperty("request_id").GetString());
     }
 
+    [Theory]
+    [InlineData("/v1/transactions/trx_01J5XCMDXCFXCAQ1BV8HVG6644", "no-store")] // a 404 the exception handler writes
+    [InlineData("/v1/transactions?start_date=01/01/2020&end_date=01/01/2030", "no-store")]
+    [InlineData("/v1/nothing-here", "no-store")]
+    [InlineData("/health/live", null)]
+    public async Task Answers_are_never_sniffed_and_merchant_API_answers_are_not_stored(string path, string? cacheControl)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+
+        var response = await merchant.Http.GetAsync(path);
+
+        Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+        if (cacheControl is not null)
+        {
+            Assert.Contains(cacheControl, response.Headers.CacheControl?.ToString() ?? "", StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task A_callers_request_id_is_echoed()
     {
