@@ -128,13 +128,7 @@ public sealed class AuthorizeTests(TransactionsFixture gateway) : IClassFixture<
     [InlineData("ord 4242 4242 4242 4241")]
     public async Task A_digit_run_that_is_not_a_card_number_as_a_whole_is_accepted_in_order_id(string orderId)
     {
-        var merchant = await gateway.CreateMerchantClientAsync();
-        var token = await gateway.TokenizeCardAsync(merchant);
-
-        var (status, body, _) = await PostAsync(merchant.Http, "/v1/transactions", new
-        {
-            operation = "authorize", amount = 100, currency = "USD", card_token = token, order_id = orderId,
-        });
+        var (status, body) = await AuthorizeWithOrderIdAsync(orderId);
 
         Assert.True(status == HttpStatusCode.Created, $"answered {(int)status}: {body}");
         Assert.Equal(orderId, Str(body, "order_id"));
@@ -146,16 +140,21 @@ public sealed class AuthorizeTests(TransactionsFixture gateway) : IClassFixture<
     [InlineData("a 4000 0566 5566 5556 b")]
     public async Task A_Luhn_valid_run_in_order_id_is_refused(string orderId)
     {
+        var (status, body) = await AuthorizeWithOrderIdAsync(orderId);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("card_data_in_field", Code(body));
+    }
+
+    private async Task<(HttpStatusCode Status, System.Text.Json.Nodes.JsonNode? Body)> AuthorizeWithOrderIdAsync(string orderId)
+    {
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
-
         var (status, body, _) = await PostAsync(merchant.Http, "/v1/transactions", new
         {
             operation = "authorize", amount = 100, currency = "USD", card_token = token, order_id = orderId,
         });
-
-        Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("card_data_in_field", Code(body));
+        return (status, body);
     }
 
     [Fact]
