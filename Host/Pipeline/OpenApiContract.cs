@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Microsoft.OpenApi;
 using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Money;
+using Payments.Transactions.Contracts;
 using Payments.Webhooks.Contracts;
 
 namespace Payments.Host.Pipeline;
@@ -30,7 +32,7 @@ internal static class OpenApiContract
     ];
 
     private sealed record Param(string Name, string Description, JsonSchemaType Type, bool Required = false, string? Pattern = null,
-        string[]? Enum = null, long? Minimum = null, long? Maximum = null, string? Example = null);
+        IReadOnlyList<string>? Enum = null, long? Minimum = null, long? Maximum = null, string? Example = null, string? Format = null);
 
     private sealed record Op(string Id, string Tag, string Summary, string Description, int[] Errors,
         bool Anonymous = false, Param[]? Query = null, bool IfMatch = false, bool ETag = false, bool Location = false,
@@ -40,13 +42,17 @@ internal static class OpenApiContract
     [
         new("start_date", "First day (UTC) of creation, DD/MM/YYYY.", JsonSchemaType.String, true, Pattern: @"^\d{2}/\d{2}/\d{4}$", Example: "01/03/2024"),
         new("end_date", "Last bound (UTC, 00:00:00 of that day), DD/MM/YYYY.", JsonSchemaType.String, true, Pattern: @"^\d{2}/\d{2}/\d{4}$", Example: "31/03/2024"),
-        new("offset", "How many to skip (default 0).", JsonSchemaType.Integer, Minimum: 0),
-        new("limit", "Page size, 1 to 100 (default 10).", JsonSchemaType.Integer, Minimum: 1, Maximum: 100),
+        // Any integer is accepted and clamped (the contract's rule), so no minimum, maximum or int64 format: a client
+        // validating against bounds would refuse requests the gateway serves.
+        new("offset", "How many to skip (default 0). Any integer: a negative one counts as 0. The answer's `offset` is the one applied.",
+            JsonSchemaType.Integer),
+        new("limit", "Page size (default 10). Any integer: at or below 10 counts as 10, above 100 as 100. The answer's `limit` is the one applied.",
+            JsonSchemaType.Integer),
         new("sort_by", "Sort key (default updated_at); ties are broken by trx_id.", JsonSchemaType.String,
             Enum: ["type", "status", "order_amount", "created_at", "updated_at"]),
         new("sort_direction", "ASC (default) or DESC.", JsonSchemaType.String, Enum: ["ASC", "DESC"]),
-        new("type", "Only this type.", JsonSchemaType.String, Enum: ["PAYMENT", "REFUND", "CHARGEBACK"]),
-        new("status", "Only this status.", JsonSchemaType.String),
+        new("type", "Only this type.", JsonSchemaType.String, Enum: TransactionTypes.All),
+        new("status", "Only this status.", JsonSchemaType.String, Enum: TransactionStatuses.All),
         new("as_of", "The as_of of the first page: later pages do not shift while new transactions arrive.", JsonSchemaType.String,
             Example: "2024-03-01T13:00:00.123456Z"),
     ];
@@ -119,8 +125,11 @@ internal static class OpenApiContract
             [400],
             Query:
             [
-                new("after_sequence", "Only events with a greater sequence (default 0).", JsonSchemaType.Integer, Minimum: 0),
-                new("limit", "1 to 100 (default 100).", JsonSchemaType.Integer, Minimum: 1, Maximum: 100),
+                // Unlike the transactions list, this route refuses out-of-range values (400), so the bounds are declared.
+                new("after_sequence", "Only events with a greater sequence (default 0). A negative value is 400.", JsonSchemaType.Integer,
+                    Minimum: 0, Format: "int64"),
+                new("limit", "Page size, 1 to 100 (default 100); outside that range is 400, not clamped.", JsonSchemaType.Integer,
+                    Minimum: 1, Maximum: 100),
             ], SuccessSchema: "EventList"),
         ["POST /v1/events/{}/redeliver"] = new("redeliverEvent", "Webhooks", "Redeliver an event", "Queues the event again for every endpoint that takes its type.", [404]),
 
@@ -204,7 +213,7 @@ internal static class OpenApiContract
 
     /// <summary>
     /// The request bodies' rules the schema generator cannot see: C# helper properties that are not wire fields, the
-    /// operations' allowed values, and the fields the validators require.
+    /// operations' allowed values, the fields the validators require, and the validators' bounds on each field.
     /// </summary>
     private static void RequestRules(OpenApiDocument doc)
     {
@@ -221,16 +230,72 @@ internal static class OpenApiContract
             }
             if (operations is not null && concrete.Properties.TryGetValue("operation", out var op) && op is OpenApiSchema operation)
             {
+                // The lowercase enum stays: generated clients get a typed, canonical value. The server's tolerance of
+                // other cases is said in words, so no client is taught to send "AUTHORIZE".
                 operation.Enum = operations.Select(o => (JsonNode)JsonValue.Create(o)).ToList();
+                operation.Description = $"{string.Join(" or ", operations.Select(o => $"`{o}`"))}. The gateway accepts any case " +
+                                        $"(`{operations[0].ToUpperInvariant()}` too); the lowercase values listed are canonical.";
             }
-            concrete.Required = new HashSet<string>(required);
+            if (required.Length > 0)
+            {
+                concrete.Required = new HashSet<string>(required);
+            }
+            foreach (var (name, property) in concrete.Properties.ToList())
+            {
+                if (property is OpenApiSchema field && Bounded(name, field) is { } bounded)
+                {
+                    concrete.Properties[name] = bounded;
+                }
+            }
         }
         Rule("AuthorizeRequest", ["operation"], removed: "capture", operations: ["authorize", "authcap"]);
         Rule("CaptureVoidRequest", ["operation"], removed: "is_capture", operations: ["capture", "void"]);
         Rule("ChargebackRequest", ["trx_id", "amount", "reason_code"]);
         Rule("CreateEndpointRequest", ["url"]);
         Rule("CreatePaymentIntentRequest", ["amount", "currency", "order_id"]);
+        Rule("CreateRefundRequest", []);
+        Rule("CreateTokenizationIntentRequest", []);
     }
+
+    /// <summary>
+    /// A request field's schema with the contract's bounds (amounts, references, free text, metadata), or null when the
+    /// field has none. A new schema, not the generator's edited: nothing of a response's shape can change with it.
+    /// Lengths are JSON Schema's, Unicode code points, which is how the validators count (MerchantText.Length).
+    /// </summary>
+    private static OpenApiSchema? Bounded(string name, OpenApiSchema field) => name switch
+    {
+        "amount" => new OpenApiSchema
+        {
+            Type = field.Type,
+            Format = "int64",
+            Minimum = Currencies.MinAmount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Maximum = Currencies.MaxAmount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Description = "In the currency's minor unit, 1 to 999,999,999,999 (ISO 8583's 12 digits).",
+        },
+        "order_id" or "external_id" or "reason_code" => new OpenApiSchema
+        {
+            Type = field.Type,
+            MinLength = 1,
+            MaxLength = 64,
+            Pattern = @"^[\x20-\x7E]+$",
+            Description = "1 to 64 printable ASCII characters" + (name == "reason_code" ? "." : "; no card numbers."),
+        },
+        "description" or "reason" => new OpenApiSchema
+        {
+            Type = field.Type,
+            MaxLength = 1000,
+            Description = "At most 1,000 characters; no card numbers.",
+        },
+        "metadata" => new OpenApiSchema
+        {
+            Type = field.Type,
+            MaxProperties = 20,
+            PropertyNames = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = 40 },
+            AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 500 },
+            Description = "At most 20 pairs; keys of 1 to 40 characters, string values of at most 500; no card numbers in either.",
+        },
+        _ => null,
+    };
 
     private static void Describe(OpenApiDocument doc, string path, HttpMethod method, OpenApiOperation operation, Op op)
     {
@@ -271,6 +336,7 @@ internal static class OpenApiContract
                 Schema = new OpenApiSchema
                 {
                     Type = q.Type,
+                    Format = q.Format,
                     Pattern = q.Pattern,
                     Enum = q.Enum?.Select(e => (JsonNode)JsonValue.Create(e)).ToList(),
                     Minimum = q.Minimum?.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -286,7 +352,9 @@ internal static class OpenApiContract
                 Name = "If-Match",
                 In = ParameterLocation.Header,
                 Required = false,
-                Description = "An ETag from an earlier answer for this transaction: the change applies only if it is still at that version (else 412).",
+                Description = "One or more entity tags from earlier answers for this transaction, comma-separated (RFC 9110 §13.1.1), or `*`. " +
+                              "The change applies only if one listed strong tag is the transaction's current ETag (`*`: whatever its version); " +
+                              "weak tags (`W/\"3\"`) never match. Otherwise 412.",
                 Schema = new OpenApiSchema { Type = JsonSchemaType.String },
                 Example = JsonValue.Create("\"3\""),
             });
@@ -370,7 +438,8 @@ internal static class OpenApiContract
                 concrete.Description = DescriptionOf(status);
             }
             var headers = concrete.Headers ??= new Dictionary<string, IOpenApiHeader>();
-            headers["Request-Id"] = Header("The request's id (req_…), also in a problem's request_id: quote it to support.", JsonSchemaType.String);
+            headers["Request-Id"] = Header("This request's id (req_…): quote it to support. A problem's request_id is the same, " +
+                "except on an idempotent replay, whose stored problem keeps the first request's id.", JsonSchemaType.String);
             if (status.StartsWith('2'))
             {
                 if (op.ETag && concrete.Content is { Count: > 0 })
@@ -465,7 +534,13 @@ internal static class OpenApiContract
                     Description = "The stable machine code (see /docs/errors).",
                     Extensions = new Dictionary<string, IOpenApiExtension> { ["x-extensible-enum"] = new JsonNodeExtension(codes) },
                 },
-                ["request_id"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Equal to the Request-Id header." },
+                ["request_id"] = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.String,
+                    // A replay returns the stored answer byte for byte, so its request_id is not the replay's Request-Id.
+                    Description = "The id of the request that produced this answer: the Request-Id header's value, except on an idempotent " +
+                                  "replay (Idempotent-Replayed: true), where it is the first request's id and the header carries the replay's own.",
+                },
                 ["errors"] = new OpenApiSchema
                 {
                     Type = JsonSchemaType.Object,
