@@ -53,6 +53,7 @@ public sealed partial class Program
         services.AddOptions<VaultOptions>().Bind(config.GetSection("Vault"));
         services.AddHostedService<VaultStartup>();
         services.AddProblemDetails();
+        services.AddExceptionHandler<VaultExceptionHandler>();
         services.ConfigureHttpJsonOptions(o => PaymentsJson.Configure(o.SerializerOptions));
 
         services.AddSingleton<Kek>();
@@ -121,6 +122,7 @@ public sealed partial class Program
             return await VaultCommands.RunAsync(app.Services, args, Console.Out, CancellationToken.None);
         }
 
+        app.UseVaultResponseHeaders(); // first, so its headers are on every answer, the exception handler's too
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseRouting();

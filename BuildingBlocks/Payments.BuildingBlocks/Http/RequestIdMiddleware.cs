@@ -33,6 +33,7 @@ public sealed class RequestIdMiddleware(RequestDelegate next, ILogger<RequestIdM
         }
     }
 
-    private static bool IsAcceptable(string value) =>
+    /// <summary>Whether a caller's id may be kept (the Vault applies the same rule to its own answers).</summary>
+    public static bool IsAcceptable(string value) =>
         value.Length is > 0 and <= 128 && value.All(c => c is >= '!' and <= '~') && !CardNumberDetector.ContainsCardNumber(value);
 }

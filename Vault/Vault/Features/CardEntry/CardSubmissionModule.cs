@@ -29,7 +29,17 @@ public sealed class CardSubmissionModule : ICarterModule
             ParsedSubmission parsed;
             if (isForm)
             {
-                parsed = ParseForm(await http.Request.ReadFormAsync(ct));
+                IFormCollection form;
+                try
+                {
+                    form = await http.Request.ReadFormAsync(ct);
+                }
+                catch (InvalidDataException)
+                {
+                    // Over the form reader's limits (field count, key length): bad input, not a server error.
+                    return VaultResults.Problem(400, "validation_failed", "The form could not be read.");
+                }
+                parsed = ParseForm(form);
             }
             else if (http.Request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) == true)
             {

@@ -1,0 +1,130 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace Payments.Vault.Tests;
+
+/// <summary>
+/// What every Vault answer is made of, on real sockets (Kestrel's body limit does not exist in the in-memory server).
+/// Its own processes: the boundary suite's guessing test exhausts this address's failed card-entry limit.
+/// </summary>
+public sealed class VaultAnswerTests(VaultProcessesFixture gateway) : IClassFixture<VaultProcessesFixture>
+{
+    /// <summary>
+    /// Kestrel refuses a body over the Vault's 16 KiB by throwing where the route reads it; the exception handler used
+    /// to answer that 500 to anyone, with no credential. Now a 413 problem on every listener, declared or chunked.
+    /// </summary>
+    [Fact]
+    public async Task A_body_over_16_KiB_is_a_413_problem_on_every_listener_never_a_500()
+    {
+        var card = $"/v1/tokenization-intents/{gateway.IntentId}/card";
+        var padded = """{"client_secret":"x","number":"4242424242424242","exp_month":12,"exp_year":2040,"cvc":"123"}""" + new string(' ', 17 * 1024);
+        var cases = new (Uri Server, string Path, Func<HttpContent> Body, bool Chunked)[]
+        {
+            (gateway.Processes.VaultUrl, card, () => new StringContent(new string('x', 20_000), Encoding.UTF8, "application/json"), false),
+            (gateway.Processes.VaultUrl, card, () => new StringContent(padded, Encoding.UTF8, "application/json"), false),
+            (gateway.Processes.VaultUrl, card, () => new StringContent(padded, Encoding.UTF8, "application/json"), true),
+            (gateway.Processes.VaultUrl, card, () => new StringContent("number=" + new string('4', 20_000), Encoding.UTF8, "application/x-www-form-urlencoded"), false),
+            (gateway.Processes.VaultUrl, card, () => new StringContent("number=" + new string('4', 20_000), Encoding.UTF8, "application/x-www-form-urlencoded"), true),
+            (gateway.Processes.VaultInternalUrl, "/internal/v1/tokenization-intents/tki_probe", () => new StringContent(padded, Encoding.UTF8, "application/json"), false),
+            (gateway.Processes.VaultInternalUrl, "/internal/v1/acquirer/authorize", () => new StringContent(padded, Encoding.UTF8, "application/json"), true),
+        };
+        var failures = new List<string>();
+        foreach (var (server, path, body, chunked) in cases)
+        {
+            using var vault = new HttpClient { BaseAddress = server };
+            using var request = new HttpRequestMessage(path.StartsWith("/internal/v1/tokenization", StringComparison.Ordinal) ? HttpMethod.Put : HttpMethod.Post, path)
+            {
+                Content = body(),
+            };
+            request.Headers.TransferEncodingChunked = chunked;
+            using var answer = await vault.SendAsync(request);
+            var text = await answer.Content.ReadAsStringAsync();
+            var code = answer.Content.Headers.ContentType?.MediaType == "application/problem+json"
+                && JsonDocument.Parse(text).RootElement.TryGetProperty("code", out var c) ? c.GetString()
+                : null;
+            if (answer.StatusCode != HttpStatusCode.RequestEntityTooLarge || code != "payload_too_large")
+            {
+                failures.Add($"{server.Port} {path} chunked={chunked}: {(int)answer.StatusCode} {text}");
+            }
+        }
+        // The management port reads no body: whatever it answers, never a 500.
+        using (var management = new HttpClient { BaseAddress = gateway.Processes.VaultManagementUrl })
+        using (var answer = await management.PostAsync("/health/live", new StringContent(padded, Encoding.UTF8, "application/json")))
+        {
+            Assert.True((int)answer.StatusCode < 500, $"management: {(int)answer.StatusCode}");
+        }
+
+        Assert.Empty(failures);
+    }
+
+    /// <summary>A form with more fields than the form reader accepts is bad input like any other: a 400, not a 500.</summary>
+    [Fact]
+    public async Task A_form_with_too_many_fields_is_a_400_problem()
+    {
+        using var vault = new HttpClient { BaseAddress = gateway.Processes.VaultUrl };
+        var form = string.Join('&', Enumerable.Range(0, 1100).Select(i => $"f{i}="));
+        using var answer = await vault.PostAsync($"/v1/tokenization-intents/{gateway.IntentId}/card",
+            new StringContent(form, Encoding.UTF8, "application/x-www-form-urlencoded"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+        Assert.Equal("validation_failed", JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+    }
+
+    /// <summary>
+    /// The contract's "every answer carries a Request-Id", and nosniff, on every listener, also on answers the
+    /// exception handler wrote; the JSON API answers (above all the 201 with the card's token) are never cached.
+    /// </summary>
+    [Fact]
+    public async Task Every_answer_carries_a_request_id_and_nosniff_and_api_answers_are_not_cached()
+    {
+        using var vault = new HttpClient { BaseAddress = gateway.Processes.VaultUrl };
+        using var inside = new HttpClient { BaseAddress = gateway.Processes.VaultInternalUrl };
+        using var management = new HttpClient { BaseAddress = gateway.Processes.VaultManagementUrl };
+        var (intentId, secret) = await gateway.CreateIntentAsync(null);
+        using var stored = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{intentId}/card", new Dictionary<string, object>
+        {
+            ["client_secret"] = secret, ["number"] = "4242424242424242", ["exp_month"] = 12,
+            ["exp_year"] = DateTime.UtcNow.Year + 2, ["cvc"] = "123",
+        });
+        Assert.Equal(HttpStatusCode.Created, stored.StatusCode);
+        using var unknown = await vault.PostAsJsonAsync("/v1/tokenization-intents/tki_unknown/card", new Dictionary<string, object> { ["client_secret"] = "x" });
+        using var tooLarge = await vault.PostAsync("/v1/tokenization-intents/tki_unknown/card",
+            new StringContent(new string('x', 20_000), Encoding.UTF8, "application/json"));
+        using var unsigned = await inside.GetAsync($"/internal/v1/tokenization-intents/{intentId}");
+        using var page = await vault.GetAsync($"/v1/tokenization-intents/{intentId}/card-entry?client_secret={secret}");
+        using var live = await management.GetAsync("/health/live");
+
+        foreach (var answer in new[] { stored, unknown, tooLarge, unsigned, page, live })
+        {
+            var what = $"{(int)answer.StatusCode} {answer.RequestMessage!.RequestUri}";
+            Assert.True(answer.Headers.TryGetValues("Request-Id", out var ids), what);
+            Assert.StartsWith("req_", Assert.Single(ids), StringComparison.Ordinal);
+            Assert.Equal("nosniff", Assert.Single(answer.Headers.GetValues("X-Content-Type-Options")));
+        }
+        foreach (var answer in new[] { stored, unknown, unsigned })
+        {
+            Assert.True(answer.Headers.CacheControl?.NoStore, $"{(int)answer.StatusCode} {answer.RequestMessage!.RequestUri}");
+        }
+        // The card-entry page keeps the headers it sets itself.
+        Assert.Contains("frame-ancestors", string.Join(' ', page.Headers.GetValues("Content-Security-Policy")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_callers_request_id_is_kept_unless_it_holds_a_card_number_or_is_not_printable()
+    {
+        using var vault = new HttpClient { BaseAddress = gateway.Processes.VaultUrl };
+        async Task<string> AnsweredIdAsync(string sent)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/openapi/v1.json");
+            request.Headers.TryAddWithoutValidation("Request-Id", sent);
+            using var answer = await vault.SendAsync(request);
+            return Assert.Single(answer.Headers.GetValues("Request-Id"));
+        }
+
+        Assert.Equal("merchant-trace-42", await AnsweredIdAsync("merchant-trace-42"));
+        Assert.StartsWith("req_", await AnsweredIdAsync("card-4242424242424242"), StringComparison.Ordinal);
+        Assert.StartsWith("req_", await AnsweredIdAsync(new string('a', 129)), StringComparison.Ordinal);
+    }
+}
