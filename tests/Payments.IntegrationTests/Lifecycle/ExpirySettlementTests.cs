@@ -217,6 +217,29 @@ public sealed class ExpirySettlementTests(TransactionsFixture gateway) : IClassF
         Assert.Equal("SETTLED", Str((await GetAsync(merchant.Http, $"/v1/transactions/{id}")).Body, "status"));
     }
 
+    [Theory]
+    [InlineData("4242424242424242")]
+    [InlineData("fraud 4242 4242 4242 4242")]
+    [InlineData("5555-5555-5555-4444")]
+    public async Task A_chargeback_reason_code_holding_a_card_number_is_refused_and_not_echoed(string reasonCode)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var id = Str(await AuthorizeAsync(merchant, token, amount: 1000, operation: "authcap"), "trx_id");
+
+        var (status, problem, response) = await PostAsync(merchant.Http, "/v1/sandbox/chargebacks", new { trx_id = id, amount = 100, reason_code = reasonCode });
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("card_data_in_field", Code(problem));
+        Assert.NotNull(problem!["errors"]!["reason_code"]);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(reasonCode, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(new string([.. reasonCode.Where(char.IsAsciiDigit)]), text, StringComparison.Ordinal);
+        var payment = (await GetAsync(merchant.Http, $"/v1/transactions/{id}")).Body!;
+        Assert.Equal(0, Long(payment, "charged_back_amount"));
+        Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE parent_trx_id = $1", id));
+    }
+
     [Fact]
     public async Task Chargebacks_are_recorded_up_to_what_was_captured_and_flag_over_recovery()
     {
