@@ -134,7 +134,8 @@ internal static class OpenApiContract
         ["POST /v1/events/{}/redeliver"] = new("redeliverEvent", "Webhooks", "Redeliver an event", "Queues the event again for every endpoint that takes its type.", [404]),
 
         ["POST /v1/sandbox/expire-authorizations"] = new("expireAuthorizations", "Sandbox", "Expire old authorizations",
-            "Expires the merchant's authorizations older than the 7-day window as of `as_of` (default now).", [400, 404, 413, 415]),
+            "Expires the merchant's authorizations whose 7-day window has ended by `as_of` (required): an instant, ISO 8601 with " +
+            "`Z` or a `±hh:mm` offset, taken as UTC. A timestamp without an offset is 400.", [400, 404, 413, 415]),
         ["POST /v1/sandbox/settle"] = new("settle", "Sandbox", "Settle now", "Runs a settlement of the merchant's captured payments now.", [404]),
         ["POST /v1/sandbox/chargebacks"] = new("createChargeback", "Sandbox", "Report a chargeback",
             "As the acquirer would: a CHARGEBACK transaction of up to what was captured and not charged back yet.",
@@ -255,6 +256,7 @@ internal static class OpenApiContract
         Rule("CreatePaymentIntentRequest", ["amount", "currency", "order_id"]);
         Rule("CreateRefundRequest", []);
         Rule("CreateTokenizationIntentRequest", []);
+        Rule("ExpireAuthorizationsRequest", ["as_of"]);
     }
 
     /// <summary>
@@ -278,7 +280,27 @@ internal static class OpenApiContract
             MinLength = 1,
             MaxLength = 64,
             Pattern = @"^[\x20-\x7E]+$",
-            Description = "1 to 64 printable ASCII characters" + (name == "reason_code" ? "." : "; no card numbers."),
+            Description = "1 to 64 printable ASCII characters; no card numbers.",
+        },
+        "as_of" => new OpenApiSchema
+        {
+            Type = field.Type,
+            Format = "date-time",
+            Description = "An instant, ISO 8601 with `Z` or a `±hh:mm` offset (`2024-03-01T12:00:00Z`); any offset is taken as UTC.",
+        },
+        // Both refuse whitespace, control characters and port 0 (UrlText); the webhook URL also passes the SSRF policy.
+        "url" => new OpenApiSchema
+        {
+            Type = field.Type,
+            MaxLength = 2048,
+            Description = "An absolute https URL to a public address (the sandbox also takes http and loopback), at most 2048 " +
+                          "characters, without credentials, fragment, whitespace, control characters or port 0.",
+        },
+        "return_url" => new OpenApiSchema
+        {
+            Type = field.Type,
+            MaxLength = 2048,
+            Description = "An absolute http or https URL of at most 2048 characters, without credentials, whitespace, control characters or port 0.",
         },
         "description" or "reason" => new OpenApiSchema
         {

@@ -150,7 +150,7 @@ public sealed class RequestBodyValidationTests(TransactionsFixture gateway) : IC
         { "/v1/payment-intents", Intent + "\"metadata\":[]}", "metadata", "Must be an object of string values." },
         { "/v1/payment-intents", Intent + "\"metadata\":{\"k\":1}}", "metadata", "Must be an object of string values." },
         { "/v1/webhook-endpoints", """{"url":"https://hooks.example/in","enabled_events":"*"}""", "enabled_events", "Must be an array of strings." },
-        { "/v1/sandbox/expire-authorizations", """{"as_of":"yesterday"}""", "as_of", "Must be an ISO 8601 timestamp." },
+        { "/v1/sandbox/expire-authorizations", """{"as_of":"yesterday"}""", "as_of", "Must be an ISO 8601 timestamp with an offset, such as 2024-03-01T12:00:00Z." },
         { "/v1/transactions", """{"operation":"authorize","amount":100,""", "body", "The body is not valid JSON." },
         { "/v1/transactions", """{"operation":"authorize","amount":1x}""", "body", "The body is not valid JSON." },
         { "/v1/payment-intents", "[]", "body", "The body must be a JSON object." },

@@ -46,6 +46,57 @@ public sealed class ExpirySettlementTests(TransactionsFixture gateway) : IClassF
     }
 
     [Fact]
+    public async Task The_sandbox_sweep_takes_as_of_at_any_offset_as_the_same_instant()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var id = Str(await AuthorizeAsync(merchant, token), "trx_id");
+        var due = gateway.Clock.GetUtcNow().AddDays(7);
+        static string At(DateTimeOffset instant, int hours) =>
+            instant.ToOffset(TimeSpan.FromHours(hours)).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffffzzz", System.Globalization.CultureInfo.InvariantCulture);
+
+        // An hour before the window ends, written at +05:00 (its wall clock is past the end) and at +14:00.
+        var early = await PostAsync(merchant.Http, "/v1/sandbox/expire-authorizations", $$"""{"as_of":"{{At(due.AddHours(-1), 5)}}"}""");
+        var earliest = await PostAsync(merchant.Http, "/v1/sandbox/expire-authorizations", $$"""{"as_of":"{{At(due.AddHours(-1), 14)}}"}""");
+        var before = Str((await GetAsync(merchant.Http, $"/v1/transactions/{id}")).Body, "status");
+        // A minute after it ends, written at -01:00 (its wall clock is before the end).
+        var late = await PostAsync(merchant.Http, "/v1/sandbox/expire-authorizations", $$"""{"as_of":"{{At(due.AddMinutes(1), -1)}}"}""");
+
+        Assert.Equal(HttpStatusCode.OK, early.Status);
+        Assert.Equal(0, Long(early.Body, "expired"));
+        Assert.Equal(HttpStatusCode.OK, earliest.Status);
+        Assert.Equal(0, Long(earliest.Body, "expired"));
+        Assert.Equal("AUTHORIZED", before);
+        Assert.Equal(HttpStatusCode.OK, late.Status);
+        Assert.Equal(1, Long(late.Body, "expired"));
+        Assert.Equal("EXPIRED", Str((await GetAsync(merchant.Http, $"/v1/transactions/{id}")).Body, "status"));
+    }
+
+    [Theory]
+    [InlineData("\"2099-01-01\"")]
+    [InlineData("\"2099-01-01T12:00:00\"")]
+    [InlineData("\"2099-01-01 12:00:00Z\"")]
+    [InlineData("\"01/01/2099 12:00:00 +00:00\"")]
+    [InlineData("\"2099-01-01T12:00:00+25:00\"")]
+    [InlineData("\"tomorrow\"")]
+    [InlineData("\"\"")]
+    [InlineData("null")]
+    [InlineData("4102444800")]
+    public async Task The_sandbox_sweep_refuses_an_as_of_that_is_not_an_instant_with_an_offset(string asOf)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var id = Str(await AuthorizeAsync(merchant, token), "trx_id");
+
+        var (status, problem, _) = await PostAsync(merchant.Http, "/v1/sandbox/expire-authorizations", $$"""{"as_of":{{asOf}}}""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("validation_failed", Code(problem));
+        Assert.NotNull(problem!["errors"]!["as_of"]);
+        Assert.Equal("AUTHORIZED", Str((await GetAsync(merchant.Http, $"/v1/transactions/{id}")).Body, "status"));
+    }
+
+    [Fact]
     public async Task The_scheduled_sweep_expires_by_the_injected_clock()
     {
         var merchant = await gateway.CreateMerchantClientAsync();
@@ -164,6 +215,29 @@ public sealed class ExpirySettlementTests(TransactionsFixture gateway) : IClassF
         Assert.True(first!.Value.Item2 >= 1);
         Assert.Null(second);
         Assert.Equal("SETTLED", Str((await GetAsync(merchant.Http, $"/v1/transactions/{id}")).Body, "status"));
+    }
+
+    [Theory]
+    [InlineData("4242424242424242")]
+    [InlineData("fraud 4242 4242 4242 4242")]
+    [InlineData("5555-5555-5555-4444")]
+    public async Task A_chargeback_reason_code_holding_a_card_number_is_refused_and_not_echoed(string reasonCode)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var id = Str(await AuthorizeAsync(merchant, token, amount: 1000, operation: "authcap"), "trx_id");
+
+        var (status, problem, response) = await PostAsync(merchant.Http, "/v1/sandbox/chargebacks", new { trx_id = id, amount = 100, reason_code = reasonCode });
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("card_data_in_field", Code(problem));
+        Assert.NotNull(problem!["errors"]!["reason_code"]);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(reasonCode, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(new string([.. reasonCode.Where(char.IsAsciiDigit)]), text, StringComparison.Ordinal);
+        var payment = (await GetAsync(merchant.Http, $"/v1/transactions/{id}")).Body!;
+        Assert.Equal(0, Long(payment, "charged_back_amount"));
+        Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE parent_trx_id = $1", id));
     }
 
     [Fact]

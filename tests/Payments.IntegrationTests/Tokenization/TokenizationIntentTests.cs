@@ -256,6 +256,28 @@ public sealed class TokenizationIntentTests(GatewayFixture gateway) : IClassFixt
         Assert.Contains("card_data_in_field", text, StringComparison.Ordinal);
         Assert.DoesNotContain("4242", text, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("https://shop.example/back\r\nX-Injected: 1")]
+    [InlineData("https://shop.example/back\tx")]
+    [InlineData(" https://shop.example/lead")]
+    [InlineData("https://shop.example/trail ")]
+    [InlineData("https://shop.example/sp ace")]
+    [InlineData("https://shop.example:0/back")]
+    public async Task A_return_url_with_whitespace_a_control_character_or_port_0_is_refused_and_not_stored(string returnUrl)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+
+        using var response = await merchant.Http.PostAsJsonAsync("/v1/tokenization-intents", new { return_url = returnUrl });
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode}: {text}");
+        var problem = JsonDocument.Parse(text).RootElement;
+        Assert.Equal("validation_failed", problem.GetProperty("code").GetString());
+        Assert.True(problem.GetProperty("errors").TryGetProperty("return_url", out _), text);
+        Assert.Equal(0, await Payments.IntegrationTests.Transactions.Api.ScalarAsync(gateway,
+            "SELECT count(*) FROM tokenization.intents WHERE merchant_id = $1", merchant.MerchantId));
+    }
 }
 
 public sealed class ExpiredIntentFixture : GatewayFixture

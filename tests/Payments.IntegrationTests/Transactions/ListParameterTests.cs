@@ -27,6 +27,9 @@ public sealed class ListParameterTests(TransactionsFixture gateway) : IClassFixt
     [InlineData(Range + "&status=FOO", "status")]
     [InlineData(Range + "&status=authorized", "status")]
     [InlineData(Range + "&as_of=yesterday", "as_of")]
+    [InlineData(Range + "&as_of=2024-03-01", "as_of")]
+    [InlineData(Range + "&as_of=2024-03-01T12:00:00", "as_of")]
+    [InlineData(Range + "&as_of=03/01/2024%2012:00:00%20%2B00:00", "as_of")]
     public async Task A_bad_list_parameter_is_400_naming_the_parameter(string query, string field)
     {
         var merchant = await gateway.CreateMerchantClientAsync();
@@ -63,6 +66,20 @@ public sealed class ListParameterTests(TransactionsFixture gateway) : IClassFixt
         Assert.Empty(body!["data"]!.AsArray());
         Assert.False(body["has_more"]!.GetValue<bool>());
         Assert.EndsWith("Z", Str(body, "as_of"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("2024-01-15T12:00:00Z")]
+    [InlineData("2024-01-15T17:00:00+05:00")]
+    [InlineData("2024-01-15T11:00:00.000000-01:00")]
+    public async Task An_as_of_at_any_offset_is_echoed_as_the_same_instant_in_utc(string asOf)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+
+        var (status, body, _) = await GetAsync(merchant.Http, "/v1/transactions?" + Range + "&as_of=" + Uri.EscapeDataString(asOf));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("2024-01-15T12:00:00.000000Z", Str(body, "as_of"));
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using FluentValidation;
 using Payments.BuildingBlocks.CardData;
 using Payments.BuildingBlocks.Http;
@@ -6,8 +8,33 @@ using Payments.BuildingBlocks.Money;
 namespace Payments.Transactions.Features;
 
 /// <summary>The contract's field rules, shared by this module's validators.</summary>
-internal static class FieldRules
+internal static partial class FieldRules
 {
+    public const string TimestampMessage = "Must be an ISO 8601 timestamp with an offset, such as 2024-03-01T12:00:00Z.";
+
+    /// <summary>
+    /// The contract's timestamps: ISO 8601 date and time with <c>Z</c> or a <c>±hh:mm</c> offset, as UTC at PostgreSQL's
+    /// precision. Without an offset the instant is ambiguous (the framework would take the server's zone), so it is
+    /// refused; any offset is the same instant, and UTC because Npgsql writes only offset 0 to timestamptz.
+    /// </summary>
+    public static bool TryParseTimestamp(string? text, out DateTimeOffset utc)
+    {
+        utc = default;
+        if (text is null || !IsoTimestamp().IsMatch(text) ||
+            !DateTimeOffset.TryParse(text.ToUpperInvariant(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            return false;
+        }
+        utc = new DateTimeOffset(parsed.UtcTicks - (parsed.UtcTicks % 10), TimeSpan.Zero);
+        return true;
+    }
+
+    public static IRuleBuilderOptions<T, string?> Timestamp<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.Must(v => v is null || TryParseTimestamp(v, out _)).WithMessage(TimestampMessage);
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?([Zz]|[+-]\d{2}:\d{2})$", RegexOptions.CultureInvariant)]
+    private static partial Regex IsoTimestamp();
+
     public static bool IsPrintableAscii(string? v) => v is not null && v.All(c => c is >= ' ' and <= '~');
 
     public static IRuleBuilderOptions<T, string?> ExternalReference<T>(this IRuleBuilder<T, string?> rule) =>

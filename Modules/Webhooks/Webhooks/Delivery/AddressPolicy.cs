@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Payments.BuildingBlocks.Text;
 
 namespace Payments.Webhooks.Delivery;
 
@@ -13,6 +14,10 @@ internal static class AddressPolicy
     /// <summary>Why <paramref name="url"/> may not be registered, or null when it may.</summary>
     public static string? CheckUrl(string url, bool sandbox)
     {
+        if (UrlText.HasWhitespaceOrControl(url))
+        {
+            return UrlText.WhitespaceMessage;
+        }
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
         {
             return "Must be an absolute URL.";
@@ -20,6 +25,10 @@ internal static class AddressPolicy
         if (uri.Scheme != Uri.UriSchemeHttps && !(sandbox && uri.Scheme == Uri.UriSchemeHttp))
         {
             return sandbox ? "Must be an http or https URL." : "Must be an https URL.";
+        }
+        if (uri.Port == 0)
+        {
+            return UrlText.PortZeroMessage;
         }
         if (uri.UserInfo.Length > 0)
         {

@@ -16,6 +16,10 @@ internal sealed class CreateTokenizationIntentRequest
         public Validator()
         {
             RuleFor(x => x.ReturnUrl)
+                .Must(u => !UrlText.HasWhitespaceOrControl(u)).WithMessage("return_url must not contain whitespace or control characters.")
+                .Must(u => !Uri.TryCreate(u, UriKind.Absolute, out var uri) || uri.Port != 0).WithMessage("return_url must not use port 0.")
+                .When(x => x.ReturnUrl is not null);
+            RuleFor(x => x.ReturnUrl)
                 .Must(u => u!.Length <= 2048 && Uri.TryCreate(u, UriKind.Absolute, out var uri)
                            && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp) && string.IsNullOrEmpty(uri.UserInfo))
                 .WithMessage("return_url must be an absolute http or https URL of at most 2048 characters, without credentials.")

@@ -116,13 +116,13 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListDa
         var asOf = now;
         if (One("as_of") is { } a)
         {
-            if (DateTimeOffset.TryParse(a, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+            if (FieldRules.TryParseTimestamp(a, out var parsed))
             {
-                asOf = ClockExtensions.Truncate(parsed);
+                asOf = parsed;
             }
             else
             {
-                errors["as_of"] = ["Must be an ISO 8601 timestamp, as a previous page's as_of."];
+                errors["as_of"] = [FieldRules.TimestampMessage + " Pass a previous page's as_of."];
             }
         }
 

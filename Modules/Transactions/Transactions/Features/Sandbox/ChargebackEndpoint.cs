@@ -58,7 +58,8 @@ internal sealed class ChargebackRequest
             RuleFor(x => x.Amount).NotNull().WithMessage("Is required.").Amount();
             RuleFor(x => x.ReasonCode).NotNull().WithMessage("Is required.")
                 .Must(v => v is null || (v.Length is >= 1 and <= 64 && FieldRules.IsPrintableAscii(v)))
-                .WithMessage("Must be 1 to 64 printable ASCII characters.");
+                .WithMessage("Must be 1 to 64 printable ASCII characters.")
+                .NoCardData();
         }
     }
 }

@@ -22,7 +22,12 @@ internal sealed class ExpireAuthorizationsEndpoint(ICurrentMerchant merchant, Ex
 
     public override async Task HandleAsync(ExpireAuthorizationsRequest req, CancellationToken ct)
     {
-        var expired = await data.ExpireAsync(req.AsOf!.Value, merchant.Id, ct);
+        // The validator passed it; parsed to UTC here because Npgsql refuses a timestamptz with any other offset.
+        if (!FieldRules.TryParseTimestamp(req.AsOf, out var asOf))
+        {
+            throw new InvalidOperationException("as_of passed validation but does not parse.");
+        }
+        var expired = await data.ExpireAsync(asOf, merchant.Id, ct);
         outbox.Kick();
         await Send.OkAsync(new ExpireAuthorizationsResponse(expired), ct);
     }
@@ -30,11 +35,14 @@ internal sealed class ExpireAuthorizationsEndpoint(ICurrentMerchant merchant, Ex
 
 internal sealed class ExpireAuthorizationsRequest
 {
-    public DateTimeOffset? AsOf { get; set; }
+    // Text, not DateTimeOffset: System.Text.Json takes a timestamp without an offset in the server's zone, and the
+    // contract refuses it (FieldRules.TryParseTimestamp).
+    public string? AsOf { get; set; }
 
     internal sealed class Validator : Validator<ExpireAuthorizationsRequest>
     {
-        public Validator() => RuleFor(x => x.AsOf).NotNull().WithMessage("Is required, as an ISO 8601 timestamp.");
+        public Validator() => RuleFor(x => x.AsOf).NotNull().WithMessage("Is required, as an ISO 8601 timestamp with an offset.")
+            .Timestamp();
     }
 }
 
