@@ -16,7 +16,9 @@ public interface IPaymentIntentConfirmations
 
     /// <summary>
     /// Ends the confirmation <paramref name="trxId"/> started: with the payment it booked (the intent succeeds, or goes
-    /// back for a payment method when declined), or with null when it booked none (the intent is as before).
+    /// back for a payment method when declined), or with null when it booked none (the intent is as before). Never
+    /// throws for a database fault: a mark it could not end lapses with its lease, and a booked outcome still reaches the
+    /// intent through the payment's event.
     /// </summary>
     Task FinishAsync(string merchantId, string intentId, string trxId, ConfirmedPayment? booked, CancellationToken ct);
 }

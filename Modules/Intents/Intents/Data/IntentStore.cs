@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
@@ -22,7 +23,7 @@ internal sealed record PaymentIntentResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt);
 
-internal sealed class IntentStore(NpgsqlDataSource db, TimeProvider clock) : IPaymentIntentConfirmations
+internal sealed class IntentStore(NpgsqlDataSource db, TimeProvider clock, ILogger<IntentStore> logger) : IPaymentIntentConfirmations
 {
     private const string Columns = """
         id, status, amount, currency, order_id, external_id, card_token, description, metadata::text, transaction_id,
@@ -127,7 +128,14 @@ internal sealed class IntentStore(NpgsqlDataSource db, TimeProvider clock) : IPa
         release.Parameters.Add(new() { Value = merchantId });
         release.Parameters.Add(new() { Value = markId });
         batch.BatchCommands.Add(release);
-        await batch.ExecuteNonQueryAsync(ct);
+        try
+        {
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            logger.LogWarning("A payment intent's mark was not ended; it lapses with its lease: {Error}", e.GetType().Name);
+        }
     }
 
     /// <summary>Cancels the intent if <paramref name="markId"/> still marks it; null when the mark was lost (it lapsed).</summary>

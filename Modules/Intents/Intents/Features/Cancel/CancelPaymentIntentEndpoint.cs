@@ -1,5 +1,4 @@
 using FastEndpoints;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Http;
@@ -21,8 +20,7 @@ internal sealed class CancelPaymentIntentEndpoint(
     IntentStore store,
     IPaymentIntentPayments payments,
     IOptions<Payments.BuildingBlocks.Idempotency.IdempotencyOptions> idempotency,
-    TimeProvider clock,
-    ILogger<CancelPaymentIntentEndpoint> logger) : EndpointWithoutRequest<PaymentIntentResponse>
+    TimeProvider clock) : EndpointWithoutRequest<PaymentIntentResponse>
 {
     public override void Configure() => Post("/v1/payment-intents/{id}/cancel");
 
@@ -59,22 +57,9 @@ internal sealed class CancelPaymentIntentEndpoint(
         {
             if (canceled is null)
             {
-                await ReleaseAsync(id!, mark);
+                await store.FinishAsync(merchant.Id, id!, mark, null, CancellationToken.None);
             }
         }
         await Send.OkAsync(canceled, ct);
-    }
-
-    private async Task ReleaseAsync(string id, string mark)
-    {
-        try
-        {
-            await store.FinishAsync(merchant.Id, id, mark, null, CancellationToken.None);
-        }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
-        {
-            // The mark lapses with its lease.
-            logger.LogWarning("A cancel's mark on a payment intent was not released: {Error}", e.GetType().Name);
-        }
     }
 }

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using FastEndpoints;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Http;
@@ -24,8 +23,7 @@ internal sealed class AuthorizeEndpoint(
     IPaymentIntentConfirmations intents,
     AuthorizeData data,
     OutboxSignal outbox,
-    IOptions<Payments.BuildingBlocks.Idempotency.IdempotencyOptions> idempotency,
-    ILogger<AuthorizeEndpoint> logger) : Endpoint<AuthorizeRequest>
+    IOptions<Payments.BuildingBlocks.Idempotency.IdempotencyOptions> idempotency) : Endpoint<AuthorizeRequest>
 {
     public override void Configure()
     {
@@ -78,7 +76,7 @@ internal sealed class AuthorizeEndpoint(
         finally
         {
             // Before the answer, so the merchant reads the intent's new status once it has the transaction.
-            await FinishAsync(merchantId, pi, trxId, booked);
+            await intents.FinishAsync(merchantId, pi, trxId, booked, CancellationToken.None);
         }
         await AnswerAsync(changed, ct);
     }
@@ -112,20 +110,4 @@ internal sealed class AuthorizeEndpoint(
 
     private Task AnswerAsync(Changed changed, CancellationToken ct) =>
         TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status201Created, changed.Body, changed.Transaction.Version, ct);
-
-    /// <summary>
-    /// Records the confirmation's outcome on the intent at once (the payment's event records it too, should this fail),
-    /// or ends the mark when nothing was booked.
-    /// </summary>
-    private async Task FinishAsync(string merchantId, string intentId, string trxId, ConfirmedPayment? booked)
-    {
-        try
-        {
-            await intents.FinishAsync(merchantId, intentId, trxId, booked, CancellationToken.None);
-        }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
-        {
-            logger.LogWarning("A payment intent's confirmation mark was not ended; it lapses with its lease: {Error}", e.GetType().Name);
-        }
-    }
 }
