@@ -4,6 +4,7 @@ using FluentValidation;
 using Payments.BuildingBlocks.CardData;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Money;
+using Payments.Transactions.Data;
 
 namespace Payments.Transactions.Features;
 
@@ -25,7 +26,7 @@ internal static partial class FieldRules
         {
             return false;
         }
-        utc = new DateTimeOffset(parsed.UtcTicks - (parsed.UtcTicks % 10), TimeSpan.Zero);
+        utc = ClockExtensions.Truncate(parsed);
         return true;
     }
 

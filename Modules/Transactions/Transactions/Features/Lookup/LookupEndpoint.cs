@@ -2,7 +2,6 @@ using FastEndpoints;
 using Microsoft.AspNetCore.Http;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Http;
-using Payments.BuildingBlocks.Text;
 using Payments.Transactions.Contracts;
 using Payments.Transactions.Data;
 
@@ -33,11 +32,6 @@ internal sealed class LookupEndpoint(ICurrentMerchant merchant, LookupData data)
         if (query["id"].Count != 1 || id.Length == 0)
         {
             errors["id"] = ["Is required."];
-        }
-        else if (MerchantText.HasControlCharacters(id))
-        {
-            // No stored reference holds one, and PostgreSQL refuses NUL in a text parameter.
-            errors["id"] = [MerchantText.ControlCharacterMessage];
         }
         if (errors.Count > 0)
         {
