@@ -222,7 +222,7 @@ internal static class GatewayPipeline
     public static WebApplication UseGatewayPipeline(this WebApplication app)
     {
         app.UseMiddleware<RequestIdMiddleware>();
-        app.UseStandardResponseHeaders();
+        app.UseStandardResponseHeaders("/v1");
         app.UseHstsOffLoopback();
         app.UseExceptionHandler();
         // Every bodiless error (unknown route, 405, 415, a bare 401) gets the problem shape, whatever the Accept header.

@@ -1,4 +1,3 @@
-using Microsoft.Net.Http.Headers;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Ids;
 using Payments.BuildingBlocks.Logging;
@@ -8,37 +7,34 @@ namespace Payments.Vault;
 
 /// <summary>
 /// Headers every answer of the Vault carries, on every listener, written as the answer starts (the exception handler
-/// clears what was set before): <c>Request-Id</c> as the contract says, <c>X-Content-Type-Options: nosniff</c>, and on
-/// the JSON API (<c>/v1</c>, <c>/internal</c>) <c>Cache-Control: no-store</c> unless the route chose its own, so a
-/// card token or fingerprint stays out of browser and proxy caches.
+/// clears what was set before): <c>Request-Id</c> as the contract says, then the Host's
+/// <see cref="StandardResponseHeaders"/> (<c>nosniff</c>; <c>no-store</c> on the JSON API, <c>/v1</c> and
+/// <c>/internal</c>, so a card token or fingerprint stays out of browser and proxy caches).
 /// </summary>
 internal static class VaultResponseHeaders
 {
-    public static IApplicationBuilder UseVaultResponseHeaders(this IApplicationBuilder app) => app.Use(static async (http, next) =>
+    public static IApplicationBuilder UseVaultResponseHeaders(this IApplicationBuilder app)
     {
-        // A caller's id under the Host's rule, else our own; logged as request_id, like the Host's. A verified signed
-        // call logs the Host's id instead (the innermost scope), so its answer names that one.
-        var incoming = http.Request.Headers[RequestIdMiddleware.HeaderName].ToString();
-        var id = RequestIdMiddleware.IsAcceptable(incoming) ? incoming : PrefixedId.New("req");
-        http.Response.OnStarting(static state =>
+        // Made once: the factory takes a lock per call, and this runs on every request.
+        var logger = app.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Payments.Vault.Requests");
+        return app.Use(async (http, next) =>
         {
-            var (ctx, rid) = ((HttpContext, string))state;
-            var headers = ctx.Response.Headers;
-            headers[RequestIdMiddleware.HeaderName] = AuditOrigin.HostRequestId(ctx) is { Length: > 0 } hostId ? hostId : rid;
-            headers.XContentTypeOptions = "nosniff";
-            if ((ctx.Request.Path.StartsWithSegments("/v1") || ctx.Request.Path.StartsWithSegments("/internal"))
-                && !headers.ContainsKey(HeaderNames.CacheControl))
+            // A caller's id under the Host's rule, else our own; logged as request_id, like the Host's. A verified signed
+            // call logs the Host's id instead (the innermost scope), so its answer names that one.
+            var incoming = http.Request.Headers[RequestIdMiddleware.HeaderName].ToString();
+            var id = RequestIdMiddleware.IsAcceptable(incoming) ? incoming : PrefixedId.New("req");
+            http.Response.OnStarting(static state =>
             {
-                headers.CacheControl = "no-store";
+                var (ctx, rid) = ((HttpContext, string))state;
+                ctx.Response.Headers[RequestIdMiddleware.HeaderName] = AuditOrigin.HostRequestId(ctx) is { Length: > 0 } hostId ? hostId : rid;
+                return Task.CompletedTask;
+            }, (http, id));
+            using (logger.BeginScope(new KeyValuePair<string, object>[] { new(LogScopes.GatewayRequestId, id) }))
+            {
+                await next(http);
             }
-            return Task.CompletedTask;
-        }, (http, id));
-        var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Payments.Vault.Requests");
-        using (logger.BeginScope(new KeyValuePair<string, object>[] { new(LogScopes.GatewayRequestId, id) }))
-        {
-            await next(http);
-        }
-    });
+        }).UseStandardResponseHeaders("/v1", "/internal");
+    }
 }
 
 /// <summary>
