@@ -179,7 +179,7 @@ internal static class GatewayPipeline
             {
                 if (body.Length + read > Program.MaxRequestBodyBytes)
                 {
-                    await Problems.WriteAsync(http, 413, ErrorCodes.PayloadTooLarge, "The request body is larger than 64 KiB.");
+                    await Problems.WriteAsync(http, 413, ErrorCodes.PayloadTooLarge, ProblemDetailsSetup.BodyTooLarge);
                     return;
                 }
                 body.Write(chunk, 0, read);
@@ -216,7 +216,7 @@ internal static class GatewayPipeline
     /// </summary>
     private static Task RefuseLongBodies(HttpContext http, RequestDelegate next) =>
         http.Request.ContentLength > Program.MaxRequestBodyBytes
-            ? Problems.WriteAsync(http, 413, ErrorCodes.PayloadTooLarge, "The request body is larger than 64 KiB.")
+            ? Problems.WriteAsync(http, 413, ErrorCodes.PayloadTooLarge, ProblemDetailsSetup.BodyTooLarge)
             : next(http);
 
     public static WebApplication UseGatewayPipeline(this WebApplication app)

@@ -8,6 +8,9 @@ namespace Payments.Host.Pipeline;
 
 internal static class ProblemDetailsSetup
 {
+    /// <summary>The 413's detail, wherever the body limit is found out (Kestrel, a chunked body, a declared length).</summary>
+    public const string BodyTooLarge = "The request body is larger than 64 KiB.";
+
     /// <summary>Every error the Host writes, from a slice, the framework or an unknown route, is one RFC 9457 shape.</summary>
     public static IServiceCollection AddGatewayProblemDetails(this IServiceCollection services)
     {
@@ -46,7 +49,7 @@ internal static class ProblemDetailsSetup
         404 => $"No route matches {http.Request.Method} {http.Request.Path}.",
         405 => $"{http.Request.Method} is not allowed on {http.Request.Path}.",
         401 => "A valid bearer token is required.",
-        413 => "The request body is larger than 64 KiB.",
+        413 => BodyTooLarge,
         415 => "The request body must be application/json.",
         _ => Problems.TitleFor(status),
     };
@@ -71,7 +74,7 @@ internal sealed class GatewayExceptionHandler(ILogger<GatewayExceptionHandler> l
                 return true;
             case BadHttpRequestException bad:
                 await Problems.WriteAsync(http, bad.StatusCode, ErrorCodes.ForStatus(bad.StatusCode),
-                    bad.StatusCode == 413 ? "The request body is larger than 64 KiB." : "The request could not be read.");
+                    bad.StatusCode == 413 ? ProblemDetailsSetup.BodyTooLarge : "The request could not be read.");
                 return true;
             case var e when IsUnavailable(e):
                 logger.LogWarning(e, "A dependency is unavailable");
