@@ -25,7 +25,8 @@ public static class MerchantText
 
     /// <summary>
     /// Control characters other than tab, line feed and carriage return: they carry no text and NUL in particular
-    /// cannot be stored (PostgreSQL refuses it in text and jsonb). The same set the token route refuses.
+    /// cannot be stored (PostgreSQL refuses it in text and jsonb). Tab and line breaks are text here; the token route's
+    /// credentials and the query (the Host's pipeline) refuse every control character.
     /// </summary>
     public static bool HasControlCharacters(ReadOnlySpan<char> text)
     {
