@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.OpenApi;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Money;
+using Payments.BuildingBlocks.Text;
 using Payments.Transactions.Contracts;
 using Payments.Webhooks.Contracts;
 
@@ -305,15 +306,15 @@ internal static class OpenApiContract
         "description" or "reason" => new OpenApiSchema
         {
             Type = field.Type,
-            MaxLength = 1000,
+            MaxLength = MerchantText.MaxTextLength,
             Description = "At most 1,000 characters; no card numbers.",
         },
         "metadata" => new OpenApiSchema
         {
             Type = field.Type,
-            MaxProperties = 20,
-            PropertyNames = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = 40 },
-            AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 500 },
+            MaxProperties = MerchantText.MaxMetadataPairs,
+            PropertyNames = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = MerchantText.MaxMetadataKeyLength },
+            AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = MerchantText.MaxMetadataValueLength },
             Description = "At most 20 pairs; keys of 1 to 40 characters, string values of at most 500; no card numbers in either.",
         },
         _ => null,

@@ -5,6 +5,16 @@ public static class MerchantText
 {
     public const string ControlCharacterMessage = "Must not contain control characters (tab and line breaks are allowed).";
 
+    /// <summary><c>description</c> and <c>reason</c>: at most this many characters.</summary>
+    public const int MaxTextLength = 1000;
+
+    /// <summary><c>metadata</c>: at most this many pairs (the contract), keys and values at most this long (the gateway's).</summary>
+    public const int MaxMetadataPairs = 20, MaxMetadataKeyLength = 40, MaxMetadataValueLength = 500;
+
+    /// <summary>One metadata pair within the bounds: a key of 1 to 40 characters, a string value of at most 500.</summary>
+    public static bool IsMetadataPair(string key, string? value) =>
+        Length(key) is >= 1 and <= MaxMetadataKeyLength && value is not null && IsAtMost(value, MaxMetadataValueLength);
+
     /// <summary>
     /// Characters as the contract counts them: Unicode scalar values, as PostgreSQL's <c>length()</c> does in the
     /// columns' CHECKs, not UTF-16 units (an emoji is one character, two units).

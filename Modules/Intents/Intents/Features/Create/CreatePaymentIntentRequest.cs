@@ -38,11 +38,11 @@ internal sealed class CreatePaymentIntentRequest
             RuleFor(x => x.CardToken)
                 .Must(v => v is null || (v.Length is >= 1 and <= 100 && v.All(c => c is > ' ' and <= '~'))).WithMessage("Must be a tok_ id.");
             RuleFor(x => x.Description)
-                .Must(v => MerchantText.IsAtMost(v, 1000)).WithMessage("Must be at most 1,000 characters.")
+                .Must(v => MerchantText.IsAtMost(v, MerchantText.MaxTextLength)).WithMessage("Must be at most 1,000 characters.")
                 .Must(v => !CardNumberDetector.HoldsCardNumber(v)).WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);
             RuleFor(x => x.Metadata)
-                .Must(m => m is null || m.Count <= 20).WithMessage("Holds at most 20 pairs.")
-                .Must(m => m is null || m.All(p => MerchantText.Length(p.Key) is >= 1 and <= 40 && p.Value is not null && MerchantText.IsAtMost(p.Value, 500)))
+                .Must(m => m is null || m.Count <= MerchantText.MaxMetadataPairs).WithMessage("Holds at most 20 pairs.")
+                .Must(m => m is null || m.All(p => MerchantText.IsMetadataPair(p.Key, p.Value)))
                 .WithMessage("Keys are 1 to 40 characters, values strings of at most 500.")
                 .Must(m => m is null || !m.Any(p => CardNumberDetector.HoldsCardNumber(p.Key) || CardNumberDetector.HoldsCardNumber(p.Value)))
                 .WithErrorCode(ErrorCodes.CardDataInField).WithMessage(CardDataMessage);

@@ -10,7 +10,7 @@ namespace Payments.Refunds.Features.CreateRefund;
 /// <summary><c>{"amount"?, "reason"?}</c>; no amount means all still refundable.</summary>
 internal sealed class CreateRefundRequest
 {
-    public const int MaxReasonLength = 1000;
+    public const int MaxReasonLength = MerchantText.MaxTextLength;
 
     public long? Amount { get; set; }
     public string? Reason { get; set; }

@@ -30,8 +30,8 @@ internal sealed class CreateTokenizationIntentRequest
                 .WithMessage("return_url holds what looks like a card number.")
                 .When(x => x.ReturnUrl is not null);
             RuleFor(x => x.Metadata)
-                .Must(m => m!.Count <= 20).WithMessage("metadata holds at most 20 pairs.")
-                .Must(m => m!.All(kv => MerchantText.Length(kv.Key) is >= 1 and <= 40 && kv.Value is not null && MerchantText.IsAtMost(kv.Value, 500)))
+                .Must(m => m!.Count <= MerchantText.MaxMetadataPairs).WithMessage("metadata holds at most 20 pairs.")
+                .Must(m => m!.All(kv => MerchantText.IsMetadataPair(kv.Key, kv.Value)))
                 .WithMessage("metadata keys are 1 to 40 characters and values at most 500.")
                 .When(x => x.Metadata is not null);
             RuleFor(x => x.Metadata)
