@@ -17,6 +17,7 @@ public sealed class BrowserFixture : VaultFixture, IAsyncLifetime
     public new async Task InitializeAsync()
     {
         await base.InitializeAsync();
+        ConsoleWriters.Settle();
         playwright = await Playwright.CreateAsync();
         Browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
