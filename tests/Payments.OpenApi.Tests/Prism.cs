@@ -25,7 +25,7 @@ internal sealed class Prism : IAsyncDisposable
 
     public static async Task<Prism> StartAsync(string document, Uri upstream)
     {
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var psi = new ProcessStartInfo(Tools.Bin("prism"))
         {
             WorkingDirectory = Tools.Folder,
@@ -58,13 +58,6 @@ internal sealed class Prism : IAsyncDisposable
                 await Task.Delay(100, cts.Token);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -30,8 +30,8 @@ internal sealed class RunScript : IAsyncDisposable
         }
         Ports = new Dictionary<string, int>
         {
-            ["PG_PORT"] = FreePort(), ["REDIS_PORT"] = FreePort(), ["HOST_PORT"] = FreePort(), ["HOST_MANAGEMENT_PORT"] = FreePort(),
-            ["VAULT_PORT"] = FreePort(), ["VAULT_INTERNAL_PORT"] = FreePort(), ["VAULT_MANAGEMENT_PORT"] = FreePort(),
+            ["PG_PORT"] = LoopbackPorts.Free(), ["REDIS_PORT"] = LoopbackPorts.Free(), ["HOST_PORT"] = LoopbackPorts.Free(), ["HOST_MANAGEMENT_PORT"] = LoopbackPorts.Free(),
+            ["VAULT_PORT"] = LoopbackPorts.Free(), ["VAULT_INTERNAL_PORT"] = LoopbackPorts.Free(), ["VAULT_MANAGEMENT_PORT"] = LoopbackPorts.Free(),
         };
     }
 
@@ -243,36 +243,6 @@ internal sealed class RunScript : IAsyncDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await p.WaitForExitAsync(cts.Token);
         return (p.ExitCode, await stdout);
-    }
-
-    private static readonly HashSet<int> Chosen = [];
-
-    /// <summary>
-    /// A free port below Linux's ephemeral range (32768 and up). The tests stop and start run.sh on the same ports,
-    /// which lie free in between; a port from the ephemeral range can then go to any other test binding port 0.
-    /// </summary>
-    private static int FreePort()
-    {
-        while (true)
-        {
-            var port = Random.Shared.Next(20_000, 32_768);
-            lock (Chosen)
-            {
-                if (!Chosen.Add(port))
-                {
-                    continue;
-                }
-            }
-            try
-            {
-                using var l = new TcpListener(IPAddress.Loopback, port);
-                l.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-            }
-        }
     }
 
     private static string Tail(string s) => s.Length <= 3000 ? s : s[^3000..];

@@ -59,8 +59,8 @@ public sealed class GatewayProcesses : IAsyncDisposable
     private readonly string vaultOwnerPassword = Secret(18);
     private readonly string authKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
     private readonly string serviceKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-    private readonly int vaultInternalPort = ProcessRunner.FreePort();
-    private readonly int vaultManagementPort = ProcessRunner.FreePort();
+    private readonly int vaultInternalPort = LoopbackPorts.Free();
+    private readonly int vaultManagementPort = LoopbackPorts.Free();
     private readonly string[] kek = [Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))];
     private readonly List<GatewayProcess> hosts = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> managementPorts = new();
@@ -72,7 +72,7 @@ public sealed class GatewayProcesses : IAsyncDisposable
         this.options = options;
         dir = Path.Combine(Path.GetTempPath(), "payments-gw-" + Guid.NewGuid().ToString("N")[..12]);
         pgBin = Path.GetDirectoryName(ProcessRunner.FindBinary("pg_ctl", "/usr/lib/postgresql/15/bin/pg_ctl"))!;
-        PostgresPort = ProcessRunner.FreePort();
+        PostgresPort = LoopbackPorts.Free();
     }
 
     /// <summary>The folder holding the cluster, Redis' files and every process' log (<c>*.log</c>).</summary>
@@ -171,11 +171,11 @@ public sealed class GatewayProcesses : IAsyncDisposable
         redis = await RedisServer.StartAsync();
 
         await RunVaultMigrateAsync();
-        Vault = new GatewayProcess("vault", VaultDll, ProcessRunner.FreePort(), Path.Combine(dir, "vault.log"), VaultEnv);
+        Vault = new GatewayProcess("vault", VaultDll, LoopbackPorts.Free(), Path.Combine(dir, "vault.log"), VaultEnv);
         await Vault.StartAsync(options.ReadyTimeout);
         for (var i = 0; i < options.HostCount; i++)
         {
-            hosts.Add(new GatewayProcess($"host{i}", HostDll, ProcessRunner.FreePort(), Path.Combine(dir, $"host{i}.log"), HostEnv));
+            hosts.Add(new GatewayProcess($"host{i}", HostDll, LoopbackPorts.Free(), Path.Combine(dir, $"host{i}.log"), HostEnv));
         }
         // Hosts start one after the other: each applies migrations on start, and the first one creates the schemas.
         foreach (var h in hosts)
@@ -193,7 +193,7 @@ public sealed class GatewayProcesses : IAsyncDisposable
 
     /// <summary>The management listener (<c>/metrics</c>) of the Host on public <paramref name="port"/>, or of the Vault.</summary>
     public int ManagementPortOf(int port) =>
-        Vault is not null && port == Vault.Port ? vaultManagementPort : managementPorts.GetOrAdd(port, _ => ProcessRunner.FreePort());
+        Vault is not null && port == Vault.Port ? vaultManagementPort : managementPorts.GetOrAdd(port, _ => LoopbackPorts.Free());
 
     private Dictionary<string, string> HostEnv(int port)
     {
@@ -280,7 +280,7 @@ public sealed class GatewayProcesses : IAsyncDisposable
     /// </summary>
     public async Task<string> RunHostCommandAsync(params string[] args)
     {
-        var env = HostEnv(ProcessRunner.FreePort());
+        var env = HostEnv(LoopbackPorts.Free());
         env.Remove("Listeners__Public");
         env.Remove("Listeners__Management");
         var psi = GatewayProcess.StartInfo(HostDll, env);

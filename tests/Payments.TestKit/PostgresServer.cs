@@ -66,7 +66,7 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             await ProcessRunner.RunAsync("chown", ["postgres:postgres", dir]);
         }
-        var port = ProcessRunner.FreePort();
+        var port = LoopbackPorts.Free();
         await ProcessRunner.RunAsync(initdb, ["-D", Path.Combine(dir, "data"), "-A", "trust", "-U", "app", "--no-sync"], asPostgres: true);
         var server = new PostgresServer(
             $"Host=127.0.0.1;Port={port};Username=app;Database=postgres;Pooling=true;Maximum Pool Size=20",

@@ -55,7 +55,7 @@ public sealed class RedisServer : IAsyncDisposable
     {
         var dir = Path.Combine(Path.GetTempPath(), "payments-redis-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(dir);
-        var server = new RedisServer($"127.0.0.1:{ProcessRunner.FreePort()}", dir);
+        var server = new RedisServer($"127.0.0.1:{LoopbackPorts.Free()}", dir);
         await server.StartProcessAsync();
         return server;
     }

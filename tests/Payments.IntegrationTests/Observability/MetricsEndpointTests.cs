@@ -72,7 +72,7 @@ public sealed class MetricsGateway : IAsyncLifetime
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", t.RootElement.GetProperty("access_token").GetString());
         }
         // A webhook endpoint nobody listens on: its deliveries fail (connection refused).
-        var closed = FreePort();
+        var closed = LoopbackPorts.Free();
         Assert.Equal(201, (await SendAsync(http, "/v1/webhook-endpoints", new { url = $"http://127.0.0.1:{closed}/hook", enabled_events = new[] { "*" } })).Status);
 
         var approvedCard = await TokenizeAsync(http, "4242424242424242");
@@ -91,13 +91,6 @@ public sealed class MetricsGateway : IAsyncLifetime
         var declined = await SendAsync(http, "/v1/transactions",
             new Dictionary<string, object> { ["operation"] = "authorize", ["amount"] = 700, ["currency"] = "EUR", ["card_token"] = declinedCard, ["order_id"] = "m-2" });
         Assert.Equal("DECLINED", declined.Body.GetProperty("status").GetString());
-    }
-
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private async Task<string> TokenizeAsync(HttpClient host, string number)

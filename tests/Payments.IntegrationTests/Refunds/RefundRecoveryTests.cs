@@ -115,10 +115,7 @@ public sealed class RefundRecoveryTests(RefundsFixture gateway)
         var merchant = await gateway.CreateMerchantClientAsync();
         var paymentId = Str(await gateway.PaymentAsync(merchant, 1000), "trx_id");
         // A port nothing listens on: the connection is refused, so the call certainly never reached the Vault.
-        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        closed.Start();
-        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop();
+        var port = LoopbackPorts.Free();
         await using (var cut = gateway.CreateAnotherHost(new Dictionary<string, string?>
                      {
                          ["Vault:BaseUrl"] = $"http://127.0.0.1:{port}/", ["Refunds:Recovery:Enabled"] = "false",
