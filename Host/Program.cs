@@ -2,6 +2,7 @@ using FastEndpoints;
 using JasperFx;
 using JasperFx.CodeGeneration;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
@@ -219,6 +220,31 @@ internal static class GatewayPipeline
             ? Problems.WriteAsync(http, 413, ErrorCodes.PayloadTooLarge, ProblemDetailsSetup.BodyTooLarge)
             : next(http);
 
+    private static readonly byte[] NoFields = "{}"u8.ToArray();
+
+    /// <summary>
+    /// A POST without a body sends no fields: a route whose body fields are all optional (a tokenization intent, a
+    /// full refund) then does what it does with <c>{}</c>, and one with required fields names them in a 400. Left to
+    /// the framework, a body-less request without a Content-Type was an empty 415, not a problem. The idempotency
+    /// fingerprint is taken after this, so a retry with <c>{}</c> is the same request.
+    /// </summary>
+    private static Task ReadEmptyBodiesAsNoFields(HttpContext http, RequestDelegate next)
+    {
+        var request = http.Request;
+        var empty = request.ContentLength == 0
+                    || (request.ContentLength is null && (request.Headers.TransferEncoding.Count == 0 || request.Body is MemoryStream { Length: 0 }));
+        if (empty && (HttpMethods.IsPost(request.Method) || HttpMethods.IsPut(request.Method) || HttpMethods.IsPatch(request.Method))
+            && http.GetEndpoint()?.Metadata.GetMetadata<IAcceptsMetadata>() is { } accepts
+            && accepts.ContentTypes.Any(t => t.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)))
+        {
+            request.Headers.Remove(HeaderNames.TransferEncoding);
+            request.ContentType = "application/json";
+            request.ContentLength = NoFields.Length;
+            request.Body = new MemoryStream(NoFields, writable: false);
+        }
+        return next(http);
+    }
+
     public static WebApplication UseGatewayPipeline(this WebApplication app)
     {
         app.UseMiddleware<RequestIdMiddleware>();
@@ -238,6 +264,7 @@ internal static class GatewayPipeline
         app.UseMerchantRateLimits();
         app.Use(RefuseLongBodies);
         app.Use(RefuseControlCharactersInQuery);
+        app.Use(ReadEmptyBodiesAsNoFields);
         app.UseMiddleware<IdempotencyMiddleware>();
         app.UseFastEndpoints(c =>
         {

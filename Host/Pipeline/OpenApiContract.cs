@@ -414,6 +414,13 @@ internal static class OpenApiContract
             };
         }
 
+        if (path is "/v1/tokenization-intents" or "/v1/transactions/{trx_id}/refunds" && operation.RequestBody is OpenApiRequestBody optional)
+        {
+            // Every field is optional, and a POST without a body sends none (GatewayPipeline.ReadEmptyBodiesAsNoFields).
+            optional.Required = false;
+            optional.Description = "Optional: no body is the same as `{}`.";
+        }
+
         var responses = operation.Responses ??= [];
         if (op.SuccessSchema is { } schema)
         {

@@ -121,6 +121,86 @@ public sealed class RequestFramingTests(TransactionsFixture gateway) : IClassFix
         Assert.NotNull(problem!["errors"]?[field]);
     }
 
+    /// <summary>A POST with no body at all: no Content-Type, no content (as <c>curl -X POST</c> sends it).</summary>
+    private static async Task<(HttpStatusCode Status, JsonNode? Body)> PostNothingAsync(HttpClient http, string path,
+        string? contentType = null, string? idempotencyKey = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path);
+        if (contentType is not null)
+        {
+            request.Content = new ByteArrayContent([]);
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+        using var response = await http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+    }
+
+    [Fact]
+    public async Task A_tokenization_intent_posted_without_a_body_is_created()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+
+        var (status, created) = await PostNothingAsync(merchant.Http, "/v1/tokenization-intents");
+
+        Assert.True(status == HttpStatusCode.Created, $"answered {(int)status}: {created}");
+        Assert.Equal("REQUIRES_CARD", Str(created, "status"));
+        Assert.NotNull(Str(created, "client_secret"));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("application/json")]
+    public async Task A_refund_posted_without_a_body_refunds_all_that_remains_once(string? contentType)
+    {
+        var (merchant, paymentId) = await CapturedPaymentAsync();
+        var key = Guid.NewGuid().ToString();
+
+        var (status, refund) = await PostNothingAsync(merchant.Http, $"/v1/transactions/{paymentId}/refunds", contentType, key);
+        var (again, replayed, response) = await SendAsync(merchant.Http, HttpMethod.Post, $"/v1/transactions/{paymentId}/refunds", new { }, key);
+
+        Assert.True(status == HttpStatusCode.Created, $"answered {(int)status}: {refund}");
+        Assert.Equal(1000, Long(refund, "order_amount"));
+        // The same request as {}: replayed, not a second refund and not a key reused for another request.
+        Assert.True(again == HttpStatusCode.Created, $"answered {(int)again}: {replayed}");
+        Assert.Equal(Str(refund, "trx_id"), Str(replayed, "trx_id"));
+        Assert.Equal("true", response.Headers.TryGetValues("Idempotent-Replayed", out var v) ? v.Single() : null);
+        Assert.Equal(1000, Long((await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}")).Body, "refunded_amount"));
+    }
+
+    [Theory]
+    [InlineData("/v1/payment-intents", "amount")]
+    [InlineData("/v1/transactions", "operation")]
+    [InlineData("/v1/webhook-endpoints", "url")]
+    public async Task A_route_with_required_fields_posted_without_a_body_names_them_in_a_400(string path, string field)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+
+        var (status, problem) = await PostNothingAsync(merchant.Http, path);
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"answered {(int)status}: {problem}");
+        Assert.Equal("validation_failed", Code(problem));
+        Assert.NotNull(problem!["errors"]?[field]);
+    }
+
+    [Fact]
+    public async Task A_capture_posted_without_a_body_is_a_400_naming_the_operation_and_captures_nothing()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var paymentId = Str(await AuthorizeAsync(merchant, token, amount: 1000), "trx_id");
+
+        var (status, problem) = await PostNothingAsync(merchant.Http, $"/v1/transactions/{paymentId}");
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"answered {(int)status}: {problem}");
+        Assert.NotNull(problem!["errors"]?["operation"]);
+        Assert.Equal(0, Long((await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}")).Body, "captured_amount"));
+    }
+
     [Fact]
     public async Task A_body_over_64_KiB_without_a_Content_Type_is_413()
     {
