@@ -136,6 +136,19 @@ public sealed partial class Program
 internal static class GatewayPipeline
 {
     /// <summary>
+    /// HEAD is GET without the content (RFC 9110 §9.3.2), so it is routed as GET; the server still knows the request
+    /// was HEAD and sends the headers only. Before, every HEAD was a 405.
+    /// </summary>
+    private static Task RouteHeadAsGet(HttpContext http, RequestDelegate next)
+    {
+        if (HttpMethods.IsHead(http.Request.Method))
+        {
+            http.Request.Method = HttpMethods.Get;
+        }
+        return next(http);
+    }
+
+    /// <summary>
     /// A body must say what it is in one Content-Type that can be read, with no content coding; else 415, before any
     /// route runs. Read past, the framework took such a body for no body: a partial refund's amount was dropped and the
     /// whole payment refunded. A declared length over the limit is left to <see cref="RefuseLongBodies"/> (413 first).
@@ -255,6 +268,7 @@ internal static class GatewayPipeline
         app.UseStatusCodePages(ctx => ProblemDetailsSetup.WriteStatusProblemAsync(ctx.HttpContext));
         app.Use(ReadChunkedBodies);
         app.Use(RefuseUnreadableBodies);
+        app.Use(RouteHeadAsGet);
         app.UseRouting();
         app.UseListenerGate();
         // Limits and shedding come before idempotency (the contract): a 429 or 503 leaves the key free.
