@@ -1,3 +1,4 @@
+using Payments.BuildingBlocks.Data;
 using Microsoft.Extensions.Logging;
 using System.Text.Json;
 using Npgsql;
@@ -29,8 +30,6 @@ internal sealed class IntentStore(NpgsqlDataSource db, TimeProvider clock, ILogg
         id, status, amount, currency, order_id, external_id, card_token, description, metadata::text, transaction_id,
         last_decline_code, created_at, updated_at
         """;
-
-    public static DateTimeOffset Micros(DateTimeOffset t) => new(t.UtcTicks - (t.UtcTicks % 10), TimeSpan.Zero);
 
     public async Task<byte[]> InsertAsync(string merchantId, PaymentIntentResponse intent, IdempotencyClaim? claim, DateTimeOffset now, CancellationToken ct)
     {
@@ -117,7 +116,7 @@ internal sealed class IntentStore(NpgsqlDataSource db, TimeProvider clock, ILogg
         await using var batch = db.CreateBatch();
         if (booked is not null)
         {
-            batch.BatchCommands.Add(OutcomeCommand(merchantId, intentId, booked, Micros(clock.GetUtcNow())));
+            batch.BatchCommands.Add(OutcomeCommand(merchantId, intentId, booked, clock.UtcNowMicros()));
         }
         // Also after an outcome: a mark the outcome's conditions left (a late or out-of-order answer) still ends here.
         var release = new NpgsqlBatchCommand("""

@@ -1,3 +1,4 @@
+using Payments.BuildingBlocks.Data;
 using Npgsql;
 using Payments.Intents.Contracts;
 using Payments.Intents.Data;
@@ -40,6 +41,6 @@ public sealed class TransactionEventHandler
             return null;
         }
         return IntentStore.OutcomeCommand(e.MerchantId, t.PaymentIntentId,
-            new ConfirmedPayment(t.TrxId, e.Type == TransactionEventTypes.Declined, t.DeclineCode), IntentStore.Micros(clock.GetUtcNow()));
+            new ConfirmedPayment(t.TrxId, e.Type == TransactionEventTypes.Declined, t.DeclineCode), clock.UtcNowMicros());
     }
 }

@@ -1,3 +1,4 @@
+using Payments.BuildingBlocks.Data;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using FluentValidation;
@@ -26,7 +27,7 @@ internal static partial class FieldRules
         {
             return false;
         }
-        utc = ClockExtensions.Truncate(parsed);
+        utc = PostgresTime.Truncate(parsed);
         return true;
     }
 

@@ -1,3 +1,4 @@
+using Payments.BuildingBlocks.Data;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Npgsql;

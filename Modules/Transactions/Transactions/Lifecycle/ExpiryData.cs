@@ -1,3 +1,4 @@
+using Payments.BuildingBlocks.Data;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Payments.Transactions.Contracts;

@@ -1,3 +1,4 @@
+using Payments.BuildingBlocks.Data;
 using FastEndpoints;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
@@ -50,7 +51,7 @@ internal sealed class CancelPaymentIntentEndpoint(
             {
                 throw ProblemException.InvalidState("The payment intent was paid and cannot be canceled.");
             }
-            canceled = await store.CancelMarkedAsync(merchant.Id, id!, mark, IntentStore.Micros(clock.GetUtcNow()), ct)
+            canceled = await store.CancelMarkedAsync(merchant.Id, id!, mark, clock.UtcNowMicros(), ct)
                        ?? throw ProblemException.InvalidState("The payment intent is being confirmed and cannot be canceled.");
         }
         finally

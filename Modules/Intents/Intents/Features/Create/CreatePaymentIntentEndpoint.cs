@@ -1,3 +1,4 @@
+using Payments.BuildingBlocks.Data;
 using FastEndpoints;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -28,7 +29,7 @@ internal sealed class CreatePaymentIntentEndpoint(ICurrentMerchant merchant, IVa
         {
             throw ProblemException.NotFound("The card token");
         }
-        var now = IntentStore.Micros(clock.GetUtcNow());
+        var now = clock.UtcNowMicros();
         var intent = new PaymentIntentResponse(PrefixedId.New("pi", clock),
             req.CardToken is null ? PaymentIntentStatuses.RequiresPaymentMethod : PaymentIntentStatuses.RequiresConfirmation,
             req.Amount!.Value, req.Currency!, req.OrderId!, req.ExternalId, req.CardToken, req.Description, req.Metadata,

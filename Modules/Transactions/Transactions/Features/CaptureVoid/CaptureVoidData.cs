@@ -1,3 +1,4 @@
+using Payments.BuildingBlocks.Data;
 using Npgsql;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;

@@ -1,3 +1,4 @@
+using Payments.BuildingBlocks.Data;
 using System.Globalization;
 using FastEndpoints;
 using Microsoft.AspNetCore.Http;

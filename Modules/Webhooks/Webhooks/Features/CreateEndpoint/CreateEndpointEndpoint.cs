@@ -1,3 +1,4 @@
+using Payments.BuildingBlocks.Data;
 using System.Text.Json;
 using FastEndpoints;
 using Microsoft.AspNetCore.Builder;
@@ -40,9 +41,7 @@ internal sealed class CreateEndpointEndpoint(
         {
             throw ProblemException.Validation("url", refusal);
         }
-        var now = clock.GetUtcNow();
-        var row = new EndpointRow(PrefixedId.New("we", clock), req.Url!, [.. req.EnabledEvents!], "ENABLED", null,
-            new DateTimeOffset(now.UtcTicks - (now.UtcTicks % 10), TimeSpan.Zero));
+        var row = new EndpointRow(PrefixedId.New("we", clock), req.Url!, [.. req.EnabledEvents!], "ENABLED", null, clock.UtcNowMicros());
         var secret = SecretSealer.NewSecret();
         var (nonce, sealedSecret) = sealer.Seal(row.Id, secret);
 
