@@ -215,8 +215,7 @@ internal static class GatewayPipeline
         {
             if (name.Any(char.IsControl) || values.Any(v => v is not null && v.Any(char.IsControl)))
             {
-                // The name is echoed only when it is plainly a name.
-                var field = name.Length <= 64 && !name.Any(char.IsControl) && !CardNumberDetector.ContainsCardNumber(name) ? name : "query";
+                var field = Problems.EchoableName(name, "query");
                 return Problems.WriteAsync(http, 400, ErrorCodes.ValidationFailed, "One or more query parameters are not valid.",
                     new Dictionary<string, string[]> { [field] = ["Must not contain control characters."] });
             }

@@ -29,7 +29,7 @@ internal static class ProblemDetailsSetup
                     ctx.ProblemDetails.Extensions[k] = v;
                 }
             }
-            ctx.ProblemDetails.Instance = ctx.HttpContext.Request.Path;
+            ctx.ProblemDetails.Instance = Problems.InstanceOf(ctx.HttpContext);
             // The framework adds its own trace id; the Request-Id is ours.
             ctx.ProblemDetails.Extensions.Remove("traceId");
             ctx.ProblemDetails.Extensions.Remove("trace_id");

@@ -9,7 +9,8 @@ internal static class ValidationProblems
     public static object Build(List<ValidationFailure> failures, HttpContext http, int status)
     {
         var errors = failures
-            .GroupBy(f => string.IsNullOrEmpty(f.PropertyName) ? "body" : f.PropertyName)
+            // A field name is the caller's text (an unknown field): echoed only when it is plainly a name.
+            .GroupBy(f => Problems.EchoableName(f.PropertyName ?? "", "body"))
             .ToDictionary(g => g.Key, g => g.Select(f => f.ErrorMessage).Distinct().ToArray());
         // A card number in a free-text field has its own code, so merchants can tell it apart.
         var code = failures.Any(f => f.ErrorCode == ErrorCodes.CardDataInField)

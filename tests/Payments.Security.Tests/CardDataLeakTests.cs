@@ -208,6 +208,12 @@ public sealed class CardDataLeakTests(ITestOutputHelper output)
             var answer = await Json.SendAsync(http, HttpMethod.Post, path, body, idempotencyKey: Guid.NewGuid().ToString());
             Assert.True(answer.Status < 500, $"POST {path} answered {answer.Status}");
         }
+        // A card number where a name or an id goes: a field's name, a path segment, a query parameter's name.
+        var named = await Json.SendAsync(http, HttpMethod.Post, "/v1/payment-intents",
+            new Dictionary<string, object> { ["amount"] = 100, ["currency"] = "EUR", ["order_id"] = "o-6", [pan] = "x" }, idempotencyKey: Guid.NewGuid().ToString());
+        Assert.Equal(400, named.Status);
+        Assert.Equal(404, (await Json.SendAsync(http, HttpMethod.Get, "/v1/transactions/" + pan)).Status);
+        Assert.Equal(400, (await Json.SendAsync(http, HttpMethod.Get, $"/v1/transactions?start_date=01/01/2020&end_date=01/01/2030&{pan}=%01")).Status);
         _ = await Json.SendAsync(http, HttpMethod.Get, "/v1/transactions/lookup?id_type=external_id&id=" + pan);
         _ = await Json.SendAsync(http, HttpMethod.Get, "/v1/transactions/lookup?id_type=order_id&id=" + Uri.EscapeDataString(spaced));
         // A card refused by the Vault (bad expiry) and a declined card: both paths log.

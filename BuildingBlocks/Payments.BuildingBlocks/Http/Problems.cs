@@ -20,7 +20,7 @@ public static class Problems
             Title = TitleFor(status),
             Status = status,
             Detail = detail ?? TitleFor(status),
-            Instance = http?.Request.Path.Value,
+            Instance = InstanceOf(http),
         };
         problem.Extensions["code"] = code;
         if (errors is { Count: > 0 })
@@ -33,6 +33,20 @@ public static class Problems
         }
         return problem;
     }
+
+    /// <summary>
+    /// The problem's <c>instance</c>: the request's path, with any card number in it redacted. A path holds whatever the
+    /// caller typed (<c>/v1/transactions/4242…</c>), and no card number goes back out in an error.
+    /// </summary>
+    public static string? InstanceOf(HttpContext? http) =>
+        http?.Request.Path.Value is { } path ? CardData.CardNumberDetector.Redact(path) : null;
+
+    /// <summary>
+    /// A name the caller sent (an unknown field, a query parameter) as an <c>errors</c> key: itself when it is plainly a
+    /// name, else <paramref name="otherwise"/>. Never a card number, a control character or a long echo.
+    /// </summary>
+    public static string EchoableName(string name, string otherwise) =>
+        name.Length is > 0 and <= 64 && !name.Any(char.IsControl) && !CardData.CardNumberDetector.ContainsCardNumber(name) ? name : otherwise;
 
     /// <summary>The problem's <c>type</c>: the gateway's own page for the code, <c>/docs/errors#code</c> (docs/adr/0100).</summary>
     public static string TypeFor(HttpContext? http, string code)
