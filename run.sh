@@ -110,6 +110,7 @@ Vault__BaseUrl=http://127.0.0.1:$VAULT_INTERNAL_PORT/
 Vault__PublicUrl=http://127.0.0.1:$VAULT_PORT
 Vault__ServiceKey=$VAULT_SERVICE_KEY
 Gateway__Mode=$GATEWAY_MODE
+Gateway__PublicBaseUrl=http://127.0.0.1:$HOST_PORT
 Webhooks__SecretKey=$WEBHOOKS_SECRET_KEY
 Auth__KeyEncryptionKey=$AUTH_KEY_ENCRYPTION_KEY
 Listeners__Public=http://127.0.0.1:$HOST_PORT

@@ -196,6 +196,40 @@ public sealed class RunScriptIsolationTests(RunScriptGateway gateway) : IClassFi
         Assert.Empty(Directory.EnumerateFileSystemEntries(home, "*", SearchOption.AllDirectories));
         Assert.Contains($"HOME={home}\n", await EnvironOfAsync(Run.RecordedPid("host")!.Value), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_problem_type_names_the_configured_origin_whatever_Host_header_the_caller_sends()
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Run.HostUrl, "v1/nope"));
+        request.Headers.Host = "evil.example";
+        using var res = await http.SendAsync(request);
+        using var problem = System.Text.Json.JsonDocument.Parse(await res.Content.ReadAsStringAsync());
+
+        Assert.Equal(new Uri(Run.HostUrl, "docs/errors#not_found").AbsoluteUri, problem.RootElement.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task Every_answers_Request_Id_is_in_the_Host_log_without_the_path_it_was_asked_for()
+    {
+        using var http = new HttpClient();
+        var ids = new List<string>();
+        foreach (var path in new[] { "v1/transactions/4242424242424242", "v1/nope", "health/ready" })
+        {
+            using var res = await http.GetAsync(new Uri(Run.HostUrl, path));
+            ids.Add(res.Headers.GetValues("Request-Id").Single());
+        }
+
+        var log = Path.Combine(Run.Data, "logs", "host.log");
+        string text = "";
+        for (var i = 0; i < 50 && !ids.All(id => text.Contains(id, StringComparison.Ordinal)); i++)
+        {
+            await Task.Delay(100); // the console logger writes from its own queue
+            text = await File.ReadAllTextAsync(log);
+        }
+        Assert.All(ids, id => Assert.Contains($"\"request_id\":\"{id}\"", text, StringComparison.Ordinal));
+        Assert.DoesNotContain("4242424242424242", text, StringComparison.Ordinal);
+    }
 }
 
 /// <summary>run.sh supervises (issue 15, item 8): a killed process comes back, signals stop everything, a new run after a crash works.</summary>

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Payments.BuildingBlocks.CardData;
 using Payments.BuildingBlocks.Ids;
@@ -6,11 +8,13 @@ using Payments.BuildingBlocks.Ids;
 namespace Payments.BuildingBlocks.Http;
 
 /// <summary>
-/// Gives every answer a <c>Request-Id</c> header and every log line of the request the same id.
+/// Gives every answer a <c>Request-Id</c> header and every log line of the request the same id, and writes one line
+/// per answer (method, route template, status, time) so every id the gateway hands out is in its log (the contract).
+/// The route template, never the path: a path can hold whatever the caller typed, a card number included.
 /// A caller's own id is kept when it is short printable ASCII, so merchants can correlate, and holds no card number:
 /// the id travels where merchant text does not (the Vault's audit record of a signed call, span attributes).
 /// </summary>
-public sealed class RequestIdMiddleware(RequestDelegate next, ILogger<RequestIdMiddleware> logger)
+public sealed partial class RequestIdMiddleware(RequestDelegate next, ILogger<RequestIdMiddleware> logger)
 {
     public const string HeaderName = "Request-Id";
     public const string ItemKey = "payments.request_id";
@@ -29,9 +33,21 @@ public sealed class RequestIdMiddleware(RequestDelegate next, ILogger<RequestIdM
         }, (http, id));
         using (logger.BeginScope(new KeyValuePair<string, object>[] { new(Logging.LogScopes.GatewayRequestId, id) }))
         {
-            await next(http);
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                await next(http);
+            }
+            finally
+            {
+                Answered(logger, http.Request.Method, (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)",
+                    http.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Method} {Route} answered {Status} in {ElapsedMs:0.0} ms")]
+    private static partial void Answered(ILogger logger, string method, string route, int status, double elapsedMs);
 
     /// <summary>Whether a caller's id may be kept (the Vault applies the same rule to its own answers).</summary>
     public static bool IsAcceptable(string value) =>
