@@ -1,9 +1,9 @@
-using Payments.BuildingBlocks.Data;
-using Microsoft.Extensions.Logging;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
 using Payments.BuildingBlocks;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.Intents.Contracts;
 

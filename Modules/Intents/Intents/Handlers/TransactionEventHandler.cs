@@ -1,5 +1,5 @@
-using Payments.BuildingBlocks.Data;
 using Npgsql;
+using Payments.BuildingBlocks.Data;
 using Payments.Intents.Contracts;
 using Payments.Intents.Data;
 using Payments.Transactions.Contracts;

@@ -1,8 +1,8 @@
-using Payments.BuildingBlocks.Data;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using FluentValidation;
 using Payments.BuildingBlocks.CardData;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Money;
 using Payments.Transactions.Data;

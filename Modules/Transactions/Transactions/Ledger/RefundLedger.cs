@@ -1,7 +1,7 @@
-using Payments.BuildingBlocks.Data;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.Transactions.Contracts;

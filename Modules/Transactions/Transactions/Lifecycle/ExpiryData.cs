@@ -1,6 +1,6 @@
-using Payments.BuildingBlocks.Data;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Payments.BuildingBlocks.Data;
 using Payments.Transactions.Contracts;
 using Payments.Transactions.Data;
 

@@ -1,5 +1,5 @@
-using Payments.BuildingBlocks.Data;
 using Npgsql;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Ids;
 using Payments.Transactions.Contracts;
 using Payments.Transactions.Data;

@@ -1,7 +1,7 @@
-using Payments.BuildingBlocks.Data;
 using FastEndpoints;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Ids;
 using Payments.Intents.Contracts;

@@ -1,8 +1,8 @@
-using Payments.BuildingBlocks.Data;
 using FastEndpoints;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Payments.Auth.Contracts;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Ids;

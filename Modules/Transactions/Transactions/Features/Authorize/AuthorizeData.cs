@@ -1,6 +1,6 @@
-using Payments.BuildingBlocks.Data;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.Transactions.Contracts;

@@ -1,5 +1,5 @@
-using Payments.BuildingBlocks.Data;
 using Npgsql;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
 using Payments.Transactions.Contracts;

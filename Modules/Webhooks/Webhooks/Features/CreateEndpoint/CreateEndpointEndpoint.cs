@@ -1,4 +1,3 @@
-using Payments.BuildingBlocks.Data;
 using System.Text.Json;
 using FastEndpoints;
 using Microsoft.AspNetCore.Builder;
@@ -6,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
