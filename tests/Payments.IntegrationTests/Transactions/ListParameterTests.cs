@@ -42,6 +42,24 @@ public sealed class ListParameterTests(TransactionsFixture gateway) : IClassFixt
         Assert.NotNull(body!["errors"]![field]);
     }
 
+    /// <summary>As an unknown body field is: a misspelt filter must not answer the unfiltered list.</summary>
+    [Theory]
+    [InlineData("/v1/transactions?" + Range + "&statuses=DECLINED", "statuses")]
+    [InlineData("/v1/transactions?" + Range + "&Status=DECLINED", "Status")]
+    [InlineData("/v1/transactions?" + Range + "&sort_dir=DESC", "sort_dir")]
+    [InlineData("/v1/transactions/lookup?id_type=order_id&id=o-1&ID=o-2", "ID")]
+    [InlineData("/v1/events?after_sequence=0&after=5", "after")]
+    public async Task A_query_parameter_the_route_does_not_define_is_400_naming_it(string path, string field)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+
+        var (status, body, _) = await GetAsync(merchant.Http, path);
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"answered {(int)status}: {body}");
+        Assert.Equal("validation_failed", Code(body));
+        Assert.Equal("Unknown query parameter.", body!["errors"]![field]![0]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData("", 0, 10)]
     [InlineData("&limit=-5&offset=-3", 0, 10)]

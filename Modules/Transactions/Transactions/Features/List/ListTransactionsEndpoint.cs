@@ -1,8 +1,8 @@
-using Payments.BuildingBlocks.Data;
 using System.Globalization;
 using FastEndpoints;
 using Microsoft.AspNetCore.Http;
 using Payments.Auth.Contracts;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Http;
 using Payments.Transactions.Contracts;
 using Payments.Transactions.Data;
@@ -31,9 +31,13 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListDa
             q.AsOf.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)), ct);
     }
 
+    private static readonly string[] Known =
+        ["start_date", "end_date", "offset", "limit", "sort_by", "sort_direction", "type", "status", "as_of"];
+
     internal static ListQuery Parse(IQueryCollection query, DateTimeOffset now)
     {
         var errors = new Dictionary<string, string[]>();
+        QueryParameters.RefuseUnknown(query, Known, errors);
         string? One(string name)
         {
             var v = query[name];

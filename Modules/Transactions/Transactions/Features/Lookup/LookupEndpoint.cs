@@ -23,6 +23,7 @@ internal sealed class LookupEndpoint(ICurrentMerchant merchant, LookupData data)
     {
         var query = HttpContext.Request.Query;
         var errors = new Dictionary<string, string[]>();
+        QueryParameters.RefuseUnknown(query, ["id_type", "id"], errors);
         var idType = query["id_type"].ToString();
         var id = query["id"].ToString();
         if (query["id_type"].Count != 1 || idType is not ("external_id" or "order_id"))

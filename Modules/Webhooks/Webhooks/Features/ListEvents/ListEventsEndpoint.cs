@@ -23,6 +23,7 @@ internal sealed class ListEventsEndpoint(ICurrentMerchant merchant, WebhookStore
     public override async Task HandleAsync(CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
+        QueryParameters.RefuseUnknown(HttpContext.Request.Query, ["after_sequence", "limit"], errors);
         var after = Parse("after_sequence", 0, 0, long.MaxValue, errors);
         var limit = Parse("limit", 100, 1, 100, errors);
         if (errors.Count > 0)
