@@ -88,7 +88,7 @@ internal static class OpenApiContract
             [400, 404, 413, 415]),
         ["GET /v1/payment-intents/{}"] = new("getPaymentIntent", "Payment intents", "Get a payment intent", "The intent and, once authorized, its transaction.", [404]),
         ["POST /v1/payment-intents/{}/cancel"] = new("cancelPaymentIntent", "Payment intents", "Cancel a payment intent",
-            "Cancels an intent that has not succeeded; 409 once it has.", [404, 409]),
+            "Cancels an intent that has not succeeded; 409 once it has. Takes no fields: no body, or `{}`.", [400, 404, 409]),
 
         ["POST /v1/transactions"] = new("createTransaction", "Transactions", "Authorize a card",
             "`operation` `authorize` holds the amount; `authcap` authorizes and captures in one step. A declined card is a 201 " +
@@ -132,12 +132,14 @@ internal static class OpenApiContract
                 new("limit", "Page size, 1 to 100 (default 100); outside that range is 400, not clamped.", JsonSchemaType.Integer,
                     Minimum: 1, Maximum: 100),
             ], SuccessSchema: "EventList"),
-        ["POST /v1/events/{}/redeliver"] = new("redeliverEvent", "Webhooks", "Redeliver an event", "Queues the event again for every endpoint that takes its type.", [404]),
+        ["POST /v1/events/{}/redeliver"] = new("redeliverEvent", "Webhooks", "Redeliver an event",
+            "Queues the event again for every endpoint that takes its type. Takes no fields: no body, or `{}`.", [400, 404]),
 
         ["POST /v1/sandbox/expire-authorizations"] = new("expireAuthorizations", "Sandbox", "Expire old authorizations",
             "Expires the merchant's authorizations whose 7-day window has ended by `as_of` (required): an instant, ISO 8601 with " +
             "`Z` or a `±hh:mm` offset, taken as UTC. A timestamp without an offset is 400.", [400, 404, 413, 415]),
-        ["POST /v1/sandbox/settle"] = new("settle", "Sandbox", "Settle now", "Runs a settlement of the merchant's captured payments now.", [404]),
+        ["POST /v1/sandbox/settle"] = new("settle", "Sandbox", "Settle now",
+            "Runs a settlement of the merchant's captured payments now. Takes no fields: no body, or `{}`.", [400, 404]),
         ["POST /v1/sandbox/chargebacks"] = new("createChargeback", "Sandbox", "Report a chargeback",
             "As the acquirer would: a CHARGEBACK transaction of up to what was captured and not charged back yet.",
             [400, 404, 413, 415, 422], ETag: true, SuccessSchema: "TransactionSnapshot", SuccessStatus: "201"),
@@ -441,7 +443,8 @@ internal static class OpenApiContract
 
         var idempotent = parameters.Any(p => p.Name == "Idempotency-Key");
         // Every error answer, declared here or by the endpoint, is the one problem schema.
-        var errors = new SortedSet<int>(op.Errors.Concat(responses.Keys.Where(k => k[0] is '4' or '5').Select(int.Parse))) { 500, 503 };
+        // A body over 64 KiB (413) or one that cannot be read (415) is refused on every route, whether it takes one or not.
+        var errors = new SortedSet<int>(op.Errors.Concat(responses.Keys.Where(k => k[0] is '4' or '5').Select(int.Parse))) { 413, 415, 500, 503 };
         if (!op.Anonymous)
         {
             errors.Add(401);

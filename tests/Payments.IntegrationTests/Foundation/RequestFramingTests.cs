@@ -201,6 +201,28 @@ public sealed class RequestFramingTests(TransactionsFixture gateway) : IClassFix
         Assert.Equal(0, Long((await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}")).Body, "captured_amount"));
     }
 
+    [Theory]
+    [InlineData("""{"x":1}""", "application/json", HttpStatusCode.BadRequest)]
+    [InlineData("[1,2]", "application/json", HttpStatusCode.BadRequest)]
+    [InlineData("hello", "application/json", HttpStatusCode.BadRequest)]
+    [InlineData("this is not json", "text/plain", HttpStatusCode.UnsupportedMediaType)]
+    public async Task A_route_that_takes_no_fields_refuses_a_body_with_some_and_acts_on_none(string body, string contentType, HttpStatusCode expected)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var intent = Str((await PostAsync(merchant.Http, "/v1/payment-intents", new { amount = 100, currency = "USD", order_id = "o-nf" })).Body, "id");
+
+        foreach (var path in new[] { $"/v1/payment-intents/{intent}/cancel", "/v1/sandbox/settle", "/v1/events/evt_01J5XCMDXCFXCAQ1BV8HVG6644/redeliver" })
+        {
+            var (status, problem) = await PostRawAsync(merchant.Http, path, Encoding.UTF8.GetBytes(body), contentType);
+            Assert.True(status == expected, $"{path} answered {(int)status}: {problem}");
+            Assert.NotNull(Code(problem));
+        }
+        Assert.Equal("REQUIRES_PAYMENT_METHOD", Str((await GetAsync(merchant.Http, $"/v1/payment-intents/{intent}")).Body, "status"));
+        // {} is no fields.
+        var (canceled, answer) = await PostRawAsync(merchant.Http, $"/v1/payment-intents/{intent}/cancel", "{ }"u8.ToArray(), "application/json");
+        Assert.True(canceled == HttpStatusCode.OK, $"answered {(int)canceled}: {answer}");
+    }
+
     [Fact]
     public async Task A_body_over_64_KiB_without_a_Content_Type_is_413()
     {

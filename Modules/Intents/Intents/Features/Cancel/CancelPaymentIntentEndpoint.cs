@@ -27,6 +27,7 @@ internal sealed class CancelPaymentIntentEndpoint(
 
     public override async Task HandleAsync(CancellationToken ct)
     {
+        await NoFields.RefuseAnyAsync(HttpContext, ct);
         var id = Route<string>("id", isRequired: false);
         if (!PrefixedId.IsValid("pi", id))
         {

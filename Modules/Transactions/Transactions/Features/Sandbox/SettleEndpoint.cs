@@ -2,6 +2,7 @@ using FastEndpoints;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Hosting;
+using Payments.BuildingBlocks.Http;
 using Payments.Transactions.Data;
 using Payments.Transactions.Lifecycle;
 
@@ -16,6 +17,7 @@ internal sealed class SettleEndpoint(ICurrentMerchant merchant, SettlementData d
     public override async Task HandleAsync(CancellationToken ct)
     {
         SandboxRoutes.EnsureSandbox(HttpContext, gateway);
+        await NoFields.RefuseAnyAsync(HttpContext, ct);
         var (id, settled) = (await data.SettleAsync(merchant.Id, null, ct))!.Value;
         outbox.Kick();
         await Send.OkAsync(new SettleResponse(id, settled), ct);

@@ -22,6 +22,7 @@ internal sealed class RedeliverEndpoint(ICurrentMerchant merchant, WebhookStore 
 
     public override async Task HandleAsync(CancellationToken ct)
     {
+        await NoFields.RefuseAnyAsync(HttpContext, ct);
         var id = Route<string>("id", isRequired: false);
         var queued = PrefixedId.IsValid("evt", id) ? await store.RedeliverAsync(merchant.Id, id!, ct) : null;
         if (queued is null)
