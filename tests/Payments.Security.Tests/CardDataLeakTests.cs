@@ -214,6 +214,13 @@ public sealed class CardDataLeakTests(ITestOutputHelper output)
         Assert.Equal(400, named.Status);
         Assert.Equal(404, (await Json.SendAsync(http, HttpMethod.Get, "/v1/transactions/" + pan)).Status);
         Assert.Equal(400, (await Json.SendAsync(http, HttpMethod.Get, $"/v1/transactions?start_date=01/01/2020&end_date=01/01/2030&{pan}=%01")).Status);
+        // A JSON body labelled as a form: the token route read it as one field whose name is the whole body.
+        using (var form = new StringContent($$"""{"client_id":"{{pan}}","client_secret":"x"}""", System.Text.Encoding.UTF8, "application/x-www-form-urlencoded"))
+        using (var anonymous = suite.Gateway.HostClient())
+        using (var token = await anonymous.PostAsync("/v1/auth/token", form))
+        {
+            Assert.Equal(400, (int)token.StatusCode);
+        }
         _ = await Json.SendAsync(http, HttpMethod.Get, "/v1/transactions/lookup?id_type=external_id&id=" + pan);
         _ = await Json.SendAsync(http, HttpMethod.Get, "/v1/transactions/lookup?id_type=order_id&id=" + Uri.EscapeDataString(spaced));
         // A card refused by the Vault (bad expiry) and a declined card: both paths log.

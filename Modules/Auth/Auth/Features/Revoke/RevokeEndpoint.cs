@@ -93,7 +93,7 @@ internal sealed class RevokeEndpoint(ICurrentMerchant merchant, TokenService tok
             {
                 if (p.Name != "token")
                 {
-                    throw Invalid(p.Name, "Unknown field.");
+                    throw Invalid(Problems.EchoableName(p.Name, "body"), "Unknown field.");
                 }
                 if (p.Value.ValueKind != JsonValueKind.String || p.Value.GetString() is not { Length: > 0 } t || token is not null)
                 {

@@ -158,7 +158,7 @@ internal static class TokenRequestReader
             {
                 if (!JsonFields.Contains(p.Name))
                 {
-                    errors[p.Name] = ["Unknown field."];
+                    errors[Problems.EchoableName(p.Name, "body")] = ["Unknown field."];
                     continue;
                 }
                 if (!seen.Add(p.Name))
@@ -205,7 +205,8 @@ internal static class TokenRequestReader
         {
             if (!FormFields.Contains(name))
             {
-                errors[name] = ["Unknown field."];
+                // A form field's name is the caller's text (a JSON body sent as a form is one long name).
+                errors[Problems.EchoableName(name, "body")] = ["Unknown field."];
             }
             else if (values.Count != 1)
             {
