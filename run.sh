@@ -124,6 +124,7 @@ ConnectionStrings__Vault=$pg;Username=vault;Password=$VAULT_DB_PASSWORD;Database
 Vault__PublicUrl=http://127.0.0.1:$VAULT_PORT
 Vault__ServiceKey=$VAULT_SERVICE_KEY
 Gateway__Mode=$GATEWAY_MODE
+Gateway__PublicBaseUrl=http://127.0.0.1:$HOST_PORT
 DOTNET_EnableDiagnostics=0
 Listeners__Public=http://127.0.0.1:$VAULT_PORT
 Listeners__Internal=http://127.0.0.1:$VAULT_INTERNAL_PORT

@@ -51,8 +51,9 @@ public sealed partial class Program
         services.AddSingleton(_ => PostgresDataSource.Create(connectionString));
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<VaultOptions>().Bind(config.GetSection("Vault"));
+        services.Configure<GatewayOptions>(config.GetSection(GatewayOptions.Section)); // PublicBaseUrl: a problem's type
         services.AddHostedService<VaultStartup>();
-        services.AddProblemDetails();
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = VaultResults.Shape);
         services.AddExceptionHandler<VaultExceptionHandler>();
         services.ConfigureHttpJsonOptions(o => PaymentsJson.Configure(o.SerializerOptions));
 

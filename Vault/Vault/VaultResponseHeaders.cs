@@ -23,6 +23,7 @@ internal static class VaultResponseHeaders
             // call logs the Host's id instead (the innermost scope), so its answer names that one.
             var incoming = http.Request.Headers[RequestIdMiddleware.HeaderName].ToString();
             var id = RequestIdMiddleware.IsAcceptable(incoming) ? incoming : PrefixedId.New("req");
+            http.Items[RequestIdMiddleware.ItemKey] = id; // for a problem's request_id
             http.Response.OnStarting(static state =>
             {
                 var (ctx, rid) = ((HttpContext, string))state;

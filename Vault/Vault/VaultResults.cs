@@ -1,3 +1,8 @@
+using Microsoft.Extensions.Options;
+using Payments.BuildingBlocks.Hosting;
+using Payments.BuildingBlocks.Http;
+using Payments.Vault.Audit;
+
 namespace Payments.Vault;
 
 /// <summary>RFC 9457 problems in the merchant API's shape (<c>code</c> included); never echo submitted card data.</summary>
@@ -13,6 +18,36 @@ internal static class VaultResults
         }
         var result = Results.Problem(statusCode: status, detail: detail, extensions: extensions);
         return retryAfterSeconds is { } s ? new WithRetryAfter(result, s) : result;
+    }
+
+    /// <summary>
+    /// Every problem the Vault writes, its own and the framework's (404, 405), in the merchant API's shape: a
+    /// <c>code</c>, a <c>detail</c>, the answer's Request-Id as <c>request_id</c> instead of the framework's trace id,
+    /// and, where the Host's public URL is configured (run.sh does), the Host's page for the code as <c>type</c>
+    /// (docs/adr/0100) rather than the HTTP specification's section for the status.
+    /// </summary>
+    public static void Shape(ProblemDetailsContext ctx)
+    {
+        var http = ctx.HttpContext;
+        var problem = ctx.ProblemDetails;
+        var status = problem.Status ?? http.Response.StatusCode;
+        var code = problem.Extensions.TryGetValue("code", out var c) && c is string s ? s : ErrorCodes.ForStatus(status);
+        problem.Extensions.Remove("traceId");
+        problem.Extensions.Remove("trace_id");
+        problem.Extensions["code"] = code;
+        problem.Detail ??= Problems.TitleFor(status);
+        if (AuditOrigin.HostRequestId(http) is { Length: > 0 } hostId)
+        {
+            problem.Extensions["request_id"] = hostId;
+        }
+        else if (http.Items[RequestIdMiddleware.ItemKey] is string own)
+        {
+            problem.Extensions["request_id"] = own;
+        }
+        if (http.RequestServices.GetService<IOptions<GatewayOptions>>()?.Value.PublicBaseUrl is not null)
+        {
+            problem.Type = Problems.TypeFor(http, code);
+        }
     }
 
     private sealed class WithRetryAfter(IResult inner, int seconds) : IResult

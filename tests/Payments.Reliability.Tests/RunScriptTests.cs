@@ -210,6 +210,32 @@ public sealed class RunScriptIsolationTests(RunScriptGateway gateway) : IClassFi
     }
 
     [Fact]
+    public async Task The_vaults_problems_have_a_code_and_the_hosts_page_for_it_as_type()
+    {
+        using var http = new HttpClient();
+        using var card = await http.PostAsync(new Uri(Run.VaultUrl, "v1/tokenization-intents/tki_01J5XC4A2B9N7K3M8Q1W6R5T0Y/card"),
+            new StringContent("""{"client_secret":"x","number":"4242424242424242","exp_month":12,"exp_year":2040,"cvc":"123","holder_name":"A B"}""",
+                System.Text.Encoding.UTF8, "application/json"));
+        using var unknown = await http.GetAsync(new Uri(Run.VaultUrl, "v1/nope"));
+
+        foreach (var (answer, code) in new[] { (card, "not_found"), (unknown, "not_found") })
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, answer.StatusCode);
+            using var problem = System.Text.Json.JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
+            var root = problem.RootElement;
+            Assert.Equal(code, root.GetProperty("code").GetString());
+            Assert.False(string.IsNullOrEmpty(root.GetProperty("detail").GetString()));
+            Assert.Equal(answer.Headers.GetValues("Request-Id").Single(), root.GetProperty("request_id").GetString());
+            Assert.False(root.TryGetProperty("trace_id", out _));
+            var type = root.GetProperty("type").GetString()!;
+            Assert.Equal(new Uri(Run.HostUrl, "docs/errors#" + code).AbsoluteUri, type);
+            using var page = await http.GetAsync(type);
+            Assert.Equal(System.Net.HttpStatusCode.OK, page.StatusCode);
+            Assert.Contains($"id=\"{code}\"", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Every_answers_Request_Id_is_in_the_Host_log_without_the_path_it_was_asked_for()
     {
         using var http = new HttpClient();
