@@ -53,11 +53,17 @@ public sealed record TokenizationIntentSuccess(
     DateTimeOffset SucceededAt);
 
 /// <summary>A tokenization intent as the Host created it; the Vault keeps only a hash of the client secret.</summary>
+/// <summary>
+/// A tokenization intent as the Host created it. <paramref name="Metadata"/> and <paramref name="CreatedAt"/> are only
+/// echoed: the Vault's answer to a card is the intent as the Host shows it.
+/// </summary>
 public sealed record TokenizationIntentRegistration(
     string IntentId,
     string ClientSecretSha256,
     DateTimeOffset ExpiresAt,
-    string? ReturnUrl);
+    string? ReturnUrl,
+    IReadOnlyDictionary<string, string>? Metadata = null,
+    DateTimeOffset? CreatedAt = null);
 
 /// <summary>Status values: <c>REQUIRES_CARD</c>, <c>SUCCEEDED</c>, <c>EXPIRED</c>, <c>FAILED</c>.</summary>
 public sealed record TokenizationIntentState(

@@ -36,14 +36,20 @@ internal sealed class CardVault(
     public async Task RegisterIntentAsync(string merchantId, TokenizationIntentRegistration intent, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
-            INSERT INTO vault.tokenization_intents (intent_id, merchant_id, client_secret_sha256, expires_at, return_url)
-            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (intent_id) DO NOTHING
+            INSERT INTO vault.tokenization_intents (intent_id, merchant_id, client_secret_sha256, expires_at, return_url, metadata, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now())) ON CONFLICT (intent_id) DO NOTHING
             """);
         cmd.Parameters.Add(new() { Value = intent.IntentId });
         cmd.Parameters.Add(new() { Value = merchantId });
         cmd.Parameters.Add(new() { Value = intent.ClientSecretSha256 });
         cmd.Parameters.Add(new() { Value = intent.ExpiresAt });
         cmd.Parameters.Add(new() { Value = (object?)intent.ReturnUrl ?? DBNull.Value });
+        cmd.Parameters.Add(new()
+        {
+            NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb,
+            Value = intent.Metadata is null ? DBNull.Value : JsonSerializer.Serialize(intent.Metadata),
+        });
+        cmd.Parameters.Add(new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz, Value = (object?)intent.CreatedAt ?? DBNull.Value });
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
@@ -453,7 +459,8 @@ internal sealed class CardVault(
     private static async Task<IntentRow?> ReadIntentAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string intentId, bool forUpdate, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT intent_id, merchant_id, client_secret_sha256, expires_at, return_url, status, failed_attempts, card_token
+            SELECT intent_id, merchant_id, client_secret_sha256, expires_at, return_url, status, failed_attempts, card_token,
+                   metadata::text, created_at
             FROM vault.tokenization_intents WHERE intent_id = $1
             """ + (forUpdate ? " FOR UPDATE" : ""), conn, tx);
         cmd.Parameters.Add(new() { Value = intentId });
@@ -463,7 +470,9 @@ internal sealed class CardVault(
             return null;
         }
         return new IntentRow(r.GetString(0), r.GetString(1), r.GetString(2), new DateTimeOffset(r.GetDateTime(3), TimeSpan.Zero),
-            r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5), r.GetInt32(6), r.IsDBNull(7) ? null : r.GetString(7));
+            r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5), r.GetInt32(6), r.IsDBNull(7) ? null : r.GetString(7),
+            r.IsDBNull(8) ? [] : JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(8)) ?? [],
+            new DateTimeOffset(r.GetDateTime(9), TimeSpan.Zero));
     }
 
     private sealed record StoredCard(
@@ -474,7 +483,7 @@ internal sealed class CardVault(
 }
 
 internal sealed record IntentRow(string IntentId, string MerchantId, string ClientSecretSha256, DateTimeOffset ExpiresAt,
-    string? ReturnUrl, string Status, int FailedAttempts, string? CardToken);
+    string? ReturnUrl, string Status, int FailedAttempts, string? CardToken, Dictionary<string, string> Metadata, DateTimeOffset CreatedAt);
 
 internal sealed record CardSubmission(string Number, int ExpMonth, int ExpYear, string Cvc, string? HolderName);
 

@@ -57,6 +57,11 @@ public sealed class TokenizationIntentTests(GatewayFixture gateway) : IClassFixt
         Assert.Equal(NextYear, card.GetProperty("exp_year").GetInt32());
         Assert.Equal("c-42", shown.GetProperty("metadata").GetProperty("customer").GetString());
         Assert.Equal(token, (await JsonAsync(stored)).GetProperty("card_token").GetString());
+        // The Vault's 201 is the intent as the Host shows it (the contract), and the create answer's times are the GET's.
+        var vaultAnswer = System.Text.Json.Nodes.JsonNode.Parse(await stored.Content.ReadAsStringAsync());
+        var hostAnswer = System.Text.Json.Nodes.JsonNode.Parse(shown.GetRawText());
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(hostAnswer, vaultAnswer), $"Vault: {vaultAnswer}\nHost:  {hostAnswer}");
+        Assert.Equal(intent.GetProperty("created_at").GetString(), shown.GetProperty("created_at").GetString());
 
         // The token authorizes through the Vault.
         var vault = gateway.HostServices.GetRequiredService<IVaultClient>();

@@ -52,7 +52,7 @@ internal static class CardEntryOpenApi
                   "201": {
                     "description": "The card is stored; the intent is SUCCEEDED.",
                     "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SubmittedIntent" },
-                      "example": { "id": "tki_01J5XC4A2B9N7K3M8Q1W6R5T0Y", "status": "SUCCEEDED", "card_token": "tok_01J5XC5Z7D3K9M2N8Q4W1R6T0P", "card": { "brand": "VISA", "last4": "4242", "exp_month": 12, "exp_year": 2030, "fingerprint": "fp_3n8Q1vX7kL2m" }, "return_url": null, "expires_at": "2024-03-01T12:30:00Z" } } }
+                      "example": { "id": "tki_01J5XC4A2B9N7K3M8Q1W6R5T0Y", "status": "SUCCEEDED", "card_token": "tok_01J5XC5Z7D3K9M2N8Q4W1R6T0P", "card": { "brand": "VISA", "last4": "4242", "exp_month": 12, "exp_year": 2030, "fingerprint": "fp_3n8Q1vX7kL2m" }, "return_url": null, "metadata": { "order": "7f3a9c" }, "expires_at": "2024-03-01T12:30:00Z", "created_at": "2024-03-01T12:00:00Z" } } }
                   },
                   "400": { "$ref": "#/components/responses/Invalid" },
                   "404": { "$ref": "#/components/responses/NotFound" },
@@ -81,7 +81,8 @@ internal static class CardEntryOpenApi
               },
               "SubmittedIntent": {
                 "type": "object",
-                "required": [ "id", "status", "card_token", "card", "expires_at" ],
+                "description": "The intent as the Host's GET /v1/tokenization-intents/{id} shows it.",
+                "required": [ "id", "status", "card_token", "card", "return_url", "metadata", "expires_at", "created_at" ],
                 "properties": {
                   "id": { "type": "string" },
                   "status": { "type": "string", "enum": [ "SUCCEEDED" ] },
@@ -98,7 +99,9 @@ internal static class CardEntryOpenApi
                     }
                   },
                   "return_url": { "type": [ "string", "null" ] },
-                  "expires_at": { "type": "string", "format": "date-time" }
+                  "metadata": { "type": "object", "additionalProperties": { "type": "string" } },
+                  "expires_at": { "type": "string", "format": "date-time" },
+                  "created_at": { "type": "string", "format": "date-time" }
                 }
               },
               "Problem": {

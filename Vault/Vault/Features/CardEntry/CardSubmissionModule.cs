@@ -221,6 +221,8 @@ internal static class IntentView
             ["fingerprint"] = card.Fingerprint,
         },
         ["return_url"] = intent.ReturnUrl,
+        ["metadata"] = intent.Metadata,
         ["expires_at"] = intent.ExpiresAt,
+        ["created_at"] = intent.CreatedAt,
     };
 }

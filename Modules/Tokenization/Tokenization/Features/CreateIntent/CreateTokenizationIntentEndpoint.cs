@@ -9,6 +9,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Idempotency;
@@ -45,16 +46,16 @@ internal sealed class CreateTokenizationIntentEndpoint(
         {
             throw ProblemException.Validation("return_url", "return_url must be an https URL in live mode.");
         }
-        var now = clock.GetUtcNow();
+        var now = clock.UtcNowMicros(); // as stored: the create answer, a later GET and the Vault's answer agree
         var id = PrefixedId.New("tki", clock);
         var secret = id + "_secret_" + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
         var lifetime = TimeSpan.FromMinutes(config.GetValue("Tokenization:IntentLifetimeMinutes", 30.0));
         var expiresAt = new DateTimeOffset(now.UtcTicks - now.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero) + lifetime;
 
         // The Vault first: an intent the Host shows must be one the card-entry page accepts.
-        await vault.RegisterTokenizationIntentAsync(merchant.Id, new TokenizationIntentRegistration(
-            id, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret))), expiresAt, req.ReturnUrl), ct);
         var metadata = req.Metadata ?? [];
+        await vault.RegisterTokenizationIntentAsync(merchant.Id, new TokenizationIntentRegistration(
+            id, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret))), expiresAt, req.ReturnUrl, metadata, now), ct);
         await intents.InsertAsync(new IntentRecord(id, merchant.Id, "REQUIRES_CARD", req.ReturnUrl, metadata, null, null, expiresAt, now), ct);
 
         var vaultUrl = (config["Vault:PublicUrl"] is { Length: > 0 } p ? p : config["Vault:BaseUrl"] ?? "").TrimEnd('/');
