@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 using Payments.BuildingBlocks;
-using Payments.BuildingBlocks.CardData;
 using Payments.BuildingBlocks.Commands;
 using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Http;
@@ -232,7 +231,7 @@ internal static class GatewayPipeline
             ? Problems.WriteAsync(http, 413, ErrorCodes.PayloadTooLarge, ProblemDetailsSetup.BodyTooLarge)
             : next(http);
 
-    private static readonly byte[] NoFields = "{}"u8.ToArray();
+    private static readonly byte[] EmptyObject = "{}"u8.ToArray();
 
     /// <summary>
     /// A POST without a body sends no fields: a route whose body fields are all optional (a tokenization intent, a
@@ -251,8 +250,8 @@ internal static class GatewayPipeline
         {
             request.Headers.Remove(HeaderNames.TransferEncoding);
             request.ContentType = "application/json";
-            request.ContentLength = NoFields.Length;
-            request.Body = new MemoryStream(NoFields, writable: false);
+            request.ContentLength = EmptyObject.Length;
+            request.Body = new MemoryStream(EmptyObject, writable: false);
         }
         return next(http);
     }
