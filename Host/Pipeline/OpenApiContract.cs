@@ -441,6 +441,17 @@ internal static class OpenApiContract
             };
         }
 
+        if (op.ETag && method == HttpMethod.Get)
+        {
+            responses["304"] = new OpenApiResponse
+            {
+                // Described, not declared as a parameter: generated clients would make every GET take it.
+                Description = "The request's If-None-Match (RFC 9110 §13.1.2, weak comparison, or `*`) names the current ETag: " +
+                              "the client's copy is current; no content.",
+                Headers = new Dictionary<string, IOpenApiHeader> { ["ETag"] = Header("The object's version.", JsonSchemaType.String) },
+            };
+        }
+
         var idempotent = parameters.Any(p => p.Name == "Idempotency-Key");
         // Every error answer, declared here or by the endpoint, is the one problem schema.
         // A body over 64 KiB (413) or one that cannot be read (415) is refused on every route, whether it takes one or not.

@@ -33,6 +33,28 @@ public static class EntityTags
         }
         return new IfMatchCondition([.. versions]);
     }
+
+    /// <summary>
+    /// Whether an <c>If-None-Match</c> names <paramref name="version"/> (RFC 9110 §13.1.2): <c>*</c>, or one of its tags
+    /// by weak comparison (a <c>W/</c> prefix is ignored). A GET it names answers 304, without the content.
+    /// </summary>
+    public static bool NoneMatchNames(HttpContext http, long version)
+    {
+        var raw = http.Request.Headers.IfNoneMatch.ToString().Trim();
+        if (raw.Length == 0)
+        {
+            return false;
+        }
+        var tag = For(version);
+        foreach (var part in raw.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == "*" || (part.StartsWith("W/", StringComparison.Ordinal) ? part[2..] : part) == tag)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 }
 
 /// <summary>An <c>If-Match</c> list: it holds for a version one of its strong ETags names, and for no other.</summary>

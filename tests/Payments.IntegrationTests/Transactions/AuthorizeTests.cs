@@ -38,6 +38,38 @@ public sealed class AuthorizeTests(TransactionsFixture gateway) : IClassFixture<
         Assert.Equal(trx.ToJsonString(), byId.Body!.ToJsonString());
     }
 
+    /// <summary>A conditional GET (RFC 9110 §13.1.2): the version the client holds answers 304; a changed one, the transaction.</summary>
+    [Fact]
+    public async Task If_None_Match_with_the_current_ETag_is_304_without_content_and_a_stale_one_gets_the_transaction()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var id = Str(await AuthorizeAsync(merchant, token, amount: 1000, orderId: "o-inm"), "trx_id");
+
+        async Task<(HttpStatusCode Status, string Body, string? ETag)> GetIfNoneMatchAsync(string path, string tags)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.TryAddWithoutValidation("If-None-Match", tags);
+            using var response = await merchant.Http.SendAsync(request);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers.ETag?.ToString());
+        }
+
+        foreach (var tags in new[] { "\"1\"", "W/\"1\"", "\"7\", \"1\"", "*" })
+        {
+            var (status, body, etag) = await GetIfNoneMatchAsync($"/v1/transactions/{id}", tags);
+            Assert.True(status == HttpStatusCode.NotModified, $"If-None-Match {tags} answered {(int)status}");
+            Assert.Equal("", body);
+            Assert.Equal("\"1\"", etag);
+        }
+        Assert.Equal(HttpStatusCode.NotModified, (await GetIfNoneMatchAsync("/v1/transactions/lookup?id_type=order_id&id=o-inm", "\"1\"")).Status);
+
+        await CaptureOrVoidAsync(merchant, id, "capture", 400);
+        var (changed, content, newTag) = await GetIfNoneMatchAsync($"/v1/transactions/{id}", "\"1\"");
+        Assert.Equal(HttpStatusCode.OK, changed);
+        Assert.Equal("\"2\"", newTag);
+        Assert.Contains("PARTIAL_CAPTURED", content, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Authcap_captures_everything_at_once()
     {
