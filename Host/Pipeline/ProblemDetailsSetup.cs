@@ -46,8 +46,9 @@ internal static class ProblemDetailsSetup
 
     private static string DetailFor(int status, HttpContext http) => status switch
     {
-        404 => $"No route matches {http.Request.Method} {http.Request.Path}.",
-        405 => $"{http.Request.Method} is not allowed on {http.Request.Path}.",
+        // The path as the problem's instance names it: card numbers redacted.
+        404 => $"No route matches {http.Request.Method} {Problems.InstanceOf(http)}.",
+        405 => $"{http.Request.Method} is not allowed on {Problems.InstanceOf(http)}.",
         401 => "A valid bearer token is required.",
         413 => BodyTooLarge,
         415 => "The request body must be application/json.",

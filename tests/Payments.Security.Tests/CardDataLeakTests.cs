@@ -213,6 +213,9 @@ public sealed class CardDataLeakTests(ITestOutputHelper output)
             new Dictionary<string, object> { ["amount"] = 100, ["currency"] = "EUR", ["order_id"] = "o-6", [pan] = "x" }, idempotencyKey: Guid.NewGuid().ToString());
         Assert.Equal(400, named.Status);
         Assert.Equal(404, (await Json.SendAsync(http, HttpMethod.Get, "/v1/transactions/" + pan)).Status);
+        // No route at all (404), and a route without that method (405): the framework's own answers name the path too.
+        Assert.Equal(404, (await Json.SendAsync(http, HttpMethod.Get, "/v1/cards/" + pan)).Status);
+        Assert.Equal(405, (await Json.SendAsync(http, HttpMethod.Put, "/v1/transactions/" + pan, new { })).Status);
         Assert.Equal(400, (await Json.SendAsync(http, HttpMethod.Get, $"/v1/transactions?start_date=01/01/2020&end_date=01/01/2030&{pan}=%01")).Status);
         // A JSON body labelled as a form: the token route read it as one field whose name is the whole body.
         using (var form = new StringContent($$"""{"client_id":"{{pan}}","client_secret":"x"}""", System.Text.Encoding.UTF8, "application/x-www-form-urlencoded"))
