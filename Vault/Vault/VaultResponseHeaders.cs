@@ -23,19 +23,24 @@ internal static class VaultResponseHeaders
             // call logs the Host's id instead (the innermost scope), so its answer names that one.
             var incoming = http.Request.Headers[RequestIdMiddleware.HeaderName].ToString();
             var id = RequestIdMiddleware.IsAcceptable(incoming) ? incoming : PrefixedId.New("req");
-            http.Items[RequestIdMiddleware.ItemKey] = id; // for a problem's request_id
+            http.Items[RequestIdMiddleware.ItemKey] = id;
             http.Response.OnStarting(static state =>
             {
-                var (ctx, rid) = ((HttpContext, string))state;
-                ctx.Response.Headers[RequestIdMiddleware.HeaderName] = AuditOrigin.HostRequestId(ctx) is { Length: > 0 } hostId ? hostId : rid;
+                var ctx = (HttpContext)state;
+                ctx.Response.Headers[RequestIdMiddleware.HeaderName] = AnswerIdOf(ctx);
                 return Task.CompletedTask;
-            }, (http, id));
+            }, http);
             using (logger.BeginScope(new KeyValuePair<string, object>[] { new(LogScopes.GatewayRequestId, id) }))
             {
                 await next(http);
             }
         }).UseStandardResponseHeaders("/v1", "/internal");
     }
+
+    /// <summary>The id an answer names, in its Request-Id header and a problem's request_id: the Host's for a verified
+    /// signed call, else the caller's or our own.</summary>
+    public static string? AnswerIdOf(HttpContext http) =>
+        AuditOrigin.HostRequestId(http) is { Length: > 0 } hostId ? hostId : http.Items[RequestIdMiddleware.ItemKey] as string;
 }
 
 /// <summary>

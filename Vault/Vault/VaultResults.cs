@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Options;
 using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Http;
-using Payments.Vault.Audit;
 
 namespace Payments.Vault;
 
@@ -36,13 +35,9 @@ internal static class VaultResults
         problem.Extensions.Remove("trace_id");
         problem.Extensions["code"] = code;
         problem.Detail ??= Problems.TitleFor(status);
-        if (AuditOrigin.HostRequestId(http) is { Length: > 0 } hostId)
+        if (VaultResponseHeaders.AnswerIdOf(http) is { } requestId)
         {
-            problem.Extensions["request_id"] = hostId;
-        }
-        else if (http.Items[RequestIdMiddleware.ItemKey] is string own)
-        {
-            problem.Extensions["request_id"] = own;
+            problem.Extensions["request_id"] = requestId;
         }
         if (http.RequestServices.GetService<IOptions<GatewayOptions>>()?.Value.PublicBaseUrl is not null)
         {
