@@ -53,6 +53,28 @@ public sealed class IdempotencyClaim(string merchantId, string key, byte[] finge
         return cmd;
     }
 
+    /// <summary>
+    /// The statement that stores the answers of many requests at once (a group commit): <c>idempotency.complete</c>
+    /// per row, so one claim taken over fails the whole statement, and its transaction, like
+    /// <see cref="CompletionCommand"/>.
+    /// </summary>
+    public static NpgsqlBatchCommand CompletionSetCommand(IReadOnlyList<StoredAnswer> answers)
+    {
+        var cmd = new NpgsqlBatchCommand("""
+            SELECT idempotency.complete(a.merchant_id, a.idem_key, a.lease, a.status, a.headers::jsonb, a.body, a.at)
+              FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::bytea[], $7::timestamptz[])
+                   AS a(merchant_id, idem_key, lease, status, headers, body, at)
+            """);
+        cmd.Parameters.Add(new() { Value = answers.Select(a => a.Claim.MerchantId).ToArray() });
+        cmd.Parameters.Add(new() { Value = answers.Select(a => a.Claim.Key).ToArray() });
+        cmd.Parameters.Add(new() { Value = answers.Select(a => a.Claim.LeaseToken).ToArray() });
+        cmd.Parameters.Add(new() { Value = answers.Select(a => a.Status).ToArray() });
+        cmd.Parameters.Add(new() { Value = answers.Select(a => JsonSerializer.Serialize(a.Headers)).ToArray() });
+        cmd.Parameters.Add(new() { Value = answers.Select(a => a.Body).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+        cmd.Parameters.Add(new() { Value = answers.Select(a => a.At).ToArray() });
+        return cmd;
+    }
+
     /// <summary>The SQLSTATE <c>idempotency.complete</c> raises when the claim was taken over.</summary>
     public const string LeaseLostSqlState = "IL001";
 
@@ -62,6 +84,9 @@ public sealed class IdempotencyClaim(string merchantId, string key, byte[] finge
     /// <summary>Call after the slice's transaction committed.</summary>
     public void MarkCommitted() => CompletedInTransaction = true;
 }
+
+/// <summary>A request's answer to store with its change.</summary>
+public sealed record StoredAnswer(IdempotencyClaim Claim, int Status, byte[] Body, IReadOnlyDictionary<string, string> Headers, DateTimeOffset At);
 
 public static class IdempotencyHttpContextExtensions
 {

@@ -16,6 +16,7 @@ public static class GatewayInstruments
     public static readonly ActivitySource VaultCalls = new("Payments.VaultClient");
     public static readonly ActivitySource Outbox = new("Payments.Outbox");
     public static readonly ActivitySource Webhooks = new("Payments.Webhooks");
+    public static readonly ActivitySource Transactions = new("Payments.Transactions");
 
     private static readonly Meter Meter = new(MeterName);
 
@@ -40,6 +41,10 @@ public static class GatewayInstruments
 
     public static readonly Counter<long> OutboxEventsRelayed =
         Meter.CreateCounter<long>("outbox.relayed", "{event}", "Transaction events delivered by the outbox relay.");
+
+    /// <summary>Changes each commit of a group-commit writer carried (1: written alone), by <c>writer</c>: payments, captures.</summary>
+    public static readonly Histogram<long> GroupCommitSize =
+        Meter.CreateHistogram<long>("group_commit.size", "{change}", "Changes written per commit by a group-commit writer.");
 
     /// <summary>Delivery attempts by <c>result</c>: delivered, http_error, timeout, connection_failed, refused.</summary>
     public static readonly Counter<long> WebhookDeliveries =

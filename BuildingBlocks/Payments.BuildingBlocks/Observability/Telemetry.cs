@@ -181,7 +181,7 @@ public static class Telemetry
 
     /// <summary>
     /// Which traces start: requests, and the background work that does something (a relay batch, a webhook attempt, an
-    /// audit commit). A query or call with no parent is a poll of some background loop: a trace per poll would bury
+    /// audit commit, a group commit). A query or call with no parent is a poll of some background loop: a trace per poll would bury
     /// the ones that matter.
     /// </summary>
     private sealed class RootSampler : Sampler
@@ -191,6 +191,7 @@ public static class Telemetry
 
         public override SamplingResult ShouldSample(in SamplingParameters samplingParameters) =>
             samplingParameters.Kind is ActivityKind.Server || samplingParameters.Name is "outbox relay" or "webhook deliver" or "audit group commit"
+                    or "group commit"
                 ? Sample
                 : Drop;
     }

@@ -8,6 +8,21 @@ public sealed class TransactionsOptions
     /// <summary>How long an authorization holds before its remaining amount is released (contract: 7 days).</summary>
     public TimeSpan AuthorizationWindow { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>
+    /// The most new payments one commit writes (docs/adr/0036): the payment writer takes whatever queued while its last
+    /// commit ran, up to this many. 1 writes each payment alone.
+    /// </summary>
+    public int PaymentGroupMax { get; set; } = 64;
+
+    /// <summary>The most captures and voids one commit writes (docs/adr/0036); 1 writes each alone.</summary>
+    public int CaptureGroupMax { get; set; } = 64;
+
+    /// <summary>
+    /// How long a group-commit writer waits for a group's commit before it commits the next group beside it (a group
+    /// rarely takes this long: one of its changes waits on a lock).
+    /// </summary>
+    public TimeSpan GroupCommitStallAfter { get; set; } = TimeSpan.FromMilliseconds(10);
+
     /// <summary>How often the expiry sweep runs.</summary>
     public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromMinutes(1);
 

@@ -25,10 +25,13 @@ internal static class Changes
     {
         if (claim is not null)
         {
-            batch.BatchCommands.Add(claim.CompletionCommand(status, body,
-                new Dictionary<string, string> { ["Content-Type"] = "application/json", ["ETag"] = ETag(version) }, now));
+            batch.BatchCommands.Add(claim.CompletionCommand(status, body, AnswerHeaders(version), now));
         }
     }
+
+    /// <summary>The headers a change's stored answer replays.</summary>
+    public static Dictionary<string, string> AnswerHeaders(long version) =>
+        new() { ["Content-Type"] = "application/json", ["ETag"] = ETag(version) };
 
     /// <summary>
     /// Appends one history entry and one event per changed row, for the sweeps that change many rows in one statement

@@ -59,4 +59,22 @@ internal static class HistoryChain
         }
         return cmd;
     }
+
+    /// <summary>Many entries, each of its own transaction, in one statement; the same primary key refuses a fork.</summary>
+    public static NpgsqlBatchCommand InsertSetCommand(IReadOnlyList<(string TrxId, HistoryEntry Entry)> entries)
+    {
+        var cmd = new NpgsqlBatchCommand("""
+            INSERT INTO transactions.history (trx_id, seq, operation, amount, status, at, prev_hash, hash)
+            SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[], $7::text[], $8::text[])
+            """);
+        cmd.Parameters.Add(new() { Value = entries.Select(e => e.TrxId).ToArray() });
+        cmd.Parameters.Add(new() { Value = entries.Select(e => e.Entry.Seq).ToArray() });
+        cmd.Parameters.Add(new() { Value = entries.Select(e => e.Entry.Operation).ToArray() });
+        cmd.Parameters.Add(new() { Value = entries.Select(e => e.Entry.Amount).ToArray() });
+        cmd.Parameters.Add(new() { Value = entries.Select(e => e.Entry.Status).ToArray() });
+        cmd.Parameters.Add(new() { Value = entries.Select(e => e.Entry.At).ToArray() });
+        cmd.Parameters.Add(new() { Value = entries.Select(e => e.Entry.PrevHash).ToArray() });
+        cmd.Parameters.Add(new() { Value = entries.Select(e => e.Entry.Hash).ToArray() });
+        return cmd;
+    }
 }

@@ -26,8 +26,26 @@ internal sealed record NewPayment(
     string? Last4,
     DateTimeOffset? AuthorizedAt = null);
 
-/// <summary>The authorize slice's SQL: the checks before the acquirer is called, and the payment's one-batch insert.</summary>
-internal sealed class AuthorizeData(NpgsqlDataSource db, TimeProvider clock, IOptions<TransactionsOptions> options) : IPaymentIntentPayments
+/// <summary>
+/// Everything a new payment writes, computed before it is written: the row, its history, its events and the answer
+/// stored for its key. The same for a payment written alone or in a group.
+/// </summary>
+internal sealed record PaymentInsert(
+    NewPayment Payment,
+    long Captured,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset Now,
+    TransactionSnapshot Final,
+    IReadOnlyList<OutboxRow> Events,
+    byte[] Body,
+    IdempotencyClaim? Claim)
+{
+    public StoredAnswer? Answer => Claim is null ? null : new StoredAnswer(Claim, 201, Body, Changes.AnswerHeaders(Final.Version), Now);
+}
+
+/// <summary>The authorize slice's SQL: the checks before the acquirer is called, and the payment's insert.</summary>
+internal sealed class AuthorizeData(NpgsqlDataSource db, TimeProvider clock, IOptions<TransactionsOptions> options, PaymentWriter writer)
+    : IPaymentIntentPayments
 {
     public TimeProvider Clock => clock;
 
@@ -55,10 +73,13 @@ internal sealed class AuthorizeData(NpgsqlDataSource db, TimeProvider clock, IOp
     }
 
     /// <summary>
-    /// The payment, its history, its events and the stored answer in one batch: one implicit transaction, committed
-    /// when its last statement (the stored answer, which fails the whole batch if the claim was taken over) succeeds.
+    /// Writes the payment, its history, its events and the stored answer in one transaction, grouped with other
+    /// requests' payments by <see cref="PaymentWriter"/>; returns once that transaction committed.
     /// </summary>
-    public async Task<Changed> InsertPaymentAsync(NewPayment p, IdempotencyClaim? claim, CancellationToken ct)
+    public Task<Changed> InsertPaymentAsync(NewPayment p, IdempotencyClaim? claim) => writer.WriteAsync(Prepare(p, claim));
+
+    /// <summary>What <paramref name="p"/> will write, computed now (its times are now).</summary>
+    internal PaymentInsert Prepare(NewPayment p, IdempotencyClaim? claim)
     {
         var now = clock.UtcNowMicros();
         var declined = !p.Approved;
@@ -77,59 +98,108 @@ internal sealed class AuthorizeData(NpgsqlDataSource db, TimeProvider clock, IOp
             history.Add(HistoryChain.Next(p.TrxId, history[0], "CAPTURE", captured, final.Status, now));
         }
         final = final with { History = history };
+        var stateless = final with { History = null };
+        List<OutboxRow> events = declined
+            ? [OutboxWriter.Row(TransactionEventTypes.Declined, p.MerchantId, now, stateless)]
+            : [OutboxWriter.Row(TransactionEventTypes.Authorized, p.MerchantId, now, authorized)];
+        if (captured > 0)
+        {
+            events.Add(OutboxWriter.Row(TransactionEventTypes.Captured, p.MerchantId, now, stateless));
+        }
+        // A repeated acquirer answer (ADR 25) keeps the window it was given.
+        var expiresAt = (p.AuthorizedAt ?? now) + options.Value.AuthorizationWindow;
+        return new PaymentInsert(p, captured, expiresAt, now, final, events, Changes.Serialize(final), claim);
+    }
+}
 
-        await using var batch = db.CreateBatch();
-        var insert = new NpgsqlBatchCommand("""
-            INSERT INTO transactions.transactions
-                (trx_id, merchant_id, type, order_amount, currency, captured_amount, order_id, external_id, payment_intent_id,
-                 card_token, card_brand, card_last4, authorization_code, decline_code, authorization_expires_at, created_at, updated_at)
+/// <summary>The statements that write new payments: one payment's, or a group's set-based.</summary>
+internal static class PaymentStatements
+{
+    private const string Columns = """
+        trx_id, merchant_id, type, order_amount, currency, captured_amount, order_id, external_id, payment_intent_id,
+        card_token, card_brand, card_last4, authorization_code, decline_code, authorization_expires_at, created_at, updated_at
+        """;
+
+    /// <summary>One payment's batch: one implicit transaction, committed when its last statement (the stored answer,
+    /// which fails the whole batch if the claim was taken over) succeeds.</summary>
+    public static IEnumerable<NpgsqlBatchCommand> One(PaymentInsert i)
+    {
+        var p = i.Payment;
+        var insert = new NpgsqlBatchCommand($"""
+            INSERT INTO transactions.transactions ({Columns})
             VALUES ($1, $2, 'PAYMENT', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
             """);
         foreach (var v in new object?[]
                  {
-                     p.TrxId, p.MerchantId, p.Amount, p.Currency, captured, p.OrderId, p.ExternalId, p.PaymentIntentId,
-                     p.CardToken, p.Brand, p.Last4, final.AuthorizationCode, final.DeclineCode,
-                     // A repeated acquirer answer (ADR 25) keeps the window it was given.
-                     (p.AuthorizedAt ?? now) + options.Value.AuthorizationWindow, now,
+                     p.TrxId, p.MerchantId, p.Amount, p.Currency, i.Captured, p.OrderId, p.ExternalId, p.PaymentIntentId,
+                     p.CardToken, p.Brand, p.Last4, i.Final.AuthorizationCode, i.Final.DeclineCode, i.ExpiresAt, i.Now,
                  })
         {
             insert.Parameters.Add(new() { Value = v ?? DBNull.Value });
         }
-        batch.BatchCommands.Add(insert);
-        foreach (var h in history)
+        yield return insert;
+        foreach (var h in i.Final.History!)
         {
-            batch.BatchCommands.Add(HistoryChain.InsertCommand(p.TrxId, h));
+            yield return HistoryChain.InsertCommand(p.TrxId, h);
         }
-        var stateless = final with { History = null };
-        if (declined)
+        foreach (var e in i.Events)
         {
-            batch.BatchCommands.Add(OutboxWriter.Command(TransactionEventTypes.Declined, p.MerchantId, now, stateless));
+            yield return OutboxWriter.Command(e);
         }
-        else
+        if (i.Answer is { } answer)
         {
-            batch.BatchCommands.Add(OutboxWriter.Command(TransactionEventTypes.Authorized, p.MerchantId, now, authorized));
-            if (captured > 0)
-            {
-                batch.BatchCommands.Add(OutboxWriter.Command(TransactionEventTypes.Captured, p.MerchantId, now, stateless));
-            }
+            yield return answer.Claim.CompletionCommand(answer.Status, answer.Body, answer.Headers, answer.At);
         }
-        var body = Changes.Serialize(final);
-        Changes.AddCompletion(batch, claim, 201, body, final.Version, now);
-        try
-        {
-            await batch.ExecuteNonQueryAsync(ct);
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
-        {
-            throw e.ConstraintName switch
-            {
-                "transactions_external_id" => new ProblemException(409, ErrorCodes.DuplicateExternalId,
-                    "A payment with this external_id already exists."),
-                "transactions_live_intent" => ProblemException.InvalidState("The payment intent was already used."),
-                _ => e,
-            };
-        }
-        claim?.MarkCommitted();
-        return new Changed(final, body);
     }
+
+    /// <summary>
+    /// A group's batch: a statement per table over all its payments (per-statement work, the list counters' statement
+    /// triggers included, paid once), one implicit transaction; any payment's refusal fails all of it.
+    /// </summary>
+    public static IEnumerable<NpgsqlBatchCommand> Group(IReadOnlyList<PaymentInsert> group)
+    {
+        var insert = new NpgsqlBatchCommand($"""
+            INSERT INTO transactions.transactions ({Columns})
+            SELECT t.trx_id, t.merchant_id, 'PAYMENT', t.order_amount, t.currency, t.captured_amount, t.order_id, t.external_id,
+                   t.payment_intent_id, t.card_token, t.card_brand, t.card_last4, t.authorization_code, t.decline_code,
+                   t.authorization_expires_at, t.created_at, t.created_at
+              FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+                          $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::timestamptz[])
+                   AS t(trx_id, merchant_id, order_amount, currency, captured_amount, order_id, external_id, payment_intent_id,
+                        card_token, card_brand, card_last4, authorization_code, decline_code, authorization_expires_at, created_at)
+            """);
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Payment.TrxId).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Payment.MerchantId).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Payment.Amount).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Payment.Currency).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Captured).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Payment.OrderId).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Payment.ExternalId).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Payment.PaymentIntentId).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Payment.CardToken).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Payment.Brand).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Payment.Last4).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Final.AuthorizationCode).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Final.DeclineCode).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.ExpiresAt).ToArray() });
+        insert.Parameters.Add(new() { Value = group.Select(i => i.Now).ToArray() });
+        yield return insert;
+        yield return HistoryChain.InsertSetCommand([.. group.SelectMany(i => i.Final.History!.Select(h => (i.Payment.TrxId, h)))]);
+        yield return OutboxWriter.SetCommand([.. group.SelectMany(i => i.Events)]);
+        if (group.Select(i => i.Answer).OfType<StoredAnswer>().ToList() is { Count: > 0 } answers)
+        {
+            yield return IdempotencyClaim.CompletionSetCommand(answers);
+        }
+    }
+
+    /// <summary>The problem a payment's own refusal maps to, or null for any other failure.</summary>
+    public static ProblemException? Refusal(PostgresException e) => e.SqlState != PostgresErrorCodes.UniqueViolation
+        ? null
+        : e.ConstraintName switch
+        {
+            "transactions_external_id" => new ProblemException(409, ErrorCodes.DuplicateExternalId,
+                "A payment with this external_id already exists."),
+            "transactions_live_intent" => ProblemException.InvalidState("The payment intent was already used."),
+            _ => null,
+        };
 }

@@ -103,7 +103,7 @@ internal sealed class AuthorizeEndpoint(
         }
         var changed = await data.InsertPaymentAsync(new NewPayment(trxId, merchantId, order.Amount, order.Currency, order.OrderId,
             order.ExternalId, order.IntentId, order.CardToken, req.Capture, outcome.Approved, outcome.AuthorizationCode,
-            outcome.DeclineCode, outcome.Brand, outcome.Last4, outcome.AnsweredAt), claim, ct);
+            outcome.DeclineCode, outcome.Brand, outcome.Last4, outcome.AnsweredAt), claim);
         outbox.Kick();
         return changed;
     }

@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Payments.BuildingBlocks.Observability;
+
+namespace Payments.BuildingBlocks.Data;
+
+/// <summary>How a <see cref="GroupCommitWriter{TItem, TResult}"/> groups.</summary>
+/// <param name="Max">The most items one commit carries; 1 writes each alone.</param>
+/// <param name="StallAfter">
+/// How long the writer waits for a group's commit before it commits the next group beside it: a group rarely takes
+/// this long, only when one of its items waits on a lock.
+/// </param>
+public sealed record GroupCommitSettings(int Max, TimeSpan StallAfter);
+
+/// <summary>
+/// A cross-request group commit (issue 17 How 3, docs/adr/0036): one writer per process takes whatever items have
+/// queued while its last commit ran, up to <see cref="GroupCommitSettings.Max"/>, and writes them in one transaction,
+/// so PostgreSQL's per-statement and per-commit work is paid once per group. A lone item waits for nothing: with nothing
+/// queued it is written at once, alone. Each caller gets its answer only after its group committed.
+/// </summary>
+/// <remarks>
+/// A group that fails is written again item by item (<see cref="WriteAloneAsync"/> with <c>afterFailedGroup</c>), so
+/// one item's refusal is its own. The subclass says what "again" means when the group's outcome is unknown: an item
+/// the group did commit must be answered as committed, never written twice.
+/// </remarks>
+public abstract class GroupCommitWriter<TItem, TResult> : IAsyncDisposable
+    where TResult : class
+{
+    /// <summary>Groups committing at once, at most: only groups that stalled run beside another.</summary>
+    private const int MaxGroupsInFlight = 8;
+
+    private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(); // multi-reader: it can count
+    private readonly Lock startLock = new();
+    private readonly string name;
+    private readonly ILogger logger;
+    private Task? loop;
+
+    /// <param name="name">The writer's name in the <c>group_commit.size</c> histogram and its spans.</param>
+    protected GroupCommitWriter(string name, ILogger logger)
+    {
+        this.name = name;
+        this.logger = logger;
+    }
+
+    /// <summary>Items waiting for their group to start.</summary>
+    public int Queued => queue.Reader.Count;
+
+    protected abstract GroupCommitSettings Settings { get; }
+
+    /// <summary>
+    /// Writes <paramref name="group"/> in one transaction and returns each item's result, or null for an item the group
+    /// left out (it is then written alone, after the group). Throws when nothing of the group may be taken as written.
+    /// </summary>
+    protected abstract Task<TResult?[]> WriteGroupAsync(IReadOnlyList<TItem> group);
+
+    /// <summary>Writes one item in a transaction of its own. <paramref name="afterFailedGroup"/>: its group failed first.</summary>
+    protected abstract Task<TResult> WriteAloneAsync(TItem item, bool afterFailedGroup);
+
+    public Task<TResult> WriteAsync(TItem item)
+    {
+        if (Settings.Max <= 1)
+        {
+            return Counted(WriteAloneAsync(item, afterFailedGroup: false));
+        }
+        EnsureLoop();
+        var pending = new Pending(item, Activity.Current?.Context ?? default,
+            new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        ObjectDisposedException.ThrowIf(!queue.Writer.TryWrite(pending), this);
+        return pending.Done.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        queue.Writer.TryComplete();
+        if (loop is not null)
+        {
+            try
+            {
+                await loop.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (TimeoutException)
+            {
+                logger.LogWarning("The {Writer} writer did not finish within 10 s of shutdown", name);
+            }
+        }
+    }
+
+    private async Task<TResult> Counted(Task<TResult> alone)
+    {
+        var result = await alone;
+        GatewayInstruments.GroupCommitSize.Record(1, new KeyValuePair<string, object?>("writer", name));
+        return result;
+    }
+
+    private void EnsureLoop()
+    {
+        if (loop is null)
+        {
+            lock (startLock)
+            {
+                // Not in the trace of the request that happened to start it: each group has its own span.
+                using (ExecutionContext.SuppressFlow())
+                {
+                    loop ??= Task.Run(WriteLoopAsync);
+                }
+            }
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        using var slots = new SemaphoreSlim(MaxGroupsInFlight);
+        var previous = Task.CompletedTask;
+        while (await queue.Reader.WaitToReadAsync())
+        {
+            var settings = Settings;
+            // The next group forms while the last one commits. One that takes long holds the others back no longer
+            // than StallAfter: the next group then commits beside it.
+            if (!previous.IsCompleted)
+            {
+                await Task.WhenAny(previous, Task.Delay(settings.StallAfter));
+            }
+            await slots.WaitAsync();
+            var group = new List<Pending>();
+            while (group.Count < settings.Max && queue.Reader.TryRead(out var p))
+            {
+                group.Add(p);
+            }
+            previous = WriteAndReleaseAsync(group, slots);
+        }
+        for (var i = 0; i < MaxGroupsInFlight; i++)
+        {
+            await slots.WaitAsync();
+        }
+    }
+
+    private async Task WriteAndReleaseAsync(List<Pending> group, SemaphoreSlim slots)
+    {
+        try
+        {
+            if (group.Count == 1)
+            {
+                await AloneAsync(group[0], afterFailedGroup: false);
+                return;
+            }
+            TResult?[] results;
+            try
+            {
+                using (StartSpan(group))
+                {
+                    results = await WriteGroupAsync([.. group.Select(p => p.Item)]);
+                }
+            }
+#pragma warning disable CA1031 // the writer must outlive any failure, or every later item would wait
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                logger.LogInformation("A group of {Count} in the {Writer} writer failed ({Error}); writing each alone",
+                    group.Count, name, e.GetType().Name);
+                foreach (var p in group)
+                {
+                    await AloneAsync(p, afterFailedGroup: true);
+                }
+                return;
+            }
+            GatewayInstruments.GroupCommitSize.Record(results.Count(r => r is not null), new KeyValuePair<string, object?>("writer", name));
+            for (var i = 0; i < group.Count; i++)
+            {
+                if (results[i] is { } result)
+                {
+                    group[i].Done.TrySetResult(result);
+                }
+            }
+            // Left out of the group (a second change of the same row, say): each alone, in the order they came.
+            for (var i = 0; i < group.Count; i++)
+            {
+                if (results[i] is null)
+                {
+                    await AloneAsync(group[i], afterFailedGroup: false);
+                }
+            }
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+
+    private async Task AloneAsync(Pending p, bool afterFailedGroup)
+    {
+        try
+        {
+            p.Done.TrySetResult(await Counted(WriteAloneAsync(p.Item, afterFailedGroup)));
+        }
+#pragma warning disable CA1031 // the caller gets its own failure; the writer goes on
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            p.Done.TrySetException(e);
+        }
+    }
+
+    private Activity? StartSpan(List<Pending> group) =>
+        GatewayInstruments.Transactions.HasListeners()
+            ? GatewayInstruments.Transactions.StartActivity(ActivityKind.Internal, parentContext: default,
+                links: [.. group.Where(p => p.Caller != default).Select(p => new ActivityLink(p.Caller))], name: "group commit")?
+                .SetTag("payments.writer", name).SetTag("payments.group.size", group.Count)
+            : null;
+
+    private sealed record Pending(TItem Item, ActivityContext Caller, TaskCompletionSource<TResult> Done);
+}
