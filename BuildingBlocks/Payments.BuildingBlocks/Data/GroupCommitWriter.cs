@@ -14,6 +14,13 @@ namespace Payments.BuildingBlocks.Data;
 public sealed record GroupCommitSettings(int Max, TimeSpan StallAfter);
 
 /// <summary>
+/// Thrown by a group write whose commit may or may not have happened (its connection broke) and whose items must not
+/// be written again: every caller of the group gets <see cref="Exception.InnerException"/>, as a lone write would have.
+/// </summary>
+public sealed class GroupOutcomeUnknownException(Exception inner)
+    : Exception("A group's commit was sent but its outcome is unknown.", inner);
+
+/// <summary>
 /// A cross-request group commit (issue 17 How 3, docs/adr/0036): one writer per process takes whatever items have
 /// queued while its last commit ran, up to <see cref="GroupCommitSettings.Max"/>, and writes them in one transaction,
 /// so PostgreSQL's per-statement and per-commit work is paid once per group. A lone item waits for nothing: with nothing
@@ -21,8 +28,9 @@ public sealed record GroupCommitSettings(int Max, TimeSpan StallAfter);
 /// </summary>
 /// <remarks>
 /// A group that fails is written again item by item (<see cref="WriteAloneAsync"/> with <c>afterFailedGroup</c>), so
-/// one item's refusal is its own. The subclass says what "again" means when the group's outcome is unknown: an item
-/// the group did commit must be answered as committed, never written twice.
+/// one item's refusal is its own. When the group's outcome is unknown the subclass either recognises what the group
+/// committed when it writes an item again, or finds out the outcome itself, or throws
+/// <see cref="GroupOutcomeUnknownException"/>: an item the group did commit is never written twice.
 /// </remarks>
 public abstract class GroupCommitWriter<TItem, TResult> : IAsyncDisposable
     where TResult : class
@@ -154,6 +162,13 @@ public abstract class GroupCommitWriter<TItem, TResult> : IAsyncDisposable
                 }
             }
 #pragma warning disable CA1031 // the writer must outlive any failure, or every later item would wait
+            catch (GroupOutcomeUnknownException e)
+            {
+                logger.LogError("A group of {Count} in the {Writer} writer may or may not have committed ({Error})",
+                    group.Count, name, e.InnerException?.GetType().Name);
+                group.ForEach(p => p.Done.TrySetException(e.InnerException ?? e));
+                return;
+            }
             catch (Exception e)
 #pragma warning restore CA1031
             {

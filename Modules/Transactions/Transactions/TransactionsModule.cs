@@ -31,6 +31,7 @@ public static class TransactionsModule
         services.AddSingleton<AuthorizeData>();
         services.AddSingleton<IPaymentIntentPayments>(sp => sp.GetRequiredService<AuthorizeData>());
         services.AddSingleton<CaptureVoidData>();
+        services.AddSingleton<CaptureWriter>();
         services.AddSingleton<LookupData>();
         services.AddSingleton<ListData>();
         services.AddSingleton<ChargebackData>();

@@ -154,6 +154,7 @@ public sealed partial class MetricsEndpointTests(MetricsGateway gateway) : IClas
     [InlineData("host", "payments_gateway_outbox_depth")]
     [InlineData("host", "payments_gateway_outbox_oldest_age_seconds")]
     [InlineData("host", "payments_gateway_outbox_holds")]
+    [InlineData("host", "payments_gateway_group_commit_size")]
     [InlineData("host", "payments_gateway_refunds_reserved")]
     [InlineData("host", "payments_gateway_refunds_reserved_oldest_age_seconds")]
     [InlineData("host", "payments_gateway_webhook_deliveries_total")]

@@ -8,22 +8,12 @@ using static Payments.IntegrationTests.Transactions.Api;
 
 namespace Payments.IntegrationTests.Transactions;
 
-/// <summary>A gateway whose payment writer waits for a stalled group as long as the test holds it.</summary>
-public sealed class PaymentGroupFixture : TransactionsFixture
-{
-    protected override void ConfigureHost(Dictionary<string, string?> settings)
-    {
-        base.ConfigureHost(settings);
-        settings["Transactions:GroupCommitStallAfter"] = "00:02:00";
-    }
-}
-
 /// <summary>
 /// The cross-request group commit of new payments (issue 17 How 3, docs/adr/0034). A first payment is made to stall
 /// inside its commit (a trigger waits on an advisory lock the test holds), so the payments after it queue and form one
 /// group the moment it is released: the grouping is made, not hoped for.
 /// </summary>
-public sealed class PaymentGroupCommitTests(PaymentGroupFixture gateway) : IClassFixture<PaymentGroupFixture>
+public sealed class PaymentGroupCommitTests(GroupCommitFixture gateway) : IClassFixture<GroupCommitFixture>
 {
     private const int Group = 6;
 
@@ -33,10 +23,10 @@ public sealed class PaymentGroupCommitTests(PaymentGroupFixture gateway) : IClas
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
         var run = Guid.NewGuid().ToString("N")[..10];
-        await using var stall = await StallAsync($"gc_{run}", $"NEW.order_id = 'first-{run}'");
+        await using var stall = await CommitStall.StartAsync(gateway, $"gc_{run}", "INSERT", $"NEW.order_id = 'first-{run}'");
 
         var first = Authorize(merchant, token, $"first-{run}", Guid.NewGuid().ToString());
-        await WaitForStallAsync(stall);
+        await stall.WaitAsync();
         var keys = Enumerable.Range(0, Group).Select(_ => Guid.NewGuid().ToString()).ToList();
         var queued = keys.Select((key, i) => Authorize(merchant, token, $"grp-{run}-{i}", key, capture: i % 2 == 0)).ToList();
         await WaitForQueuedAsync(Group);
@@ -78,10 +68,10 @@ public sealed class PaymentGroupCommitTests(PaymentGroupFixture gateway) : IClas
         var merchant = await gateway.CreateMerchantClientAsync();
         var token = await gateway.TokenizeCardAsync(merchant);
         var run = Guid.NewGuid().ToString("N")[..10];
-        await using var stall = await StallAsync($"gc_{run}", $"NEW.order_id = 'first-{run}'");
+        await using var stall = await CommitStall.StartAsync(gateway, $"gc_{run}", "INSERT", $"NEW.order_id = 'first-{run}'");
 
         var first = Authorize(merchant, token, $"first-{run}", null);
-        await WaitForStallAsync(stall);
+        await stall.WaitAsync();
         // Two of the group carry the same external_id: neither is booked yet, so both pass the check before the acquirer.
         var queued = Enumerable.Range(0, Group)
             .Select(i => Authorize(merchant, token, $"ref-{run}-{i}", Guid.NewGuid().ToString(), externalId: i < 2 ? $"ext-{run}" : null))
@@ -114,9 +104,9 @@ public sealed class PaymentGroupCommitTests(PaymentGroupFixture gateway) : IClas
         // payment comes back to it, already booked, in a group with others.
         var booked = data.Prepare(Payment($"booked-{run}"), null);
         Assert.Equal(booked.Final, (await writer.WriteAsync(booked)).Transaction);
-        await using var stall = await StallAsync($"gc_{run}", $"NEW.order_id = 'first-{run}'");
+        await using var stall = await CommitStall.StartAsync(gateway, $"gc_{run}", "INSERT", $"NEW.order_id = 'first-{run}'");
         var first = writer.WriteAsync(data.Prepare(Payment($"first-{run}"), null));
-        await WaitForStallAsync(stall);
+        await stall.WaitAsync();
         var others = Enumerable.Range(0, 3).Select(i => data.Prepare(Payment($"other-{run}-{i}"), null)).ToList();
         var again = writer.WriteAsync(booked);
         var rest = others.Select(writer.WriteAsync).ToList();
@@ -149,54 +139,5 @@ public sealed class PaymentGroupCommitTests(PaymentGroupFixture gateway) : IClas
             ["external_id"] = externalId,
         }.Where(p => p.Value is not null).ToDictionary(), key);
 
-    private async Task WaitForQueuedAsync(int count)
-    {
-        var writer = gateway.HostServices.GetRequiredService<PaymentWriter>();
-        Assert.True(await EventuallyAsync(() => Task.FromResult(writer.Queued == count), TimeSpan.FromSeconds(30)),
-            $"{writer.Queued} payments queued, not {count}");
-    }
-
-    private async Task WaitForStallAsync(Stall stall) =>
-        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway, $"SELECT is_called::int FROM public.{stall.Name}_seq") == 1),
-            "the first payment never reached its insert");
-
-    /// <summary>
-    /// A trigger that makes the first insert of a payment matching <paramref name="condition"/> wait on an advisory lock
-    /// the returned stall holds; disposing it releases the lock and drops the trigger.
-    /// </summary>
-    private async Task<Stall> StallAsync(string name, string condition)
-    {
-        var gate = Random.Shared.NextInt64(1, long.MaxValue);
-        await ExecAsync(gateway, $"""
-            CREATE SEQUENCE public.{name}_seq;
-            CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF {condition} AND nextval('public.{name}_seq') = 1 THEN PERFORM pg_advisory_xact_lock({gate}); END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER {name} BEFORE INSERT ON transactions.transactions FOR EACH ROW EXECUTE FUNCTION public.{name}();
-            """);
-        var holder = new NpgsqlConnection(gateway.HostConnectionString);
-        await holder.OpenAsync();
-        await using var hold = new NpgsqlCommand($"SELECT pg_advisory_lock({gate})", holder);
-        await hold.ExecuteScalarAsync();
-        return new Stall(gateway, name, gate, holder);
-    }
-
-    private sealed class Stall(GatewayFixture gateway, string name, long gate, NpgsqlConnection holder) : IAsyncDisposable
-    {
-        public string Name => name;
-
-        public async Task ReleaseAsync()
-        {
-            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({gate})", holder);
-            await release.ExecuteScalarAsync();
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await holder.DisposeAsync();
-            await ExecAsync(gateway, $"DROP TRIGGER {name} ON transactions.transactions; DROP FUNCTION public.{name}(); DROP SEQUENCE public.{name}_seq;");
-        }
-    }
+    private Task WaitForQueuedAsync(int count) => CommitStall.WaitForQueuedAsync(gateway.HostServices.GetRequiredService<PaymentWriter>(), count);
 }

@@ -7,12 +7,20 @@ using Payments.Transactions.Data;
 
 namespace Payments.Transactions.Features.CaptureVoid;
 
+/// <summary>A capture or a void as its request asked for it.</summary>
+internal sealed record CaptureChange(string MerchantId, string TrxId, bool Capture, long? Amount, IfMatchCondition? IfMatch,
+    IdempotencyClaim? Claim);
+
 /// <summary>
 /// The capture and void slice's SQL: one conditional statement on the locked row (state, version and amount checked
-/// where they are), then the history entry, the event, the stored answer and the commit in the last batch.
+/// where they are), then the history entry, the event, the stored answer and the commit in the last batch; for one
+/// change, or set-based for a group of them (<see cref="CaptureWriter"/>).
 /// </summary>
 internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
 {
+    public Task<Changed> CaptureOrVoidAsync(CaptureChange c, CancellationToken ct) =>
+        CaptureOrVoidAsync(c.MerchantId, c.TrxId, c.Capture, c.Amount, c.IfMatch, c.Claim, ct);
+
     public async Task<Changed> CaptureOrVoidAsync(string merchantId, string trxId, bool capture, long? amount, IfMatchCondition? ifMatch,
         IdempotencyClaim? claim, CancellationToken ct)
     {
@@ -97,6 +105,166 @@ internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
         await batch.ExecuteNonQueryAsync(ct);
         claim?.MarkCommitted();
         return new Changed(final, body);
+    }
+
+    /// <summary>
+    /// Captures and voids of different payments in one transaction: the same conditional statement over all of them
+    /// (rows locked in trx_id order, as every group locks them), their histories read in the same round trip, then every
+    /// entry, event and stored answer set-based with the commit. Returns each change's answer, or null for one the group
+    /// left out, to be written alone: one with If-Match, a second change of the same payment, or one the row's state or
+    /// amount refused (alone, it gets its refusal).
+    /// </summary>
+    /// <exception cref="GroupOutcomeUnknownException">The connection broke after the commit was sent, and whether it
+    /// committed could not be found out: none of the changes may be written again.</exception>
+    public async Task<Changed?[]> GroupAsync(IReadOnlyList<CaptureChange> changes)
+    {
+        var results = new Changed?[changes.Count];
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var taken = Enumerable.Range(0, changes.Count).Where(i => changes[i].IfMatch is null && seen.Add(changes[i].TrxId)).ToList();
+        if (taken.Count == 0)
+        {
+            return results;
+        }
+        var now = clock.UtcNowMicros();
+        await using var conn = await db.OpenConnectionAsync();
+        var applied = new List<(int Index, TransactionRow Row, long Amount)>();
+        var histories = new Dictionary<string, List<HistoryEntry>>(StringComparer.Ordinal);
+        string xid;
+        try
+        {
+            await using (var read = new NpgsqlBatch(conn))
+            {
+                read.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+                var update = new NpgsqlBatchCommand($"""
+                    WITH req AS (
+                        SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::bigint[])
+                               WITH ORDINALITY AS r(trx_id, merchant_id, capture, amount, n)),
+                    cur AS (
+                        SELECT t.trx_id, t.order_amount - t.captured_amount - t.voided_amount AS remaining
+                          FROM transactions.transactions t JOIN req r ON r.trx_id = t.trx_id AND r.merchant_id = t.merchant_id
+                         ORDER BY t.trx_id FOR UPDATE OF t)
+                    UPDATE transactions.transactions t
+                       SET captured_amount = t.captured_amount + CASE WHEN r.capture THEN COALESCE(r.amount, cur.remaining) ELSE 0 END,
+                           voided_amount = t.voided_amount + CASE WHEN r.capture THEN 0 ELSE COALESCE(r.amount, cur.remaining) END,
+                           version = t.version + 1, updated_at = $5
+                      FROM req r JOIN cur ON cur.trx_id = r.trx_id
+                     WHERE t.trx_id = r.trx_id AND t.type = 'PAYMENT' AND t.status = ANY($6)
+                       AND COALESCE(r.amount, cur.remaining) <= cur.remaining
+                    RETURNING {TransactionRows.Columns}, COALESCE(r.amount, cur.remaining), r.n
+                    """);
+                update.Parameters.Add(new() { Value = taken.Select(i => changes[i].TrxId).ToArray() });
+                update.Parameters.Add(new() { Value = taken.Select(i => changes[i].MerchantId).ToArray() });
+                update.Parameters.Add(new() { Value = taken.Select(i => changes[i].Capture).ToArray() });
+                update.Parameters.Add(new() { Value = taken.Select(i => changes[i].Amount).ToArray() });
+                update.Parameters.Add(new() { Value = now });
+                update.Parameters.Add(new() { Value = TransactionRows.OpenStatuses });
+                read.BatchCommands.Add(update);
+                var history = new NpgsqlBatchCommand(
+                    $"SELECT trx_id, {TransactionRows.HistoryColumns} FROM transactions.history WHERE trx_id = ANY($1) ORDER BY trx_id, seq");
+                history.Parameters.Add(new() { Value = taken.Select(i => changes[i].TrxId).ToArray() });
+                read.BatchCommands.Add(history);
+                read.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_current_xact_id()::text"));
+                await using var r = await read.ExecuteReaderAsync();
+                while (await r.ReadAsync())
+                {
+                    applied.Add((taken[(int)r.GetInt64(TransactionRows.ColumnCount + 1) - 1], TransactionRows.Read(r),
+                        r.GetInt64(TransactionRows.ColumnCount)));
+                }
+                await r.NextResultAsync();
+                while (await r.ReadAsync())
+                {
+                    var trxId = r.GetString(0);
+                    if (!histories.TryGetValue(trxId, out var list))
+                    {
+                        histories[trxId] = list = [];
+                    }
+                    list.Add(TransactionRows.ReadHistory(r, 1));
+                }
+                await r.NextResultAsync();
+                await r.ReadAsync();
+                xid = r.GetString(0);
+            }
+            if (applied.Count == 0)
+            {
+                await RollbackQuietlyAsync(conn);
+                return results;
+            }
+            var entries = new List<(string TrxId, HistoryEntry Entry)>();
+            var events = new List<OutboxRow>();
+            var answers = new List<StoredAnswer>();
+            foreach (var (index, row, amount) in applied)
+            {
+                var c = changes[index];
+                var history = histories.GetValueOrDefault(c.TrxId) ?? [];
+                var entry = HistoryChain.Next(c.TrxId, history.LastOrDefault(), c.Capture ? "CAPTURE" : "VOID", amount, row.Snapshot.Status, now);
+                entries.Add((c.TrxId, entry));
+                var final = row.Snapshot with { History = [.. history, entry] };
+                events.Add(OutboxWriter.Row(c.Capture ? TransactionEventTypes.Captured : TransactionEventTypes.Voided, c.MerchantId, now, row.Snapshot));
+                results[index] = new Changed(final, Changes.Serialize(final));
+                if (c.Claim is not null)
+                {
+                    answers.Add(new StoredAnswer(c.Claim, 200, results[index]!.Body, Changes.AnswerHeaders(final.Version), now));
+                }
+            }
+            await using var commit = new NpgsqlBatch(conn);
+            commit.BatchCommands.Add(HistoryChain.InsertSetCommand(entries));
+            commit.BatchCommands.Add(OutboxWriter.SetCommand(events));
+            if (answers.Count > 0)
+            {
+                commit.BatchCommands.Add(IdempotencyClaim.CompletionSetCommand(answers));
+            }
+            commit.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+            try
+            {
+                await commit.ExecuteNonQueryAsync();
+            }
+            catch (NpgsqlException e) when (e is not PostgresException { InvariantSeverity: "ERROR" })
+            {
+                // Not a statement's error (which aborts the transaction before its COMMIT runs): the connection broke or
+                // the server ended the session, maybe after the commit. Its outcome decides, not a guess.
+                if (!await CommittedAsync(xid, e))
+                {
+                    throw;
+                }
+            }
+        }
+        catch (Exception e) when (e is not GroupOutcomeUnknownException)
+        {
+            await RollbackQuietlyAsync(conn);
+            throw;
+        }
+        foreach (var (index, _, _) in applied)
+        {
+            changes[index].Claim?.MarkCommitted();
+        }
+        return results;
+    }
+
+    /// <summary>Whether the transaction <paramref name="xid"/> committed, asked on a new connection until it has ended.</summary>
+    internal async Task<bool> CommittedAsync(string xid, Exception lost)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            try
+            {
+                await using var cmd = db.CreateCommand("SELECT pg_xact_status($1::text::xid8)");
+                cmd.Parameters.Add(new() { Value = xid });
+                switch (await cmd.ExecuteScalarAsync() as string)
+                {
+                    case "committed":
+                        return true;
+                    case "aborted":
+                        return false;
+                }
+                // "in progress": its backend has not yet seen the connection go.
+            }
+            catch (NpgsqlException)
+            {
+                // The database is out of reach for now: ask again.
+            }
+            await Task.Delay(200);
+        }
+        throw new GroupOutcomeUnknownException(lost);
     }
 
     private static async Task RollbackQuietlyAsync(NpgsqlConnection conn)

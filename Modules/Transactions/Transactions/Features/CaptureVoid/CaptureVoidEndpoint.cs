@@ -14,7 +14,7 @@ namespace Payments.Transactions.Features.CaptureVoid;
 /// <c>POST /v1/transactions/{trx_id}</c>: capture or void part or all of what remains. One conditional statement on the
 /// locked row serializes concurrent operations on any number of Host processes; state is judged before amount.
 /// </summary>
-internal sealed class CaptureVoidEndpoint(ICurrentMerchant merchant, CaptureVoidData data, OutboxSignal outbox)
+internal sealed class CaptureVoidEndpoint(ICurrentMerchant merchant, CaptureWriter writer, OutboxSignal outbox)
     : Endpoint<CaptureVoidRequest>
 {
     public override void Configure()
@@ -31,8 +31,8 @@ internal sealed class CaptureVoidEndpoint(ICurrentMerchant merchant, CaptureVoid
         {
             throw TransactionAnswers.NotFound();
         }
-        var changed = await data.CaptureOrVoidAsync(merchant.Id, trxId!, req.IsCapture, req.Amount,
-            EntityTags.IfMatch(HttpContext), HttpContext.IdempotencyClaim(), ct);
+        var changed = await writer.WriteAsync(new CaptureChange(merchant.Id, trxId!, req.IsCapture, req.Amount,
+            EntityTags.IfMatch(HttpContext), HttpContext.IdempotencyClaim()));
         outbox.Kick();
         await TransactionAnswers.WriteAsync(HttpContext, StatusCodes.Status200OK, changed.Body, changed.Transaction.Version, ct);
     }
