@@ -7,11 +7,11 @@ namespace Payments.BuildingBlocks.Data;
 
 /// <summary>How a <see cref="GroupCommitWriter{TItem, TResult}"/> groups.</summary>
 /// <param name="Max">The most items one commit carries; 1 writes each alone.</param>
-/// <param name="StallAfter">
-/// How long the writer waits for a group's commit before it commits the next group beside it: a group rarely takes
-/// this long, only when one of its items waits on a lock.
+/// <param name="InFlight">
+/// Groups committing at once, at most. While fewer are in flight an item is written at once; once that many are, the
+/// items that arrive queue and form the next group. A stalled group holds one of them only.
 /// </param>
-public sealed record GroupCommitSettings(int Max, TimeSpan StallAfter);
+public sealed record GroupCommitSettings(int Max, int InFlight);
 
 /// <summary>
 /// Thrown by a group write whose commit may or may not have happened (its connection broke) and whose items must not
@@ -21,10 +21,11 @@ public sealed class GroupOutcomeUnknownException(Exception inner)
     : Exception("A group's commit was sent but its outcome is unknown.", inner);
 
 /// <summary>
-/// A cross-request group commit (issue 17 How 3, docs/adr/0036): one writer per process takes whatever items have
-/// queued while its last commit ran, up to <see cref="GroupCommitSettings.Max"/>, and writes them in one transaction,
-/// so PostgreSQL's per-statement and per-commit work is paid once per group. A lone item waits for nothing: with nothing
-/// queued it is written at once, alone. Each caller gets its answer only after its group committed.
+/// A cross-request group commit (issue 17 How 3, docs/adr/0036): one writer per process keeps up to
+/// <see cref="GroupCommitSettings.InFlight"/> commits running; the items that arrive while all of them run queue, and
+/// the next free commit takes them all (up to <see cref="GroupCommitSettings.Max"/>) in one transaction, so
+/// PostgreSQL's per-statement and per-commit work is paid once per group. Nothing is held back on purpose: under light
+/// load each item is written at once, alone. Each caller gets its answer only after its group committed.
 /// </summary>
 /// <remarks>
 /// A group that fails is written again item by item (<see cref="WriteAloneAsync"/> with <c>afterFailedGroup</c>), so
@@ -35,9 +36,6 @@ public sealed class GroupOutcomeUnknownException(Exception inner)
 public abstract class GroupCommitWriter<TItem, TResult> : IAsyncDisposable
     where TResult : class
 {
-    /// <summary>Groups committing at once, at most: only groups that stalled run beside another.</summary>
-    private const int MaxGroupsInFlight = 8;
-
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(); // multi-reader: it can count
     private readonly Lock startLock = new();
     private readonly string name;
@@ -119,26 +117,19 @@ public abstract class GroupCommitWriter<TItem, TResult> : IAsyncDisposable
 
     private async Task WriteLoopAsync()
     {
-        using var slots = new SemaphoreSlim(MaxGroupsInFlight);
-        var previous = Task.CompletedTask;
+        var inFlight = Math.Max(1, Settings.InFlight);
+        using var slots = new SemaphoreSlim(inFlight);
         while (await queue.Reader.WaitToReadAsync())
         {
-            var settings = Settings;
-            // The next group forms while the last one commits. One that takes long holds the others back no longer
-            // than StallAfter: the next group then commits beside it.
-            if (!previous.IsCompleted)
-            {
-                await Task.WhenAny(previous, Task.Delay(settings.StallAfter));
-            }
             await slots.WaitAsync();
             var group = new List<Pending>();
-            while (group.Count < settings.Max && queue.Reader.TryRead(out var p))
+            while (group.Count < Settings.Max && queue.Reader.TryRead(out var p))
             {
                 group.Add(p);
             }
-            previous = WriteAndReleaseAsync(group, slots);
+            _ = WriteAndReleaseAsync(group, slots);
         }
-        for (var i = 0; i < MaxGroupsInFlight; i++)
+        for (var i = 0; i < inFlight; i++)
         {
             await slots.WaitAsync();
         }
@@ -180,7 +171,10 @@ public abstract class GroupCommitWriter<TItem, TResult> : IAsyncDisposable
                 }
                 return;
             }
-            GatewayInstruments.GroupCommitSize.Record(results.Count(r => r is not null), new KeyValuePair<string, object?>("writer", name));
+            if (results.Count(r => r is not null) is > 0 and var written)
+            {
+                GatewayInstruments.GroupCommitSize.Record(written, new KeyValuePair<string, object?>("writer", name));
+            }
             for (var i = 0; i < group.Count; i++)
             {
                 if (results[i] is { } result)

@@ -18,10 +18,10 @@ public sealed class TransactionsOptions
     public int CaptureGroupMax { get; set; } = 64;
 
     /// <summary>
-    /// How long a group-commit writer waits for a group's commit before it commits the next group beside it (a group
-    /// rarely takes this long: one of its changes waits on a lock).
+    /// Commits each group-commit writer keeps running at once (docs/adr/0036): while fewer run, a change is written at
+    /// once; once this many run, the changes that arrive form the next group.
     /// </summary>
-    public TimeSpan GroupCommitStallAfter { get; set; } = TimeSpan.FromMilliseconds(10);
+    public int GroupCommitsInFlight { get; set; } = 4;
 
     /// <summary>How often the expiry sweep runs.</summary>
     public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromMinutes(1);

@@ -61,8 +61,10 @@ internal static partial class CeilingRuns
     /// with the real Transactions and idempotency migrations (triggers, constraints, every index). Per request: the
     /// idempotency claim (its own commit, asynchronous), then the change with its history, outbox event and stored
     /// answer (<c>idempotency.complete</c>) in one transaction; the capture reads the history its entry chains to.
-    /// Keep it in step with <c>AuthorizeData</c>, <c>CaptureVoidData</c> and <c>IdempotencyClaim</c>. Not in it: the Vault's card use, the relay and the handlers, so a gateway
-    /// pair can only be slower. Four merchants, as in the pair scenario (the list counters are per merchant).
+    /// Keep it in step with <c>PaymentStatements.One</c>, <c>CaptureVoidData</c> and <c>IdempotencyClaim</c>: each change
+    /// written alone (<c>perf/experiments/group-commit.sh</c> measures the groups of ADR 36). Not in it: the Vault's card
+    /// use, the relay and the handlers, so a gateway pair can only be slower. Four merchants, as in the pair scenario (the
+    /// list counters are per merchant).
     /// </summary>
     private const string GatewayPair = """
         \set amt random(1000, 100000)

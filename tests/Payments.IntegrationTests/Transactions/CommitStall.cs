@@ -5,13 +5,13 @@ using static Payments.IntegrationTests.Transactions.Api;
 
 namespace Payments.IntegrationTests.Transactions;
 
-/// <summary>A gateway whose group-commit writers wait for a stalled group as long as the test holds it.</summary>
+/// <summary>A gateway whose group-commit writers keep one commit in flight: a stalled one holds the next group back.</summary>
 public sealed class GroupCommitFixture : TransactionsFixture
 {
     protected override void ConfigureHost(Dictionary<string, string?> settings)
     {
         base.ConfigureHost(settings);
-        settings["Transactions:GroupCommitStallAfter"] = "00:02:00";
+        settings["Transactions:GroupCommitsInFlight"] = "1";
     }
 }
 

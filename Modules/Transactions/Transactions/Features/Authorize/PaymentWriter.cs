@@ -18,7 +18,7 @@ namespace Payments.Transactions.Features.Authorize;
 internal sealed class PaymentWriter(NpgsqlDataSource db, IOptions<TransactionsOptions> options, ILogger<PaymentWriter> logger)
     : GroupCommitWriter<PaymentInsert, Changed>("payments", logger)
 {
-    protected override GroupCommitSettings Settings => new(options.Value.PaymentGroupMax, options.Value.GroupCommitStallAfter);
+    protected override GroupCommitSettings Settings => new(options.Value.PaymentGroupMax, options.Value.GroupCommitsInFlight);
 
     protected override async Task<Changed?[]> WriteGroupAsync(IReadOnlyList<PaymentInsert> group)
     {

@@ -13,7 +13,7 @@ namespace Payments.Transactions.Features.CaptureVoid;
 internal sealed class CaptureWriter(CaptureVoidData data, IOptions<TransactionsOptions> options, ILogger<CaptureWriter> logger)
     : GroupCommitWriter<CaptureChange, Changed>("captures", logger)
 {
-    protected override GroupCommitSettings Settings => new(options.Value.CaptureGroupMax, options.Value.GroupCommitStallAfter);
+    protected override GroupCommitSettings Settings => new(options.Value.CaptureGroupMax, options.Value.GroupCommitsInFlight);
 
     protected override Task<Changed?[]> WriteGroupAsync(IReadOnlyList<CaptureChange> group) => data.GroupAsync(group);
 
