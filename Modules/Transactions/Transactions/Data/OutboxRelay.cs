@@ -150,7 +150,9 @@ internal sealed class OutboxRelay(
         // subscribers that must not take it yet. A row waited for is re-checked alone (READ COMMITTED): a hold its
         // marking pass wrote meanwhile is not seen, so that module retries at once. Only a pass that outlived its lease
         // marks rows another lease could want; order holds either way, and the sweep removes a hold left behind.
-        lease.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({LeaseLock})"));
+        // Committed without waiting for the disk (ADR 35): a lease a crash loses only frees its rows sooner.
+        lease.BatchCommands.Add(new NpgsqlBatchCommand(
+            $"SELECT pg_advisory_xact_lock({LeaseLock}), set_config('synchronous_commit', 'off', true)"));
         lease.BatchCommands.Add(new NpgsqlBatchCommand("""
             UPDATE transactions.outbox o SET locked_until = statement_timestamp() + $2, attempts = o.attempts + 1
               FROM (SELECT p.id FROM transactions.outbox p
@@ -335,6 +337,10 @@ internal sealed class OutboxRelay(
         // an unreadable row (failed in Read) can follow another the same subscriber failed.
         failed = failed.GroupBy(f => (f.Row.MerchantId, f.Subscriber)).Select(g => g.MinBy(f => f.Row.Id)).ToList();
         await using var batch = db.CreateBatch();
+        // Committed without waiting for the disk (ADR 35). A crash may lose the marks and holds, never reorder them: the
+        // modules' own commits, which they record, waited for the disk before these were written. Lost marks only
+        // redeliver, which every module already takes (at least once, idempotent handlers).
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('synchronous_commit', 'off', true)"));
         // Every statement applies only to rows this pass still holds: a lease that ran out (a handler slower than its
         // timeout allows) belongs to whichever Host took the rows next, and its marks are not ours to overwrite. The
         // holds go first, while the rows still carry this pass's lease.
