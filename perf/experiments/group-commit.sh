@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 17 How 3 / ADR 34: what a cross-request group commit of the authorize's change would save PostgreSQL,
+# Issue 17 How 3 / ADR 36: what a cross-request group commit of the authorize's change would save PostgreSQL,
 # measured on the floor before any .NET work. A is the floor's authorize (Ceilings.GatewayPair's first half: the
 # claim, its own asynchronous commit, then the payment, its history, its event and the stored answer in one pipelined
 # transaction). B is G such requests: the G claims as before, then the G changes written set-based (one statement per
@@ -11,36 +11,18 @@ conn=$1; rounds=${2:-3}; seconds=${3:-10}; shift $(( $# < 3 ? $# : 3 )); groups=
 here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/../.." && pwd); work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-claim() { # $1: the key's expression
-  cat <<SQL
-WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
-INSERT INTO idempotency.requests AS r (merchant_id, idem_key, fingerprint, state, lease_token, lease_until, created_at, expires_at)
-SELECT 'mer_floor' || :mer, $1, sha256('a'::bytea), 'in_progress', '00000000-0000-0000-0000-000000000001', now() + interval '1 minute', now(), now() + interval '8 days'
-  FROM async_commit
-ON CONFLICT (merchant_id, idem_key) DO UPDATE SET state = 'in_progress' WHERE r.expires_at <= excluded.created_at
-RETURNING 1;
-SQL
-}
-
-cat > "$work/A.sql" <<SQL
-\set amt random(1000, 100000)
-\set mer random(1, 4)
-\set r random(1, 9000000000000000000)
-$(claim "'a' || :r")
-\startpipeline
-BEGIN;
-INSERT INTO transactions.transactions (trx_id, merchant_id, type, order_amount, currency, captured_amount, order_id, external_id, payment_intent_id,
-                                       card_token, card_brand, card_last4, authorization_code, decline_code, authorization_expires_at, created_at, updated_at)
-VALUES ('trx_' || :r, 'mer_floor' || :mer, 'PAYMENT', :amt, 'USD', 0, 'order-' || :client_id, NULL, NULL,
-        'tok_floor', 'visa', '4242', '123456', NULL, now() + interval '7 days', now(), now());
-INSERT INTO transactions.history (trx_id, seq, operation, amount, status, at, prev_hash, hash)
-VALUES ('trx_' || :r, 1, 'AUTHORIZE', :amt, 'AUTHORIZED', now(), repeat('0', 64), encode(sha256(('trx_' || :r)::bytea), 'hex'));
-INSERT INTO transactions.outbox (event_id, merchant_id, type, payload, created_at)
-VALUES ('evt_a' || :r, 'mer_floor' || :mer, 'transaction.authorized', jsonb_build_object('state', repeat('x', 600)), now());
-SELECT idempotency.complete('mer_floor' || :mer, 'a' || :r, '00000000-0000-0000-0000-000000000001', 201, '{"ETag":"\"1\""}', convert_to(repeat('x', 700), 'UTF8'), now());
-END;
-\endpipeline
-SQL
+# A is read from the source, so it stays the floor's authorize: everything up to its first \endpipeline.
+python3 - "$repo/perf/Payments.Perf/Reference/Ceilings.cs" "$work" <<'PY'
+import sys
+src, work = sys.argv[1], sys.argv[2]
+s = open(src).read()
+i = s.index('private const string GatewayPair = """') + len('private const string GatewayPair = """')
+pair = '\n'.join(l[8:] for l in s[i:s.index('""";', i)].strip('\n').split('\n'))
+a = pair[:pair.index('\\endpipeline') + len('\\endpipeline')] + '\n'
+open(f'{work}/A.sql', 'w').write(a)
+open(f'{work}/claim.sql', 'w').write(a[a.index('WITH async_commit'):a.index('RETURNING 1;') + len('RETURNING 1;')] + '\n')
+PY
+claim() { sed "s/'a' || :r/$1/g" "$work/claim.sql"; } # $1: the key's expression
 
 for g in "${groups[@]}"; do
   {

@@ -20,22 +20,17 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
         var orderId = "ord-" + Guid.NewGuid().ToString("N")[..12];
         var name = "stall_" + orderId.Replace('-', '_');
         // The first insert of this order waits on a lock the test holds: the request stalls inside its transaction.
-        var (holder, gate) = await StallFirstAsync(name, "INSERT", $"NEW.order_id = '{orderId}'");
-        await using var _ = holder;
+        await using var stall = await CommitStall.StartAsync(gateway, name, "INSERT", $"NEW.order_id = '{orderId}'");
         var body = new { operation = "authorize", amount = 3100, currency = "USD", card_token = token, order_id = orderId };
         var key = Guid.NewGuid().ToString();
 
         var stalled = PostAsync(merchant.Http, "/v1/transactions", body, key);
-        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
-            $"SELECT is_called::int FROM public.{name}_seq") == 1), "the first request never reached its insert");
+        await stall.WaitAsync();
         // The stalled request's lease lapses; the request that takes the key over holds a full lease.
         await ExecAsync(gateway, "UPDATE idempotency.requests SET lease_until = now() - interval '1 second' WHERE idem_key = $1", key);
 
         var takeover = await PostAsync(merchant.Http, "/v1/transactions", body, key);
-        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({gate})", holder))
-        {
-            await release.ExecuteScalarAsync();
-        }
+        await stall.ReleaseAsync();
         var first = await stalled;
 
         Assert.Equal(HttpStatusCode.Created, takeover.Status);
@@ -45,7 +40,6 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
         Assert.Equal(takeover.Body!.ToJsonString(), first.Body!.ToJsonString());
         Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.transactions WHERE order_id = $1", orderId));
         Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.history h JOIN transactions.transactions t USING (trx_id) WHERE t.order_id = $1", orderId));
-        await ExecAsync(gateway, $"DROP TRIGGER {name} ON transactions.transactions; DROP FUNCTION public.{name}(); DROP SEQUENCE public.{name}_seq;");
     }
 
     [Fact]
@@ -59,23 +53,18 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
         var trxId = Str(created, "trx_id");
         var name = "stall_" + trxId;
         // The first capture of this payment waits, holding the row, on a lock the test holds.
-        var (holder, gate) = await StallFirstAsync(name, "UPDATE", $"NEW.trx_id = '{trxId}'");
-        await using var _ = holder;
+        await using var stall = await CommitStall.StartAsync(gateway, name, "UPDATE", $"NEW.trx_id = '{trxId}'");
         var key = Guid.NewGuid().ToString();
         var capture = new { operation = "capture", amount = 1000 };
 
         var stalled = PostAsync(merchant.Http, $"/v1/transactions/{trxId}", capture, key);
-        Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
-            $"SELECT is_called::int FROM public.{name}_seq") == 1), "the first capture never reached its update");
+        await stall.WaitAsync();
         await ExecAsync(gateway, "UPDATE idempotency.requests SET lease_until = now() - interval '1 second' WHERE idem_key = $1", key);
         // The takeover claims the key, then waits for the row the stalled capture holds.
         var takeover = PostAsync(merchant.Http, $"/v1/transactions/{trxId}", capture, key);
         Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
             "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1 AND lease_until > now()", key) == 1), "the takeover never claimed the key");
-        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({gate})", holder))
-        {
-            await release.ExecuteScalarAsync();
-        }
+        await stall.ReleaseAsync();
         var (first, taken) = (await stalled, await takeover);
 
         Assert.Equal(HttpStatusCode.OK, taken.Status);
@@ -93,7 +82,6 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
         }
         Assert.Equal(1000, await ScalarAsync(gateway, "SELECT captured_amount FROM transactions.transactions WHERE trx_id = $1", trxId));
         Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.history WHERE trx_id = $1 AND operation = 'CAPTURE'", trxId));
-        await ExecAsync(gateway, $"DROP TRIGGER {name} ON transactions.transactions; DROP FUNCTION public.{name}(); DROP SEQUENCE public.{name}_seq;");
         // The connection the rolled-back capture used went back to the pool clean: the rest of the payment captures.
         var rest = await PostAsync(merchant.Http, $"/v1/transactions/{trxId}", new { operation = "capture" }, Guid.NewGuid().ToString());
         Assert.Equal(HttpStatusCode.OK, rest.Status);
@@ -123,29 +111,6 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
         Assert.Equal(1, await ScalarAsync(gateway,
             "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1 AND abs(extract(epoch FROM expires_at - $2)) < 0.001",
             key, taker.ExpiresAt));
-    }
-
-    /// <summary>
-    /// A trigger <paramref name="name"/> that makes the first <paramref name="operation"/> on a transaction row matching
-    /// <paramref name="condition"/> wait on an advisory lock the returned connection holds (release it to go on).
-    /// </summary>
-    private async Task<(NpgsqlConnection Holder, long Gate)> StallFirstAsync(string name, string operation, string condition)
-    {
-        var gate = Random.Shared.NextInt64(1, long.MaxValue);
-        await ExecAsync(gateway, $"""
-            CREATE SEQUENCE public.{name}_seq;
-            CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF {condition} AND nextval('public.{name}_seq') = 1 THEN PERFORM pg_advisory_xact_lock({gate}); END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER {name} BEFORE {operation} ON transactions.transactions FOR EACH ROW EXECUTE FUNCTION public.{name}();
-            """);
-        var holder = new NpgsqlConnection(gateway.HostConnectionString);
-        await holder.OpenAsync();
-        await using var hold = new NpgsqlCommand($"SELECT pg_advisory_lock({gate})", holder);
-        await hold.ExecuteScalarAsync();
-        return (holder, gate);
     }
 
     [Fact]
