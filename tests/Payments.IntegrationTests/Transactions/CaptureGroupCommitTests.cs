@@ -17,13 +17,7 @@ public sealed class CaptureGroupCommitTests(GroupCommitFixture gateway) : IClass
     [Fact]
     public async Task Captures_and_voids_queued_behind_a_commit_are_written_in_one_transaction_each_with_its_entry_event_and_answer()
     {
-        var merchant = await gateway.CreateMerchantClientAsync();
-        var token = await gateway.TokenizeCardAsync(merchant);
-        var payments = new List<string>();
-        for (var i = 0; i < 5; i++)
-        {
-            payments.Add(Str(await AuthorizeAsync(merchant, token, 1000), "trx_id"));
-        }
+        var (merchant, payments) = await AuthorizedAsync(5);
         await using var stall = await StallFirstCaptureAsync(payments[0]);
         var first = PostAsync(merchant.Http, $"/v1/transactions/{payments[0]}", new { operation = "capture" });
         await stall.WaitAsync();
@@ -70,13 +64,8 @@ public sealed class CaptureGroupCommitTests(GroupCommitFixture gateway) : IClass
     [Fact]
     public async Task In_a_group_a_second_change_of_a_payment_an_if_match_and_refusals_get_the_answers_they_would_get_alone()
     {
-        var merchant = await gateway.CreateMerchantClientAsync();
-        var token = await gateway.TokenizeCardAsync(merchant);
-        var stalled = Str(await AuthorizeAsync(merchant, token, 1000), "trx_id");
-        var twice = Str(await AuthorizeAsync(merchant, token, 1000), "trx_id");
-        var matched = Str(await AuthorizeAsync(merchant, token, 1000), "trx_id");
-        var voided = Str(await AuthorizeAsync(merchant, token, 1000), "trx_id");
-        var over = Str(await AuthorizeAsync(merchant, token, 1000), "trx_id");
+        var (merchant, payments) = await AuthorizedAsync(5);
+        var (stalled, twice, matched, voided, over) = (payments[0], payments[1], payments[2], payments[3], payments[4]);
         await CaptureOrVoidAsync(merchant, voided, "void");
         await using var stall = await StallFirstCaptureAsync(stalled);
         var first = PostAsync(merchant.Http, $"/v1/transactions/{stalled}", new { operation = "capture" });
@@ -114,13 +103,7 @@ public sealed class CaptureGroupCommitTests(GroupCommitFixture gateway) : IClass
     [Fact]
     public async Task A_group_whose_session_ends_before_its_commit_wrote_nothing_and_each_change_is_then_written_once()
     {
-        var merchant = await gateway.CreateMerchantClientAsync();
-        var token = await gateway.TokenizeCardAsync(merchant);
-        var payments = new List<string>();
-        for (var i = 0; i < 4; i++)
-        {
-            payments.Add(Str(await AuthorizeAsync(merchant, token, 1000), "trx_id"));
-        }
+        var (merchant, payments) = await AuthorizedAsync(4);
         await using var stall = await StallFirstCaptureAsync(payments[0]);
         // The group's second round trip (its entries, events, answers and COMMIT) waits at the first entry's insert.
         await using var commitStall = await CommitStall.StartAsync(gateway, "gcc_" + payments[1], "INSERT",
@@ -181,6 +164,19 @@ public sealed class CaptureGroupCommitTests(GroupCommitFixture gateway) : IClass
     }
 
     private CaptureWriter Writer => gateway.HostServices.GetRequiredService<CaptureWriter>();
+
+    /// <summary>A new merchant and <paramref name="count"/> payments of 1000 it authorized.</summary>
+    private async Task<(MerchantClient Merchant, List<string> Payments)> AuthorizedAsync(int count)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        var payments = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            payments.Add(Str(await AuthorizeAsync(merchant, token, 1000), "trx_id"));
+        }
+        return (merchant, payments);
+    }
 
     private Task<CommitStall> StallFirstCaptureAsync(string trxId) =>
         CommitStall.StartAsync(gateway, "gcc_" + trxId, "UPDATE", $"NEW.trx_id = '{trxId}'");
