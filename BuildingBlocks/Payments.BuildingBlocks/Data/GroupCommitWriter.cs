@@ -122,8 +122,9 @@ public abstract class GroupCommitWriter<TItem, TResult> : IAsyncDisposable
         while (await queue.Reader.WaitToReadAsync())
         {
             await slots.WaitAsync();
+            var max = Settings.Max;
             var group = new List<Pending>();
-            while (group.Count < Settings.Max && queue.Reader.TryRead(out var p))
+            while (group.Count < max && queue.Reader.TryRead(out var p))
             {
                 group.Add(p);
             }

@@ -9,8 +9,8 @@ public sealed class TransactionsOptions
     public TimeSpan AuthorizationWindow { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>
-    /// The most new payments one commit writes (docs/adr/0036): the payment writer takes whatever queued while its last
-    /// commit ran, up to this many. 1 writes each payment alone.
+    /// The most new payments one commit writes (docs/adr/0036): once <see cref="GroupCommitsInFlight"/> commits run,
+    /// the next free one takes whatever queued meanwhile, up to this many. 1 writes each payment alone.
     /// </summary>
     public int PaymentGroupMax { get; set; } = 64;
 

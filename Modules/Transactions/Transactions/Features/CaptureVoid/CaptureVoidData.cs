@@ -18,18 +18,15 @@ internal sealed record CaptureChange(string MerchantId, string TrxId, bool Captu
 /// </summary>
 internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
 {
-    public Task<Changed> CaptureOrVoidAsync(CaptureChange c, CancellationToken ct) =>
-        CaptureOrVoidAsync(c.MerchantId, c.TrxId, c.Capture, c.Amount, c.IfMatch, c.Claim, ct);
-
-    public async Task<Changed> CaptureOrVoidAsync(string merchantId, string trxId, bool capture, long? amount, IfMatchCondition? ifMatch,
-        IdempotencyClaim? claim, CancellationToken ct)
+    /// <summary>One change alone: its own transaction.</summary>
+    public async Task<Changed> CaptureOrVoidAsync(CaptureChange c, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         // The transaction is opened and committed by statements in the two batches, not by NpgsqlTransaction, so the
         // commit rides in the second batch: three round trips instead of four (docs/adr/0034).
         try
         {
-            return await InTransactionAsync(conn, merchantId, trxId, capture, amount, ifMatch, claim, ct);
+            return await InTransactionAsync(conn, c.MerchantId, c.TrxId, c.Capture, c.Amount, c.IfMatch, c.Claim, ct);
         }
         catch
         {
