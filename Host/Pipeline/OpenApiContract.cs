@@ -92,13 +92,16 @@ internal static class OpenApiContract
 
         ["POST /v1/transactions"] = new("createTransaction", "Transactions", "Authorize a card",
             "`operation` `authorize` holds the amount; `authcap` authorizes and captures in one step. A declined card is a 201 " +
-            "with status DECLINED and a `decline_code`. The ETag is the transaction's version, for If-Match on later changes.",
+            "with status DECLINED and a `decline_code`. `external_id` is unique among your payments, declined ones included " +
+            "(409 `duplicate_external_id`), except that an intent confirmed again after a decline gives its next payment the " +
+            "intent's `external_id` too. The ETag is the transaction's version, for If-Match on later changes.",
             [400, 404, 409, 413, 415, 422], ETag: true),
         ["GET /v1/transactions"] = new("listTransactions", "Transactions", "List transactions",
             "The merchant's transactions created between the two dates, filtered, sorted stably and paged, with the total " +
             "and the `as_of` watermark to pass on later pages.", [400], Query: ListQuery),
         ["GET /v1/transactions/lookup"] = new("lookupTransaction", "Transactions", "Find a payment by your own id",
-            "The payment with this `external_id` or `order_id` (the most recent one for an order_id).", [400, 404],
+            "The payment with this `external_id` or `order_id`: the most recent one for an order_id, and for an external_id " +
+            "the most recent of the payments of an intent confirmed again after a decline.", [400, 404],
             Query:
             [
                 new("id_type", "Which of your ids `id` is.", JsonSchemaType.String, true, Enum: ["external_id", "order_id"]),

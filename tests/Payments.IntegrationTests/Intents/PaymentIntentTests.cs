@@ -101,6 +101,55 @@ public sealed class PaymentIntentTests(TransactionsFixture gateway) : IClassFixt
     }
 
     [Fact]
+    public async Task An_intent_with_an_external_id_is_paid_after_a_decline_and_its_external_id_stays_its_own()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var declining = await gateway.TokenizeCardAsync(merchant, "4000000000009995");
+        var good = await gateway.TokenizeCardAsync(merchant);
+        var id = Str(await CreateIntentAsync(merchant, declining, externalId: "shop-order-77"), "id");
+        var other = Str(await CreateIntentAsync(merchant, good, externalId: "shop-order-77"), "id");
+
+        var declined = await PostAsync(merchant.Http, "/v1/transactions", new { operation = "authorize", payment_intent_id = id });
+        Assert.Equal("DECLINED", Str(declined.Body, "status"));
+        await WaitForIntentStatusAsync(merchant, id, "REQUIRES_PAYMENT_METHOD");
+        var paid = await PostAsync(merchant.Http, "/v1/transactions", new { operation = "authorize", payment_intent_id = id, card_token = good });
+
+        Assert.True(paid.Status == HttpStatusCode.Created, $"the confirmation after the decline answered {(int)paid.Status}: {paid.Body}");
+        Assert.Equal("AUTHORIZED", Str(paid.Body, "status"));
+        Assert.Equal("shop-order-77", Str(paid.Body, "external_id"));
+        await WaitForIntentStatusAsync(merchant, id, "SUCCEEDED");
+        var byExternal = await GetAsync(merchant.Http, "/v1/transactions/lookup?id_type=external_id&id=shop-order-77");
+        Assert.Equal(Str(paid.Body, "trx_id"), Str(byExternal.Body, "trx_id"));
+
+        // Shared within the intent only: another intent's payment and an inline payment with it are still refused.
+        var otherIntent = await PostAsync(merchant.Http, "/v1/transactions", new { operation = "authorize", payment_intent_id = other });
+        var inline = await PostAsync(merchant.Http, "/v1/transactions", new
+        {
+            operation = "authorize", amount = 100, currency = "GBP", card_token = good, order_id = "o-1", external_id = "shop-order-77",
+        });
+        Assert.Equal(HttpStatusCode.Conflict, otherIntent.Status);
+        Assert.Equal("duplicate_external_id", Code(otherIntent.Body));
+        Assert.Equal(HttpStatusCode.Conflict, inline.Status);
+        Assert.Equal("duplicate_external_id", Code(inline.Body));
+        Assert.Equal(2, await ScalarAsync(gateway,
+            "SELECT count(*) FROM transactions.transactions WHERE merchant_id = $1 AND external_id = 'shop-order-77'", merchant.MerchantId));
+
+        // The database holds the rule without the check before the acquirer: a copy of the declined payment under
+        // another intent, or under none, is refused by the exclusion constraint.
+        foreach (var owner in new object[] { other, DBNull.Value })
+        {
+            var refused = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => ExecAsync(gateway, """
+                INSERT INTO transactions.transactions (trx_id, merchant_id, type, order_amount, currency, order_id, external_id,
+                       payment_intent_id, decline_code, authorization_expires_at, created_at, updated_at)
+                SELECT 'trx_copy' || md5(random()::text), merchant_id, type, order_amount, currency, order_id, external_id,
+                       $2::text, decline_code, authorization_expires_at, created_at, updated_at
+                  FROM transactions.transactions WHERE trx_id = $1
+                """, Str(declined.Body, "trx_id"), owner));
+            Assert.Equal("transactions_external_id_owner", refused.ConstraintName);
+        }
+    }
+
+    [Fact]
     public async Task A_used_or_canceled_intent_is_409_invalid_state_and_writes_nothing()
     {
         var merchant = await gateway.CreateMerchantClientAsync();

@@ -49,12 +49,20 @@ internal sealed class AuthorizeData(NpgsqlDataSource db, TimeProvider clock, IOp
 {
     public TimeProvider Clock => clock;
 
-    public async Task<bool> ExternalIdTakenAsync(string merchantId, string externalId, CancellationToken ct)
+    /// <summary>
+    /// Whether a payment other than one of <paramref name="intentId"/>'s holds the external_id: an intent confirmed
+    /// again after a decline gives its next payment the same one (transactions_external_id_owner holds the rule).
+    /// </summary>
+    public async Task<bool> ExternalIdTakenAsync(string merchantId, string externalId, string? intentId, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand(
-            "SELECT 1 FROM transactions.transactions WHERE merchant_id = $1 AND external_id = $2 AND type = 'PAYMENT'");
+        await using var cmd = db.CreateCommand("""
+            SELECT 1 FROM transactions.transactions
+             WHERE merchant_id = $1 AND external_id = $2 AND type = 'PAYMENT'
+               AND ($3::text IS NULL OR payment_intent_id IS DISTINCT FROM $3)
+            """);
         cmd.Parameters.Add(new() { Value = merchantId });
         cmd.Parameters.Add(new() { Value = externalId });
+        cmd.Parameters.Add(new() { Value = (object?)intentId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         return await cmd.ExecuteScalarAsync(ct) is not null;
     }
 
@@ -193,13 +201,11 @@ internal static class PaymentStatements
     }
 
     /// <summary>The problem a payment's own refusal maps to, or null for any other failure.</summary>
-    public static ProblemException? Refusal(PostgresException e) => e.SqlState != PostgresErrorCodes.UniqueViolation
-        ? null
-        : e.ConstraintName switch
-        {
-            "transactions_external_id" => new ProblemException(409, ErrorCodes.DuplicateExternalId,
-                "A payment with this external_id already exists."),
-            "transactions_live_intent" => ProblemException.InvalidState("The payment intent was already used."),
-            _ => null,
-        };
+    public static ProblemException? Refusal(PostgresException e) => (e.SqlState, e.ConstraintName) switch
+    {
+        (PostgresErrorCodes.ExclusionViolation, "transactions_external_id_owner") => new ProblemException(409,
+            ErrorCodes.DuplicateExternalId, "A payment with this external_id already exists."),
+        (PostgresErrorCodes.UniqueViolation, "transactions_live_intent") => ProblemException.InvalidState("The payment intent was already used."),
+        _ => null,
+    };
 }

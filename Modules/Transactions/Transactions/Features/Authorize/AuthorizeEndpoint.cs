@@ -87,7 +87,7 @@ internal sealed class AuthorizeEndpoint(
     private async Task<Changed> AuthorizeAsync(Order order, string trxId, AuthorizeRequest req, CancellationToken ct)
     {
         var merchantId = merchant.Id;
-        if (order.ExternalId is not null && await data.ExternalIdTakenAsync(merchantId, order.ExternalId, ct))
+        if (order.ExternalId is not null && await data.ExternalIdTakenAsync(merchantId, order.ExternalId, order.IntentId, ct))
         {
             throw new ProblemException(409, ErrorCodes.DuplicateExternalId, "A payment with this external_id already exists.");
         }

@@ -9,8 +9,9 @@ internal sealed class LookupData(NpgsqlDataSource db)
 {
     public async Task<TransactionSnapshot?> LookupAsync(string merchantId, string idType, string id, CancellationToken ct)
     {
+        // An external_id names one payment, or the payments of one intent confirmed again after declines: the latest.
         var where = idType == "external_id"
-            ? "t.merchant_id = $1 AND t.type = 'PAYMENT' AND t.external_id = $2"
+            ? "t.merchant_id = $1 AND t.type = 'PAYMENT' AND t.external_id = $2 ORDER BY t.created_at DESC, t.trx_id DESC"
             : "t.merchant_id = $1 AND t.type = 'PAYMENT' AND t.order_id = $2 ORDER BY t.created_at DESC, t.trx_id DESC";
         await using var conn = await db.OpenConnectionAsync(ct);
         TransactionRow? row;

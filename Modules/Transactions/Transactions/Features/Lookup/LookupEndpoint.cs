@@ -9,7 +9,7 @@ namespace Payments.Transactions.Features.Lookup;
 
 /// <summary>
 /// <c>GET /v1/transactions/lookup?id_type=external_id|order_id&amp;id=VALUE</c>: one payment; for order_id the latest
-/// created (ties: the greatest trx_id), whatever its status.
+/// created (ties: the greatest trx_id), whatever its status, and so for an external_id an intent's payments share.
 /// </summary>
 internal sealed class LookupEndpoint(ICurrentMerchant merchant, LookupData data) : EndpointWithoutRequest
 {
