@@ -9,7 +9,14 @@ namespace Payments.Transactions.Features.CaptureVoid;
 
 /// <summary>A capture or a void as its request asked for it.</summary>
 internal sealed record CaptureChange(string MerchantId, string TrxId, bool Capture, long? Amount, IfMatchCondition? IfMatch,
-    IdempotencyClaim? Claim);
+    IdempotencyClaim? Claim)
+{
+    /// <summary>Its history entry's operation.</summary>
+    public string Operation => Capture ? "CAPTURE" : "VOID";
+
+    /// <summary>Its event's type.</summary>
+    public string EventType => Capture ? TransactionEventTypes.Captured : TransactionEventTypes.Voided;
+}
 
 /// <summary>
 /// The capture and void slice's SQL: one conditional statement on the locked row (state, version and amount checked
@@ -26,7 +33,7 @@ internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
         // commit rides in the second batch: three round trips instead of four (docs/adr/0034).
         try
         {
-            return await InTransactionAsync(conn, c.MerchantId, c.TrxId, c.Capture, c.Amount, c.IfMatch, c.Claim, ct);
+            return await InTransactionAsync(conn, c, ct);
         }
         catch
         {
@@ -37,9 +44,9 @@ internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
         }
     }
 
-    private async Task<Changed> InTransactionAsync(NpgsqlConnection conn, string merchantId, string trxId, bool capture,
-        long? amount, IfMatchCondition? ifMatch, IdempotencyClaim? claim, CancellationToken ct)
+    private async Task<Changed> InTransactionAsync(NpgsqlConnection conn, CaptureChange c, CancellationToken ct)
     {
+        var (merchantId, trxId, capture, amount, ifMatch, claim) = c;
         var now = clock.UtcNowMicros();
         var column = capture ? "captured_amount" : "voided_amount";
         TransactionRow? row = null;
@@ -88,15 +95,14 @@ internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
         {
             throw Refusal(await TransactionRows.ReadAsync(conn, null, merchantId, trxId, ct), ifMatch, amount);
         }
-        var entry = HistoryChain.Next(trxId, history.LastOrDefault(), capture ? "CAPTURE" : "VOID", applied, row.Snapshot.Status, now);
+        var entry = HistoryChain.Next(trxId, history.LastOrDefault(), c.Operation, applied, row.Snapshot.Status, now);
         history.Add(entry);
         var final = row.Snapshot with { History = history };
         var body = Changes.Serialize(final);
 
         await using var batch = new NpgsqlBatch(conn);
         batch.BatchCommands.Add(HistoryChain.InsertCommand(trxId, entry));
-        batch.BatchCommands.Add(OutboxWriter.Command(capture ? TransactionEventTypes.Captured : TransactionEventTypes.Voided,
-            merchantId, now, row.Snapshot));
+        batch.BatchCommands.Add(OutboxWriter.Command(c.EventType, merchantId, now, row.Snapshot));
         Changes.AddCompletion(batch, claim, 200, body, final.Version, now);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
         await batch.ExecuteNonQueryAsync(ct);
@@ -199,10 +205,10 @@ internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
             {
                 var c = changes[index];
                 var history = histories.GetValueOrDefault(c.TrxId) ?? [];
-                var entry = HistoryChain.Next(c.TrxId, history.LastOrDefault(), c.Capture ? "CAPTURE" : "VOID", amount, row.Snapshot.Status, now);
+                var entry = HistoryChain.Next(c.TrxId, history.LastOrDefault(), c.Operation, amount, row.Snapshot.Status, now);
                 entries.Add((c.TrxId, entry));
                 var final = row.Snapshot with { History = [.. history, entry] };
-                events.Add(OutboxWriter.Row(c.Capture ? TransactionEventTypes.Captured : TransactionEventTypes.Voided, c.MerchantId, now, row.Snapshot));
+                events.Add(OutboxWriter.Row(c.EventType, c.MerchantId, now, row.Snapshot));
                 results[index] = new Changed(final, Changes.Serialize(final));
                 if (c.Claim is not null)
                 {
