@@ -183,7 +183,7 @@ public abstract class GroupCommitWriter<TItem, TResult> : IAsyncDisposable
                     group[i].Done.TrySetResult(result);
                 }
             }
-            // Left out of the group (a second change of the same row, say): each alone, in the order they came.
+            // Left out of the group (a refusal, say): each alone, in the order they came.
             for (var i = 0; i < group.Count; i++)
             {
                 if (results[i] is null)

@@ -101,6 +101,53 @@ public sealed class CaptureGroupCommitTests(GroupCommitFixture gateway) : IClass
     }
 
     [Fact]
+    public async Task Several_changes_of_one_payment_queued_behind_a_commit_are_applied_in_their_order_in_one_transaction()
+    {
+        // A burst on one payment: before rounds (docs/adr/0036), each change after the first was written alone, one
+        // commit each, and a burst of 50 outlasted the admission queue's wait (503 overloaded).
+        var (merchant, payments) = await AuthorizedAsync(2);
+        var (stalled, burst) = (payments[0], payments[1]);
+        await using var stall = await StallFirstCaptureAsync(stalled);
+        var first = PostAsync(merchant.Http, $"/v1/transactions/{stalled}", new { operation = "capture" });
+        await stall.WaitAsync();
+        object[] bodies =
+        [
+            new { operation = "capture", amount = 100 }, new { operation = "capture", amount = 200 },
+            new { operation = "void", amount = 300 }, new { operation = "capture", amount = 500 },
+            new { operation = "capture", amount = 50 },
+        ];
+        var queued = new List<Task<(HttpStatusCode Status, JsonNode? Body, HttpResponseMessage Response)>>();
+        for (var i = 0; i < bodies.Length; i++)
+        {
+            queued.Add(PostAsync(merchant.Http, $"/v1/transactions/{burst}", bodies[i], Guid.NewGuid().ToString()));
+            await CommitStall.WaitForQueuedAsync(Writer, i + 1); // so they queue in this order
+        }
+        await stall.ReleaseAsync();
+        var answers = await Task.WhenAll(queued);
+
+        Assert.Equal(HttpStatusCode.OK, (await first).Status);
+        // Each as it would have been alone, one after another: the fourth asks more than the 400 then remaining.
+        (long Captured, long Voided, string ETag)[] expected = [(100, 0, "\"2\""), (300, 0, "\"3\""), (300, 300, "\"4\"")];
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, answers[i].Status);
+            Assert.Equal(expected[i], (Long(answers[i].Body, "captured_amount"), Long(answers[i].Body, "voided_amount"),
+                answers[i].Response.Headers.ETag?.Tag));
+            Assert.Equal(i + 2, answers[i].Body!["history"]!.AsArray().Count);
+        }
+        Assert.Equal((HttpStatusCode.UnprocessableEntity, "amount_exceeds_remaining"), (answers[3].Status, Code(answers[3].Body)));
+        Assert.Equal((HttpStatusCode.OK, 350L, "PARTIAL_CAPTURED"),
+            (answers[4].Status, Long(answers[4].Body, "captured_amount"), Str(answers[4].Body, "status")));
+        Assert.Equal("\"5\"", answers[4].Response.Headers.ETag?.Tag);
+        var verify = (await GetAsync(merchant.Http, $"/v1/transactions/{burst}/history/verify")).Body!;
+        Assert.Equal((true, 5), (verify["valid"]!.GetValue<bool>(), verify["entries"]!.GetValue<int>()));
+        Assert.Equal(4, await ScalarAsync(gateway, "SELECT count(*) FROM transactions.outbox WHERE payload #>> '{transaction,trx_id}' = $1 AND type <> 'transaction.authorized'", burst));
+        // The four changes in one commit.
+        Assert.Equal(1, await ScalarAsync(gateway,
+            "SELECT count(DISTINCT xmin::text) FROM transactions.history WHERE trx_id = $1 AND seq > 1", burst));
+    }
+
+    [Fact]
     public async Task A_group_whose_session_ends_before_its_commit_wrote_nothing_and_each_change_is_then_written_once()
     {
         var (merchant, payments) = await AuthorizedAsync(4);
