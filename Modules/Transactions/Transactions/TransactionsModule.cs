@@ -27,6 +27,7 @@ public static class TransactionsModule
             .ValidateOnStart();
         services.AddHttpContextAccessor();
         // Each slice's SQL, with its own transaction; only row mapping, the history chain and the outbox are shared (Data/).
+        services.AddSingleton<PendingCreations>();
         services.AddSingleton<PaymentWriter>();
         services.AddSingleton<AuthorizeData>();
         services.AddSingleton<IPaymentIntentPayments>(sp => sp.GetRequiredService<AuthorizeData>());

@@ -149,6 +149,32 @@ public sealed class ListTests(ListFixture gateway) : IClassFixture<ListFixture>
     }
 
     [Fact]
+    public async Task A_payment_stamped_before_the_first_page_but_committed_after_it_stays_off_the_pages_of_its_as_of()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var token = await gateway.TokenizeCardAsync(merchant);
+        await AuthorizeAsync(merchant, token);
+        async Task<JsonNode> List(string extra) =>
+            (await GetAsync(merchant.Http, "/v1/transactions?" + Range() + "&sort_by=created_at" + extra)).Body!;
+        var slowOrder = "slow_" + Guid.NewGuid().ToString("N")[..12];
+        // The payment's created_at is stamped, then its insert waits inside its transaction: not committed yet.
+        await using var stall = await CommitStall.StartAsync(gateway, slowOrder, "INSERT", $"NEW.order_id = '{slowOrder}'");
+        var slow = AuthorizeAsync(merchant, token, orderId: slowOrder);
+        await stall.WaitAsync();
+        var first = await List("");
+        await stall.ReleaseAsync();
+        await slow;
+        var again = await List($"&as_of={Uri.EscapeDataString(Str(first, "as_of"))}");
+        var now = await List("");
+
+        Assert.Equal(1, Long(first, "total"));
+        // Before docs/adr/0039 the first page's as_of was the time it was read, after the slow payment's created_at:
+        // committed, it showed up under that as_of and the pages shifted.
+        Assert.Equal((1L, first["data"]!.ToJsonString()), (Long(again, "total"), again["data"]!.ToJsonString()));
+        Assert.Equal(2, Long(now, "total"));
+    }
+
+    [Fact]
     public async Task The_end_date_is_taken_at_midnight_so_its_own_day_is_outside()
     {
         var today = gateway.Clock.GetUtcNow().UtcDateTime.Date;

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Ids;
 using Payments.TestKit;
 using Payments.Transactions.Features.Authorize;
@@ -102,12 +103,12 @@ public sealed class PaymentGroupCommitTests(GroupCommitFixture gateway) : IClass
             false, true, "123456", null, "visa", "4242");
         // A group whose commit went through though its connection broke, as far as the writer can tell: the same
         // payment comes back to it, already booked, in a group with others.
-        var booked = data.Prepare(Payment($"booked-{run}"), null);
+        var booked = data.Prepare(Payment($"booked-{run}"), null, data.Clock.UtcNowMicros());
         Assert.Equal(booked.Final, (await writer.WriteAsync(booked)).Transaction);
         await using var stall = await CommitStall.StartAsync(gateway, $"gc_{run}", "INSERT", $"NEW.order_id = 'first-{run}'");
-        var first = writer.WriteAsync(data.Prepare(Payment($"first-{run}"), null));
+        var first = writer.WriteAsync(data.Prepare(Payment($"first-{run}"), null, data.Clock.UtcNowMicros()));
         await stall.WaitAsync();
-        var others = Enumerable.Range(0, 3).Select(i => data.Prepare(Payment($"other-{run}-{i}"), null)).ToList();
+        var others = Enumerable.Range(0, 3).Select(i => data.Prepare(Payment($"other-{run}-{i}"), null, data.Clock.UtcNowMicros())).ToList();
         var again = writer.WriteAsync(booked);
         var rest = others.Select(writer.WriteAsync).ToList();
         await WaitForQueuedAsync(1 + others.Count);

@@ -15,7 +15,7 @@ namespace Payments.Transactions.Ledger;
 /// invariants live here and in the schema.
 /// </summary>
 internal sealed class RefundLedger(NpgsqlDataSource db, TimeProvider clock, OutboxSignal outbox, IHttpContextAccessor http,
-    IOptions<IdempotencyOptions> idempotency) : IRefundLedger
+    IOptions<IdempotencyOptions> idempotency, PendingCreations creations) : IRefundLedger
 {
     private const string PendingColumns = """
         r.refund_trx_id, r.merchant_id, r.payment_trx_id, r.amount, r.currency, r.reason, r.attempt_key,
@@ -124,7 +124,9 @@ internal sealed class RefundLedger(NpgsqlDataSource db, TimeProvider clock, Outb
     {
         // No HttpContext for the recovery sweep: no idempotency answer to write.
         var claim = http.HttpContext?.IdempotencyClaim();
-        var now = clock.UtcNowMicros();
+        // The REFUND row's creation time, pending for the list's as_of until this transaction ended.
+        using var creation = creations.Stamp(pending.MerchantId);
+        var now = creation.At;
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         // Conditional: of a request, its retry and the recovery, the first to book wins and the others answer with it.

@@ -44,7 +44,8 @@ internal sealed record PaymentInsert(
 }
 
 /// <summary>The authorize slice's SQL: the checks before the acquirer is called, and the payment's insert.</summary>
-internal sealed class AuthorizeData(NpgsqlDataSource db, TimeProvider clock, IOptions<TransactionsOptions> options, PaymentWriter writer)
+internal sealed class AuthorizeData(NpgsqlDataSource db, TimeProvider clock, IOptions<TransactionsOptions> options, PaymentWriter writer,
+    PendingCreations creations)
     : IPaymentIntentPayments
 {
     public TimeProvider Clock => clock;
@@ -84,12 +85,15 @@ internal sealed class AuthorizeData(NpgsqlDataSource db, TimeProvider clock, IOp
     /// Writes the payment, its history, its events and the stored answer in one transaction, grouped with other
     /// requests' payments by <see cref="PaymentWriter"/>; returns once that transaction committed.
     /// </summary>
-    public Task<Changed> InsertPaymentAsync(NewPayment p, IdempotencyClaim? claim) => writer.WriteAsync(Prepare(p, claim));
-
-    /// <summary>What <paramref name="p"/> will write, computed now (its times are now).</summary>
-    internal PaymentInsert Prepare(NewPayment p, IdempotencyClaim? claim)
+    public async Task<Changed> InsertPaymentAsync(NewPayment p, IdempotencyClaim? claim)
     {
-        var now = clock.UtcNowMicros();
+        using var creation = creations.Stamp(p.MerchantId);
+        return await writer.WriteAsync(Prepare(p, claim, creation.At));
+    }
+
+    /// <summary>What <paramref name="p"/> will write, with <paramref name="now"/> as its creation time.</summary>
+    internal PaymentInsert Prepare(NewPayment p, IdempotencyClaim? claim, DateTimeOffset now)
+    {
         var declined = !p.Approved;
         var captured = p.Approved && p.Capture ? p.Amount : 0;
         var authorized = new TransactionSnapshot(p.TrxId, TransactionTypes.Payment,

@@ -14,7 +14,7 @@ namespace Payments.Transactions.Features.List;
 /// <c>start 00:00:00 &lt;= created_at &lt;= end 00:00:00</c> (UTC), filtered, sorted stably, paged, with the total
 /// and the <c>as_of</c> watermark that keeps later pages from shifting.
 /// </summary>
-internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListData data, TimeProvider clock)
+internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListData data, PendingCreations creations)
     : EndpointWithoutRequest<ListTransactionsResponse>
 {
     public override void Configure()
@@ -25,7 +25,9 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListDa
 
     public override async Task HandleAsync(CancellationToken ct)
     {
-        var q = Parse(HttpContext.Request.Query, clock.UtcNowMicros());
+        // Without an as_of, the first page's: now, or just before a row of this merchant still being committed, so that
+        // no row created before it can appear after this page was read (docs/adr/0039).
+        var q = Parse(HttpContext.Request.Query, creations.Horizon(merchant.Id));
         var (page, total) = await data.ListAsync(merchant.Id, q, ct);
         await Send.OkAsync(new ListTransactionsResponse(page, q.Offset, q.Limit, total, q.Offset + page.Count < total,
             q.AsOf.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)), ct);
@@ -34,7 +36,7 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListDa
     private static readonly string[] Known =
         ["start_date", "end_date", "offset", "limit", "sort_by", "sort_direction", "type", "status", "as_of"];
 
-    internal static ListQuery Parse(IQueryCollection query, DateTimeOffset now)
+    internal static ListQuery Parse(IQueryCollection query, DateTimeOffset horizon)
     {
         var errors = new Dictionary<string, string[]>();
         QueryParameters.RefuseUnknown(query, Known, errors);
@@ -118,7 +120,7 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListDa
         {
             errors["status"] = ["Must be one of " + string.Join(", ", TransactionStatuses.All) + "."];
         }
-        var asOf = now;
+        var asOf = horizon;
         if (One("as_of") is { } a)
         {
             if (FieldRules.TryParseTimestamp(a, out var parsed))

@@ -8,7 +8,7 @@ using Payments.Transactions.Data;
 namespace Payments.Transactions.Features.Sandbox;
 
 /// <summary>The sandbox chargeback's SQL: a child transaction and the payment's charged-back amount, together.</summary>
-internal sealed class ChargebackData(NpgsqlDataSource db, TimeProvider clock)
+internal sealed class ChargebackData(NpgsqlDataSource db, PendingCreations creations)
 {
     public async Task<Changed> ChargebackAsync(string merchantId, string paymentTrxId, long amount, string reasonCode,
         IdempotencyClaim? claim, CancellationToken ct)
@@ -27,7 +27,9 @@ internal sealed class ChargebackData(NpgsqlDataSource db, TimeProvider clock)
             throw new ProblemException(422, ErrorCodes.AmountExceedsCaptured,
                 $"The amount {amount} is more than the {p.CapturedAmount - p.ChargedBackAmount} captured and not charged back.");
         }
-        var now = clock.UtcNowMicros();
+        // The CHARGEBACK row's creation time, pending for the list's as_of until this transaction ended.
+        using var creation = creations.Stamp(merchantId);
+        var now = creation.At;
         var updated = await ChildTransactions.UpdatePaymentAsync(conn, tx, paymentTrxId, """
             charged_back_amount = charged_back_amount + $2,
             over_recovered = over_recovered OR refunded_amount + charged_back_amount + $2 > captured_amount
