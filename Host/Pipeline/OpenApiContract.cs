@@ -81,7 +81,8 @@ internal static class OpenApiContract
             "REQUIRES_CARD, SUCCEEDED (with `card_token` and `card`), EXPIRED (past `expires_at`) or FAILED (after 5 refused cards).",
             [404]),
         ["DELETE /v1/card-tokens/{}"] = new("deleteCardToken", "Tokenization", "Delete a card token",
-            "Deletes the card behind the token in the Vault; the token cannot be used again.", [404]),
+            "Deletes the card behind the token in the Vault; the token cannot be used again, and payments made with it can no " +
+            "longer be refunded (a refund is DECLINED with `card_unavailable`).", [404]),
 
         ["POST /v1/payment-intents"] = new("createPaymentIntent", "Payment intents", "Create a payment intent",
             "A payment of `amount` in `currency` to be made with a card token.",
@@ -110,14 +111,15 @@ internal static class OpenApiContract
         ["GET /v1/transactions/{}"] = new("getTransaction", "Transactions", "Get a transaction",
             "The transaction with its `history` (a hash chain of every operation). The ETag is its version.", [404], ETag: true),
         ["POST /v1/transactions/{}"] = new("captureOrVoidTransaction", "Transactions", "Capture or void an authorization",
-            "`operation` `capture` (all or part of what remains authorized) or `void` (what remains). With If-Match, applies " +
+            "`operation` `capture` (all or part of what remains authorized) or `void` (all or part of what remains). With If-Match, applies " +
             "only if the transaction is still at that version, else 412.", [400, 404, 409, 412, 413, 415, 422], IfMatch: true, ETag: true),
         ["GET /v1/transactions/{}/history/verify"] = new("verifyTransactionHistory", "Transactions", "Verify a transaction's history",
             "Recomputes the history's hash chain and says whether, and where, it is broken.", [404]),
 
         ["POST /v1/transactions/{}/refunds"] = new("createRefund", "Refunds", "Refund a payment",
             "A REFUND transaction of up to what was captured and not yet refunded. The acquirer may decline it: then it is " +
-            "recorded DECLINED with a `decline_code` and refunds nothing. With If-Match, applies only at that version of the payment.",
+            "recorded DECLINED with a `decline_code` and refunds nothing. A refund goes to the card, so a payment whose card token was " +
+            "deleted is refunded DECLINED with `card_unavailable`. With If-Match, applies only at that version of the payment.",
             [400, 404, 409, 412, 413, 415, 422], IfMatch: true, ETag: true),
 
         ["POST /v1/webhook-endpoints"] = new("createWebhookEndpoint", "Webhooks", "Register a webhook endpoint",
@@ -252,6 +254,16 @@ internal static class OpenApiContract
                 if (property is OpenApiSchema field && Bounded(name, field) is { } bounded)
                 {
                     concrete.Properties[name] = bounded;
+                }
+            }
+            // A required field is never null on the wire: the validators answer null with 400 "Is required", as they
+            // answer its absence. The C# property is nullable only so that absence reaches them.
+            foreach (var name in required)
+            {
+                if (concrete.Properties.TryGetValue(name, out var property) && property is OpenApiSchema { Type: { } type } field
+                    && type.HasFlag(JsonSchemaType.Null))
+                {
+                    field.Type = type & ~JsonSchemaType.Null;
                 }
             }
         }
