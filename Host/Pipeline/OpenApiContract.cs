@@ -184,12 +184,13 @@ internal static class OpenApiContract
         {
             Type = JsonSchemaType.Object,
             AdditionalPropertiesAllowed = false,
-            Required = new HashSet<string> { "client_id", "client_secret" },
+            // grant_type is refused when missing (RFC 6749 4.4); the credentials may come as HTTP Basic instead.
+            Required = new HashSet<string> { "grant_type" },
             Properties = new Dictionary<string, IOpenApiSchema>
             {
                 ["grant_type"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("client_credentials")] },
-                ["client_id"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
-                ["client_secret"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
+                ["client_id"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, Description = "Required unless sent with HTTP Basic." },
+                ["client_secret"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, Description = "Required unless sent with HTTP Basic." },
                 ["scope"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Ignored." },
             },
         };

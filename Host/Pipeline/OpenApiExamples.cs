@@ -51,9 +51,14 @@ internal static partial class OpenApiExamples
                 }
                 if (route.Request is not null && operation.RequestBody?.Content is { } requestContent)
                 {
-                    foreach (var media in requestContent.Values)
+                    foreach (var (type, media) in requestContent)
                     {
                         media.Example = JsonNode.Parse(route.Request);
+                        // A form token request names its grant (RFC 6749 4.4); a JSON one needs none.
+                        if (type == "application/x-www-form-urlencoded" && media.Example is JsonObject form)
+                        {
+                            form.Insert(0, "grant_type", "client_credentials");
+                        }
                     }
                 }
                 operation.Responses ??= [];

@@ -223,6 +223,27 @@ public sealed class TokenizationIntentTests(GatewayFixture gateway) : IClassFixt
     }
 
     [Fact]
+    public async Task An_unknown_field_named_with_a_card_number_is_refused_without_echoing_the_name()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var (id, secret) = await gateway.CreateTokenizationIntentAsync(merchant);
+        var body = Card(secret);
+        body["5555555555554444"] = 1;
+        body["pan 4000 0000 0000 0002"] = 1;
+        body["nickname"] = "work";
+
+        using var refused = await PostCardAsync(id, body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var text = await refused.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("5555555555554444", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("4000 0000", text, StringComparison.Ordinal);
+        var errors = (await JsonAsync(refused)).GetProperty("errors");
+        Assert.Equal("Unknown field.", errors.GetProperty("body")[0].GetString());
+        Assert.Equal("Unknown field.", errors.GetProperty("nickname")[0].GetString());
+    }
+
+    [Fact]
     public async Task A_success_is_recorded_for_webhooks_without_anyone_reading_the_intent()
     {
         var merchant = await gateway.CreateMerchantClientAsync();

@@ -86,6 +86,15 @@ public sealed class WebhookDeliveryTests(WebhooksFixture gateway) : IClassFixtur
             using var response = await m.Http.PostAsJsonAsync("/v1/webhook-endpoints", new { url, enabled_events = events });
             Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{url} {string.Join(",", events ?? [])}: {(int)response.StatusCode}");
         }
+        // A card number in the URL (its query here) is refused like one in any other merchant field, never echoed.
+        using (var card = await m.Http.PostAsJsonAsync("/v1/webhook-endpoints",
+                   new { url = receiver.Url("/cb?card=5555-5555-5555-4444"), enabled_events = new[] { "*" } }))
+        {
+            var text = await card.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.BadRequest, card.StatusCode);
+            Assert.Contains("\"card_data_in_field\"", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("5555", text, StringComparison.Ordinal);
+        }
         Assert.Equal(0, (await m.GetJsonAsync("/v1/webhook-endpoints")).GetProperty("data").GetArrayLength());
 
         var created = await m.CreateEndpointAsync(receiver.Url("/gone"));

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Carter;
 using Payments.BuildingBlocks.Hosting;
+using Payments.BuildingBlocks.Http;
 using Payments.Vault.Cards;
 using Payments.Vault.Security;
 
@@ -155,7 +156,8 @@ public sealed class CardSubmissionModule : ICarterModule
             {
                 if (!Fields.Contains(prop.Name))
                 {
-                    p.TypeErrors[prop.Name] = "Unknown field.";
+                    // Named as sent only when the name is safe to echo: a card number as a field name is not.
+                    p.TypeErrors[Problems.EchoableName(prop.Name, "body")] = "Unknown field.";
                     continue;
                 }
                 var v = prop.Value;

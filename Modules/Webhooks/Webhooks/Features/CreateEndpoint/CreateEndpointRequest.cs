@@ -1,5 +1,7 @@
 using FastEndpoints;
 using FluentValidation;
+using Payments.BuildingBlocks.CardData;
+using Payments.BuildingBlocks.Http;
 using Payments.Webhooks.Contracts;
 
 namespace Payments.Webhooks.Features.CreateEndpoint;
@@ -15,6 +17,12 @@ internal sealed class CreateEndpointRequest
         {
             RuleFor(x => x.Url).NotEmpty().WithMessage("Is required.")
                 .MaximumLength(2048).WithMessage("Must be at most 2048 characters.");
+            // Stored and shown back like a tokenization intent's return_url, so refused the same way.
+            RuleFor(x => x.Url)
+                .Must(u => !CardNumberDetector.HoldsCardNumber(u))
+                .WithErrorCode(ErrorCodes.CardDataInField)
+                .WithMessage("url holds what looks like a card number.")
+                .When(x => x.Url is not null);
             RuleFor(x => x.EnabledEvents).NotEmpty().WithMessage("Give \"*\" or at least one event type.")
                 .Must(e => e is null || e.Count <= 32).WithMessage("At most 32 entries.")
                 .Must(e => e is null || e.Distinct(StringComparer.Ordinal).Count() == e.Count).WithMessage("Entries must be distinct.");
