@@ -112,6 +112,7 @@ Vault__ServiceKey=$VAULT_SERVICE_KEY
 Gateway__Mode=$GATEWAY_MODE
 Gateway__PublicBaseUrl=http://127.0.0.1:$HOST_PORT
 Webhooks__SecretKey=$WEBHOOKS_SECRET_KEY
+Idempotency__SecretKey=$IDEMPOTENCY_SECRET_KEY
 Auth__KeyEncryptionKey=$AUTH_KEY_ENCRYPTION_KEY
 Listeners__Public=http://127.0.0.1:$HOST_PORT
 Listeners__Management=http://127.0.0.1:$HOST_MANAGEMENT_PORT

@@ -19,6 +19,7 @@ internal static class LiveModeChecks
             ("Vault:ServiceKey", config["Vault:ServiceKey"]),
             ("Auth:KeyEncryptionKey", config["Auth:KeyEncryptionKey"]),
             ("Webhooks:SecretKey", config["Webhooks:SecretKey"]),
+            ("Idempotency:SecretKey", config["Idempotency:SecretKey"]),
         ]);
         problems.AddRange(new[]
         {

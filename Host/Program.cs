@@ -156,7 +156,7 @@ internal static class GatewayPipeline
     {
         var request = http.Request;
         var hasBody = request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0;
-        if (!hasBody || request.ContentLength > Program.MaxRequestBodyBytes)
+        if (!hasBody || request.ContentLength > Program.MaxRequestBodyBytes || http.Items.ContainsKey(BodyTooLarge))
         {
             return next(http);
         }
@@ -175,7 +175,8 @@ internal static class GatewayPipeline
     /// then a 413 whatever else is wrong with it. Read as it is parsed, a JSON error in its first chunk would answer 400
     /// instead, or not, as the chunks happened to arrive. The limit counts the body's own bytes: Kestrel's counts the
     /// chunks' framing too (a 65,100-byte body in 1 KiB chunks was refused), so its limit is raised for these bodies.
-    /// Bodies with a Content-Length: <see cref="RefuseLongBodies"/>.
+    /// One over the limit is marked and answered by <see cref="RefuseLongBodies"/>, after the merchant's limiter, as a
+    /// declared length is: so its 413 carries the limit's headers too.
     /// </summary>
     private static async Task ReadChunkedBodies(HttpContext http, RequestDelegate next)
     {
@@ -192,8 +193,9 @@ internal static class GatewayPipeline
             {
                 if (body.Length + read > Program.MaxRequestBodyBytes)
                 {
-                    await Problems.WriteAsync(http, 413, ErrorCodes.PayloadTooLarge, ProblemDetailsSetup.BodyTooLarge);
-                    return;
+                    http.Items[BodyTooLarge] = true;
+                    body.SetLength(0);
+                    break;
                 }
                 body.Write(chunk, 0, read);
             }
@@ -227,9 +229,12 @@ internal static class GatewayPipeline
     /// and a GET does not. After the merchant's limiter, so the answer carries its headers like any other.
     /// </summary>
     private static Task RefuseLongBodies(HttpContext http, RequestDelegate next) =>
-        http.Request.ContentLength > Program.MaxRequestBodyBytes
+        http.Request.ContentLength > Program.MaxRequestBodyBytes || http.Items.ContainsKey(BodyTooLarge)
             ? Problems.WriteAsync(http, 413, ErrorCodes.PayloadTooLarge, ProblemDetailsSetup.BodyTooLarge)
             : next(http);
+
+    /// <summary>The <c>HttpContext.Items</c> mark of a chunked body over the limit (<see cref="ReadChunkedBodies"/>).</summary>
+    private const string BodyTooLarge = "payments.body_too_large";
 
     private static readonly byte[] EmptyObject = "{}"u8.ToArray();
 

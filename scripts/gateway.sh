@@ -34,7 +34,7 @@ ensure_secrets() {
     umask 077
     touch "$s/host.env" "$s/vault.env" "$s/vault-owner.env"
     if [ -f "$old" ]; then
-      for k in PAYMENTS_DB_PASSWORD VAULT_SERVICE_KEY AUTH_KEY_ENCRYPTION_KEY WEBHOOKS_SECRET_KEY; do
+      for k in PAYMENTS_DB_PASSWORD VAULT_SERVICE_KEY AUTH_KEY_ENCRYPTION_KEY WEBHOOKS_SECRET_KEY IDEMPOTENCY_SECRET_KEY; do
         if grep -q "^$k=" "$old" && ! grep -q "^$k=" "$s/host.env"; then set_secret "$s/host.env" "$k" "$(secret_of "$old" "$k")"; fi
       done
       for k in VAULT_DB_PASSWORD VAULT_SERVICE_KEY VAULT_KEK_1 VAULT_KEK_2 VAULT_KEK_3; do
@@ -56,6 +56,7 @@ ensure_secrets() {
     fi
     add_secret "$s/host.env" AUTH_KEY_ENCRYPTION_KEY new_key
     add_secret "$s/host.env" WEBHOOKS_SECRET_KEY new_key
+    add_secret "$s/host.env" IDEMPOTENCY_SECRET_KEY new_key
     if ! grep -q '^VAULT_SERVICE_KEY=' "$s/vault.env"; then
       set_secret "$s/vault.env" VAULT_SERVICE_KEY "$(secret_of "$s/host.env" VAULT_SERVICE_KEY)"
     fi

@@ -12,7 +12,7 @@ namespace Payments.Host.Pipeline;
 /// A slice that changes state stores its answer in its own transaction (<see cref="IdempotencyClaim"/>);
 /// refusals that changed nothing are stored here afterwards; 400, 401, 429 and 5xx free the key.
 /// </summary>
-internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencyStore store, ILogger<IdempotencyMiddleware> logger)
+internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencyStore store, AnswerSeal seal, ILogger<IdempotencyMiddleware> logger)
 {
     public const string HeaderName = "Idempotency-Key";
     public const string ReplayedHeader = "Idempotent-Replayed";
@@ -70,7 +70,7 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
                     return;
                 case ClaimOutcome.Replay replay:
                     GatewayInstruments.IdempotencyReplays.Add(1);
-                    await WriteReplayAsync(http, replay.Response);
+                    await WriteReplayAsync(http, replay.Response, merchant.Id, key);
                     return;
                 case ClaimOutcome.Claimed claimed:
                     if (await RunClaimedAsync(http, claimed.Claim) || attempt >= 2)
@@ -114,8 +114,14 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
             }
 
             var status = http.Response.StatusCode;
-            var response = new StoredResponse(status, KeptHeadersOf(http.Response),
-                http.Features.Get<IdempotentReplayBody>()?.Body ?? buffer.ToArray());
+            var headers = KeptHeadersOf(http.Response);
+            var shownOnce = http.Features.Get<IdempotentReplayBody>();
+            if (shownOnce is not null)
+            {
+                // The answer as sent, sealed: what a replay answers. Only its copy without the secret is in clear.
+                headers[AnswerSeal.Entry] = seal.Seal(claim.MerchantId, claim.Key, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+            }
+            var response = new StoredResponse(status, headers, shownOnce?.Body ?? buffer.ToArray());
             using var span = GatewayInstruments.Idempotency.StartActivity("idempotency complete");
             if (claim.CompletedInTransaction)
             {
@@ -190,12 +196,22 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
         }
     }
 
-    private static async Task WriteReplayAsync(HttpContext http, StoredResponse stored)
+    private async Task WriteReplayAsync(HttpContext http, StoredResponse stored, string merchantId, string key)
     {
         http.Response.StatusCode = stored.Status;
+        var body = stored.Body;
         foreach (var (name, value) in stored.Headers)
         {
-            if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
+            if (name == AnswerSeal.Entry)
+            {
+                // An answer that showed a secret once: the first answer whole, as the contract says.
+                body = seal.Open(merchantId, key, value) ?? body;
+                if (ReferenceEquals(body, stored.Body))
+                {
+                    logger.LogWarning("A sealed idempotent answer did not open (Idempotency:SecretKey changed?); replayed without its secret");
+                }
+            }
+            else if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
             {
                 http.Response.ContentType = value;
             }
@@ -205,7 +221,7 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
             }
         }
         http.Response.Headers[ReplayedHeader] = "true";
-        await http.Response.Body.WriteAsync(stored.Body);
+        await http.Response.Body.WriteAsync(body);
     }
 
     private async Task ReleaseQuietlyAsync(IdempotencyClaim claim)

@@ -138,7 +138,7 @@ public sealed class RunScriptIsolationTests(RunScriptGateway gateway) : IClassFi
             Assert.False(hostEnv.Contains(value, StringComparison.Ordinal), $"The Host was given {name}.");
         }
         var host = Run.Secrets("host.env");
-        foreach (var name in new[] { "PAYMENTS_DB_PASSWORD", "AUTH_KEY_ENCRYPTION_KEY", "WEBHOOKS_SECRET_KEY" })
+        foreach (var name in new[] { "PAYMENTS_DB_PASSWORD", "AUTH_KEY_ENCRYPTION_KEY", "WEBHOOKS_SECRET_KEY", "IDEMPOTENCY_SECRET_KEY" })
         {
             Assert.Contains(host[name], hostEnv, StringComparison.Ordinal);
             Assert.False(vaultEnv.Contains(host[name], StringComparison.Ordinal), $"The Vault was given the Host's {name}.");

@@ -117,6 +117,7 @@ public sealed class LiveModeTests(VaultFixture vault) : IClassFixture<VaultFixtu
             ["Vault:ServiceKey"] = Key(),
             ["Auth:KeyEncryptionKey"] = Key(),
             ["Webhooks:SecretKey"] = Key(),
+            ["Idempotency:SecretKey"] = Key(),
             ["Gateway:Mode"] = "Live",
             [key] = value,
         };

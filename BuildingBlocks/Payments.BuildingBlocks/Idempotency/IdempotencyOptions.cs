@@ -13,4 +13,10 @@ public sealed class IdempotencyOptions
 
     /// <summary>How long a claim protects a running request before another may take the key over.</summary>
     public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Base64 of 32 bytes: seals the answers that show a secret once, for their replays (<see cref="AnswerSeal"/>).
+    /// Required in live mode; a sandbox without it uses a public development key.
+    /// </summary>
+    public string? SecretKey { get; set; }
 }

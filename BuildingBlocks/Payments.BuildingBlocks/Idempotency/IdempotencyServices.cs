@@ -23,6 +23,7 @@ public static class IdempotencyServices
             })
             .Bind(config.GetSection(IdempotencyOptions.Section));
         services.TryAddSingleton<IdempotencyStore>();
+        services.TryAddSingleton<AnswerSeal>();
         return services;
     }
 }

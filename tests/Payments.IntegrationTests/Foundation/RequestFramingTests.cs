@@ -256,7 +256,10 @@ public sealed class ChunkedBodyTests(KestrelGatewayFixture gateway) : IClassFixt
         }
     }
 
-    private async Task<(HttpStatusCode Status, string Body)> PostChunkedAsync(int size)
+    private async Task<(HttpStatusCode Status, string Body)> PostChunkedAsync(int size) =>
+        (await SendChunkedAsync(size)) is var (status, body, _) ? (status, body) : default;
+
+    private async Task<(HttpStatusCode Status, string Body, System.Net.Http.Headers.HttpResponseHeaders Headers)> SendChunkedAsync(int size)
     {
         var merchant = await gateway.CreateMerchantClientAsync();
         var head = Encoding.UTF8.GetBytes("{\"amount\":100,\"currency\":\"USD\",\"order_id\":\"o-chunked\"");
@@ -268,7 +271,7 @@ public sealed class ChunkedBodyTests(KestrelGatewayFixture gateway) : IClassFixt
         request.Headers.TransferEncodingChunked = true;
         request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", merchant.AccessToken);
         using var response = await http.SendAsync(request);
-        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers);
     }
 
     private static void AssertStatus(HttpStatusCode expected, (HttpStatusCode Status, string Body) answer) =>
@@ -282,8 +285,12 @@ public sealed class ChunkedBodyTests(KestrelGatewayFixture gateway) : IClassFixt
     }
 
     [Fact]
-    public async Task A_chunked_body_over_64_KiB_is_413()
+    public async Task A_chunked_body_over_64_KiB_is_413_with_the_merchants_rate_limit_headers()
     {
-        AssertStatus(HttpStatusCode.RequestEntityTooLarge, await PostChunkedAsync(64 * 1024 + 1));
+        var (status, body, headers) = await SendChunkedAsync(64 * 1024 + 1);
+
+        AssertStatus(HttpStatusCode.RequestEntityTooLarge, (status, body));
+        // An answer of a limited route, like a 413 for a declared length: it carries the limit's headers (the contract).
+        Assert.True(headers.Contains("RateLimit-Policy") && headers.Contains("RateLimit"), $"no RateLimit headers: {headers}");
     }
 }

@@ -30,6 +30,7 @@ public class WebhooksFixture : GatewayFixture
         settings["Gateway:Mode"] = Mode;
         settings["Auth:KeyEncryptionKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
         settings["Webhooks:SecretKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        settings["Idempotency:SecretKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
         settings["Webhooks:RetryBaseDelay"] = "00:00:00.100";
         settings["Webhooks:MaxRetryDelay"] = "00:00:00.400";
         settings["Webhooks:RetryFor"] = "00:00:03";

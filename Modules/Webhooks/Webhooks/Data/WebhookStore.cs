@@ -18,7 +18,7 @@ internal sealed class WebhookStore(NpgsqlDataSource db)
     /// False when the merchant already has <see cref="MaxEndpointsPerMerchant"/> endpoints.
     /// </summary>
     public async Task<bool> CreateEndpointAsync(string merchantId, EndpointRow row, byte[] nonce, byte[] sealedSecret,
-        IdempotencyClaim? claim, byte[] replayBody, CancellationToken ct)
+        IdempotencyClaim? claim, byte[] replayBody, string? sealedAnswer, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -50,8 +50,12 @@ internal sealed class WebhookStore(NpgsqlDataSource db)
         insert.Parameters.Add(new() { Value = sealedSecret });
         insert.Parameters.Add(new() { Value = row.CreatedAt });
         batch.BatchCommands.Add(insert);
-        var completion = claim?.CompletionCommand(201, replayBody,
-            new Dictionary<string, string> { ["Content-Type"] = "application/json" }, row.CreatedAt);
+        var headers = new Dictionary<string, string> { ["Content-Type"] = "application/json" };
+        if (sealedAnswer is not null)
+        {
+            headers[AnswerSeal.Entry] = sealedAnswer;
+        }
+        var completion = claim?.CompletionCommand(201, replayBody, headers, row.CreatedAt);
         if (completion is not null)
         {
             batch.BatchCommands.Add(completion);

@@ -62,8 +62,8 @@ internal sealed class CreateTokenizationIntentEndpoint(
         var cardEntryUrl = $"{vaultUrl}/v1/tokenization-intents/{id}/card-entry?client_secret={Uri.EscapeDataString(secret)}";
         HttpContext.Response.Headers.Location = $"/v1/tokenization-intents/{id}";
         var response = new CreateTokenizationIntentResponse(id, "REQUIRES_CARD", secret, cardEntryUrl, expiresAt, req.ReturnUrl, metadata, now);
-        // A replay of the Idempotency-Key answers the same intent without its secret: no secret is kept in the Host's
-        // database or cache (as for webhook signing secrets). A caller that lost the first answer creates another intent.
+        // Stored for the Idempotency-Key without its secret in clear: the answer as sent is kept sealed beside it, and a
+        // replay answers that (AnswerSeal), so a caller that lost the first answer still gets the secret.
         HttpContext.Features.Set(new IdempotentReplayBody(JsonSerializer.SerializeToUtf8Bytes(
             response with { ClientSecret = null, CardEntryUrl = null }, PaymentsJson.Options)));
         await Send.ResponseAsync(response, StatusCodes.Status201Created, ct);

@@ -19,12 +19,13 @@ namespace Payments.Webhooks.Features.CreateEndpoint;
 /// <summary>
 /// <c>POST /v1/webhook-endpoints {"url","enabled_events"}</c>: 201 with the endpoint and its signing secret, shown this
 /// once. The URL must pass the SSRF policy of the gateway's mode. With an <c>Idempotency-Key</c>, a replay answers the
-/// same endpoint with <c>secret</c> null: the secret is never stored in clear, not even as a stored answer.
+/// same, secret included: the stored answer holds it only sealed (<see cref="AnswerSeal"/>), never in clear.
 /// </summary>
 internal sealed class CreateEndpointEndpoint(
     ICurrentMerchant merchant,
     WebhookStore store,
     SecretSealer sealer,
+    AnswerSeal answerSeal,
     IOptions<GatewayOptions> gateway,
     TimeProvider clock) : Endpoint<CreateEndpointRequest>
 {
@@ -47,7 +48,9 @@ internal sealed class CreateEndpointEndpoint(
 
         var body = JsonSerializer.SerializeToUtf8Bytes(EndpointResponse.From(row, secret), PaymentsJson.Options);
         var replay = JsonSerializer.SerializeToUtf8Bytes(EndpointResponse.From(row, null), PaymentsJson.Options);
-        if (!await store.CreateEndpointAsync(merchant.Id, row, nonce, sealedSecret, HttpContext.IdempotencyClaim(), replay, ct))
+        var claim = HttpContext.IdempotencyClaim();
+        var sealedAnswer = claim is null ? null : answerSeal.Seal(claim.MerchantId, claim.Key, body);
+        if (!await store.CreateEndpointAsync(merchant.Id, row, nonce, sealedSecret, claim, replay, sealedAnswer, ct))
         {
             throw ProblemException.InvalidState($"A merchant may have at most {WebhookStore.MaxEndpointsPerMerchant} webhook endpoints.");
         }
