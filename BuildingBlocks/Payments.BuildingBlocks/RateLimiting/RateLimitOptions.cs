@@ -36,8 +36,13 @@ public sealed class AdmissionOptions
     /// <summary>Writes that may wait for a place; one more is refused at once.</summary>
     public int QueueLimit { get; set; } = 32 * Environment.ProcessorCount;
 
-    /// <summary>The longest a write waits for a place before it is refused, while nothing was refused lately (a burst).</summary>
-    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// The longest a write waits for a place before it is refused, while nothing was refused lately (a burst): long
+    /// enough for a burst of 50 simultaneous writes to be served on a slow 2-core machine (50 authorizations took
+    /// 190 ms there, and 100 ms shed a quarter of them); short enough that the onset of real overload, whose queue is
+    /// served at this wait at most, keeps admitted latency within bounds (perf/RESULTS.md, 2026-12-05, fourth).
+    /// </summary>
+    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Writes that may wait for a place within <see cref="OverloadWindow"/> after a refusal (overload).</summary>
     public int OverloadQueueLimit { get; set; } = 4 * Environment.ProcessorCount;

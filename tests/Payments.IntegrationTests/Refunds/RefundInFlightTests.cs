@@ -68,6 +68,35 @@ public sealed class RefundInFlightTests(RefundsFixture gateway)
     }
 
     [Fact]
+    public async Task Refunds_of_one_payment_through_one_Host_that_fit_together_are_with_the_Vault_at_once()
+    {
+        // Until 2026-12-05 a Host's refunds of one payment took turns through the acquirer call as well, so a burst on
+        // one payment was a queue of Vault calls, and admission control shed its tail with 503 overloaded.
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var paymentId = Str(await gateway.PaymentAsync(merchant, 1000), "trx_id");
+        var gate = new VaultGate();
+        await using var host = gateway.HostWithVault(v => new GatedVault(v, gate));
+        using var http = host.CreateClientFor(merchant);
+
+        var refunds = new[] { RefundAsync(http, paymentId, 300), RefundAsync(http, paymentId, 300), RefundAsync(http, paymentId, 300) };
+        try
+        {
+            for (var i = 0; i < refunds.Length; i++)
+            {
+                Assert.True(await gate.ArrivalAsync(Arrival), $"{i} of 3 refunds reached the Vault while the others were there");
+            }
+        }
+        finally
+        {
+            gate.Open();
+        }
+
+        Assert.All(await Task.WhenAll(refunds), r => Assert.Equal(HttpStatusCode.Created, r.Status));
+        Assert.Equal(900, Long(await GetAsync(merchant.Http, $"/v1/transactions/{paymentId}"), "refunded_amount"));
+        Assert.Equal(0, await gateway.ScalarAsync("SELECT refund_reserved_amount FROM transactions.transactions WHERE trx_id = $1", paymentId));
+    }
+
+    [Fact]
     public async Task Refunds_through_two_Hosts_are_with_the_Vault_at_once_and_one_that_would_exceed_them_is_refused()
     {
         var merchant = await gateway.CreateMerchantClientAsync();

@@ -1,7 +1,7 @@
 namespace Payments.Refunds.Concurrency;
 
 /// <summary>
-/// Queues this process's refunds of one payment in memory, one at a time. Correctness does not depend on it: the
+/// Queues this process's refund reservations of one payment in memory, one at a time. Correctness does not depend on it: the
 /// ledger's reservations keep concurrent refunds within what is refundable on every Host (docs/adr/0082). Queuing here
 /// keeps a burst on one payment from parking a pooled connection per request on the payment's (brief) row lock, and
 /// from polling the database while refunds in flight are answered.
