@@ -123,7 +123,7 @@ internal static class OpenApiContract
             [400, 404, 409, 412, 413, 415, 422], IfMatch: true, ETag: true),
 
         ["POST /v1/webhook-endpoints"] = new("createWebhookEndpoint", "Webhooks", "Register a webhook endpoint",
-            "The answer carries the signing `secret` once (null on an idempotent replay).", [400, 409, 413, 415]),
+            "The answer carries the signing `secret`, which the endpoint list never shows; an idempotent replay answers it again.", [400, 409, 413, 415]),
         ["GET /v1/webhook-endpoints"] = new("listWebhookEndpoints", "Webhooks", "List webhook endpoints", "The merchant's endpoints, without secrets.", []),
         ["DELETE /v1/webhook-endpoints/{}"] = new("deleteWebhookEndpoint", "Webhooks", "Delete a webhook endpoint", "Nothing more is sent to it.", [404]),
         ["GET /v1/events"] = new("listEvents", "Webhooks", "List events",

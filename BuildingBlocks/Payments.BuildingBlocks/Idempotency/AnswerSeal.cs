@@ -22,34 +22,9 @@ public sealed class AnswerSeal
     private const int TagSize = 16;
     private readonly byte[] key;
 
-    public AnswerSeal(IOptions<IdempotencyOptions> options, IOptions<GatewayOptions> gateway, ILogger<AnswerSeal> logger)
-    {
-        var configured = options.Value.SecretKey;
-        if (!string.IsNullOrWhiteSpace(configured))
-        {
-            byte[]? parsed;
-            try
-            {
-                parsed = Convert.FromBase64String(configured);
-            }
-            catch (FormatException)
-            {
-                parsed = null;
-            }
-            key = parsed is { Length: 32 } ? parsed
-                : throw new InvalidOperationException("Idempotency:SecretKey must be the base64 of 32 bytes.");
-        }
-        else if (gateway.Value.IsSandbox)
-        {
-            // As Auth and Webhooks do for their keys: a sandbox started without secrets still works, under a public key.
-            logger.LogWarning("Idempotency:SecretKey is not set; answers with a secret are sealed with the public sandbox development key");
-            key = SHA256.HashData(Encoding.UTF8.GetBytes("payments-sandbox-idempotency-answer-key"));
-        }
-        else
-        {
-            throw new InvalidOperationException("Idempotency:SecretKey is required in Live mode.");
-        }
-    }
+    public AnswerSeal(IOptions<IdempotencyOptions> options, IOptions<GatewayOptions> gateway, ILogger<AnswerSeal> logger) =>
+        key = ConfiguredKeys.Read("Idempotency:SecretKey", options.Value.SecretKey, gateway.Value, logger,
+            "answers that show a secret are sealed", "payments-sandbox-idempotency-answer-key");
 
     /// <summary>The answer as sent, sealed for the merchant's key: nonce, ciphertext and tag, base64.</summary>
     public string Seal(string merchantId, string idempotencyKey, ReadOnlySpan<byte> answer)

@@ -15,27 +15,9 @@ internal sealed class KeyEncryption
 {
     private readonly byte[] key;
 
-    public KeyEncryption(IOptions<AuthOptions> options, IOptions<GatewayOptions> gateway, ILogger<KeyEncryption> logger)
-    {
-        var configured = options.Value.KeyEncryptionKey;
-        if (!string.IsNullOrWhiteSpace(configured))
-        {
-            key = Convert.FromBase64String(configured);
-            if (key.Length != 32)
-            {
-                throw new InvalidOperationException("Auth:KeyEncryptionKey must be base64 of 32 bytes.");
-            }
-        }
-        else if (gateway.Value.IsSandbox)
-        {
-            logger.LogWarning("Auth:KeyEncryptionKey is not set; signing keys are encrypted with the public sandbox development key");
-            key = SHA256.HashData(Encoding.UTF8.GetBytes("payments-sandbox-auth-key-encryption-key"));
-        }
-        else
-        {
-            throw new InvalidOperationException("Auth:KeyEncryptionKey is required in Live mode.");
-        }
-    }
+    public KeyEncryption(IOptions<AuthOptions> options, IOptions<GatewayOptions> gateway, ILogger<KeyEncryption> logger) =>
+        key = ConfiguredKeys.Read("Auth:KeyEncryptionKey", options.Value.KeyEncryptionKey, gateway.Value, logger,
+            "signing keys are encrypted", "payments-sandbox-auth-key-encryption-key");
 
     public byte[] Encrypt(string kid, byte[] plaintext)
     {

@@ -16,34 +16,9 @@ internal sealed class SecretSealer
     private const int TagSize = 16;
     private readonly byte[] key;
 
-    public SecretSealer(IOptions<WebhooksOptions> options, IOptions<GatewayOptions> gateway, ILogger<SecretSealer> logger)
-    {
-        var configured = options.Value.SecretKey;
-        if (!string.IsNullOrWhiteSpace(configured))
-        {
-            byte[]? parsed;
-            try
-            {
-                parsed = Convert.FromBase64String(configured);
-            }
-            catch (FormatException)
-            {
-                parsed = null;
-            }
-            key = parsed is { Length: 32 } ? parsed
-                : throw new InvalidOperationException("Webhooks:SecretKey must be the base64 of 32 bytes.");
-        }
-        else if (gateway.Value.IsSandbox)
-        {
-            // As Auth does for its key: a sandbox started without secrets still works, under a key anyone can know.
-            logger.LogWarning("Webhooks:SecretKey is not set; webhook secrets are sealed with the public sandbox development key");
-            key = SHA256.HashData(Encoding.UTF8.GetBytes("payments-sandbox-webhooks-secret-key"));
-        }
-        else
-        {
-            throw new InvalidOperationException("Webhooks:SecretKey is required in Live mode.");
-        }
-    }
+    public SecretSealer(IOptions<WebhooksOptions> options, IOptions<GatewayOptions> gateway, ILogger<SecretSealer> logger) =>
+        key = ConfiguredKeys.Read("Webhooks:SecretKey", options.Value.SecretKey, gateway.Value, logger,
+            "webhook secrets are sealed", "payments-sandbox-webhooks-secret-key");
 
     /// <summary>A new signing secret: <c>whsec_</c> and 32 random bytes, base64url.</summary>
     public static string NewSecret() =>
