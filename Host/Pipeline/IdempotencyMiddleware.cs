@@ -205,8 +205,11 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IdempotencySto
             if (name == AnswerSeal.Entry)
             {
                 // An answer that showed a secret once: the first answer whole, as the contract says.
-                body = seal.Open(merchantId, key, value) ?? body;
-                if (ReferenceEquals(body, stored.Body))
+                if (seal.Open(merchantId, key, value) is { } opened)
+                {
+                    body = opened;
+                }
+                else
                 {
                     logger.LogWarning("A sealed idempotent answer did not open (Idempotency:SecretKey changed?); replayed without its secret");
                 }

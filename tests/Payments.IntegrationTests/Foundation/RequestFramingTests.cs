@@ -256,8 +256,11 @@ public sealed class ChunkedBodyTests(KestrelGatewayFixture gateway) : IClassFixt
         }
     }
 
-    private async Task<(HttpStatusCode Status, string Body)> PostChunkedAsync(int size) =>
-        (await SendChunkedAsync(size)) is var (status, body, _) ? (status, body) : default;
+    private async Task<(HttpStatusCode Status, string Body)> PostChunkedAsync(int size)
+    {
+        var (status, body, _) = await SendChunkedAsync(size);
+        return (status, body);
+    }
 
     private async Task<(HttpStatusCode Status, string Body, System.Net.Http.Headers.HttpResponseHeaders Headers)> SendChunkedAsync(int size)
     {
