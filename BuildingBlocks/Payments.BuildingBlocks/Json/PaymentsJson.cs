@@ -21,6 +21,10 @@ public static class PaymentsJson
         // I-JSON (RFC 7493), which the idempotency fingerprint's RFC 8785 form assumes: a name given twice is refused,
         // in objects and dictionaries alike, instead of the last one silently winning.
         o.AllowDuplicateProperties = false;
+        if (!o.Converters.OfType<UtcTimestampConverter>().Any())
+        {
+            o.Converters.Add(new UtcTimestampConverter());
+        }
         return o;
     }
 }
