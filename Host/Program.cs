@@ -1,9 +1,13 @@
+using System.Globalization;
+using System.Text;
 using FastEndpoints;
 using JasperFx;
 using JasperFx.CodeGeneration;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 using Payments.BuildingBlocks;
@@ -225,6 +229,72 @@ internal static class GatewayPipeline
     }
 
     /// <summary>
+    /// A merchant route takes only the query parameters it defines (<see cref="QueryParametersAttribute"/>); any other is
+    /// 400 naming it, as an unknown body field is. The token route is left out: RFC 6749 §3.2 has a token endpoint ignore
+    /// parameters it does not know.
+    /// </summary>
+    private static Task RefuseUnknownQueryParameters(HttpContext http, RequestDelegate next)
+    {
+        if (http.Request.Query.Count > 0 && http.Request.Path.StartsWithSegments("/v1")
+            && http.GetEndpoint() is { } endpoint && endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null)
+        {
+            var errors = new Dictionary<string, string[]>();
+            QueryParameters.RefuseUnknown(http.Request.Query, endpoint.Metadata.GetMetadata<QueryParametersAttribute>()?.Names ?? [], errors);
+            if (errors.Count > 0)
+            {
+                return Problems.WriteAsync(http, 400, ErrorCodes.ValidationFailed, "One or more query parameters are not valid.", errors);
+            }
+        }
+        return next(http);
+    }
+
+    /// <summary>
+    /// A path is served only as the route spells it: case-sensitive, without a trailing slash (as Stripe's). Routing alone
+    /// matched <c>/V1/Payment-Intents/</c> too, and the idempotency fingerprint takes the path as sent, so a retry under
+    /// another spelling was another request (422 <c>idempotency_key_reused</c>). Any other spelling is an unknown route.
+    /// </summary>
+    private static Task RefuseNonCanonicalPaths(HttpContext http, RequestDelegate next)
+    {
+        if (http.GetEndpoint() is RouteEndpoint { RoutePattern: var pattern } && CanonicalPath(pattern, http.Request.RouteValues) is { } canonical
+            && !string.Equals(canonical, http.Request.Path.Value, StringComparison.Ordinal))
+        {
+            http.SetEndpoint(null);
+            http.Response.StatusCode = StatusCodes.Status404NotFound; // written as a problem by the status code pages
+            return Task.CompletedTask;
+        }
+        return next(http);
+    }
+
+    /// <summary>The path the route pattern spells with these values; null for a pattern with optional or catch-all parts.</summary>
+    private static string? CanonicalPath(RoutePattern pattern, RouteValueDictionary values)
+    {
+        var path = new StringBuilder();
+        foreach (var segment in pattern.PathSegments)
+        {
+            path.Append('/');
+            foreach (var part in segment.Parts)
+            {
+                switch (part)
+                {
+                    case RoutePatternLiteralPart literal:
+                        path.Append(literal.Content);
+                        break;
+                    case RoutePatternSeparatorPart separator:
+                        path.Append(separator.Content);
+                        break;
+                    case RoutePatternParameterPart { IsCatchAll: false, IsOptional: false } parameter
+                        when values.TryGetValue(parameter.Name, out var value) && value is not null:
+                        path.Append(Convert.ToString(value, CultureInfo.InvariantCulture));
+                        break;
+                    default:
+                        return null;
+                }
+            }
+        }
+        return path.Length == 0 ? "/" : path.ToString();
+    }
+
+    /// <summary>
     /// A declared length over the limit is a 413 on every route: Kestrel refuses it only when a route reads the body,
     /// and a GET does not. After the merchant's limiter, so the answer carries its headers like any other.
     /// </summary>
@@ -273,6 +343,7 @@ internal static class GatewayPipeline
         app.Use(RefuseUnreadableBodies);
         app.Use(RouteHeadAsGet);
         app.UseRouting();
+        app.Use(RefuseNonCanonicalPaths);
         app.UseListenerGate();
         // Limits and shedding come before idempotency (the contract): a 429 or 503 leaves the key free.
         app.UseAdmissionControl();
@@ -281,6 +352,7 @@ internal static class GatewayPipeline
         app.UseMerchantRateLimits();
         app.Use(RefuseLongBodies);
         app.Use(RefuseControlCharactersInQuery);
+        app.Use(RefuseUnknownQueryParameters);
         app.Use(ReadEmptyBodiesAsNoFields);
         app.UseMiddleware<IdempotencyMiddleware>();
         app.UseFastEndpoints(c =>

@@ -30,25 +30,8 @@ internal static class JsonRequestBodies
         // Whole bodies are at most 64 KiB (Kestrel's limit): read once, checked, then bound from the same bytes.
         using var buffer = new MemoryStream();
         await request.Body.CopyToAsync(buffer, ct);
-        var json = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
-        if (Charset(request) is { } charset)
-        {
-            // As the framework's reader did: a body labelled with another Unicode charset is read in it. Nothing else:
-            // UTF-7 (which .NET no longer provides) answered 500, and a legacy code page is not JSON (RFC 8259 §8.1).
-            var encoding = charset.ToLowerInvariant() switch
-            {
-                "utf-16" or "utf-16le" => Encoding.Unicode,
-                "utf-16be" => Encoding.BigEndianUnicode,
-                "utf-32" or "utf-32le" => Encoding.UTF32,
-                _ => throw Refusal(JsonBodyCheck.BodyField, "Send the body in UTF-8."),
-            };
-            json = Encoding.UTF8.GetBytes(encoding.GetString(json.Span));
-        }
-        // A byte order mark is ignored, as the framework's reader did (RFC 8259 §8.1 lets a parser ignore it).
-        if (json.Span.StartsWith(Encoding.UTF8.Preamble))
-        {
-            json = json[Encoding.UTF8.Preamble.Length..];
-        }
+        var json = JsonBodyText.ToUtf8(request.ContentType, buffer.GetBuffer().AsMemory(0, (int)buffer.Length))
+                   ?? throw Refusal(JsonBodyCheck.BodyField, JsonBodyText.NotUtf8);
         if (JsonBodyCheck.FindFault(json.Span) is { } fault)
         {
             throw Refusal(fault.Field, fault.Message);
@@ -62,14 +45,6 @@ internal static class JsonRequestBodies
             throw Describe(e, type, options);
         }
     }
-
-    /// <summary>The declared charset when it is not UTF-8; quoted or not, it means the same (RFC 9110 §5.6.6).</summary>
-    private static string? Charset(HttpRequest request) =>
-        MediaTypeHeaderValue.TryParse(request.ContentType, out var media) && media.Charset.HasValue
-        && HeaderUtilities.RemoveQuotes(media.Charset) is var charset
-        && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase)
-            ? charset.Value
-            : null;
 
     /// <summary>The body is well-formed (checked above), so what is left is a name or a value the type does not take.</summary>
     private static JsonBindException Describe(JsonException e, Type type, JsonSerializerOptions options)

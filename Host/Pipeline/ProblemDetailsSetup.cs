@@ -41,6 +41,16 @@ internal static class ProblemDetailsSetup
     public static Task WriteStatusProblemAsync(HttpContext http)
     {
         var status = http.Response.StatusCode;
+        if (status == 405 && http.Response.Headers.Allow is { Count: > 0 } allow)
+        {
+            // Routing lists the routes' methods; every GET route also serves HEAD (GatewayPipeline.RouteHeadAsGet).
+            var methods = allow.SelectMany(a => (a ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList();
+            if (methods.Contains(HttpMethods.Get) && !methods.Contains(HttpMethods.Head))
+            {
+                methods.Insert(methods.IndexOf(HttpMethods.Get) + 1, HttpMethods.Head);
+                http.Response.Headers.Allow = string.Join(", ", methods);
+            }
+        }
         return Problems.WriteAsync(http, status, ErrorCodes.ForStatus(status), DetailFor(status, http));
     }
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Net.Http.Headers;
 
 namespace Payments.BuildingBlocks.Http;
 
@@ -19,12 +18,12 @@ public static class NoFields
         {
             return;
         }
-        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media) ||
-            !(media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase)))
+        if (!JsonBodyText.IsJson(request.ContentType))
         {
             throw new ProblemException(415, ErrorCodes.UnsupportedMediaType, "The request body must be application/json.");
         }
-        var json = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        var json = JsonBodyText.ToUtf8(request.ContentType, buffer.GetBuffer().AsMemory(0, (int)buffer.Length))
+                   ?? throw ProblemException.Validation(JsonBodyCheck.BodyField, JsonBodyText.NotUtf8);
         if (JsonBodyCheck.FindFault(json.Span) is { } fault)
         {
             throw ProblemException.Validation(fault.Field, fault.Message);

@@ -55,11 +55,10 @@ public sealed class BadTokenRequestTests(AuthFixture gateway) : IClassFixture<Au
     [Theory]
     [InlineData("client_id=cli_x&client_secret=sk_x", "grant_type")]
     [InlineData("grant_type=client_credentials&client_secret=sk_x", "client_id")]
-    [InlineData("grant_type=client_credentials&client_id=cli_x&client_secret=sk_x&extra=1", "extra")]
     [InlineData("grant_type=client_credentials&client_id=a&client_id=b&client_secret=sk_x", "client_id")]
     [InlineData("grant_type=password&client_id=cli_x&client_secret=sk_x", "grant_type")]
     [InlineData("grant_type=client_credentials&client_id=cli_%00&client_secret=sk_x", "client_id")]
-    public async Task Form_with_missing_extra_repeated_fields_or_another_grant_is_400(string form, string field)
+    public async Task Form_with_missing_or_repeated_fields_or_another_grant_is_400(string form, string field)
     {
         using var http = gateway.CreateClient();
 

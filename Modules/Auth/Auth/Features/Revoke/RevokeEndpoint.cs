@@ -1,18 +1,22 @@
 using System.Security.Claims;
+using System.Text;
 using System.Text.Json;
 using FastEndpoints;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 using Payments.Auth.Authentication;
 using Payments.Auth.Contracts;
 using Payments.Auth.Features.Token;
 using Payments.Auth.Tokens;
+using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Http;
 
 namespace Payments.Auth.Features.Revoke;
 
 /// <summary>
-/// <c>POST /v1/auth/revoke</c>: revokes the presented token (no body or <c>{}</c>), or the merchant's own token given as <c>{"token"}</c>.
+/// <c>POST /v1/auth/revoke</c>: revokes the presented token (no body or <c>{}</c>), or the merchant's own token given as
+/// <c>{"token"}</c> or as an RFC 7009 form.
 /// As RFC 7009 §2.2 says, a body token that is invalid, expired or another merchant's is answered 204 too,
 /// and nothing is written.
 /// </summary>
@@ -75,14 +79,20 @@ internal sealed class RevokeEndpoint(ICurrentMerchant merchant, TokenService tok
         {
             return null;
         }
-        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media)
-            || !media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+        if (MediaTypeHeaderValue.TryParse(request.ContentType, out var media)
+            && media.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
         {
-            throw new TokenRequestException(415, ErrorCodes.UnsupportedMediaType, "invalid_request", "The request body must be application/json.");
+            return ReadForm(buffer.ToArray());
         }
+        if (!JsonBodyText.IsJson(request.ContentType))
+        {
+            throw new TokenRequestException(415, ErrorCodes.UnsupportedMediaType, "invalid_request",
+                "The request body must be application/json, or an RFC 7009 form.");
+        }
+        var json = JsonBodyText.ToUtf8(request.ContentType, buffer.ToArray()) ?? throw Invalid("body", JsonBodyText.NotUtf8);
         try
         {
-            using var doc = JsonDocument.Parse(buffer.ToArray());
+            using var doc = JsonDocument.Parse(json);
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
@@ -108,6 +118,23 @@ internal sealed class RevokeEndpoint(ICurrentMerchant merchant, TokenService tok
         {
             throw Invalid("body", "The body is not valid JSON.");
         }
+    }
+
+    /// <summary>RFC 7009 §2.1, as OAuth libraries send it: <c>token=…</c>, an optional <c>token_type_hint</c>, nothing else read.</summary>
+    private static string ReadForm(byte[] body)
+    {
+        string text;
+        try
+        {
+            text = new UTF8Encoding(false, true).GetString(body);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw Invalid("body", "The form is not valid UTF-8.");
+        }
+        return QueryHelpers.ParseQuery(text).TryGetValue("token", out var token) && token.Count == 1 && token[0] is { Length: > 0 } value
+            ? value
+            : throw Invalid("token", "token must be one non-empty string.");
     }
 
     private static TokenRequestException Invalid(string field, string message) =>

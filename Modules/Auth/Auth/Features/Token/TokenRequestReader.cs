@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
+using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Http;
 
 namespace Payments.Auth.Features.Token;
@@ -10,15 +11,17 @@ namespace Payments.Auth.Features.Token;
 internal sealed record ClientCredentials(string ClientId, string ClientSecret);
 
 /// <summary>
-/// Reads client credentials from HTTP Basic, a JSON body <c>{"client_id","client_secret"}</c>, or an RFC 6749 §4.4
-/// form (<c>grant_type=client_credentials</c>). Exactly one of them; anything else is a 400, 413 or 415 problem
-/// (the OAuth <c>error</c> member alongside our <c>code</c>).
+/// Reads client credentials from HTTP Basic, a JSON body <c>{"client_id","client_secret"}</c> (a <c>grant_type</c>
+/// member, which OAuth libraries add, must then be <c>client_credentials</c>), or an RFC 6749 §4.4 form
+/// (<c>grant_type=client_credentials</c>), whose parameters the endpoint does not know are ignored as RFC 6749 §3.2
+/// requires. Exactly one of them; anything else is a 400, 413 or 415 problem (the OAuth <c>error</c> member alongside
+/// our <c>code</c>).
 /// </summary>
 internal static class TokenRequestReader
 {
     public const int MaxBodyBytes = 64 * 1024;
     private const int MaxFieldLength = 256;
-    private static readonly HashSet<string> JsonFields = ["client_id", "client_secret"];
+    private static readonly HashSet<string> JsonFields = ["client_id", "client_secret", "grant_type"];
     private static readonly HashSet<string> FormFields = ["grant_type", "client_id", "client_secret", "scope"];
 
     public static async Task<ClientCredentials> ReadAsync(HttpRequest request, CancellationToken ct)
@@ -34,9 +37,12 @@ internal static class TokenRequestReader
             {
                 throw UnsupportedMediaType();
             }
-            if (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+            if (JsonBodyText.IsJson(request.ContentType))
             {
-                (id, secret) = ParseJson(body, errors);
+                (id, secret) = JsonBodyText.ToUtf8(request.ContentType, body) is { } json
+                    ? ParseJson(json, errors)
+                    : throw new TokenRequestException(400, ErrorCodes.ValidationFailed, "invalid_request", JsonBodyText.NotUtf8,
+                        new Dictionary<string, string[]> { ["body"] = [JsonBodyText.NotUtf8] });
             }
             else if (media.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
             {
@@ -142,7 +148,7 @@ internal static class TokenRequestReader
         return buffer.ToArray();
     }
 
-    private static (string? Id, string? Secret) ParseJson(byte[] body, Dictionary<string, string[]> errors)
+    private static (string? Id, string? Secret) ParseJson(ReadOnlyMemory<byte> body, Dictionary<string, string[]> errors)
     {
         string? id = null, secret = null;
         try
@@ -166,12 +172,23 @@ internal static class TokenRequestReader
                     errors[p.Name] = ["The field is repeated."];
                     continue;
                 }
+                if (p.Name == "grant_type" && p.Value.ValueKind == JsonValueKind.Null)
+                {
+                    continue; // optional here; a generated client sends null for it
+                }
                 if (p.Value.ValueKind != JsonValueKind.String)
                 {
                     errors[p.Name] = ["Must be a string."];
                     continue;
                 }
-                if (p.Name == "client_id")
+                if (p.Name == "grant_type")
+                {
+                    if (p.Value.GetString() != "client_credentials")
+                    {
+                        throw UnsupportedGrant();
+                    }
+                }
+                else if (p.Name == "client_id")
                 {
                     id = p.Value.GetString();
                 }
@@ -203,12 +220,9 @@ internal static class TokenRequestReader
         var form = QueryHelpers.ParseQuery(text);
         foreach (var (name, values) in form)
         {
-            if (!FormFields.Contains(name))
-            {
-                // A form field's name is the caller's text (a JSON body sent as a form is one long name).
-                errors[Problems.EchoableName(name, "body")] = ["Unknown field."];
-            }
-            else if (values.Count != 1)
+            // RFC 6749 §3.2: parameters the endpoint does not know are ignored (a client library may add audience or
+            // resource); only its own may not be repeated.
+            if (FormFields.Contains(name) && values.Count != 1)
             {
                 errors[name] = ["The field is repeated."];
             }
@@ -219,13 +233,15 @@ internal static class TokenRequestReader
         }
         else if (grant.Count == 1 && grant[0] != "client_credentials")
         {
-            throw new TokenRequestException(400, ErrorCodes.ValidationFailed, "unsupported_grant_type",
-                "Only grant_type=client_credentials is supported.",
-                new Dictionary<string, string[]> { ["grant_type"] = ["Must be client_credentials."] });
+            throw UnsupportedGrant();
         }
         string? One(string name) => form.TryGetValue(name, out var v) && v.Count == 1 ? v[0] : null;
         return (One("client_id"), One("client_secret"));
     }
+
+    private static TokenRequestException UnsupportedGrant() =>
+        new(400, ErrorCodes.ValidationFailed, "unsupported_grant_type", "Only grant_type=client_credentials is supported.",
+            new Dictionary<string, string[]> { ["grant_type"] = ["Must be client_credentials."] });
 
     private static TokenRequestException Malformed(string detail) =>
         new(400, ErrorCodes.ValidationFailed, "invalid_request", detail,

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FastEndpoints;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Data;
@@ -20,6 +21,7 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListDa
     public override void Configure()
     {
         Get("/v1/transactions");
+        Options(b => b.WithMetadata(new QueryParametersAttribute(Known)));
         Description(b => b.ProducesProblem(400));
     }
 
@@ -39,7 +41,6 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListDa
     internal static ListQuery Parse(IQueryCollection query, DateTimeOffset horizon)
     {
         var errors = new Dictionary<string, string[]>();
-        QueryParameters.RefuseUnknown(query, Known, errors);
         string? One(string name)
         {
             var v = query[name];

@@ -1,4 +1,5 @@
 using FastEndpoints;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Http;
@@ -16,6 +17,7 @@ internal sealed class LookupEndpoint(ICurrentMerchant merchant, LookupData data)
     public override void Configure()
     {
         Get("/v1/transactions/lookup");
+        Options(b => b.WithMetadata(new QueryParametersAttribute("id_type", "id")));
         Description(b => b.Produces<TransactionSnapshot>(200).ProducesProblem(400).ProducesProblem(404));
     }
 
@@ -23,7 +25,6 @@ internal sealed class LookupEndpoint(ICurrentMerchant merchant, LookupData data)
     {
         var query = HttpContext.Request.Query;
         var errors = new Dictionary<string, string[]>();
-        QueryParameters.RefuseUnknown(query, ["id_type", "id"], errors);
         var idType = query["id_type"].ToString();
         var id = query["id"].ToString();
         if (query["id_type"].Count != 1 || idType is not ("external_id" or "order_id"))

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FastEndpoints;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Http;
@@ -17,13 +18,13 @@ internal sealed class ListEventsEndpoint(ICurrentMerchant merchant, WebhookStore
     public override void Configure()
     {
         Get("/v1/events");
+        Options(b => b.WithMetadata(new QueryParametersAttribute("after_sequence", "limit")));
         Description(b => b.Produces(200, contentType: "application/json").ProducesProblem(400));
     }
 
     public override async Task HandleAsync(CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        QueryParameters.RefuseUnknown(HttpContext.Request.Query, ["after_sequence", "limit"], errors);
         var after = Parse("after_sequence", 0, 0, long.MaxValue, errors);
         var limit = Parse("limit", 100, 1, 100, errors);
         if (errors.Count > 0)
