@@ -33,11 +33,14 @@ internal static class OpenApiContract
     ];
 
     private sealed record Param(string Name, string Description, JsonSchemaType Type, bool Required = false, string? Pattern = null,
-        IReadOnlyList<string>? Enum = null, long? Minimum = null, long? Maximum = null, string? Example = null, string? Format = null);
+        IReadOnlyList<string>? Enum = null, long? Minimum = null, long? Maximum = null, string? Example = null, string? Format = null,
+        int? MinLength = null);
 
+    /// <param name="Codes">The route's own problem codes, beyond those every route of its kind answers (<see cref="CodesOf"/>).</param>
+    /// <param name="ETagOf">What the success answer's ETag is the version of, when not the object the route acts on.</param>
     private sealed record Op(string Id, string Tag, string Summary, string Description, int[] Errors,
         bool Anonymous = false, Param[]? Query = null, bool IfMatch = false, bool ETag = false, bool Location = false,
-        string? SuccessSchema = null, string? SuccessStatus = null);
+        string? SuccessSchema = null, string? SuccessStatus = null, string[]? Codes = null, string? ETagOf = null, bool NoFields = false);
 
     private static readonly Param[] ListQuery =
     [
@@ -55,7 +58,7 @@ internal static class OpenApiContract
         new("type", "Only this type.", JsonSchemaType.String, Enum: TransactionTypes.All),
         new("status", "Only this status.", JsonSchemaType.String, Enum: TransactionStatuses.All),
         new("as_of", "The as_of of the first page: later pages do not shift while new transactions arrive.", JsonSchemaType.String,
-            Example: "2024-03-01T13:00:00.123456Z"),
+            Example: "2024-03-01T13:00:00.123456Z", Format: "date-time"),
     ];
 
     private static readonly Dictionary<string, Op> Operations = new(StringComparer.Ordinal)
@@ -64,7 +67,7 @@ internal static class OpenApiContract
             "Exchanges the API client's `client_id` and `client_secret` (JSON body, form body or HTTP Basic) for a short-lived " +
             "ES256 JWT. Failed attempts are limited per client and per IP address: past the limit every attempt answers 429 " +
             "with Retry-After. Errors also carry the OAuth 2.0 `error` member.",
-            [400, 401, 413, 415, 429], Anonymous: true),
+            [400, 401, 413, 415, 429], Anonymous: true, Codes: [ErrorCodes.InvalidClient]),
         ["POST /v1/auth/revoke"] = new("revokeAccessToken", "Auth", "Revoke an access token",
             "Without a body or with `{}`, revokes the presented token; with `{\"token\"}`, that token of the same merchant " +
             "(an invalid or foreign token is answered 204 too, and nothing is revoked). A revoked token answers 401 at once.",
@@ -76,7 +79,7 @@ internal static class OpenApiContract
         ["POST /v1/tokenization-intents"] = new("createTokenizationIntent", "Tokenization", "Create a tokenization intent",
             "Starts collecting one card. Send the cardholder to `card_entry_url` (a page on the Vault), or post the card from a " +
             "PCI-scoped server to the Vault's `POST /v1/tokenization-intents/{id}/card` (see the Vault's own document).",
-            [400, 413, 415], Location: true),
+            [400, 413, 415], Location: true, Codes: [ErrorCodes.CardDataInField]),
         ["GET /v1/tokenization-intents/{}"] = new("getTokenizationIntent", "Tokenization", "Get a tokenization intent",
             "REQUIRES_CARD, SUCCEEDED (with `card_token` and `card`), EXPIRED (past `expires_at`) or FAILED (after 5 refused cards).",
             [404]),
@@ -86,17 +89,19 @@ internal static class OpenApiContract
 
         ["POST /v1/payment-intents"] = new("createPaymentIntent", "Payment intents", "Create a payment intent",
             "A payment of `amount` in `currency` to be made with a card token.",
-            [400, 404, 413, 415]),
+            [400, 404, 413, 415], Codes: [ErrorCodes.CardDataInField]),
         ["GET /v1/payment-intents/{}"] = new("getPaymentIntent", "Payment intents", "Get a payment intent", "The intent and, once authorized, its transaction.", [404]),
         ["POST /v1/payment-intents/{}/cancel"] = new("cancelPaymentIntent", "Payment intents", "Cancel a payment intent",
-            "Cancels an intent that has not succeeded; 409 once it has. Takes no fields: no body, or `{}`.", [400, 404, 409]),
+            "Cancels an intent that has not succeeded; 409 once it has. Takes no fields: no body, or `{}`.", [400, 404, 409],
+            Codes: [ErrorCodes.InvalidState], NoFields: true),
 
         ["POST /v1/transactions"] = new("createTransaction", "Transactions", "Authorize a card",
             "`operation` `authorize` holds the amount; `authcap` authorizes and captures in one step. A declined card is a 201 " +
             "with status DECLINED and a `decline_code`. `external_id` is unique among your payments, declined ones included " +
             "(409 `duplicate_external_id`), except that an intent confirmed again after a decline gives its next payment the " +
             "intent's `external_id` too. The ETag is the transaction's version, for If-Match on later changes.",
-            [400, 404, 409, 413, 415, 422], ETag: true),
+            [400, 404, 409, 413, 415, 422], ETag: true,
+            Codes: [ErrorCodes.CardDataInField, ErrorCodes.InvalidState, ErrorCodes.DuplicateExternalId]),
         ["GET /v1/transactions"] = new("listTransactions", "Transactions", "List transactions",
             "The merchant's transactions created between the two dates, filtered, sorted stably and paged, with the total " +
             "and the `as_of` watermark to pass on later pages.", [400], Query: ListQuery),
@@ -106,13 +111,14 @@ internal static class OpenApiContract
             Query:
             [
                 new("id_type", "Which of your ids `id` is.", JsonSchemaType.String, true, Enum: ["external_id", "order_id"]),
-                new("id", "The id.", JsonSchemaType.String, true, Example: "shop-7f3a9c"),
+                new("id", "The id.", JsonSchemaType.String, true, Example: "shop-7f3a9c", MinLength: 1),
             ], ETag: true),
         ["GET /v1/transactions/{}"] = new("getTransaction", "Transactions", "Get a transaction",
             "The transaction with its `history` (a hash chain of every operation). The ETag is its version.", [404], ETag: true),
         ["POST /v1/transactions/{}"] = new("captureOrVoidTransaction", "Transactions", "Capture or void an authorization",
             "`operation` `capture` (all or part of what remains authorized) or `void` (all or part of what remains). With If-Match, applies " +
-            "only if the transaction is still at that version, else 412.", [400, 404, 409, 412, 413, 415, 422], IfMatch: true, ETag: true),
+            "only if the transaction is still at that version, else 412.", [400, 404, 409, 412, 413, 415, 422], IfMatch: true, ETag: true,
+            Codes: [ErrorCodes.InvalidState, ErrorCodes.AmountExceedsRemaining, ErrorCodes.PreconditionFailed]),
         ["GET /v1/transactions/{}/history/verify"] = new("verifyTransactionHistory", "Transactions", "Verify a transaction's history",
             "Recomputes the history's hash chain and says whether, and where, it is broken.", [404]),
 
@@ -120,10 +126,14 @@ internal static class OpenApiContract
             "A REFUND transaction of up to what was captured and not yet refunded. The acquirer may decline it: then it is " +
             "recorded DECLINED with a `decline_code` and refunds nothing. A refund goes to the card, so a payment whose card token was " +
             "deleted is refunded DECLINED with `card_unavailable`. With If-Match, applies only at that version of the payment.",
-            [400, 404, 409, 412, 413, 415, 422], IfMatch: true, ETag: true),
+            [400, 404, 409, 412, 413, 415, 422], IfMatch: true, ETag: true,
+            Codes: [ErrorCodes.CardDataInField, ErrorCodes.InvalidState, ErrorCodes.AmountExceedsRefundable, ErrorCodes.PreconditionFailed],
+            ETagOf: "The new refund's version. Later refunds and changes of the payment take the payment's ETag (GET /v1/transactions/{trx_id})."),
 
         ["POST /v1/webhook-endpoints"] = new("createWebhookEndpoint", "Webhooks", "Register a webhook endpoint",
-            "The answer carries the signing `secret`, which the endpoint list never shows; an idempotent replay answers it again.", [400, 409, 413, 415]),
+            "The answer carries the signing `secret`, which the endpoint list never shows; an idempotent replay answers it again. " +
+            "A merchant has at most 16 endpoints (409 `invalid_state`).", [400, 409, 413, 415],
+            Codes: [ErrorCodes.CardDataInField, ErrorCodes.InvalidState]),
         ["GET /v1/webhook-endpoints"] = new("listWebhookEndpoints", "Webhooks", "List webhook endpoints", "The merchant's endpoints, without secrets.", []),
         ["DELETE /v1/webhook-endpoints/{}"] = new("deleteWebhookEndpoint", "Webhooks", "Delete a webhook endpoint", "Nothing more is sent to it.", [404]),
         ["GET /v1/events"] = new("listEvents", "Webhooks", "List events",
@@ -138,16 +148,18 @@ internal static class OpenApiContract
                     Minimum: 1, Maximum: 100),
             ], SuccessSchema: "EventList"),
         ["POST /v1/events/{}/redeliver"] = new("redeliverEvent", "Webhooks", "Redeliver an event",
-            "Queues the event again for every endpoint that takes its type. Takes no fields: no body, or `{}`.", [400, 404]),
+            "Queues the event again for every endpoint that takes its type. Takes no fields: no body, or `{}`.", [400, 404], NoFields: true),
 
         ["POST /v1/sandbox/expire-authorizations"] = new("expireAuthorizations", "Sandbox", "Expire old authorizations",
             "Expires the merchant's authorizations whose 7-day window has ended by `as_of` (required): an instant, ISO 8601 with " +
             "`Z` or a `±hh:mm` offset, taken as UTC. A timestamp without an offset is 400.", [400, 404, 413, 415]),
         ["POST /v1/sandbox/settle"] = new("settle", "Sandbox", "Settle now",
-            "Runs a settlement of the merchant's captured payments now. Takes no fields: no body, or `{}`.", [400, 404]),
+            "Runs a settlement of the merchant's captured payments now. Takes no fields: no body, or `{}`.", [400, 404], NoFields: true),
         ["POST /v1/sandbox/chargebacks"] = new("createChargeback", "Sandbox", "Report a chargeback",
             "As the acquirer would: a CHARGEBACK transaction of up to what was captured and not charged back yet.",
-            [400, 404, 413, 415, 422], ETag: true, SuccessSchema: "TransactionSnapshot", SuccessStatus: "201"),
+            [400, 404, 409, 413, 415, 422], ETag: true, SuccessSchema: "TransactionSnapshot", SuccessStatus: "201",
+            Codes: [ErrorCodes.CardDataInField, ErrorCodes.InvalidState, ErrorCodes.AmountExceedsCaptured],
+            ETagOf: "The new chargeback's version. Later changes of the payment take the payment's ETag (GET /v1/transactions/{trx_id})."),
     };
 
     /// <summary>Every operation the contract table describes, for the tests.</summary>
@@ -160,6 +172,13 @@ internal static class OpenApiContract
         doc.Components.Schemas.Remove("ProblemDetails");
         doc.Components.Schemas[ProblemSchema] = Problem();
         doc.Components.Schemas["EventList"] = EventList(doc);
+        doc.Components.Schemas["NoFields"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            MaxProperties = 0,
+            AdditionalPropertiesAllowed = false,
+            Description = "`{}`: the route takes no fields.",
+        };
         doc.Components.Schemas["RevokeRequest"] = new OpenApiSchema
         {
             Type = JsonSchemaType.Object,
@@ -178,12 +197,28 @@ internal static class OpenApiContract
             {
                 ["client_id"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
                 ["client_secret"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
+                // A string, not a one-value enum: a generated client would then send its enum's default, spelt its own way.
+                ["grant_type"] = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.String | JsonSchemaType.Null,
+                    Description = "Optional here (OAuth 2.0 libraries send it): `client_credentials`; any other value is 400 `unsupported_grant_type`.",
+                },
+            },
+        };
+        doc.Components.Schemas["RevokeForm"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            Required = new HashSet<string> { "token" },
+            Description = "RFC 7009 §2.1. Other parameters are ignored.",
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["token"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, Description = "An access token of the same merchant." },
+                ["token_type_hint"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Ignored: only access tokens are issued." },
             },
         };
         doc.Components.Schemas["TokenForm"] = new OpenApiSchema
         {
             Type = JsonSchemaType.Object,
-            AdditionalPropertiesAllowed = false,
             // grant_type is refused when missing (RFC 6749 4.4); the credentials may come as HTTP Basic instead.
             Required = new HashSet<string> { "grant_type" },
             Properties = new Dictionary<string, IOpenApiSchema>
@@ -193,8 +228,11 @@ internal static class OpenApiContract
                 ["client_secret"] = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, Description = "Required unless sent with HTTP Basic." },
                 ["scope"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Ignored." },
             },
+            // RFC 6749 §3.2: a token endpoint ignores parameters it does not know.
+            AdditionalPropertiesAllowed = true,
         };
         RequestRules(doc);
+        ResponseRules(doc);
         doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
         doc.Components.SecuritySchemes["basic"] = new OpenApiSecurityScheme
         {
@@ -269,13 +307,70 @@ internal static class OpenApiContract
             }
         }
         Rule("AuthorizeRequest", ["operation"], removed: "capture", operations: ["authorize", "authcap"]);
+        // The two shapes of an authorization: with a payment intent, which carries these, or without one, which needs them.
+        foreach (var name in new[] { "amount", "currency", "card_token", "order_id" })
+        {
+            if (schemas.TryGetValue("AuthorizeRequest", out var authorize) && authorize is OpenApiSchema { Properties: { } fields }
+                && fields.TryGetValue(name, out var field) && field is OpenApiSchema concrete)
+            {
+                concrete.Description = name == "card_token"
+                    ? "Required without `payment_intent_id`; with one, optional (the intent's card token is used when absent). " + concrete.Description
+                    : "Required without `payment_intent_id`; not sent with one (the intent carries it). " + concrete.Description;
+            }
+        }
         Rule("CaptureVoidRequest", ["operation"], removed: "is_capture", operations: ["capture", "void"]);
         Rule("ChargebackRequest", ["trx_id", "amount", "reason_code"]);
-        Rule("CreateEndpointRequest", ["url"]);
+        Rule("CreateEndpointRequest", ["url", "enabled_events"]);
         Rule("CreatePaymentIntentRequest", ["amount", "currency", "order_id"]);
         Rule("CreateRefundRequest", []);
         Rule("CreateTokenizationIntentRequest", []);
         Rule("ExpireAuthorizationsRequest", ["as_of"]);
+    }
+
+    /// <summary>
+    /// The answers' closed sets of values (the contract's statuses, types and operations), which the generator sees only
+    /// as strings, and descriptions written for merchants rather than for this code.
+    /// </summary>
+    private static void ResponseRules(OpenApiDocument doc)
+    {
+        var schemas = doc.Components!.Schemas!;
+        // Timestamps are written by UtcTimestampConverter; with a converter of its own the generator names the format
+        // but no longer the type.
+        foreach (var schema in schemas.Values.OfType<OpenApiSchema>())
+        {
+            foreach (var property in (schema.Properties ?? new Dictionary<string, IOpenApiSchema>()).Values.OfType<OpenApiSchema>())
+            {
+                if (property is { Format: "date-time", Type: null })
+                {
+                    property.Type = JsonSchemaType.String;
+                }
+            }
+        }
+        void Values(string schema, string property, IEnumerable<string> values)
+        {
+            if (schemas.TryGetValue(schema, out var s) && s is OpenApiSchema { Properties: { } properties }
+                && properties.TryGetValue(property, out var p) && p is OpenApiSchema field)
+            {
+                field.Enum = values.Select(v => (JsonNode)JsonValue.Create(v)).ToList();
+            }
+        }
+        Values("TransactionSnapshot", "type", TransactionTypes.All);
+        Values("TransactionSnapshot", "status", TransactionStatuses.All);
+        Values("HistoryEntry", "operation", ["AUTHORIZE", "CAPTURE", "VOID", "EXPIRE", "SETTLE", "REFUND", "CHARGEBACK"]);
+        Values("HistoryEntry", "status", TransactionStatuses.All);
+        Values("PaymentIntentResponse", "status", ["REQUIRES_PAYMENT_METHOD", "REQUIRES_CONFIRMATION", "SUCCEEDED", "CANCELED"]);
+        Values("CreateTokenizationIntentResponse", "status", ["REQUIRES_CARD"]);
+        Values("GetTokenizationIntentResponse", "status", ["REQUIRES_CARD", "SUCCEEDED", "EXPIRED", "FAILED"]);
+        Values("EndpointResponse", "status", ["ENABLED", "DISABLED"]);
+        if (schemas.TryGetValue("TransactionSnapshot", out var snapshot) && snapshot is OpenApiSchema transaction)
+        {
+            transaction.Description = "A transaction: a PAYMENT, or a REFUND or CHARGEBACK of one (`parent_trx_id`). Webhook events carry it as `data`.";
+        }
+        if (schemas.TryGetValue("ListTransactionsResponse", out var list) && list is OpenApiSchema { Properties: { } listed }
+            && listed.TryGetValue("as_of", out var asOf) && asOf is OpenApiSchema watermark)
+        {
+            watermark.Format = "date-time";
+        }
     }
 
     /// <summary>
@@ -314,6 +409,38 @@ internal static class OpenApiContract
             MaxLength = 2048,
             Description = "An absolute https URL to a public address (the sandbox also takes http and loopback), at most 2048 " +
                           "characters, without credentials, fragment, whitespace, control characters or port 0.",
+        },
+        "enabled_events" => new OpenApiSchema
+        {
+            Type = JsonSchemaType.Array,
+            MinItems = 1,
+            MaxItems = 32,
+            UniqueItems = true,
+            Items = new OpenApiSchema
+            {
+                Type = JsonSchemaType.String,
+                Enum = [JsonValue.Create("*"), .. WebhookEventTypes.All.Select(t => (JsonNode)JsonValue.Create(t))],
+            },
+            Description = "`[\"*\"]` for every event type, or the types to send, each once.",
+        },
+        "currency" => new OpenApiSchema
+        {
+            Type = field.Type,
+            Pattern = "^[A-Z]{3}$",
+            Description = "An upper-case ISO 4217 alpha-3 code whose minor unit is 0, 2 or 3; X-codes and fund codes are refused.",
+        },
+        "card_token" or "payment_intent_id" or "trx_id" => new OpenApiSchema
+        {
+            Type = field.Type,
+            MinLength = 1,
+            MaxLength = 100,
+            Pattern = @"^[\x20-\x7E]+$",
+            Description = name switch
+            {
+                "card_token" => "A card token (`tok_…`) of yours; an unknown or deleted one is 404.",
+                "payment_intent_id" => "A payment intent (`pi_…`) of yours; an unknown one is 404.",
+                _ => "A transaction (`trx_…`) of yours; an unknown one is 404.",
+            },
         },
         "return_url" => new OpenApiSchema
         {
@@ -379,6 +506,7 @@ internal static class OpenApiContract
                     Type = q.Type,
                     Format = q.Format,
                     Pattern = q.Pattern,
+                    MinLength = q.MinLength,
                     Enum = q.Enum?.Select(e => (JsonNode)JsonValue.Create(e)).ToList(),
                     Minimum = q.Minimum?.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     Maximum = q.Maximum?.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -428,10 +556,23 @@ internal static class OpenApiContract
                 Content = new Dictionary<string, OpenApiMediaType>
                 {
                     ["application/json"] = new() { Schema = new OpenApiSchemaReference("RevokeRequest", doc) },
+                    ["application/x-www-form-urlencoded"] = new() { Schema = new OpenApiSchemaReference("RevokeForm", doc) },
                 },
             };
         }
 
+        if (op.NoFields)
+        {
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = false,
+                Description = "Optional: no body, or `{}`. Any field is 400.",
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = new OpenApiSchemaReference("NoFields", doc) },
+                },
+            };
+        }
         if (path is "/v1/tokenization-intents" or "/v1/transactions/{trx_id}/refunds" && operation.RequestBody is OpenApiRequestBody optional)
         {
             // Every field is optional, and a POST without a body sends none (GatewayPipeline.ReadEmptyBodiesAsNoFields).
@@ -474,6 +615,7 @@ internal static class OpenApiContract
         var errors = new SortedSet<int>(op.Errors.Concat(responses.Keys.Where(k => k[0] is '4' or '5').Select(int.Parse))) { 413, 415, 500, 503 };
         if (!op.Anonymous)
         {
+            errors.Add(400); // a query parameter the route does not define (GatewayPipeline.RefuseUnknownQueryParameters)
             errors.Add(401);
             errors.Add(429); // the merchant's request rate (ADR 40)
         }
@@ -485,7 +627,8 @@ internal static class OpenApiContract
         foreach (var status in errors)
         {
             var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            responses[key] = ProblemResponse(doc, status, responses.TryGetValue(key, out var existing) ? existing.Description : null);
+            responses[key] = ProblemResponse(doc, status, responses.TryGetValue(key, out var existing) ? existing.Description : null,
+                CodesOf(op, status, idempotent));
         }
         foreach (var (status, response) in responses)
         {
@@ -504,21 +647,27 @@ internal static class OpenApiContract
             {
                 if (op.ETag && concrete.Content is { Count: > 0 })
                 {
-                    headers["ETag"] = Header("The object's version, for If-Match.", JsonSchemaType.String);
+                    headers["ETag"] = Header(op.ETagOf ?? "The object's version, for If-Match.", JsonSchemaType.String);
                 }
                 if (op.Location && status == "201")
                 {
                     headers["Location"] = Header("The new object's URL.", JsonSchemaType.String);
                 }
-                if (idempotent)
-                {
-                    headers["Idempotent-Replayed"] = Header("`true` when this is the stored answer to an earlier request with the same Idempotency-Key.",
-                        JsonSchemaType.String, ["true"]);
-                }
+            }
+            // Every final answer is stored against the key and replayed, except 400, 401, 409 in progress, 429 and 5xx
+            // (docs/API.md, Idempotency); 413 and 415 are refused before the key is read.
+            if (idempotent && (status.StartsWith('2') || status is "404" or "409" or "412" or "422"))
+            {
+                headers["Idempotent-Replayed"] = Header("`true` when this is the stored answer to an earlier request with the same Idempotency-Key.",
+                    JsonSchemaType.String, ["true"]);
             }
             if (status is "429" or "503")
             {
                 headers["Retry-After"] = Header("Seconds to wait before retrying.", JsonSchemaType.Integer);
+            }
+            if (status == "409" && idempotent)
+            {
+                headers["Retry-After"] = Header("With `idempotency_request_in_progress`: seconds to wait before retrying with the same key.", JsonSchemaType.Integer);
             }
             if (!op.Anonymous && status != "401")
             {
@@ -526,21 +675,54 @@ internal static class OpenApiContract
                 headers["RateLimit-Policy"] = Header("The merchant's limit: `\"merchant\";q=<requests>;w=<seconds>`.", JsonSchemaType.String);
                 headers["RateLimit"] = Header("What is left of it: `\"merchant\";r=<remaining>;t=<seconds until full>`.", JsonSchemaType.String);
             }
-            if (status == "401" && !op.Anonymous)
+            if (status == "401")
             {
-                headers["WWW-Authenticate"] = Header("The Bearer challenge (RFC 6750).", JsonSchemaType.String);
+                headers["WWW-Authenticate"] = op.Anonymous
+                    ? Header("The Basic challenge for client authentication (RFC 6749 §5.2).", JsonSchemaType.String)
+                    : Header("The Bearer challenge (RFC 6750).", JsonSchemaType.String);
             }
         }
     }
 
-    private static OpenApiResponse ProblemResponse(OpenApiDocument doc, int status, string? description) => new()
+    private static OpenApiResponse ProblemResponse(OpenApiDocument doc, int status, string? description, IReadOnlyList<string> codes) => new()
     {
-        Description = string.IsNullOrEmpty(description) || int.TryParse(description, out _) ? DescriptionOf(status.ToString(System.Globalization.CultureInfo.InvariantCulture)) : description,
+        Description = (string.IsNullOrEmpty(description) || int.TryParse(description, out _) ? DescriptionOf(status.ToString(System.Globalization.CultureInfo.InvariantCulture)) : description)
+                      + (codes.Count == 0 ? "" : " Codes: " + string.Join(", ", codes.Select(c => $"`{c}`")) + "."),
         Content = new Dictionary<string, OpenApiMediaType>
         {
             [Problems.ContentType] = new() { Schema = new OpenApiSchemaReference(ProblemSchema, doc) },
         },
+        // The same list for tools: a client can branch on these codes for this status of this operation.
+        Extensions = codes.Count == 0 ? null : new Dictionary<string, IOpenApiExtension>
+        {
+            ["x-error-codes"] = new JsonNodeExtension(new JsonArray(codes.Select(c => (JsonNode)JsonValue.Create(c)).ToArray())),
+        },
     };
+
+    /// <summary>
+    /// The problem codes an operation answers with a status: those of its kind (every authenticated route's 401s, every
+    /// idempotent route's key conflicts, ...) and its own, from <see cref="ErrorCodes.All"/> by status.
+    /// </summary>
+    private static IReadOnlyList<string> CodesOf(Op op, int status, bool idempotent)
+    {
+        IEnumerable<string> common = status switch
+        {
+            400 => [ErrorCodes.ValidationFailed],
+            401 => op.Anonymous ? [] : [ErrorCodes.Unauthorized, ErrorCodes.InvalidToken],
+            404 => [ErrorCodes.NotFound],
+            409 when idempotent => [ErrorCodes.IdempotencyRequestInProgress],
+            412 => [ErrorCodes.PreconditionFailed],
+            413 => [ErrorCodes.PayloadTooLarge],
+            415 => [ErrorCodes.UnsupportedMediaType],
+            422 when idempotent => [ErrorCodes.IdempotencyKeyReused],
+            429 => [ErrorCodes.RateLimited],
+            500 => [ErrorCodes.InternalError],
+            503 => [ErrorCodes.Overloaded, ErrorCodes.ServiceUnavailable],
+            _ => [],
+        };
+        var own = (op.Codes ?? []).Where(c => ErrorCodes.All.Single(i => i.Code == c).Status == status);
+        return common.Concat(own).Distinct().ToList();
+    }
 
     private static OpenApiHeader Header(string description, JsonSchemaType type, string[]? values = null) => new()
     {
@@ -580,7 +762,7 @@ internal static class OpenApiContract
             Type = JsonSchemaType.Object,
             Description = "An RFC 9457 problem. Branch on `code`: its values are listed in x-extensible-enum and more may be added, " +
                           "so treat an unknown code by its HTTP status. `type` links to the code's description on /docs/errors.",
-            Required = new HashSet<string> { "type", "title", "status", "code" },
+            Required = new HashSet<string> { "type", "title", "status", "detail", "code" },
             Properties = new Dictionary<string, IOpenApiSchema>
             {
                 ["type"] = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uri", Description = "The code's section of /docs/errors." },
@@ -610,7 +792,8 @@ internal static class OpenApiContract
                 ["error"] = new OpenApiSchema
                 {
                     Type = JsonSchemaType.String,
-                    Description = "POST /v1/auth/token and /v1/auth/revoke only: the OAuth 2.0 error (RFC 6749 §5.2).",
+                    Description = "POST /v1/auth/token and /v1/auth/revoke only: the OAuth 2.0 error (RFC 6749 §5.2: `invalid_request`, " +
+                                  "`invalid_client`, `unsupported_grant_type`), or `rate_limited` on a 429, for which OAuth 2.0 has none.",
                 },
             },
         };

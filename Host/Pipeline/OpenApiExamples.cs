@@ -55,7 +55,7 @@ internal static partial class OpenApiExamples
                     {
                         media.Example = JsonNode.Parse(route.Request);
                         // A form token request names its grant (RFC 6749 4.4); a JSON one needs none.
-                        if (type == "application/x-www-form-urlencoded" && media.Example is JsonObject form)
+                        if (type == "application/x-www-form-urlencoded" && path == "/v1/auth/token" && media.Example is JsonObject form)
                         {
                             form.Insert(0, "grant_type", "client_credentials");
                         }

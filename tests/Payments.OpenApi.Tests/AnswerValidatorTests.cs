@@ -8,7 +8,7 @@ namespace Payments.OpenApi.Tests;
 public sealed class AnswerValidatorTests(OpenApiGateway gateway)
 {
     [Theory]
-    [InlineData(404, "application/problem+json", """{"type":"http://x/docs/errors#not_found","title":"t","status":404,"code":"not_found"}""", true)]
+    [InlineData(404, "application/problem+json", """{"type":"http://x/docs/errors#not_found","title":"t","status":404,"detail":"d","code":"not_found"}""", true)]
     [InlineData(404, "application/problem+json", """{"title":"t","status":404}""", false)]
     [InlineData(200, "application/json", """{"trx_id":"trx_1"}""", false)]
     [InlineData(418, "application/problem+json", """{"type":"http://x/docs/errors#x","title":"t","status":418,"code":"x"}""", false)]

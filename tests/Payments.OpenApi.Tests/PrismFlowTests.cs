@@ -188,6 +188,10 @@ public sealed class PrismFlowTests(OpenApiGateway gateway)
         {
             failures.Add($"{label}: {(int)response.StatusCode} {Shorten(await response.Content.ReadAsStringAsync())}");
         }
+        else if (UndocumentedCode(method, path, (int)response.StatusCode, await response.Content.ReadAsStringAsync()) is { } code)
+        {
+            failures.Add($"{label}: answered code {code}, which the operation's {(int)response.StatusCode} does not list in x-error-codes");
+        }
         return response;
     }
 
@@ -198,6 +202,22 @@ public sealed class PrismFlowTests(OpenApiGateway gateway)
             failures.Add("expected: " + what);
         }
     }
+
+    /// <summary>A problem's code that the Host document's operation does not list for its status (a client branches on that list).</summary>
+    private string? UndocumentedCode(string method, string path, int status, string body)
+    {
+        hostDocument ??= JsonNode.Parse(gateway.HostDocument)!;
+        if (status < 400 || hostDocument["paths"]?[Template(path)]?[method.ToLowerInvariant()] is not { } operation
+            || !body.StartsWith('{') || JsonNode.Parse(body)?["code"]?.GetValue<string>() is not { } code)
+        {
+            return null;
+        }
+        var listed = operation["responses"]?[status.ToString(System.Globalization.CultureInfo.InvariantCulture)]?["x-error-codes"]?.AsArray()
+            .Select(c => c!.GetValue<string>()) ?? [];
+        return listed.Contains(code) ? null : code;
+    }
+
+    private JsonNode? hostDocument;
 
     private static string Shorten(string s) => s.Length <= 600 ? s : s[..600];
 

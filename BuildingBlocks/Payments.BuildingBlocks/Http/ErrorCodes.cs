@@ -44,7 +44,7 @@ public static class ErrorCodes
         new(Forbidden, 403, "The credentials are valid but may not do this."),
         new(NotFound, 404, "No such object for this merchant (unknown, deleted, or another merchant's), or no such route. Sandbox routes answer it in live mode."),
         new(MethodNotAllowed, 405, "The route exists but not with this HTTP method."),
-        new(InvalidState, 409, "The object's state forbids the operation: nothing left to capture or void, nothing captured to refund, an intent already finished."),
+        new(InvalidState, 409, "The object's state forbids the operation: nothing left to capture or void, nothing captured to refund, an intent already finished or being confirmed by another request, or the merchant already has the most webhook endpoints allowed (16)."),
         new(DuplicateExternalId, 409, "Another payment of this merchant already has this external_id."),
         new(IdempotencyRequestInProgress, 409, "A request with this Idempotency-Key is still running. Retry later with the same key."),
         new(IntentSucceeded, 409, "The tokenization intent already has a card."),

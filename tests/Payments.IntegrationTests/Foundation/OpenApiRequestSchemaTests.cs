@@ -162,6 +162,51 @@ public sealed class OpenApiRequestSchemaTests(GatewayFixture gateway) : IClassFi
         }
     }
 
+    /// <summary>
+    /// Each JSON request schema's <c>required</c> list is what the gateway refuses an empty object for: a field the
+    /// document calls optional but the gateway requires fails every generated client that leaves it out (a webhook
+    /// endpoint's <c>enabled_events</c> was such a field), and one it calls required but the gateway does not keeps
+    /// clients from a default the contract gives them. Token and revoke are left out: an empty revoke revokes.
+    /// </summary>
+    [Fact]
+    public async Task Every_request_schema_requires_exactly_the_fields_an_empty_body_is_refused_for()
+    {
+        var doc = await DocumentAsync();
+        var merchant = await gateway.CreateMerchantClientAsync();
+        var mismatches = new List<string>();
+        var checkedSchemas = 0;
+        foreach (var (path, item) in doc["paths"]!.AsObject())
+        {
+            if (item!["post"]?["requestBody"]?["content"]?["application/json"]?["schema"]?["$ref"]?.GetValue<string>() is not { } reference
+                || path is "/v1/auth/token" or "/v1/auth/revoke")
+            {
+                continue;
+            }
+            var schema = reference.Split('/')[^1];
+            var required = (doc["components"]!["schemas"]![schema]!["required"]?.AsArray().Select(n => n!.GetValue<string>()) ?? []).ToHashSet();
+            // A field required in one of a request's shapes only says so (an authorization with or without an intent).
+            var conditional = (doc["components"]!["schemas"]![schema]!["properties"]?.AsObject() ?? [])
+                .Where(p => p.Value?["description"]?.GetValue<string>().StartsWith("Required without", StringComparison.Ordinal) == true)
+                .Select(p => p.Key);
+            required.UnionWith(conditional);
+            var concrete = System.Text.RegularExpressions.Regex.Replace(path, "{[^}]+}", "unknown_id");
+
+            var (status, body, _) = await PostAsync(merchant.Http, concrete, new { });
+
+            var refused = status == HttpStatusCode.BadRequest
+                ? (body?["errors"]?.AsObject().Select(e => e.Key) ?? []).ToHashSet()
+                : [];
+            if (!refused.SetEquals(required))
+            {
+                mismatches.Add($"{path} ({schema}): {{}} answered {(int)status} refusing [{string.Join(", ", refused.Order())}]; " +
+                               $"the document requires [{string.Join(", ", required.Order())}]");
+            }
+            checkedSchemas++;
+        }
+        Assert.True(checkedSchemas >= 8, $"only {checkedSchemas} request schemas were found");
+        Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
+    }
+
     /// <summary><paramref name="length"/> characters starting with <paramref name="prefix"/> and ending in an emoji (one character, two UTF-16 units).</summary>
     private static string Text(string prefix, int length) =>
         length == 0 ? "" : (prefix + new string('x', Math.Max(0, length - prefix.Length - 1)))[..(length - 1)] + "\U0001F600";

@@ -65,7 +65,8 @@ public static class Flow
             trx_id = authorized.Trx_id,
             captured = captured.Captured_amount,
             refunded = refund.Order_amount,
-            refund_type = refund.Type,
+            // An enum since the document lists the types; its name, upper-cased, is the wire value.
+            refund_type = refund.Type.ToString().ToUpperInvariant(),
             listed = list.Data.Any(t => t.Trx_id == authorized.Trx_id),
             error_status = errorStatus,
             error_code = errorCode,

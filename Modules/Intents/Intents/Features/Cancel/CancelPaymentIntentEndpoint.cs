@@ -1,8 +1,10 @@
 using FastEndpoints;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Ids;
 using Payments.Intents.Contracts;
 using Payments.Intents.Data;
@@ -23,7 +25,12 @@ internal sealed class CancelPaymentIntentEndpoint(
     IOptions<Payments.BuildingBlocks.Idempotency.IdempotencyOptions> idempotency,
     TimeProvider clock) : EndpointWithoutRequest<PaymentIntentResponse>
 {
-    public override void Configure() => Post("/v1/payment-intents/{id}/cancel");
+    public override void Configure()
+    {
+        Post("/v1/payment-intents/{id}/cancel");
+        // Every POST takes an Idempotency-Key, as Stripe's do: a retried call whose answer was lost gets that answer.
+        Options(b => b.WithMetadata(new IdempotentAttribute()));
+    }
 
     public override async Task HandleAsync(CancellationToken ct)
     {

@@ -1,8 +1,10 @@
 using FastEndpoints;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Idempotency;
 using Payments.Transactions.Data;
 using Payments.Transactions.Lifecycle;
 
@@ -12,7 +14,12 @@ namespace Payments.Transactions.Features.Sandbox;
 internal sealed class SettleEndpoint(ICurrentMerchant merchant, SettlementData data, OutboxSignal outbox,
     IOptions<GatewayOptions> gateway) : EndpointWithoutRequest<SettleResponse>
 {
-    public override void Configure() => Post("/v1/sandbox/settle");
+    public override void Configure()
+    {
+        Post("/v1/sandbox/settle");
+        // Every POST takes an Idempotency-Key, as Stripe's do: a retried call whose answer was lost gets that answer.
+        Options(b => b.WithMetadata(new IdempotentAttribute()));
+    }
 
     public override async Task HandleAsync(CancellationToken ct)
     {

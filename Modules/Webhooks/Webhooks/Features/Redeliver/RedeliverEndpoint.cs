@@ -1,7 +1,9 @@
 using FastEndpoints;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Payments.Auth.Contracts;
 using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Idempotency;
 using Payments.BuildingBlocks.Ids;
 using Payments.Webhooks.Data;
 using Payments.Webhooks.Recording;
@@ -17,6 +19,8 @@ internal sealed class RedeliverEndpoint(ICurrentMerchant merchant, WebhookStore 
     public override void Configure()
     {
         Post("/v1/events/{id}/redeliver");
+        // Every POST takes an Idempotency-Key, as Stripe's do: a retried call whose answer was lost gets that answer.
+        Options(b => b.WithMetadata(new IdempotentAttribute()));
         Description(b => b.Produces<RedeliverResponse>(202).ProducesProblem(404));
     }
 
