@@ -16,7 +16,7 @@ internal static class ChildTransactions
         string set, string condition, long amount, DateTimeOffset now, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand($"""
-            UPDATE transactions.transactions t SET {set}, version = version + 1, updated_at = $3
+            UPDATE transactions.transactions t SET {set}, version = version + 1, updated_at = GREATEST($3, t.updated_at)
              WHERE trx_id = $1 AND {condition}
             RETURNING {TransactionRows.Columns}
             """, conn, tx);

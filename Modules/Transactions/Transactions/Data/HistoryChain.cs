@@ -14,10 +14,20 @@ internal static class HistoryChain
 {
     public static readonly string Genesis = new('0', 64);
 
+    /// <remarks>
+    /// <paramref name="at"/> is taken before the row lock is: a settlement or expiry that waited behind a capture, or a
+    /// clock stepped back, would date its entry before the one it follows. An entry is never dated before the previous
+    /// one, so the history reads oldest first by time as well as by <c>seq</c> (the row's <c>updated_at</c> is kept the
+    /// same way, with <c>GREATEST</c>).
+    /// </remarks>
     public static HistoryEntry Next(string trxId, HistoryEntry? previous, string operation, long amount, string status, DateTimeOffset at)
     {
         var seq = (previous?.Seq ?? 0) + 1;
         var prev = previous?.Hash ?? Genesis;
+        if (previous is not null && previous.At > at)
+        {
+            at = previous.At;
+        }
         return new HistoryEntry(seq, operation, amount, status, at, prev, Hash(trxId, seq, operation, amount, status, at, prev));
     }
 

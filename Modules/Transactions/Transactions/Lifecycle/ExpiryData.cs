@@ -31,7 +31,7 @@ internal sealed class ExpiryData(NpgsqlDataSource db, TimeProvider clock, IOptio
                      WHERE status = ANY($1) AND authorization_expires_at <= $2 AND ($3::text IS NULL OR merchant_id = $3)
                      ORDER BY trx_id LIMIT {SweepBatch} FOR UPDATE)
                 UPDATE transactions.transactions t
-                   SET voided_amount = t.order_amount - t.captured_amount, expired_at = $4, version = t.version + 1, updated_at = $4
+                   SET voided_amount = t.order_amount - t.captured_amount, expired_at = $4, version = t.version + 1, updated_at = GREATEST($4, t.updated_at)
                   FROM due
                  WHERE t.trx_id = due.trx_id AND t.status = ANY($1)
                 RETURNING {TransactionRows.Columns}, due.remaining

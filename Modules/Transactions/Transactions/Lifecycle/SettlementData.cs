@@ -54,7 +54,7 @@ internal sealed class SettlementData(NpgsqlDataSource db, TimeProvider clock)
                  ORDER BY trx_id FOR UPDATE)
             UPDATE transactions.transactions t
                SET settled_amount = CASE WHEN t.type = 'PAYMENT' THEN t.captured_amount ELSE t.order_amount END,
-                   version = t.version + 1, updated_at = $2
+                   version = t.version + 1, updated_at = GREATEST($2, t.updated_at)
               FROM due
              WHERE t.trx_id = due.trx_id
             RETURNING {TransactionRows.Columns}, due.amount

@@ -64,7 +64,7 @@ internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
                     SELECT trx_id, order_amount - captured_amount - voided_amount AS remaining
                       FROM transactions.transactions WHERE trx_id = $1 AND merchant_id = $2 FOR UPDATE)
                 UPDATE transactions.transactions t
-                   SET {column} = t.{column} + COALESCE($3, cur.remaining), version = t.version + 1, updated_at = $5
+                   SET {column} = t.{column} + COALESCE($3, cur.remaining), version = t.version + 1, updated_at = GREATEST($5, t.updated_at)
                   FROM cur
                  WHERE t.trx_id = $1 AND t.trx_id = cur.trx_id AND t.type = 'PAYMENT' AND t.status = ANY($6)
                    AND ($4::bigint[] IS NULL OR t.version = ANY($4))
@@ -275,7 +275,7 @@ internal sealed class CaptureVoidData(NpgsqlDataSource db, TimeProvider clock)
             UPDATE transactions.transactions t
                SET captured_amount = t.captured_amount + CASE WHEN r.capture THEN COALESCE(r.amount, cur.remaining) ELSE 0 END,
                    voided_amount = t.voided_amount + CASE WHEN r.capture THEN 0 ELSE COALESCE(r.amount, cur.remaining) END,
-                   version = t.version + 1, updated_at = $5
+                   version = t.version + 1, updated_at = GREATEST($5, t.updated_at)
               FROM req r JOIN cur ON cur.trx_id = r.trx_id
              WHERE t.trx_id = r.trx_id AND t.type = 'PAYMENT' AND t.status = ANY($6)
                AND COALESCE(r.amount, cur.remaining) <= cur.remaining
