@@ -162,14 +162,23 @@ case "${1:-}" in
     run_host "$@"; exit $? ;;
   vault)
     shift
+    # Without a verb the Vault binary would serve a second Vault on the same ports.
+    if [ $# -eq 0 ]; then echo "Usage: ./run.sh vault VERB ... (see README, Operator commands)" >&2; exit 2; fi
     if [ "${1:-}" = migrate ]; then vault_migrate; exit $?; fi
-    run_vault "$@"; exit $? ;;
+    # Who runs the verb (ADR 131): the process itself runs as the Vault's user and starts from an empty environment,
+    # so the user sudo was run by, and the user who ran this script, are handed to it.
+    launch "$vault_user" "$vault_dir" "$data/home/vault" Payments.Vault.dll "$@" 3< <(vault_env
+      [ -n "${SUDO_USER:-}" ] && echo "SUDO_USER=$SUDO_USER"
+      echo "PAYMENTS_INVOKING_USER=$(id -un)"); exit $? ;;
   service-key)
-    rotate_service_key "$secrets" "${2:-}"
+    rotate_service_key "$secrets" "${2:-}" || exit $?
     # A running gateway picks the files up as its supervisor restarts each process: the Vault first (it accepts
-    # both keys), then the Host (it signs with the new one).
+    # both keys), then, on rotate, the Host (it signs with the new one); finish changes the Vault's keys only.
+    names="vault host"; [ "${2:-}" = finish ] && names="vault"
+    restarted="[]"
     if proc_runs "$(cat "$rundir/run.sh.pid" 2>/dev/null)" run.sh; then
-      for name in vault host; do
+      restarted="[\"${names// /\",\"}\"]"
+      for name in $names; do
         old=$(cat "$rundir/$name.pid" 2>/dev/null || true)
         proc_runs "$old" "Payments." && kill -TERM "$old"
         for _ in $(seq 1 240); do
@@ -181,7 +190,15 @@ case "${1:-}" in
         wait_ready "http://127.0.0.1:$port/health/ready" "$new" || { log "$name did not come back"; exit 1; }
       done
     fi
-    log "service key: ${2:-} done"; exit 0 ;;
+    log "service key: ${2:-} done"
+    # One JSON object on stdout, like every operator verb (no key material in it).
+    if [ "${2:-}" = rotate ]; then
+      printf '{"service_key":"rotated","previous_key_accepted_until":"%s","restarted":%s}\n' \
+        "$(secret_of "$secrets/vault.env" VAULT_PREVIOUS_SERVICE_KEY_UNTIL)" "$restarted"
+    else
+      printf '{"service_key":"finished","restarted":%s}\n' "$restarted"
+    fi
+    exit 0 ;;
   "") ;;
   *) log "unknown command: $1"; exit 2 ;;
 esac

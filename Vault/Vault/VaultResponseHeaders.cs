@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Npgsql;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Ids;
 using Payments.BuildingBlocks.Logging;
@@ -11,7 +13,7 @@ namespace Payments.Vault;
 /// <see cref="StandardResponseHeaders"/> (<c>nosniff</c>; <c>no-store</c> on the JSON API, <c>/v1</c> and
 /// <c>/internal</c>, so a card token or fingerprint stays out of browser and proxy caches).
 /// </summary>
-internal static class VaultResponseHeaders
+internal static partial class VaultResponseHeaders
 {
     public static IApplicationBuilder UseVaultResponseHeaders(this IApplicationBuilder app)
     {
@@ -32,10 +34,30 @@ internal static class VaultResponseHeaders
             }, http);
             using (logger.BeginScope(new KeyValuePair<string, object>[] { new(LogScopes.GatewayRequestId, id) }))
             {
-                await next(http);
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    await next(http);
+                }
+                finally
+                {
+                    // One line per answer, under the id the answer names, as the Host writes: every id the Vault hands
+                    // out (the card page's and the card route's included) is in its log. The route template, never the path.
+                    KeyValuePair<string, object>[] ids = http.TraceIdentifier.StartsWith("vrq_", StringComparison.Ordinal)
+                        ? [new(LogScopes.GatewayRequestId, AnswerIdOf(http) ?? id), new(LogScopes.VaultRequestId, http.TraceIdentifier)]
+                        : [new(LogScopes.GatewayRequestId, AnswerIdOf(http) ?? id)];
+                    using (logger.BeginScope(ids))
+                    {
+                        Answered(logger, http.Request.Method, (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)",
+                            http.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    }
+                }
             }
         }).UseStandardResponseHeaders("/v1", "/internal");
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Method} {Route} answered {Status} in {ElapsedMs:0.0} ms")]
+    private static partial void Answered(ILogger logger, string method, string route, int status, double elapsedMs);
 
     /// <summary>The id an answer names, in its Request-Id header and a problem's request_id: the Host's for a verified
     /// signed call, else the caller's or our own.</summary>
@@ -51,7 +73,20 @@ internal sealed class VaultExceptionHandler : Microsoft.AspNetCore.Diagnostics.I
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
     {
-        if (exception is not BadHttpRequestException bad || http.Response.HasStarted)
+        if (http.Response.HasStarted)
+        {
+            return false;
+        }
+        if (exception is PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } stale
+            && stale.MessageText.StartsWith("KEK version", StringComparison.Ordinal))
+        {
+            // The KEK was rotated under this running Vault: it can add no key until it restarts with the new components
+            // (0004_key_custody.sql). Not the caller's fault, and over once it restarts.
+            await VaultResults.Problem(503, ErrorCodes.ServiceUnavailable, "The card vault is being re-keyed; retry shortly.",
+                retryAfterSeconds: 30).ExecuteAsync(http);
+            return true;
+        }
+        if (exception is not BadHttpRequestException bad)
         {
             return false;
         }

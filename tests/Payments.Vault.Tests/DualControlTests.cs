@@ -166,6 +166,26 @@ public sealed class DualControlTests(VaultFixture vault) : IClassFixture<VaultFi
         Assert.Equal(1L, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.audit_log WHERE action = 'merchant.forgotten' AND merchant_id = $1", merchant));
     }
 
+    [Fact]
+    public async Task A_verb_with_an_argument_it_does_not_take_is_refused_and_does_nothing()
+    {
+        var keys = vault.Vault.Services.GetRequiredService<KeyOperations>();
+        var current = keys.CurrentKeyId();
+        var requests = await vault.ScalarAsync<long>("SELECT count(*) FROM vault.operator_requests");
+
+        var (rotate, _) = await RunAsync(Alice, "keys", "rotate", "--x");
+        var (misspelt, _) = await RunAsync(Alice, "audit", "verify", "--ancor", "/tmp/auditor-copy");
+        var (bare, _) = await RunAsync(Alice, "audit", "verify", "--anchor");
+        var (purge, _) = await RunAsync(Alice, "audit", "purge", "--dry-run");
+        var (unknownMerchant, _) = await RunAsync(Alice, "merchant", "forget", "mer_00000000000000000000000000");
+        var (missingFile, _) = await RunAsync(Alice, "kek", "rotate", "--component-file", "/nonexistent/component");
+
+        Assert.Equal([2, 2, 2, 2, 2], new[] { rotate, misspelt, bare, purge, unknownMerchant });
+        Assert.Equal(1, missingFile); // a clear refusal, not an unhandled exception
+        Assert.Equal(current, keys.CurrentKeyId());
+        Assert.Equal(requests, await vault.ScalarAsync<long>("SELECT count(*) FROM vault.operator_requests"));
+    }
+
     /// <summary>Runs a verb as <paramref name="who"/>, as <c>./run.sh vault ...</c> would; its JSON output parsed.</summary>
     private async Task<(int Code, JsonElement Output)> RunAsync(IOperatorIdentity who, params string[] args)
     {

@@ -221,6 +221,51 @@ public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFix
     }
 
     /// <summary>
+    /// The contract's "every answer carries a Request-Id, also written in the logs" holds for the Vault's public answers
+    /// too: the id a cardholder's card submission got is on an access line in the Vault's log and in the audit row of the
+    /// card it stored, so whoever quotes it can be traced.
+    /// </summary>
+    [Fact]
+    public async Task The_request_id_of_a_card_submission_is_in_the_vaults_log_and_its_audit_row()
+    {
+        var (intentId, secret) = await gateway.CreateIntentAsync(null);
+        using var vault = new HttpClient { BaseAddress = gateway.Processes.VaultUrl };
+
+        using var card = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{intentId}/card", new Dictionary<string, object>
+        {
+            ["client_secret"] = secret, ["number"] = "4242424242424242", ["exp_month"] = 12,
+            ["exp_year"] = DateTime.UtcNow.Year + 2, ["cvc"] = "123",
+        });
+        Assert.Equal(HttpStatusCode.Created, card.StatusCode);
+        var answered = Assert.Single(card.Headers.GetValues("Request-Id"));
+
+        var lines = (await VaultLinesOnceLoggedAsync(answered)).Where(l => l.GetValueOrDefault("request_id") == answered).ToList();
+        Assert.Contains(lines, l => l.GetValueOrDefault("message", "").Contains("answered 201", StringComparison.Ordinal));
+        await using var db = new Npgsql.NpgsqlConnection(gateway.Processes.VaultConnectionString);
+        await db.OpenAsync();
+        await using var audit = new Npgsql.NpgsqlCommand(
+            "SELECT count(*) FROM vault.audit_log WHERE action = 'card.tokenized' AND detail::jsonb ->> 'answer_request_id' = $1", db);
+        audit.Parameters.AddWithValue(answered);
+        Assert.Equal(1L, (long)(await audit.ExecuteScalarAsync())!);
+    }
+
+    [Fact]
+    public async Task The_public_listener_says_the_vault_is_up_and_keeps_its_security_state_for_operators()
+    {
+        using var http = new HttpClient();
+        var vault = gateway.Processes.Vault;
+
+        using var outside = JsonDocument.Parse(await http.GetStringAsync(new Uri(vault.BaseUrl, "/health/live")));
+        using var operators = JsonDocument.Parse(await http.GetStringAsync(
+            new Uri($"http://127.0.0.1:{gateway.Processes.ManagementPortOf(vault.Port)}/health/live")));
+
+        Assert.Equal("Healthy", outside.RootElement.GetProperty("status").GetString());
+        Assert.False(outside.RootElement.TryGetProperty("audit_chain", out _));
+        Assert.False(outside.RootElement.TryGetProperty("acquirer", out _));
+        Assert.True(operators.RootElement.TryGetProperty("audit_chain", out _));
+    }
+
+    /// <summary>
     /// Registering an intent is a signed call the Vault answers 204 with no body. Kestrel refuses any write to a 204
     /// once it has started: the signing middleware used to write the empty buffer anyway, so each registration logged
     /// an unhandled exception and the Host could see the connection break instead of the answer.

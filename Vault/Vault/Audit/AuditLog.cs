@@ -20,7 +20,8 @@ namespace Payments.Vault.Audit;
 /// </remarks>
 /// <remarks>
 /// Every row written during a request also carries where it came from: <c>source</c> (the peer address),
-/// <c>request_id</c> (the Host's, from the signed service token, never from a header) and <c>vault_request_id</c>.
+/// <c>request_id</c> (the Host's, from the signed service token, never from a header), <c>vault_request_id</c>, and
+/// <c>answer_request_id</c>, the <c>Request-Id</c> the answer carried.
 /// </remarks>
 internal sealed class AuditLog(
     TimeProvider clock,
@@ -247,6 +248,8 @@ internal sealed class AuditLog(
         merged.TryAdd("source", context.Connection.RemoteIpAddress?.ToString());
         merged.TryAdd("request_id", AuditOrigin.HostRequestId(context));
         merged.TryAdd("vault_request_id", context.TraceIdentifier);
+        // The id the answer carries (the Host's, or the card page's own): the one a cardholder or merchant can quote.
+        merged.TryAdd("answer_request_id", VaultResponseHeaders.AnswerIdOf(context));
         return merged;
     }
 

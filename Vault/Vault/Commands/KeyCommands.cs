@@ -47,6 +47,17 @@ internal static class KeyCommands
                     return await RequestCommands.RequestAsync(services, "keys.destroy", destroyKey.ToString(),
                         new Dictionary<string, object?>(), stdout, ct);
                 case "merchant forget" when args.Count == 3 && args[2].StartsWith("mer_", StringComparison.Ordinal):
+                    // A mistyped id would otherwise become a request a second operator approves, destroying nothing.
+                    await using (var known = services.GetRequiredService<NpgsqlDataSource>().CreateCommand(
+                        "SELECT EXISTS (SELECT 1 FROM vault.wrapped_keys WHERE scope = $1 AND purpose = 'merchant-dek' AND destroyed_at IS NULL)"))
+                    {
+                        known.Parameters.AddWithValue(args[2]);
+                        if (await known.ExecuteScalarAsync(ct) is not true)
+                        {
+                            await Console.Error.WriteLineAsync("No data key of that merchant in this Vault: nothing to forget (is the id right?).");
+                            return 2;
+                        }
+                    }
                     return await RequestCommands.RequestAsync(services, "merchant.forget", args[2], new Dictionary<string, object?>(), stdout, ct);
                 default:
                     return null;

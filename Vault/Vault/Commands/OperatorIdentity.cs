@@ -15,13 +15,15 @@ internal interface IOperatorIdentity
 /// <summary>
 /// The operator from the kernel's login uid (<c>/proc/self/loginuid</c>: set at login, kept through <c>sudo</c>,
 /// <c>setpriv</c> and <c>env -i</c>, and not changeable by an unprivileged process); where it is unset (containers),
-/// the user <c>sudo</c> was run by (<c>SUDO_USER</c>, which sudo sets itself); otherwise the OS user.
+/// the user <c>sudo</c> was run by (<c>SUDO_USER</c>, which sudo sets itself); otherwise the user who ran
+/// <c>./run.sh</c> (<c>PAYMENTS_INVOKING_USER</c>, which it sets: the verb itself runs as the Vault's service user, the
+/// same for every operator); otherwise the OS user.
 /// </summary>
 internal sealed class OsOperatorIdentity : IOperatorIdentity
 {
     private const string Unset = "4294967295";
 
-    public string Operator { get; } = FromLoginUid() ?? FromSudo() ?? Environment.UserName;
+    public string Operator { get; } = FromLoginUid() ?? FromSudo() ?? FromRunScript() ?? Environment.UserName;
 
     public string OsUser { get; } = Environment.UserName;
 
@@ -50,4 +52,7 @@ internal sealed class OsOperatorIdentity : IOperatorIdentity
 
     private static string? FromSudo() =>
         Environment.GetEnvironmentVariable("SUDO_USER") is { Length: > 0 and <= 64 } user ? user : null;
+
+    private static string? FromRunScript() =>
+        Environment.GetEnvironmentVariable("PAYMENTS_INVOKING_USER") is { Length: > 0 and <= 64 } user ? user : null;
 }

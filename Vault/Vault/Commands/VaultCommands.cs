@@ -25,7 +25,50 @@ namespace Payments.Vault.Commands;
 /// </summary>
 internal static class VaultCommands
 {
+    public const string Usage =
+        "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID | requests list [--all] | requests approve ID | " +
+        "requests cancel ID | audit verify [--anchor FILE] | audit purge | " + KeyCommands.Usage;
+
     public static async Task<int> RunAsync(IServiceProvider services, IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
+    {
+        // Exactly the shapes below, before anything runs: `keys rotate --x` rotated, `audit purge --dry-run` purged, and
+        // `audit verify --ancor MYCOPY` passed against the Vault's own anchor file instead of the auditor's copy.
+        if (!IsKnownShape(args))
+        {
+            await Console.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+        try
+        {
+            return await RunVerbAsync(services, args, stdout, ct);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or FormatException or ArgumentException)
+        {
+            // An operator's mistake (an unreadable component file, no terminal to prompt on): its message, not a stack trace.
+            await Console.Error.WriteLineAsync("Refused: " + e.Message);
+            return 1;
+        }
+    }
+
+    private static bool IsKnownShape(IReadOnlyList<string> args)
+    {
+        static bool Value(string s) => s.Length > 0 && !s.StartsWith('-');
+        return args.ToArray() switch
+        {
+            ["migrate"] or ["keys", "list" or "rotate" or "rewrap"] or ["audit", "purge"] => true,
+            ["keys", "revoke" or "min-decryption" or "destroy", var id] => Value(id),
+            ["requests", "list"] or ["requests", "list", "--all"] => true,
+            ["requests", "approve" or "cancel", var id] => Value(id),
+            ["audit", "verify"] => true,
+            ["audit", "verify", "--anchor", var file] => Value(file),
+            ["merchant", "forget", var merchant] => Value(merchant),
+            ["kek", "rotate", .. var options] => options.Length % 2 == 0
+                && options.Chunk(2).All(pair => pair[0] == "--component-file" && Value(pair[1])),
+            _ => false,
+        };
+    }
+
+    private static async Task<int> RunVerbAsync(IServiceProvider services, IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
     {
         if (args is ["migrate"])
         {
@@ -70,8 +113,7 @@ internal static class VaultCommands
                 {
                     return code;
                 }
-                await Console.Error.WriteLineAsync(
-                    "Usage: vault migrate | keys list | keys rotate | keys rewrap | keys revoke KEY_ID | requests list|approve ID|cancel ID | audit verify [--anchor FILE] | audit purge | " + KeyCommands.Usage);
+                await Console.Error.WriteLineAsync(Usage);
                 return 2;
         }
     }

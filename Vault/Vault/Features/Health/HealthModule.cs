@@ -8,7 +8,11 @@ using Payments.Vault.Security;
 
 namespace Payments.Vault.Features.Health;
 
-/// <summary><c>/health/live</c> and <c>/health/ready</c> (the Vault's database answers). No credential: they reveal nothing.</summary>
+/// <summary>
+/// <c>/health/live</c> and <c>/health/ready</c> (the Vault's database answers). No credential: on the public listener,
+/// which cardholders and load balancers reach, they say only whether the Vault is up; the security state (acquirer, card
+/// page integrity, audit chain) is for operators, on the management and internal listeners.
+/// </summary>
 public sealed class HealthModule : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app)
@@ -16,7 +20,8 @@ public sealed class HealthModule : ICarterModule
         var group = app.MapGroup("/health").OnEveryListener().AllowUnsignedCallers();
         // Which acquirer runs, and whether the card-entry page is what this release first served (PCI DSS 11.6.1).
         // And whether the audit chain verified at the last scheduled check (docs/adr/0121).
-        group.MapGet("/live", (IConfiguration config, CardEntryIntegrity integrity, AuditVerificationService audit) => Results.Ok(new
+        group.MapGet("/live", (HttpContext http, IConfiguration config, CardEntryIntegrity integrity, AuditVerificationService audit) =>
+            http.ListenerOf() == ListenerRole.Public ? Results.Ok(new { status = "Healthy" }) : Results.Ok(new
         {
             status = "Healthy",
             acquirer = AcquirerChoice.Resolve(config),
