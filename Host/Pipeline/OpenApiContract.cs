@@ -17,6 +17,7 @@ namespace Payments.Host.Pipeline;
 internal static class OpenApiContract
 {
     public const string ProblemSchema = "Problem";
+    private const string PrintableAscii = @"^[\x20-\x7E]+$";
     private const string Bearer = "bearer";
 
     private static readonly (string Name, string Description)[] Tags =
@@ -393,7 +394,7 @@ internal static class OpenApiContract
             Type = field.Type,
             MinLength = 1,
             MaxLength = 64,
-            Pattern = @"^[\x20-\x7E]+$",
+            Pattern = PrintableAscii,
             Description = "1 to 64 printable ASCII characters; no card numbers.",
         },
         "as_of" => new OpenApiSchema
@@ -434,7 +435,7 @@ internal static class OpenApiContract
             Type = field.Type,
             MinLength = 1,
             MaxLength = 100,
-            Pattern = @"^[\x20-\x7E]+$",
+            Pattern = PrintableAscii,
             Description = name switch
             {
                 "card_token" => "A card token (`tok_…`) of yours; an unknown or deleted one is 404.",

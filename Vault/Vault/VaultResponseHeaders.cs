@@ -41,15 +41,20 @@ internal static partial class VaultResponseHeaders
                 }
                 finally
                 {
-                    // One line per answer, under the id the answer names, as the Host writes: every id the Vault hands
-                    // out (the card page's and the card route's included) is in its log. The route template, never the path.
-                    KeyValuePair<string, object>[] ids = http.TraceIdentifier.StartsWith("vrq_", StringComparison.Ordinal)
-                        ? [new(LogScopes.GatewayRequestId, AnswerIdOf(http) ?? id), new(LogScopes.VaultRequestId, http.TraceIdentifier)]
-                        : [new(LogScopes.GatewayRequestId, AnswerIdOf(http) ?? id)];
-                    using (logger.BeginScope(ids))
+                    // One line per answer the Host did not sign for, under the id it carried, so every id the Vault hands
+                    // out (the card page's and the card route's included) is in its log. A verified service call has its
+                    // own line already ("Service call …", ServiceTokenEndpoints), under the Host's id. The route
+                    // template, never the path.
+                    if (AuditOrigin.HostRequestId(http) is null)
                     {
-                        Answered(logger, http.Request.Method, (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)",
-                            http.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        KeyValuePair<string, object>[] ids = http.TraceIdentifier.StartsWith("vrq_", StringComparison.Ordinal)
+                            ? [new(LogScopes.GatewayRequestId, id), new(LogScopes.VaultRequestId, http.TraceIdentifier)]
+                            : [new(LogScopes.GatewayRequestId, id)];
+                        using (logger.BeginScope(ids))
+                        {
+                            Answered(logger, http.Request.Method, (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)",
+                                http.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        }
                     }
                 }
             }

@@ -3,6 +3,7 @@ using FastEndpoints;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Payments.Auth.Contracts;
+using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Http;
 using Payments.Transactions.Contracts;
@@ -32,7 +33,7 @@ internal sealed class ListTransactionsEndpoint(ICurrentMerchant merchant, ListDa
         var q = Parse(HttpContext.Request.Query, creations.Horizon(merchant.Id));
         var (page, total) = await data.ListAsync(merchant.Id, q, ct);
         await Send.OkAsync(new ListTransactionsResponse(page, q.Offset, q.Limit, total, q.Offset + page.Count < total,
-            q.AsOf.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)), ct);
+            q.AsOf.UtcDateTime.ToString(UtcTimestampConverter.Format, CultureInfo.InvariantCulture)), ct);
     }
 
     private static readonly string[] Known =
