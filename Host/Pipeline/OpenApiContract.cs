@@ -668,7 +668,8 @@ internal static class OpenApiContract
             }
             if (status == "409" && idempotent)
             {
-                headers["Retry-After"] = Header("With `idempotency_request_in_progress`: seconds to wait before retrying with the same key.", JsonSchemaType.Integer);
+                headers["Retry-After"] = Header("When the conflict is for now (`idempotency_request_in_progress`, or a payment intent another request " +
+                    "is confirming): seconds to wait before retrying with the same key. Without it, the 409 is final.", JsonSchemaType.Integer);
             }
             if (!op.Anonymous && status != "401")
             {

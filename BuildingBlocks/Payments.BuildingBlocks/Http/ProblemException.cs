@@ -18,6 +18,12 @@ public sealed class ProblemException(int status, string code, string detail, IRe
 
     public static ProblemException InvalidState(string detail) => new(409, ErrorCodes.InvalidState, detail);
 
+    /// <summary>
+    /// 409 <c>invalid_state</c> for a state another request holds for now (an intent being confirmed): with
+    /// <c>Retry-After</c>, so a client tells it from a final refusal, and not stored against an Idempotency-Key.
+    /// </summary>
+    public static ProblemException Busy(string detail) => new(409, ErrorCodes.InvalidState, detail) { RetryAfterSeconds = 1 };
+
     public static ProblemException Validation(string field, string message) =>
         new(400, ErrorCodes.ValidationFailed, message, new Dictionary<string, string[]> { [field] = [message] });
 }

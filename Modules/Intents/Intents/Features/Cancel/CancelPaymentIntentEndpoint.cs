@@ -50,7 +50,7 @@ internal sealed class CancelPaymentIntentEndpoint(
             case IntentConfirmationStart.Final:
                 throw ProblemException.InvalidState($"The payment intent is {start.Intent!.Status} and cannot be canceled.");
             case IntentConfirmationStart.Busy:
-                throw ProblemException.InvalidState("The payment intent is being confirmed and cannot be canceled.");
+                throw ProblemException.Busy("The payment intent is being confirmed and cannot be canceled now; retry after Retry-After.");
         }
         PaymentIntentResponse? canceled = null;
         try
@@ -60,7 +60,7 @@ internal sealed class CancelPaymentIntentEndpoint(
                 throw ProblemException.InvalidState("The payment intent was paid and cannot be canceled.");
             }
             canceled = await store.CancelMarkedAsync(merchant.Id, id!, mark, clock.UtcNowMicros(), ct)
-                       ?? throw ProblemException.InvalidState("The payment intent is being confirmed and cannot be canceled.");
+                       ?? throw ProblemException.Busy("The payment intent is being confirmed and cannot be canceled now; retry after Retry-After.");
         }
         finally
         {

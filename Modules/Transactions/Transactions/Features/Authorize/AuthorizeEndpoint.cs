@@ -57,7 +57,7 @@ internal sealed class AuthorizeEndpoint(
             case IntentConfirmationStart.Final:
                 throw ProblemException.InvalidState($"The payment intent is {(intent!.Status == PaymentIntentStatuses.Canceled ? "canceled" : "already used")}.");
             case IntentConfirmationStart.Busy:
-                throw ProblemException.InvalidState("The payment intent is being confirmed or canceled by another request.");
+                throw ProblemException.Busy("The payment intent is being confirmed or canceled by another request; retry after Retry-After.");
         }
         ConfirmedPayment? booked = null;
         Changed changed;
