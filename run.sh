@@ -152,7 +152,15 @@ ENV
 
 # Each replaces the calling shell (launch execs): call them last, or in a subshell.
 run_host() { launch "$host_user" "$host_dir" "$data/home/host" Payments.Host.dll "$@" 3< <(host_env); }
-run_vault() { launch "$vault_user" "$vault_dir" "$data/home/vault" Payments.Vault.dll "$@" 3< <(vault_env); }
+# With a verb, also who runs it (ADR 131): the verb runs as the Vault's user from an empty environment, so the user
+# sudo was run by, and the user who ran this script, are handed to it. The serving Vault (no verb) gets neither.
+run_vault() {
+  launch "$vault_user" "$vault_dir" "$data/home/vault" Payments.Vault.dll "$@" 3< <(vault_env
+    if [ $# -gt 0 ]; then
+      if [ -n "${SUDO_USER:-}" ]; then echo "SUDO_USER=$SUDO_USER"; fi
+      echo "PAYMENTS_INVOKING_USER=$(id -un)"
+    fi)
+}
 vault_migrate() {
   ( launch "$vault_user" "$vault_dir" "$data/home/vault" Payments.Vault.dll migrate 3< <(vault_migrate_env) )
 }
@@ -165,11 +173,7 @@ case "${1:-}" in
     # Without a verb the Vault binary would serve a second Vault on the same ports.
     if [ $# -eq 0 ]; then echo "Usage: ./run.sh vault VERB ... (see README, Operator commands)" >&2; exit 2; fi
     if [ "${1:-}" = migrate ]; then vault_migrate; exit $?; fi
-    # Who runs the verb (ADR 131): the process itself runs as the Vault's user and starts from an empty environment,
-    # so the user sudo was run by, and the user who ran this script, are handed to it.
-    launch "$vault_user" "$vault_dir" "$data/home/vault" Payments.Vault.dll "$@" 3< <(vault_env
-      [ -n "${SUDO_USER:-}" ] && echo "SUDO_USER=$SUDO_USER"
-      echo "PAYMENTS_INVOKING_USER=$(id -un)"); exit $? ;;
+    run_vault "$@"; exit $? ;;
   service-key)
     rotate_service_key "$secrets" "${2:-}" || exit $?
     # A running gateway picks the files up as its supervisor restarts each process: the Vault first (it accepts

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using FastEndpoints;
 using JasperFx;
 using JasperFx.CodeGeneration;
@@ -255,8 +254,8 @@ internal static class GatewayPipeline
     /// </summary>
     private static Task RefuseNonCanonicalPaths(HttpContext http, RequestDelegate next)
     {
-        if (http.GetEndpoint() is RouteEndpoint { RoutePattern: var pattern } && CanonicalPath(pattern, http.Request.RouteValues) is { } canonical
-            && !string.Equals(canonical, http.Request.Path.Value, StringComparison.Ordinal))
+        if (http.GetEndpoint() is RouteEndpoint { RoutePattern: var pattern }
+            && !SpellsPattern(http.Request.Path.Value ?? "", pattern, http.Request.RouteValues))
         {
             http.SetEndpoint(null);
             http.Response.StatusCode = StatusCodes.Status404NotFound; // written as a problem by the status code pages
@@ -265,33 +264,43 @@ internal static class GatewayPipeline
         return next(http);
     }
 
-    /// <summary>The path the route pattern spells with these values; null for a pattern with optional or catch-all parts.</summary>
-    private static string? CanonicalPath(RoutePattern pattern, RouteValueDictionary values)
+    /// <summary>
+    /// Whether <paramref name="path"/> is exactly what the pattern spells with these route values, compared part by part
+    /// (this runs on every request). A pattern with optional or catch-all parts is not judged.
+    /// </summary>
+    private static bool SpellsPattern(string path, RoutePattern pattern, RouteValueDictionary values)
     {
-        var path = new StringBuilder();
+        var at = 0;
         foreach (var segment in pattern.PathSegments)
         {
-            path.Append('/');
+            if (at >= path.Length || path[at] != '/')
+            {
+                return false;
+            }
+            at++;
             foreach (var part in segment.Parts)
             {
-                switch (part)
+                var text = part switch
                 {
-                    case RoutePatternLiteralPart literal:
-                        path.Append(literal.Content);
-                        break;
-                    case RoutePatternSeparatorPart separator:
-                        path.Append(separator.Content);
-                        break;
-                    case RoutePatternParameterPart { IsCatchAll: false, IsOptional: false } parameter
-                        when values.TryGetValue(parameter.Name, out var value) && value is not null:
-                        path.Append(Convert.ToString(value, CultureInfo.InvariantCulture));
-                        break;
-                    default:
-                        return null;
+                    RoutePatternLiteralPart literal => literal.Content,
+                    RoutePatternSeparatorPart separator => separator.Content,
+                    RoutePatternParameterPart { IsCatchAll: false, IsOptional: false } parameter
+                        when values.TryGetValue(parameter.Name, out var value) && value is not null =>
+                        Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+                    _ => null,
+                };
+                if (text is null)
+                {
+                    return true;
                 }
+                if (!path.AsSpan(at).StartsWith(text, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+                at += text.Length;
             }
         }
-        return path.Length == 0 ? "/" : path.ToString();
+        return at == path.Length || (pattern.PathSegments.Count == 0 && path == "/");
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ namespace Payments.Host.Pipeline;
 internal static class OpenApiContract
 {
     public const string ProblemSchema = "Problem";
-    private const string PrintableAscii = @"^[\x20-\x7E]+$";
+    internal const string PrintableAscii = @"^[\x20-\x7E]+$";
     private const string Bearer = "bearer";
 
     private static readonly (string Name, string Description)[] Tags =

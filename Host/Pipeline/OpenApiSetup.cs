@@ -46,7 +46,7 @@ internal static class OpenApiSetup
                         Required = false,
                         Description = "1 to 255 printable ASCII characters, per merchant. The first final answer is replayed " +
                                       "with Idempotent-Replayed: true; a different request with the key answers 422, one still running 409.",
-                        Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = 255, Pattern = @"^[\x20-\x7E]+$" },
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = 255, Pattern = OpenApiContract.PrintableAscii },
                     });
                 }
                 return Task.CompletedTask;

@@ -13,7 +13,7 @@ namespace Payments.Vault;
 /// <see cref="StandardResponseHeaders"/> (<c>nosniff</c>; <c>no-store</c> on the JSON API, <c>/v1</c> and
 /// <c>/internal</c>, so a card token or fingerprint stays out of browser and proxy caches).
 /// </summary>
-internal static partial class VaultResponseHeaders
+internal static class VaultResponseHeaders
 {
     public static IApplicationBuilder UseVaultResponseHeaders(this IApplicationBuilder app)
     {
@@ -52,17 +52,13 @@ internal static partial class VaultResponseHeaders
                             : [new(LogScopes.GatewayRequestId, id)];
                         using (logger.BeginScope(ids))
                         {
-                            Answered(logger, http.Request.Method, (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)",
-                                http.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                            RequestIdMiddleware.LogAnswer(logger, http, started);
                         }
                     }
                 }
             }
         }).UseStandardResponseHeaders("/v1", "/internal");
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Method} {Route} answered {Status} in {ElapsedMs:0.0} ms")]
-    private static partial void Answered(ILogger logger, string method, string route, int status, double elapsedMs);
 
     /// <summary>The id an answer names, in its Request-Id header and a problem's request_id: the Host's for a verified
     /// signed call, else the caller's or our own.</summary>

@@ -40,11 +40,15 @@ public sealed partial class RequestIdMiddleware(RequestDelegate next, ILogger<Re
             }
             finally
             {
-                Answered(logger, http.Request.Method, (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)",
-                    http.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                LogAnswer(logger, http, started);
             }
         }
     }
+
+    /// <summary>The access line of an answer (the Vault writes its own with it): method, route template, status, time.</summary>
+    public static void LogAnswer(ILogger logger, HttpContext http, long startedTimestamp) =>
+        Answered(logger, http.Request.Method, (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)",
+            http.Response.StatusCode, Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Method} {Route} answered {Status} in {ElapsedMs:0.0} ms")]
     private static partial void Answered(ILogger logger, string method, string route, int status, double elapsedMs);

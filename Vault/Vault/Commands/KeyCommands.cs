@@ -74,18 +74,11 @@ internal static class KeyCommands
 
     private static async Task<int> RotateKekAsync(IServiceProvider services, List<string> options, TextWriter stdout, CancellationToken ct)
     {
+        // Pairs of --component-file PATH (VaultCommands checked the shape); components never come on the command line.
         var components = new List<byte[]>();
-        for (var i = 0; i < options.Count; i++)
+        for (var i = 1; i < options.Count; i += 2)
         {
-            if (options[i] == "--component-file" && i + 1 < options.Count)
-            {
-                components.Add(Kek.ReadComponentFile(options[++i]));
-            }
-            else
-            {
-                await Console.Error.WriteLineAsync("Usage: vault kek rotate [--component-file PATH]... (components are never given on the command line)");
-                return 2;
-            }
+            components.Add(Kek.ReadComponentFile(options[i]));
         }
         if (components.Count == 0)
         {

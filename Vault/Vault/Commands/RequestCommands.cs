@@ -23,13 +23,9 @@ internal static class RequestCommands
                 return Report(stdout, await dual.ApproveAsync(who, id, ct));
             case ["requests", "cancel", var raw] when Guid.TryParse(raw, out var id):
                 return Report(stdout, await dual.CancelAsync(who, id, ct));
-            case ["keys", "revoke", var raw, .. var flags] when Guid.TryParse(raw, out var keyId):
-                if (flags.Length > 0)
-                {
-                    await Console.Error.WriteLineAsync(
-                        "keys revoke takes no flags: --force is gone; a key that still protects cards is revoked by a second operator's 'vault requests approve ID'.");
-                    return 2;
-                }
+            // No flags (VaultCommands refuses them first): --force is gone; a key that still protects cards is revoked by a
+            // second operator's 'vault requests approve ID'.
+            case ["keys", "revoke", var raw] when Guid.TryParse(raw, out var keyId):
                 return await RevokeAsync(services, keyId, stdout, ct);
             default:
                 await Console.Error.WriteLineAsync("Usage: vault requests list [--all] | requests approve ID | requests cancel ID | keys revoke KEY_ID");

@@ -1,9 +1,7 @@
 using System.Security.Claims;
-using System.Text;
 using System.Text.Json;
 using FastEndpoints;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 using Payments.Auth.Authentication;
 using Payments.Auth.Contracts;
@@ -60,36 +58,26 @@ internal sealed class RevokeEndpoint(ICurrentMerchant merchant, TokenService tok
 
     private static async Task<string?> ReadTokenAsync(HttpRequest request, CancellationToken ct)
     {
-        if (request.ContentLength > TokenRequestReader.MaxBodyBytes)
-        {
-            throw new TokenRequestException(413, ErrorCodes.PayloadTooLarge, "invalid_request", "The request body is larger than 64 KiB.");
-        }
-        using var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
-        {
-            if (buffer.Length + read > TokenRequestReader.MaxBodyBytes)
-            {
-                throw new TokenRequestException(413, ErrorCodes.PayloadTooLarge, "invalid_request", "The request body is larger than 64 KiB.");
-            }
-            buffer.Write(chunk, 0, read);
-        }
-        if (buffer.Length == 0)
+        var body = await TokenRequestReader.ReadBodyAsync(request, ct);
+        if (body.Length == 0)
         {
             return null;
         }
         if (MediaTypeHeaderValue.TryParse(request.ContentType, out var media)
             && media.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
         {
-            return ReadForm(buffer.ToArray());
+            // RFC 7009 §2.1, as OAuth libraries send it: token=…, an optional token_type_hint, nothing else read.
+            var form = TokenRequestReader.DecodeForm(body) ?? throw Invalid("body", TokenRequestReader.FormNotUtf8);
+            return form.TryGetValue("token", out var formToken) && formToken.Count == 1 && formToken[0] is { Length: > 0 } value
+                ? value
+                : throw Invalid("token", "token must be one non-empty string.");
         }
         if (!JsonBodyText.IsJson(request.ContentType))
         {
             throw new TokenRequestException(415, ErrorCodes.UnsupportedMediaType, "invalid_request",
                 "The request body must be application/json, or an RFC 7009 form.");
         }
-        var json = JsonBodyText.ToUtf8(request.ContentType, buffer.ToArray()) ?? throw Invalid("body", JsonBodyText.NotUtf8);
+        var json = JsonBodyText.ToUtf8(request.ContentType, body) ?? throw Invalid("body", JsonBodyText.NotUtf8);
         try
         {
             using var doc = JsonDocument.Parse(json);
@@ -118,23 +106,6 @@ internal sealed class RevokeEndpoint(ICurrentMerchant merchant, TokenService tok
         {
             throw Invalid("body", "The body is not valid JSON.");
         }
-    }
-
-    /// <summary>RFC 7009 §2.1, as OAuth libraries send it: <c>token=…</c>, an optional <c>token_type_hint</c>, nothing else read.</summary>
-    private static string ReadForm(byte[] body)
-    {
-        string text;
-        try
-        {
-            text = new UTF8Encoding(false, true).GetString(body);
-        }
-        catch (DecoderFallbackException)
-        {
-            throw Invalid("body", "The form is not valid UTF-8.");
-        }
-        return QueryHelpers.ParseQuery(text).TryGetValue("token", out var token) && token.Count == 1 && token[0] is { Length: > 0 } value
-            ? value
-            : throw Invalid("token", "token must be one non-empty string.");
     }
 
     private static TokenRequestException Invalid(string field, string message) =>

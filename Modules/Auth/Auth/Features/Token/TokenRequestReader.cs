@@ -128,7 +128,8 @@ internal static class TokenRequestReader
             Uri.UnescapeDataString(decoded[(colon + 1)..].Replace('+', ' ')));
     }
 
-    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken ct)
+    /// <summary>The whole body, at most <see cref="MaxBodyBytes"/> (413 past it); the revoke route reads its body the same way.</summary>
+    internal static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken ct)
     {
         if (request.ContentLength > MaxBodyBytes)
         {
@@ -207,17 +208,11 @@ internal static class TokenRequestReader
 
     private static (string? Id, string? Secret) ParseForm(byte[] body, Dictionary<string, string[]> errors)
     {
-        string text;
-        try
+        if (DecodeForm(body) is not { } form)
         {
-            text = new UTF8Encoding(false, true).GetString(body);
-        }
-        catch (DecoderFallbackException)
-        {
-            errors["body"] = ["The form is not valid UTF-8."];
+            errors["body"] = [FormNotUtf8];
             return (null, null);
         }
-        var form = QueryHelpers.ParseQuery(text);
         foreach (var (name, values) in form)
         {
             // RFC 6749 §3.2: parameters the endpoint does not know are ignored (a client library may add audience or
@@ -237,6 +232,21 @@ internal static class TokenRequestReader
         }
         string? One(string name) => form.TryGetValue(name, out var v) && v.Count == 1 ? v[0] : null;
         return (One("client_id"), One("client_secret"));
+    }
+
+    internal const string FormNotUtf8 = "The form is not valid UTF-8.";
+
+    /// <summary>An <c>application/x-www-form-urlencoded</c> body's fields, or null when it is not valid UTF-8.</summary>
+    internal static Dictionary<string, Microsoft.Extensions.Primitives.StringValues>? DecodeForm(byte[] body)
+    {
+        try
+        {
+            return QueryHelpers.ParseQuery(new UTF8Encoding(false, true).GetString(body));
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
     }
 
     private static TokenRequestException UnsupportedGrant() =>
