@@ -179,7 +179,7 @@ public sealed class RevocationAcrossHostsTests(RevocationAcrossHostsTests.Fixtur
         var command = gateway.HostServices.GetServices<IHostCommand>().Single(c => c.Verb == "keys");
         using (var stdout = new StringWriter())
         {
-            Assert.Equal(0, await command.RunAsync(["rotate"], stdout, CancellationToken.None));
+            Assert.Equal(0, await command.RunAsync(["rotate", "--now"], stdout, CancellationToken.None));
         }
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(merchant.Http));
 

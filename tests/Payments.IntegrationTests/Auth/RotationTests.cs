@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,13 +34,59 @@ public sealed class RotationTests(AuthFixture gateway) : IClassFixture<AuthFixtu
         return jwks.RootElement.GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("kid").GetString()!).ToArray();
     }
 
+    /// <summary>Each test starts from one key signing now: another test's rotation may have left one waiting its turn.</summary>
+    private async Task<string> SigningNowAsync() => (await RunAsync("keys", "rotate", "--now")).GetProperty("kid").GetString()!;
+
+    private async Task<string> NewTokenKidAsync(MerchantClient merchant) =>
+        KidOf(await gateway.GetAccessTokenAsync(merchant.ClientId, merchant.ClientSecret));
+
+    private static DateTimeOffset SignsFrom(JsonElement rotated) =>
+        DateTimeOffset.Parse(rotated.GetProperty("signs_from").GetString()!, CultureInfo.InvariantCulture);
+
     [Fact]
-    public async Task Key_rotation_signs_with_the_new_key_and_keeps_old_tokens_valid()
+    public async Task A_rotated_in_key_is_published_before_it_signs_and_old_tokens_stay_valid()
     {
+        var oldKid = await SigningNowAsync();
+        var issuedAt = gateway.Clock.GetUtcNow();
         var merchant = await gateway.CreateMerchantClientAsync();
-        var oldKid = KidOf(merchant.AccessToken);
 
         var rotated = await RunAsync("keys", "rotate");
+        var newKid = rotated.GetProperty("kid").GetString()!;
+        var signsFrom = SignsFrom(rotated);
+
+        // A verifier that fetched the JWKS just before the rotation keeps its copy for the JWKS max-age: the new key
+        // is in every copy fetched from now on, and signs nothing until every earlier copy has expired.
+        Assert.Equal(oldKid, rotated.GetProperty("retired_kid").GetString());
+        Assert.Contains(newKid, await PublishedKidsAsync());
+        using (var http = gateway.CreateClient())
+        using (var jwks = await http.GetAsync(new Uri("/.well-known/jwks.json", UriKind.Relative)))
+        {
+            Assert.InRange(signsFrom - gateway.Clock.GetUtcNow(), jwks.Headers.CacheControl!.MaxAge!.Value, TimeSpan.FromMinutes(10));
+        }
+        Assert.Equal(oldKid, await NewTokenKidAsync(merchant));
+        gateway.Clock.Advance(signsFrom - gateway.Clock.GetUtcNow() - TimeSpan.FromSeconds(1));
+        Assert.Equal(oldKid, await NewTokenKidAsync(merchant));
+
+        gateway.Clock.Advance(TimeSpan.FromSeconds(1));
+        var newToken = await gateway.GetAccessTokenAsync(merchant.ClientId, merchant.ClientSecret);
+
+        Assert.Equal(newKid, KidOf(newToken));
+        var kids = await PublishedKidsAsync();
+        Assert.Contains(oldKid, kids);
+        Assert.Contains(newKid, kids);
+        // Both tokens are accepted: the old one near the end of its life, too.
+        gateway.Clock.Advance(issuedAt + TimeSpan.FromMinutes(15) - TimeSpan.FromSeconds(5) - gateway.Clock.GetUtcNow());
+        Assert.Equal(HttpStatusCode.NoContent, (await gateway.RevokeAsync(merchant.AccessToken)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await gateway.RevokeAsync(newToken)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Rotating_now_signs_with_the_new_key_at_once_and_keeps_old_tokens_valid()
+    {
+        var oldKid = await SigningNowAsync();
+        var merchant = await gateway.CreateMerchantClientAsync();
+
+        var rotated = await RunAsync("keys", "rotate", "--now");
         var newToken = await gateway.GetAccessTokenAsync(merchant.ClientId, merchant.ClientSecret);
 
         Assert.Equal(oldKid, rotated.GetProperty("retired_kid").GetString());
@@ -48,10 +95,42 @@ public sealed class RotationTests(AuthFixture gateway) : IClassFixture<AuthFixtu
         var kids = await PublishedKidsAsync();
         Assert.Contains(oldKid, kids);
         Assert.Contains(KidOf(newToken), kids);
-        // Both tokens are accepted: the old one near the end of its life, too.
         gateway.Clock.Advance(TimeSpan.FromMinutes(14));
         Assert.Equal(HttpStatusCode.NoContent, (await gateway.RevokeAsync(merchant.AccessToken)).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await gateway.RevokeAsync(newToken)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Rotating_again_before_the_next_key_signs_shortens_its_turn()
+    {
+        var oldKid = await SigningNowAsync();
+        var merchant = await gateway.CreateMerchantClientAsync();
+
+        var first = await RunAsync("keys", "rotate");
+        gateway.Clock.Advance(TimeSpan.FromMinutes(1));
+        var second = await RunAsync("keys", "rotate");
+
+        // Each key signs in its own turn: the old one until the first new key's, that one until the second's.
+        Assert.Equal(oldKid, second.GetProperty("retired_kid").GetString());
+        Assert.Equal(oldKid, await NewTokenKidAsync(merchant));
+        gateway.Clock.Advance(SignsFrom(first) - gateway.Clock.GetUtcNow());
+        Assert.Equal(first.GetProperty("kid").GetString(), await NewTokenKidAsync(merchant));
+        gateway.Clock.Advance(SignsFrom(second) - gateway.Clock.GetUtcNow());
+        Assert.Equal(second.GetProperty("kid").GetString(), await NewTokenKidAsync(merchant));
+    }
+
+    [Fact]
+    public async Task Rotating_now_retires_a_key_waiting_for_its_turn_unused()
+    {
+        await SigningNowAsync();
+        var merchant = await gateway.CreateMerchantClientAsync();
+
+        var waiting = await RunAsync("keys", "rotate");
+        var now = await RunAsync("keys", "rotate", "--now");
+
+        Assert.Equal(now.GetProperty("kid").GetString(), await NewTokenKidAsync(merchant));
+        gateway.Clock.Advance(SignsFrom(waiting) - gateway.Clock.GetUtcNow() + TimeSpan.FromSeconds(1));
+        Assert.Equal(now.GetProperty("kid").GetString(), await NewTokenKidAsync(merchant));
     }
 
     [Fact]

@@ -8,8 +8,10 @@ namespace Payments.Auth.Tokens;
 internal sealed record SigningKey(string Kid, ECDsa PublicKey, DateTimeOffset CreatedAt, DateTimeOffset? RetiredAt);
 
 /// <summary>
-/// The ES256 keys in <c>auth.signing_keys</c>, cached. One key signs; retired keys keep verifying for as long as a
-/// token they signed can live, so rotation never cuts off an unexpired token. An unknown kid reloads the cache,
+/// The ES256 keys in <c>auth.signing_keys</c>, cached. One key signs at a time, from its <c>signs_from</c> until its
+/// <c>retired_at</c>; a rotation publishes the next key <see cref="PublishLead"/> before it signs, so a verifier that
+/// cached the JWKS holds it in time. Retired keys keep verifying for as long as a token they signed can live, so
+/// rotation never cuts off an unexpired token. An unknown kid reloads the cache,
 /// at most once a second, so a key made by another instance (or the <c>keys rotate</c> verb) is picked up.
 /// A key whose row is gone (or changed) is no longer found after the next reload, and with it every token it signed,
 /// cached or not (<see cref="VerifiedTokenCache"/>).
@@ -21,7 +23,26 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
     private readonly SemaphoreSlim gate = new(1, 1);
     private volatile Snapshot? snapshot;
 
-    private sealed record Snapshot(IReadOnlyDictionary<string, SigningKey> Keys, string? ActiveKid, ECDsa? ActivePrivate, long LoadedAtTicks);
+    /// <summary>How long verifiers may cache <c>/.well-known/jwks.json</c> (its <c>Cache-Control</c> max-age).</summary>
+    public static readonly TimeSpan JwksMaxAge = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long a rotated-in key is published before it signs: the JWKS max-age, one cache refresh of the Hosts, and a
+    /// margin for a verifier's clock.
+    /// </summary>
+    public static readonly TimeSpan PublishLead = JwksMaxAge + RefreshEvery + TimeSpan.FromSeconds(30);
+
+    private sealed record Signer(string Kid, ECDsa PrivateKey, DateTimeOffset SignsFrom, DateTimeOffset? RetiredAt);
+
+    private sealed record Snapshot(IReadOnlyDictionary<string, SigningKey> Keys, IReadOnlyList<Signer> Signers, long LoadedAtTicks)
+    {
+        /// <summary>The key that signs at <paramref name="now"/>: the latest to start; else (its predecessor withdrawn) the next to.</summary>
+        public Signer? At(DateTimeOffset now)
+        {
+            var live = Signers.Where(k => k.RetiredAt is not { } r || r > now).ToList();
+            return live.Where(k => k.SignsFrom <= now).MaxBy(k => k.SignsFrom) ?? live.MinBy(k => k.SignsFrom);
+        }
+    }
 
     /// <summary>How long after retirement a key still verifies: the longest token life, the skew and one cache refresh.</summary>
     private TimeSpan Retention => options.Value.TokenLifetime + options.Value.ClockSkew + RefreshEvery + TimeSpan.FromMinutes(1);
@@ -29,12 +50,13 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
     public async Task<(string Kid, ECDsa PrivateKey)> GetSigningKeyAsync(CancellationToken ct)
     {
         var s = await CurrentAsync(ct);
-        if (s.ActiveKid is null)
+        if (s.At(clock.GetUtcNow()) is null)
         {
             await CreateFirstKeyAsync(ct);
             s = await ReloadAsync(ct);
         }
-        return (s.ActiveKid!, s.ActivePrivate!);
+        var signer = s.At(clock.GetUtcNow()) ?? throw new InvalidOperationException("No signing key after creating one.");
+        return (signer.Kid, signer.PrivateKey);
     }
 
     public async Task<SigningKey?> FindAsync(string kid, CancellationToken ct)
@@ -52,7 +74,7 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
     public async Task<IReadOnlyList<SigningKey>> PublishedAsync(CancellationToken ct)
     {
         var s = await CurrentAsync(ct);
-        if (s.ActiveKid is null)
+        if (s.At(clock.GetUtcNow()) is null)
         {
             await CreateFirstKeyAsync(ct);
             s = await ReloadAsync(ct);
@@ -60,23 +82,28 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
         return s.Keys.Values.Where(IsPublished).OrderByDescending(k => k.CreatedAt).ToList();
     }
 
-    /// <summary>Retires the signing key and makes a new one. Returns (new kid, retired kid).</summary>
-    public async Task<(string Kid, string? RetiredKid)> RotateAsync(CancellationToken ct)
+    /// <summary>
+    /// Makes a new key that signs from <paramref name="immediately"/> ? now : now + <see cref="PublishLead"/>, and retires
+    /// every key that would sign after that instant. Returns (new kid, the kid signing now, when the new one signs).
+    /// </summary>
+    public async Task<(string Kid, string? RetiredKid, DateTimeOffset SignsFrom)> RotateAsync(bool immediately, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
+        var signsFrom = immediately ? now : now + PublishLead;
+        var signingNow = (await ReloadAsync(ct)).At(now)?.Kid;
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        string? retired;
+        // A key still waiting for its turn is retired as that turn starts: it never signs.
         await using (var cmd = new NpgsqlCommand(
-            "UPDATE auth.signing_keys SET retired_at = GREATEST($1, created_at) WHERE retired_at IS NULL RETURNING kid", conn, tx))
+            "UPDATE auth.signing_keys SET retired_at = GREATEST($1, signs_from) WHERE retired_at IS NULL OR retired_at > $1", conn, tx))
         {
-            cmd.Parameters.Add(new() { Value = now });
-            retired = (string?)await cmd.ExecuteScalarAsync(ct);
+            cmd.Parameters.Add(new() { Value = signsFrom });
+            await cmd.ExecuteNonQueryAsync(ct);
         }
-        var kid = await InsertKeyAsync(conn, tx, now, ct);
+        var kid = await InsertKeyAsync(conn, tx, now, signsFrom, ct);
         await tx.CommitAsync(ct);
         await ReloadAsync(ct);
-        return (kid, retired);
+        return (kid, signingNow, signsFrom);
     }
 
     public async Task ReloadNowAsync(CancellationToken ct) => await ReloadAsync(ct);
@@ -109,11 +136,11 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
             }
             var known = snapshot?.Keys;
             var keys = new Dictionary<string, SigningKey>(StringComparer.Ordinal);
-            string? activeKid = null;
-            ECDsa? activePrivate = null;
+            var signers = new List<Signer>();
+            var now = clock.GetUtcNow();
             await using var cmd = db.CreateCommand(
-                "SELECT kid, public_key, private_key_encrypted, created_at, retired_at FROM auth.signing_keys WHERE retired_at IS NULL OR retired_at > $1");
-            cmd.Parameters.Add(new() { Value = clock.GetUtcNow() - Retention });
+                "SELECT kid, public_key, private_key_encrypted, created_at, retired_at, signs_from FROM auth.signing_keys WHERE retired_at IS NULL OR retired_at > $1");
+            cmd.Parameters.Add(new() { Value = now - Retention });
             await using (var r = await cmd.ExecuteReaderAsync(ct))
             {
                 while (await r.ReadAsync(ct))
@@ -121,10 +148,13 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
                     var kid = r.GetString(0);
                     var spki = (byte[])r[1];
                     DateTimeOffset? retiredAt = r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4);
+                    var signsFrom = r.GetFieldValue<DateTimeOffset>(5);
+                    SigningKey? same = null;
+                    var samePublicKey = known is not null && known.TryGetValue(kid, out same)
+                        && same.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(spki);
                     // The same instance while its row is unchanged: the verified-token cache trusts an entry only
                     // while FindAsync still returns the instance that verified it.
-                    if (known is not null && known.TryGetValue(kid, out var same) && same.RetiredAt == retiredAt
-                        && same.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(spki))
+                    if (samePublicKey && same!.RetiredAt == retiredAt)
                     {
                         keys[kid] = same;
                     }
@@ -134,17 +164,24 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
                         pub.ImportSubjectPublicKeyInfo(spki, out _);
                         keys[kid] = new SigningKey(kid, pub, r.GetFieldValue<DateTimeOffset>(3), retiredAt);
                     }
-                    if (retiredAt is null)
+                    if (retiredAt is not null && retiredAt <= now)
                     {
-                        activeKid = kid;
-                        activePrivate = ECDsa.Create();
-                        var pkcs8 = encryption.Decrypt(kid, (byte[])r[2]);
-                        activePrivate.ImportPkcs8PrivateKey(pkcs8, out _);
-                        CryptographicOperations.ZeroMemory(pkcs8);
+                        continue;
                     }
+                    // The private key is decrypted once per key, not on every refresh.
+                    if (samePublicKey && snapshot!.Signers.FirstOrDefault(k => k.Kid == kid) is { } loaded)
+                    {
+                        signers.Add(loaded with { SignsFrom = signsFrom, RetiredAt = retiredAt });
+                        continue;
+                    }
+                    var privateKey = ECDsa.Create();
+                    var pkcs8 = encryption.Decrypt(kid, (byte[])r[2]);
+                    privateKey.ImportPkcs8PrivateKey(pkcs8, out _);
+                    CryptographicOperations.ZeroMemory(pkcs8);
+                    signers.Add(new Signer(kid, privateKey, signsFrom, retiredAt));
                 }
             }
-            snapshot = new Snapshot(keys, activeKid, activePrivate, Environment.TickCount64);
+            snapshot = new Snapshot(keys, signers, Environment.TickCount64);
             return snapshot;
         }
         finally
@@ -159,7 +196,8 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
         await using var tx = await conn.BeginTransactionAsync(ct);
         try
         {
-            await InsertKeyAsync(conn, tx, clock.GetUtcNow(), ct);
+            var now = clock.GetUtcNow();
+            await InsertKeyAsync(conn, tx, now, now, ct);
             await tx.CommitAsync(ct);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
@@ -168,7 +206,7 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
         }
     }
 
-    private async Task<string> InsertKeyAsync(NpgsqlConnection conn, NpgsqlTransaction tx, DateTimeOffset now, CancellationToken ct)
+    private async Task<string> InsertKeyAsync(NpgsqlConnection conn, NpgsqlTransaction tx, DateTimeOffset now, DateTimeOffset signsFrom, CancellationToken ct)
     {
         var kid = PrefixedId.New("key");
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -176,12 +214,13 @@ internal sealed class SigningKeyStore(NpgsqlDataSource db, KeyEncryption encrypt
         var sealedKey = encryption.Encrypt(kid, pkcs8);
         CryptographicOperations.ZeroMemory(pkcs8);
         await using var cmd = new NpgsqlCommand(
-            "INSERT INTO auth.signing_keys (kid, algorithm, public_key, private_key_encrypted, created_at) VALUES ($1, 'ES256', $2, $3, $4)",
+            "INSERT INTO auth.signing_keys (kid, algorithm, public_key, private_key_encrypted, created_at, signs_from) VALUES ($1, 'ES256', $2, $3, $4, $5)",
             conn, tx);
         cmd.Parameters.Add(new() { Value = kid });
         cmd.Parameters.Add(new() { Value = key.ExportSubjectPublicKeyInfo() });
         cmd.Parameters.Add(new() { Value = sealedKey });
         cmd.Parameters.Add(new() { Value = now });
+        cmd.Parameters.Add(new() { Value = signsFrom });
         await cmd.ExecuteNonQueryAsync(ct);
         return kid;
     }
