@@ -208,6 +208,10 @@ public sealed class CardDataLeakTests(ITestOutputHelper output)
             var answer = await Json.SendAsync(http, HttpMethod.Post, path, body, idempotencyKey: Guid.NewGuid().ToString());
             Assert.True(answer.Status < 500, $"POST {path} answered {answer.Status}");
         }
+        // A card number as the Idempotency-Key of a request that succeeds, so the key is kept.
+        var keyed = await Json.SendAsync(http, HttpMethod.Post, "/v1/payment-intents",
+            new Dictionary<string, object> { ["amount"] = 100, ["currency"] = "EUR", ["order_id"] = "o-7" }, idempotencyKey: pan);
+        Assert.Equal(201, keyed.Status);
         // A card number where a name or an id goes: a field's name, a path segment, a query parameter's name.
         var named = await Json.SendAsync(http, HttpMethod.Post, "/v1/payment-intents",
             new Dictionary<string, object> { ["amount"] = 100, ["currency"] = "EUR", ["order_id"] = "o-6", [pan] = "x" }, idempotencyKey: Guid.NewGuid().ToString());

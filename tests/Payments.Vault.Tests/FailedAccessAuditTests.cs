@@ -63,6 +63,32 @@ public sealed class FailedAccessAuditTests(VaultFixture vault) : IClassFixture<V
     }
 
     [Fact]
+    public async Task A_card_number_typed_into_the_card_entry_url_or_a_csp_report_never_reaches_the_audit_log()
+    {
+        const string pan = "4035501000000008";
+        using var http = vault.Vault.CreateClient();
+        var refused = await CountAsync("card_entry.refused", "unknown_intent");
+        var malformed = await vault.ScalarAsync<long>(
+            "SELECT count(*) FROM vault.audit_log WHERE action = 'card_entry.refused' AND subject IS NULL AND detail::jsonb ->> 'intent_id' = 'malformed'");
+        var report = $$$"""{"csp-report":{"document-uri":"https://vault.example/v1/tokenization-intents/{{{pan}}}/card-entry","violated-directive":"script-src {{{pan}}}","blocked-uri":"inline","disposition":"enforce"}}""";
+
+        using var page = await http.GetAsync($"/v1/tokenization-intents/{pan}/card-entry?client_secret=x");
+        using var card = await http.PostAsync("/v1/tokenization-intents/4035.5010.0000.0008/card",
+            new StringContent("""{"client_secret":"x"}""", Encoding.UTF8, "application/json"));
+        using var csp = await http.PostAsync("/csp-reports", new StringContent(report, Encoding.UTF8, "application/csp-report"));
+
+        Assert.False(page.IsSuccessStatusCode);
+        Assert.False(card.IsSuccessStatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, csp.StatusCode);
+        // The refusals are recorded, without the id they were asked for.
+        Assert.Equal(refused + 2, await CountAsync("card_entry.refused", "unknown_intent"));
+        Assert.Equal(malformed + 2, await vault.ScalarAsync<long>(
+            "SELECT count(*) FROM vault.audit_log WHERE action = 'card_entry.refused' AND subject IS NULL AND detail::jsonb ->> 'intent_id' = 'malformed'"));
+        Assert.Equal(0L, await vault.ScalarAsync<long>(
+            "SELECT count(*) FROM vault.audit_log WHERE regexp_replace(coalesce(subject, '') || detail::text, '[^0-9]', '', 'g') LIKE '%' || $1 || '%'", pan));
+    }
+
+    [Fact]
     public async Task The_vault_signs_its_answer_bound_to_the_call()
     {
         var merchant = VaultFixture.NewMerchant();

@@ -3,15 +3,17 @@ using System.Text.RegularExpressions;
 namespace Payments.BuildingBlocks.CardData;
 
 /// <summary>
-/// Finds card numbers in free text, where digits separated by single spaces or hyphens count as one run. Two rules:
+/// Finds card numbers in free text, where digits separated by single spaces or hyphens count as one run (the
+/// contract's rule), and by single dots, underscores or slashes too: <c>4035.5010.0000.0008</c> is as much a card
+/// number, and the contract's list is what must count, not all that may. Two rules:
 /// <see cref="HoldsCardNumber"/> is the contract's for merchant fields (a whole run of 13–19 digits that passes Luhn);
 /// <see cref="ContainsCardNumber"/> and <see cref="Redact"/> also look inside longer runs, for logs, traces and ids,
 /// where a false hit costs nothing.
 /// </summary>
 public static partial class CardNumberDetector
 {
-    // A run of digits, each optionally followed by one space or hyphen before the next digit.
-    [GeneratedRegex(@"\d(?:[ -]?\d){12,}", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
+    // A run of digits, each optionally followed by one separator before the next digit.
+    [GeneratedRegex(@"\d(?:[ ._/-]?\d){12,}", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
     private static partial Regex DigitRun();
 
     /// <summary>

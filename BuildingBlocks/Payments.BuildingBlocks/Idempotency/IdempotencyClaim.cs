@@ -17,7 +17,12 @@ public sealed class IdempotentAttribute : Attribute;
 public sealed class IdempotencyClaim(string merchantId, string key, byte[] fingerprint, Guid leaseToken, DateTimeOffset expiresAt)
 {
     public string MerchantId { get; } = merchantId;
+
+    /// <summary>The merchant's key as sent: held in memory only (it seals answers that show a secret, <see cref="AnswerSeal"/>).</summary>
     public string Key { get; } = key;
+
+    /// <summary>How the key is stored, in PostgreSQL and Redis (<see cref="IdempotencyStore.Digest"/>).</summary>
+    public string KeyDigest { get; } = IdempotencyStore.Digest(key);
     public byte[] Fingerprint { get; } = fingerprint;
     public Guid LeaseToken { get; } = leaseToken;
 
@@ -30,7 +35,7 @@ public sealed class IdempotencyClaim(string merchantId, string key, byte[] finge
     /// for one route and body only (the fingerprint), so it names the operation; hashed, so the merchant's own key
     /// goes no further than the Host.
     /// </summary>
-    public string OperationKey => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Key)));
+    public string OperationKey => KeyDigest;
 
     /// <summary>True once a slice committed the answer with its change; the middleware then only caches it.</summary>
     public bool CompletedInTransaction { get; private set; }
@@ -44,7 +49,7 @@ public sealed class IdempotencyClaim(string merchantId, string key, byte[] finge
     {
         var cmd = new NpgsqlBatchCommand("SELECT idempotency.complete($1, $2, $3, $4, $5, $6, $7)");
         cmd.Parameters.Add(new() { Value = MerchantId });
-        cmd.Parameters.Add(new() { Value = Key });
+        cmd.Parameters.Add(new() { Value = KeyDigest });
         cmd.Parameters.Add(new() { Value = LeaseToken });
         cmd.Parameters.Add(new() { Value = status });
         cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(headers ?? new Dictionary<string, string>()), NpgsqlDbType = NpgsqlDbType.Jsonb });
@@ -66,7 +71,7 @@ public sealed class IdempotencyClaim(string merchantId, string key, byte[] finge
                    AS a(merchant_id, idem_key, lease, status, headers, body, at)
             """);
         cmd.Parameters.Add(new() { Value = answers.Select(a => a.Claim.MerchantId).ToArray() });
-        cmd.Parameters.Add(new() { Value = answers.Select(a => a.Claim.Key).ToArray() });
+        cmd.Parameters.Add(new() { Value = answers.Select(a => a.Claim.KeyDigest).ToArray() });
         cmd.Parameters.Add(new() { Value = answers.Select(a => a.Claim.LeaseToken).ToArray() });
         cmd.Parameters.Add(new() { Value = answers.Select(a => a.Status).ToArray() });
         cmd.Parameters.Add(new() { Value = answers.Select(a => JsonSerializer.Serialize(a.Headers)).ToArray() });

@@ -41,6 +41,12 @@ public sealed class IdempotencyStore(
 {
     private readonly IdempotencyOptions opts = options.Value;
 
+    /// <summary>
+    /// A key as stored: its SHA-256, hex. Merchants choose keys, and one may put a card number or another secret in
+    /// one; the Host keeps no card number in clear (SECURITY.md), and the key also seals answers that show a secret.
+    /// </summary>
+    public static string Digest(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
     public static byte[] Fingerprint(string method, string path, ReadOnlySpan<byte> body)
     {
         var canonical = JsonCanonicalizer.TryCanonicalize(body) ?? body.ToArray();
@@ -56,6 +62,7 @@ public sealed class IdempotencyStore(
     /// </summary>
     public async Task<ClaimOutcome> ClaimAsync(string merchantId, string key, byte[] fingerprint, CancellationToken ct)
     {
+        var digest = Digest(key);
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var now = clock.GetUtcNow();
@@ -81,7 +88,7 @@ public sealed class IdempotencyStore(
                 """, conn))
             {
                 cmd.Parameters.Add(new() { Value = merchantId });
-                cmd.Parameters.Add(new() { Value = key });
+                cmd.Parameters.Add(new() { Value = digest });
                 cmd.Parameters.Add(new() { Value = fingerprint });
                 cmd.Parameters.Add(new() { Value = token });
                 cmd.Parameters.Add(new() { Value = now + opts.Lease });
@@ -94,7 +101,7 @@ public sealed class IdempotencyStore(
             }
 
             // The key is taken: its answer may be cached (asked once; a retry after a release goes to PostgreSQL).
-            if (attempt == 0 && await FromCacheAsync(merchantId, key) is { } cached)
+            if (attempt == 0 && await FromCacheAsync(merchantId, digest) is { } cached)
             {
                 return CryptographicOperations.FixedTimeEquals(cached.Fingerprint, fingerprint)
                     ? new ClaimOutcome.Replay(cached.Response)
@@ -107,7 +114,7 @@ public sealed class IdempotencyStore(
                 """, conn))
             {
                 cmd.Parameters.Add(new() { Value = merchantId });
-                cmd.Parameters.Add(new() { Value = key });
+                cmd.Parameters.Add(new() { Value = digest });
                 await using var r = await cmd.ExecuteReaderAsync(ct);
                 if (!await r.ReadAsync(ct))
                 {
@@ -125,7 +132,7 @@ public sealed class IdempotencyStore(
                 var response = new StoredResponse(r.GetInt32(2),
                     JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(3)) ?? [], (byte[])r[4]);
                 var expiresAt = r.GetFieldValue<DateTimeOffset>(5);
-                Cache(merchantId, key, fingerprint, response, expiresAt);
+                Cache(merchantId, digest, fingerprint, response, expiresAt);
                 return new ClaimOutcome.Replay(response);
             }
         }
@@ -149,13 +156,13 @@ public sealed class IdempotencyStore(
         {
             return false;
         }
-        Cache(claim.MerchantId, claim.Key, claim.Fingerprint, response, claim.ExpiresAt);
+        Cache(claim.MerchantId, claim.KeyDigest, claim.Fingerprint, response, claim.ExpiresAt);
         return true;
     }
 
     /// <summary>Caches an answer the slice already committed with its change.</summary>
     public void CacheCompleted(IdempotencyClaim claim, StoredResponse response) =>
-        Cache(claim.MerchantId, claim.Key, claim.Fingerprint, response, claim.ExpiresAt);
+        Cache(claim.MerchantId, claim.KeyDigest, claim.Fingerprint, response, claim.ExpiresAt);
 
     /// <summary>Frees the key (the answer is not one to keep: 400, 401, 429, 5xx).</summary>
     public async Task ReleaseAsync(IdempotencyClaim claim, CancellationToken ct)
@@ -163,7 +170,7 @@ public sealed class IdempotencyStore(
         await using var cmd = db.CreateCommand(
             "DELETE FROM idempotency.requests WHERE merchant_id = $1 AND idem_key = $2 AND lease_token = $3 AND state = 'in_progress'");
         cmd.Parameters.Add(new() { Value = claim.MerchantId });
-        cmd.Parameters.Add(new() { Value = claim.Key });
+        cmd.Parameters.Add(new() { Value = claim.KeyDigest });
         cmd.Parameters.Add(new() { Value = claim.LeaseToken });
         await cmd.ExecuteNonQueryAsync(ct);
     }
@@ -179,14 +186,13 @@ public sealed class IdempotencyStore(
         return await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    private static RedisKey CacheKey(string merchantId, string key) =>
-        "idem:" + merchantId + ":" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+    private static RedisKey CacheKey(string merchantId, string keyDigest) => "idem:" + merchantId + ":" + keyDigest;
 
-    private async Task<(byte[] Fingerprint, StoredResponse Response)?> FromCacheAsync(string merchantId, string key)
+    private async Task<(byte[] Fingerprint, StoredResponse Response)?> FromCacheAsync(string merchantId, string keyDigest)
     {
         try
         {
-            var value = await redis.GetDatabase().StringGetAsync(CacheKey(merchantId, key));
+            var value = await redis.GetDatabase().StringGetAsync(CacheKey(merchantId, keyDigest));
             if (value.IsNullOrEmpty)
             {
                 return null;
@@ -205,7 +211,7 @@ public sealed class IdempotencyStore(
     /// Sent without waiting for Redis's reply: the answer is already durable in PostgreSQL, so a write the cache
     /// loses costs one PostgreSQL read on a later replay, while waiting for it cost every request a round trip.
     /// </summary>
-    private void Cache(string merchantId, string key, byte[] fingerprint, StoredResponse response, DateTimeOffset expiresAt)
+    private void Cache(string merchantId, string keyDigest, byte[] fingerprint, StoredResponse response, DateTimeOffset expiresAt)
     {
         var ttl = expiresAt - clock.GetUtcNow();
         if (ttl <= TimeSpan.Zero)
@@ -216,7 +222,7 @@ public sealed class IdempotencyStore(
         {
             var json = JsonSerializer.Serialize(new CacheEntry(fingerprint, response.Status,
                 new Dictionary<string, string>(response.Headers), response.Body));
-            redis.GetDatabase().StringSet(CacheKey(merchantId, key), json, ttl, flags: CommandFlags.FireAndForget);
+            redis.GetDatabase().StringSet(CacheKey(merchantId, keyDigest), json, ttl, flags: CommandFlags.FireAndForget);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {

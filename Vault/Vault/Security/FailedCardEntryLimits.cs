@@ -1,5 +1,6 @@
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
+using Payments.BuildingBlocks.Ids;
 using Payments.Vault.Audit;
 
 namespace Payments.Vault.Security;
@@ -44,12 +45,32 @@ internal sealed class FailedCardEntryLimits : IDisposable
         {
             perAddress.AttemptAcquire(address).Dispose();
         }
-        await audit.AppendAsync("card_entry.refused", merchantId, intentId, new Dictionary<string, object?> { ["reason"] = reason });
+        await audit.AppendAsync("card_entry.refused", merchantId, Subject(intentId), Detail(intentId, reason));
     }
 
     /// <summary>A refusal for the limit itself, audited too (a burst of these is an attack in progress).</summary>
     public Task LimitedAsync(string intentId) =>
-        audit.AppendAsync("card_entry.rate_limited", null, intentId, new Dictionary<string, object?>());
+        audit.AppendAsync("card_entry.rate_limited", null, Subject(intentId), Detail(intentId, null));
+
+    /// <summary>
+    /// The intent id comes from the URL, which anyone can write: only an id of the intent's shape is recorded, so a card
+    /// number typed into the path never reaches the audit log, which is kept for 13 months and never rewritten.
+    /// </summary>
+    private static string? Subject(string intentId) => PrefixedId.IsValid("tki", intentId) ? intentId : null;
+
+    private static Dictionary<string, object?> Detail(string intentId, string? reason)
+    {
+        var detail = new Dictionary<string, object?>();
+        if (reason is not null)
+        {
+            detail["reason"] = reason;
+        }
+        if (Subject(intentId) is null)
+        {
+            detail["intent_id"] = "malformed";
+        }
+        return detail;
+    }
 
     public void Dispose()
     {

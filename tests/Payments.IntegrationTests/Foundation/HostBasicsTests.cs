@@ -19,6 +19,7 @@ public sealed class HostBasicsTests(GatewayFixture gateway) : IClassFixture<Gate
         using var body = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
         Assert.Equal("Healthy", body.RootElement.GetProperty("checks").GetProperty("postgresql").GetString());
         Assert.Equal("Healthy", body.RootElement.GetProperty("checks").GetProperty("redis").GetString());
+        Assert.Equal("Healthy", body.RootElement.GetProperty("checks").GetProperty("vault").GetString());
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Net;
+using Payments.BuildingBlocks.Idempotency;
 using Payments.IntegrationTests.Transactions;
 using Payments.TestKit;
 using StackExchange.Redis;
@@ -166,7 +167,27 @@ public sealed class IdempotencyTests(TransactionsFixture gateway) : IClassFixtur
              WHERE merchant_id = $1 AND idem_key = $2 AND state = 'completed' AND response_status = 201
                AND convert_from(response_body, 'UTF8')::jsonb ->> 'id' = $3
                AND expires_at > now() + interval '7 days'
-            """, merchant.MerchantId, key, Str(created.Body, "id")));
+            """, merchant.MerchantId, IdempotencyStore.Digest(key), Str(created.Body, "id")));
+    }
+
+    [Fact]
+    public async Task A_key_is_stored_only_as_its_digest_so_a_card_number_used_as_one_is_not_kept()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        const string pan = "6011000990139424"; // a merchant's mistake: the customer's card number as the key
+        var body = new { amount = 100, currency = "USD", order_id = "o-" + Guid.NewGuid().ToString("N")[..8] };
+
+        var created = await PostAsync(merchant.Http, "/v1/payment-intents", body, pan);
+        var replayed = await PostAsync(merchant.Http, "/v1/payment-intents", body, pan);
+
+        Assert.Equal(HttpStatusCode.Created, created.Status);
+        Assert.Equal(Str(created.Body, "id"), Str(replayed.Body, "id"));
+        Assert.Equal(0, await ScalarAsync(gateway, """
+            SELECT count(*) FROM idempotency.requests
+             WHERE strpos(idem_key || response_headers::text || encode(response_body, 'escape'), $1) > 0
+            """, pan));
+        Assert.Equal(1, await ScalarAsync(gateway,
+            "SELECT count(*) FROM idempotency.requests WHERE merchant_id = $1 AND idem_key = $2", merchant.MerchantId, IdempotencyStore.Digest(pan)));
     }
 }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Threading.RateLimiting;
 using Carter;
 using Payments.BuildingBlocks.Hosting;
+using Payments.BuildingBlocks.Logging;
 using Payments.Vault.Audit;
 using Payments.Vault.Security;
 
@@ -10,7 +11,7 @@ namespace Payments.Vault.Features.CardEntry;
 /// <summary>
 /// <c>POST /csp-reports</c>: browsers report what the card-entry page's CSP blocked (<c>report-uri</c>, and the
 /// Reporting API's <c>report-to</c>). Each report is audited: the directive, the blocked resource's origin and the
-/// page's path. Never its query, which holds the client secret. Bounded (8 KiB, 20 reports a minute per address) so
+/// page's path, with card numbers masked. Never its query, which holds the client secret. Bounded (8 KiB, 20 reports a minute per address) so
 /// reports cannot flood the audit trail. <c>GET /card-entry/inventory</c> on the management port lists the page's
 /// scripts with their SRI hashes (PCI DSS 6.4.3).
 /// </summary>
@@ -98,8 +99,9 @@ public sealed class CspReportModule : ICarterModule
         {
             if (e.TryGetProperty(n, out var v) && v.ValueKind == JsonValueKind.String)
             {
+                // Anyone can post a report: a card number typed into it must not reach the audit log, kept 13 months.
                 var s = v.GetString()!;
-                return s.Length > 200 ? s[..200] : s;
+                return LogRedactor.Redact(s.Length > 200 ? s[..200] : s);
             }
         }
         return null;
