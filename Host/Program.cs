@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing.Patterns;
+using Microsoft.AspNetCore.Routing.Template;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 using Payments.BuildingBlocks;
@@ -254,14 +255,39 @@ internal static class GatewayPipeline
     /// </summary>
     private static Task RefuseNonCanonicalPaths(HttpContext http, RequestDelegate next)
     {
-        if (http.GetEndpoint() is RouteEndpoint { RoutePattern: var pattern }
-            && !SpellsPattern(http.Request.Path.Value ?? "", pattern, http.Request.RouteValues))
+        var refuse = http.GetEndpoint() switch
+        {
+            RouteEndpoint { RoutePattern: var pattern } => !SpellsPattern(http.Request.Path.Value ?? "", pattern, http.Request.RouteValues),
+            // Routing's 405 for a path it matched only loosely (GET /v1/payment-intents/): an unknown route too.
+            { } rejection when rejection.DisplayName == MethodNotAllowedEndpoint => !AnyRouteSpells(http),
+            _ => false,
+        };
+        if (refuse)
         {
             http.SetEndpoint(null);
             http.Response.StatusCode = StatusCodes.Status404NotFound; // written as a problem by the status code pages
             return Task.CompletedTask;
         }
         return next(http);
+    }
+
+    /// <summary>The display name of the endpoint ASP.NET Core routing answers 405 with.</summary>
+    private const string MethodNotAllowedEndpoint = "405 HTTP Method Not Supported";
+
+    /// <summary>Whether some route, under any method, spells the path exactly. Runs only for a 405, so it may be slow.</summary>
+    private static bool AnyRouteSpells(HttpContext http)
+    {
+        var path = http.Request.Path.Value ?? "";
+        foreach (var endpoint in http.RequestServices.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>())
+        {
+            var values = new RouteValueDictionary();
+            if (new TemplateMatcher(new RouteTemplate(endpoint.RoutePattern), values).TryMatch(path, values)
+                && SpellsPattern(path, endpoint.RoutePattern, values))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>

@@ -363,6 +363,17 @@ internal static class OpenApiContract
         Values("CreateTokenizationIntentResponse", "status", ["REQUIRES_CARD"]);
         Values("GetTokenizationIntentResponse", "status", ["REQUIRES_CARD", "SUCCEEDED", "EXPIRED", "FAILED"]);
         Values("EndpointResponse", "status", ["ENABLED", "DISABLED"]);
+        // Shown in every answer, a replay's too (AnswerSeal): nullable in C# only for the copy stored without the secret.
+        if (schemas.TryGetValue("CreateTokenizationIntentResponse", out var created) && created is OpenApiSchema { Properties: { } shown })
+        {
+            foreach (var name in new[] { "client_secret", "card_entry_url" })
+            {
+                if (shown.TryGetValue(name, out var property) && property is OpenApiSchema { Type: { } type } field)
+                {
+                    field.Type = type & ~JsonSchemaType.Null;
+                }
+            }
+        }
         if (schemas.TryGetValue("TransactionSnapshot", out var snapshot) && snapshot is OpenApiSchema transaction)
         {
             transaction.Description = "A transaction: a PAYMENT, or a REFUND or CHARGEBACK of one (`parent_trx_id`). Webhook events carry it as `data`.";

@@ -4,8 +4,9 @@ namespace Payments.BuildingBlocks.CardData;
 
 /// <summary>
 /// Finds card numbers in free text, where digits separated by single spaces or hyphens count as one run (the
-/// contract's rule), and by single dots, underscores or slashes too: <c>4035.5010.0000.0008</c> is as much a card
-/// number, and the contract's list is what must count, not all that may. Two rules:
+/// contract's rule), and by single underscores or slashes too: <c>4035_5010_0000_0008</c> is as much a card number,
+/// and the contract's list is what must count, not all that may. Not dots: a Unix time with its fraction
+/// (<c>1764950305.920118</c>) is 16 digits, Luhn-valid one time in ten. Two rules:
 /// <see cref="HoldsCardNumber"/> is the contract's for merchant fields (a whole run of 13–19 digits that passes Luhn);
 /// <see cref="ContainsCardNumber"/> and <see cref="Redact"/> also look inside longer runs, for logs, traces and ids,
 /// where a false hit costs nothing.
@@ -13,7 +14,7 @@ namespace Payments.BuildingBlocks.CardData;
 public static partial class CardNumberDetector
 {
     // A run of digits, each optionally followed by one separator before the next digit.
-    [GeneratedRegex(@"\d(?:[ ._/-]?\d){12,}", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"\d(?:[ _/-]?\d){12,}", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
     private static partial Regex DigitRun();
 
     /// <summary>

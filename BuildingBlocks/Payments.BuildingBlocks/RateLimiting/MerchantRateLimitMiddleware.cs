@@ -31,7 +31,10 @@ public sealed class MerchantRateLimitMiddleware(RequestDelegate next, Distribute
         // draft-ietf-httpapi-ratelimit-headers: quota q per window w seconds; r left, t seconds until it refills.
         var window = Math.Max(1, (int)Math.Ceiling(limit.Burst / (double)limit.Rps));
         var policy = string.Create(CultureInfo.InvariantCulture, $"\"{PolicyName}\";q={limit.Burst};w={window}");
-        var reset = decision.Allowed ? (decision.Remaining >= limit.Burst - 1 ? 0 : 1) : decision.RetryAfterSeconds;
+        // Rounded up: 0 says the bucket is full now, which it is not while a token is missing.
+        var reset = decision.Allowed
+            ? (int)Math.Ceiling(Math.Max(0, limit.Burst - decision.Remaining) / (double)limit.Rps)
+            : decision.RetryAfterSeconds;
         var current = string.Create(CultureInfo.InvariantCulture, $"\"{PolicyName}\";r={decision.Remaining};t={reset}");
         // Written as the answer starts, not now: the exception handler clears the headers of a response it rewrites
         // (a slice's 404, 409, 412 or 422, the body limit's 413, a 500), and every answer must carry them.

@@ -172,7 +172,9 @@ public sealed class RotationTests(AuthFixture gateway) : IClassFixture<AuthFixtu
 
         var rotated = await RunAsync("merchant", "rotate-secret", "--client-id", merchant.ClientId);
 
-        var until = DateTimeOffset.Parse(rotated.GetProperty("previous_secret_valid_until").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        var text = rotated.GetProperty("previous_secret_valid_until").GetString()!;
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$", text); // as the API writes timestamps
+        var until = DateTimeOffset.Parse(text, CultureInfo.InvariantCulture);
         Assert.InRange(until - gateway.Clock.GetUtcNow(), TimeSpan.FromHours(23.9), TimeSpan.FromHours(24));
     }
 }

@@ -34,6 +34,21 @@ public sealed class PathAndQueryTests(GatewayFixture gateway) : IClassFixture<Ga
         Assert.Equal(0L, (long)(await count.ExecuteScalarAsync())!);
     }
 
+    [Theory]
+    [InlineData("GET", "/v1/payment-intents/", 404)]
+    [InlineData("GET", "/V1/payment-intents", 404)]
+    [InlineData("DELETE", "/v1/Transactions", 404)]
+    [InlineData("GET", "/v1/payment-intents", 405)]
+    [InlineData("DELETE", "/v1/transactions", 405)]
+    public async Task A_method_a_route_does_not_take_is_405_only_under_the_routes_own_spelling(string method, string path, int expected)
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+
+        using var answer = await merchant.Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+
+        Assert.Equal(expected, (int)answer.StatusCode);
+    }
+
     [Fact]
     public async Task A_retry_under_the_contracts_spelling_replays_the_first_answer()
     {

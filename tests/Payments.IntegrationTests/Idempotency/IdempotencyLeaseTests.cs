@@ -27,7 +27,7 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
         var stalled = PostAsync(merchant.Http, "/v1/transactions", body, key);
         await stall.WaitAsync();
         // The stalled request's lease lapses; the request that takes the key over holds a full lease.
-        await ExecAsync(gateway, "UPDATE idempotency.requests SET lease_until = now() - interval '1 second' WHERE idem_key = $1", IdempotencyStore.Digest(key));
+        await ExecAsync(gateway, "UPDATE idempotency.requests SET lease_until = now() - interval '1 second' WHERE idem_key = $1", StoredKey(key));
 
         var takeover = await PostAsync(merchant.Http, "/v1/transactions", body, key);
         await stall.ReleaseAsync();
@@ -59,11 +59,11 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
 
         var stalled = PostAsync(merchant.Http, $"/v1/transactions/{trxId}", capture, key);
         await stall.WaitAsync();
-        await ExecAsync(gateway, "UPDATE idempotency.requests SET lease_until = now() - interval '1 second' WHERE idem_key = $1", IdempotencyStore.Digest(key));
+        await ExecAsync(gateway, "UPDATE idempotency.requests SET lease_until = now() - interval '1 second' WHERE idem_key = $1", StoredKey(key));
         // The takeover claims the key, then waits for the row the stalled capture holds.
         var takeover = PostAsync(merchant.Http, $"/v1/transactions/{trxId}", capture, key);
         Assert.True(await EventuallyAsync(async () => await ScalarAsync(gateway,
-            "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1 AND lease_until > now()", IdempotencyStore.Digest(key)) == 1), "the takeover never claimed the key");
+            "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1 AND lease_until > now()", StoredKey(key)) == 1), "the takeover never claimed the key");
         await stall.ReleaseAsync();
         var (first, taken) = (await stalled, await takeover);
 
@@ -97,7 +97,7 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
         var fingerprint = System.Security.Cryptography.SHA256.HashData(Guid.NewGuid().ToByteArray());
         var ct = CancellationToken.None;
         var lost = Assert.IsType<ClaimOutcome.Claimed>(await store.ClaimAsync(merchant, key, fingerprint, ct)).Claim;
-        await ExecAsync(gateway, "UPDATE idempotency.requests SET lease_until = now() - interval '1 second' WHERE idem_key = $1", IdempotencyStore.Digest(key));
+        await ExecAsync(gateway, "UPDATE idempotency.requests SET lease_until = now() - interval '1 second' WHERE idem_key = $1", StoredKey(key));
         var taker = Assert.IsType<ClaimOutcome.Claimed>(await store.ClaimAsync(merchant, key, fingerprint, ct)).Claim;
 
         var refusal = new StoredResponse(404, new Dictionary<string, string>(), "{\"code\":\"not_found\"}"u8.ToArray());
@@ -110,7 +110,7 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
         // The cache ends when the row does: retention counts from the claim in both.
         Assert.Equal(1, await ScalarAsync(gateway,
             "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1 AND abs(extract(epoch FROM expires_at - $2)) < 0.001",
-            IdempotencyStore.Digest(key), taker.ExpiresAt));
+            StoredKey(key), taker.ExpiresAt));
     }
 
     [Fact]
@@ -126,11 +126,11 @@ public sealed class IdempotencyLeaseTests(TransactionsFixture gateway) : IClassF
                 new { operation = "authorize", amount = 500, currency = "USD", card_token = token, order_id = order }, key);
             Assert.Equal(HttpStatusCode.Created, status);
         }
-        await ExecAsync(gateway, "UPDATE idempotency.requests SET expires_at = now() - interval '1 second' WHERE idem_key = $1", IdempotencyStore.Digest(expired));
+        await ExecAsync(gateway, "UPDATE idempotency.requests SET expires_at = now() - interval '1 second' WHERE idem_key = $1", StoredKey(expired));
 
         await gateway.HostServices.GetRequiredService<ExpirySweeper>().RunOnceAsync(CancellationToken.None);
 
-        Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1", IdempotencyStore.Digest(expired)));
-        Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1", IdempotencyStore.Digest(kept)));
+        Assert.Equal(0, await ScalarAsync(gateway, "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1", StoredKey(expired)));
+        Assert.Equal(1, await ScalarAsync(gateway, "SELECT count(*) FROM idempotency.requests WHERE idem_key = $1", StoredKey(kept)));
     }
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using Payments.BuildingBlocks.Idempotency;
 using Payments.IntegrationTests.Transactions;
 using Payments.TestKit;
 using StackExchange.Redis;
@@ -167,7 +166,7 @@ public sealed class IdempotencyTests(TransactionsFixture gateway) : IClassFixtur
              WHERE merchant_id = $1 AND idem_key = $2 AND state = 'completed' AND response_status = 201
                AND convert_from(response_body, 'UTF8')::jsonb ->> 'id' = $3
                AND expires_at > now() + interval '7 days'
-            """, merchant.MerchantId, IdempotencyStore.Digest(key), Str(created.Body, "id")));
+            """, merchant.MerchantId, StoredKey(key), Str(created.Body, "id")));
     }
 
     [Fact]
@@ -187,7 +186,7 @@ public sealed class IdempotencyTests(TransactionsFixture gateway) : IClassFixtur
              WHERE strpos(idem_key || response_headers::text || encode(response_body, 'escape'), $1) > 0
             """, pan));
         Assert.Equal(1, await ScalarAsync(gateway,
-            "SELECT count(*) FROM idempotency.requests WHERE merchant_id = $1 AND idem_key = $2", merchant.MerchantId, IdempotencyStore.Digest(pan)));
+            "SELECT count(*) FROM idempotency.requests WHERE merchant_id = $1 AND idem_key = $2", merchant.MerchantId, StoredKey(pan)));
     }
 }
 

@@ -85,6 +85,10 @@ internal static class Api
         return await condition();
     }
 
+    /// <summary>How the Host stores an Idempotency-Key: its SHA-256, hex, never the key itself.</summary>
+    public static string StoredKey(string key) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
     public static async Task<long> ScalarAsync(GatewayFixture gateway, string sql, params object[] args)
     {
         await using var conn = new NpgsqlConnection(gateway.HostConnectionString);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Payments.Auth.Data;
 using Payments.Auth.Features.Limits;
+using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Commands;
 using Payments.BuildingBlocks.RateLimiting;
 
@@ -68,7 +69,7 @@ internal sealed class MerchantCommand(IServiceScopeFactory scopes, IOptions<Auth
                     ["merchant_id"] = r.Credentials.MerchantId,
                     ["client_id"] = r.Credentials.ClientId,
                     ["client_secret"] = r.Credentials.ClientSecret,
-                    ["previous_secret_valid_until"] = r.PreviousValidUntil.ToString("O", CultureInfo.InvariantCulture),
+                    ["previous_secret_valid_until"] = r.PreviousValidUntil.UtcDateTime.ToString(UtcTimestampConverter.Format, CultureInfo.InvariantCulture),
                 }.ToJsonString());
                 return 0;
 
