@@ -10,9 +10,12 @@
 #   ./run.sh service-key rotate           a new Host<->Vault key; the Vault accepts the old one (24 h, SERVICE_KEY_GRACE_HOURS)
 #   ./run.sh service-key finish           the Vault drops the old key
 #   ./run.sh stop                         stop a running ./run.sh, PostgreSQL and Redis
+#   ./run.sh help                         this list
 #
 # Environment: PAYMENTS_DATA_DIR (.data), HOST_PORT (5080), HOST_MANAGEMENT_PORT (5081), VAULT_PORT (5090),
-# VAULT_INTERNAL_PORT (5091), VAULT_MANAGEMENT_PORT (5092), PG_PORT (55432), REDIS_PORT (56379), NO_BUILD=1.
+# VAULT_INTERNAL_PORT (5091), VAULT_MANAGEMENT_PORT (5092), PG_PORT (55432), REDIS_PORT (56379), NO_BUILD=1;
+# OTEL_* and Telemetry__* (passed to both processes), Vault__Acquirer (passed to the Vault; live mode needs it),
+# ALLOW_DEVELOPMENT_KEK=1 (live mode with the KEK components run.sh generated).
 #
 # Each process gets only its own secrets (SECURITY.md, ADR 110): data/secrets/host.env and vault.env, one per
 # process; the Vault's owner credential (vault-owner.env) only reaches the migration step. As root, the Host and
@@ -37,25 +40,89 @@ GATEWAY_MODE="${GATEWAY_MODE:-Sandbox}"
 secrets="$data/secrets"
 rundir="$data/run"
 
-if [ "${1:-}" = "stop" ]; then
-  stop_recorded "$rundir"; pg_stop "$data/pg"; redis_stop "$REDIS_PORT"; log "stopped"; exit 0
-fi
+usage() {
+  cat <<'USAGE'
+Usage: ./run.sh [VERB ...]
+  ./run.sh                              run the gateway (GATEWAY_MODE=Live for live mode)
+  ./run.sh merchant VERB ...            the Host's operator verbs (create, rotate-secret, set-limits)
+  ./run.sh keys rotate [--now]          a new JWT signing key
+  ./run.sh vault VERB ...               the Vault's operator verbs (keys, kek, merchant, requests, audit, migrate)
+  ./run.sh service-key rotate|finish    a new Host<->Vault key; the Vault drops the old one
+  ./run.sh stop                         stop a running ./run.sh, PostgreSQL and Redis
+  ./run.sh help                         this list
+See README.md, "Operator commands", and the comment at the top of run.sh for the environment it reads.
+USAGE
+}
 
-ensure_packages
-mkdir -p "$data/logs" "$rundir" "$secrets"
-chmod 755 "$data" "$rundir"
-chmod 700 "$data/logs"   # the Vault's log is not the Host user's to read
-chmod 711 "$secrets"     # each process user may open its own file, list none
+# The verb first: an unknown one, or help, starts nothing.
+case "${1:-}" in
+  ""|stop|merchant|keys|vault|service-key) ;;
+  help|-h|--help) usage; exit 0 ;;
+  *) log "unknown command: $1"; usage >&2; exit 2 ;;
+esac
 
 # OS users: as root, one per process, so neither can read the other's files or /proc entries.
 if [ "$(id -u)" = 0 ]; then
   host_user=payments-host; vault_user=payments-vault
-  ensure_system_user "$host_user"; ensure_system_user "$vault_user"
 else
   host_user=$(id -un); vault_user=$host_user
 fi
 
+if [ "${1:-}" = "stop" ]; then
+  # What the PID files name is stopped only when it runs this checkout's build (is_ours), Redis only when it is ours.
+  host_dir=$(build_dir Payments.Host "$host_user"); vault_dir=$(build_dir Payments.Vault "$vault_user")
+  stop_recorded "$rundir"; pg_stop "$data/pg"; redis_stop "$REDIS_PORT" "$data/redis"; log "stopped"; exit 0
+fi
+
+ensure_packages
+if [ "$(id -u)" = 0 ]; then ensure_system_user "$host_user"; ensure_system_user "$vault_user"; fi
+host_dir=$(build_dir Payments.Host "$host_user"); vault_dir=$(build_dir Payments.Vault "$vault_user")
+mkdir -p "$data/logs" "$rundir" "$secrets" "$data/redis"
+chmod 755 "$data" "$rundir"
+chmod 700 "$data/logs"   # the Vault's log is not the Host user's to read
+chmod 711 "$secrets"     # each process user may open its own file, list none
+
 ensure_secrets "$data" "$host_user" "$vault_user"
+
+serving=""
+case "${1:-}" in "") serving=1 ;; esac
+
+# Live mode wants split knowledge of the KEK (ADR 125, PCI DSS 3.6.1.2): components run.sh generated on this machine
+# are one person's. It refuses them unless told, so a live gateway never runs on them by accident.
+dev_kek=""
+if [ -n "$serving" ] && [ "${GATEWAY_MODE,,}" = live ] && [ -f "$secrets/kek/generated-by-run-sh" ]; then
+  if [ "${ALLOW_DEVELOPMENT_KEK:-}" != 1 ]; then
+    log "Live mode refuses the development KEK: run.sh generated every component in $secrets/kek on this machine."
+    log "Each custodian provides their own component (docs/crypto-architecture.md, KEK rotation), then delete"
+    log "$secrets/kek/generated-by-run-sh; or, to try live mode on a development machine, ALLOW_DEVELOPMENT_KEK=1."
+    exit 1
+  fi
+  dev_kek=1
+fi
+
+if [ -z "${NO_BUILD:-}" ]; then
+  dotnet build Payments.Modular.sln -c Release -nologo -clp:ErrorsOnly -v:q >&2
+fi
+
+# Every port must be free or held by what is ours, checked before anything starts: another program on a port would
+# otherwise answer in our place, or leave a process crash-looping on its bind.
+refuse_port() { log "port $1 ($2) is in use by another program: $3"; exit 1; }
+if [ -n "$serving" ]; then
+  stop_recorded "$rundir"   # a previous run that crashed may have left a Host or a Vault holding the ports
+  for name in HOST_PORT HOST_MANAGEMENT_PORT VAULT_PORT VAULT_INTERNAL_PORT VAULT_MANAGEMENT_PORT; do
+    if port_in_use "${!name}"; then refuse_port "${!name}" "$name" "choose another $name, or stop that program."; fi
+  done
+fi
+pg_running_port=$(pg_port_of "$data/pg")
+if [ -n "$pg_running_port" ] && [ "$pg_running_port" != "$PG_PORT" ]; then
+  log "The PostgreSQL of $data/pg runs on port $pg_running_port, not PG_PORT=$PG_PORT: './run.sh stop' first."; exit 1
+fi
+if [ -z "$pg_running_port" ] && port_in_use "$PG_PORT"; then
+  refuse_port "$PG_PORT" PG_PORT "not the PostgreSQL of $data/pg; choose another PG_PORT."
+fi
+if port_in_use "$REDIS_PORT" && ! redis_is "$data/redis" "$REDIS_PORT"; then
+  refuse_port "$REDIS_PORT" REDIS_PORT "not the Redis of $data/redis; choose another REDIS_PORT."
+fi
 
 pg_start "$data/pg" "$PG_PORT" -c max_connections=300 -c max_wal_size=4GB
 redis_start "$data/redis" "$REDIS_PORT"
@@ -65,6 +132,8 @@ redis_start "$data/redis" "$REDIS_PORT"
 (
   . "$secrets/host.env"; . "$secrets/vault.env"; . "$secrets/vault-owner.env"
   pg_psql "$data/pg" "$PG_PORT" <<SQL
+-- Quiet on a run after the first: no NOTICE that vault_owner already has vault_keyadmin.
+SET client_min_messages = warning;
 SELECT 'CREATE ROLE payments LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'payments')\gexec
 ALTER ROLE payments PASSWORD '$PAYMENTS_DB_PASSWORD';
 SELECT 'CREATE DATABASE payments OWNER payments' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'payments')\gexec
@@ -83,14 +152,6 @@ REVOKE ALL ON DATABASE payments FROM PUBLIC;
 SQL
 )
 
-if [ -z "${NO_BUILD:-}" ]; then
-  dotnet build Payments.Modular.sln -c Release -nologo -clp:ErrorsOnly -v:q >&2
-fi
-serving=""
-case "${1:-}" in "") serving=1 ;; esac
-if [ -n "$serving" ]; then
-  stop_recorded "$rundir"   # a previous run that crashed may have left a Host or a Vault holding the ports
-fi
 # As root the build is copied where the process users can read it (the clone may sit in a private home
 # directory); re-copied on every start of the gateway, reused by the operator verbs.
 host_dir=$(install_build Payments.Host "$host_user" "$serving")
@@ -117,6 +178,7 @@ Auth__KeyEncryptionKey=$AUTH_KEY_ENCRYPTION_KEY
 Listeners__Public=http://127.0.0.1:$HOST_PORT
 Listeners__Management=http://127.0.0.1:$HOST_MANAGEMENT_PORT
 ENV
+  telemetry_env
 )
 vault_env() (
   . "$secrets/vault.env"
@@ -131,6 +193,9 @@ Listeners__Public=http://127.0.0.1:$VAULT_PORT
 Listeners__Internal=http://127.0.0.1:$VAULT_INTERNAL_PORT
 Listeners__Management=http://127.0.0.1:$VAULT_MANAGEMENT_PORT
 ENV
+  telemetry_env
+  # Live mode runs only an acquirer named knowingly (ADR 116): the operator's Vault__Acquirer, never a default here.
+  env_lines Vault__Acquirer
   # The KEK: one file per custodian, read by the Vault itself (docs/adr/0125); only their paths pass here.
   kek_files "$secrets"
   # During a service-key rotation the Vault accepts the previous key too (run.sh service-key rotate).
@@ -180,18 +245,18 @@ case "${1:-}" in
     # both keys), then, on rotate, the Host (it signs with the new one); finish changes the Vault's keys only.
     names="vault host"; [ "${2:-}" = finish ] && names="vault"
     restarted="[]"
-    if proc_runs "$(cat "$rundir/run.sh.pid" 2>/dev/null)" run.sh; then
+    if is_ours run.sh "$(cat "$rundir/run.sh.pid" 2>/dev/null)"; then
       restarted="[\"${names// /\",\"}\"]"
       for name in $names; do
         old=$(cat "$rundir/$name.pid" 2>/dev/null || true)
-        proc_runs "$old" "Payments." && kill -TERM "$old"
+        is_ours "$name" "$old" && kill -TERM "$old"
         for _ in $(seq 1 240); do
           new=$(cat "$rundir/$name.pid" 2>/dev/null || true)
-          if [ "$new" != "$old" ] && proc_runs "$new" "Payments."; then break; fi
+          if [ "$new" != "$old" ] && is_ours "$name" "$new"; then break; fi
           sleep 0.5
         done
         port=$VAULT_PORT; [ "$name" = host ] && port=$HOST_PORT
-        wait_ready "http://127.0.0.1:$port/health/ready" "$new" || { log "$name did not come back"; exit 1; }
+        wait_ready "$port" /health/ready "$new" || { log "$name did not come back"; exit 1; }
       done
     fi
     log "service key: ${2:-} done"
@@ -203,8 +268,6 @@ case "${1:-}" in
       printf '{"service_key":"finished","restarted":%s}\n' "$restarted"
     fi
     exit 0 ;;
-  "") ;;
-  *) log "unknown command: $1"; exit 2 ;;
 esac
 
 # The one-shot step: migrations and grants as the Vault's owner role, before the Vault serves without that role.
@@ -243,11 +306,19 @@ trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap stop_all EXIT
 
+# not_ready NAME LOG OFFSET: says so, with the error lines the process wrote to LOG from OFFSET on (why it stopped).
+not_ready() { log "$1 not ready (see $2):"; last_errors "$2" "$3" >&2; exit 1; }
+at=$(log_size "$data/logs/vault.log")
 start_proc vault
-wait_ready "http://127.0.0.1:$VAULT_PORT/health/ready" "${pid_of[vault]}" || { log "Vault not ready (see $data/logs/vault.log)"; exit 1; }
+wait_ready "$VAULT_PORT" /health/ready "${pid_of[vault]}" || not_ready Vault "$data/logs/vault.log" "$at"
+at=$(log_size "$data/logs/host.log")
 start_proc host
-wait_ready "http://127.0.0.1:$HOST_PORT/health/ready" "${pid_of[host]}" || { log "Host not ready (see $data/logs/host.log)"; exit 1; }
+wait_ready "$HOST_PORT" /health/ready "${pid_of[host]}" || not_ready Host "$data/logs/host.log" "$at"
 
+# Before the banner, which is what a reader (or a test) waits for.
+if [ -n "$dev_kek" ]; then
+  log "WARNING: live mode on the development KEK (ALLOW_DEVELOPMENT_KEK=1): one person holds every component; not for real cards."
+fi
 cat >&2 <<MSG
 
 Payments gateway running in ${GATEWAY_MODE} mode.

@@ -120,19 +120,26 @@ rotate_service_key() {
   esac
 }
 
-# install_build PROJECT USER REFRESH: where USER runs PROJECT from. Not root: the build output itself. Root: a
-# root-owned, world-readable copy (the process user cannot change its own code) in DATA/app when USER can reach
-# it, else under /var/lib/payments (the clone may sit in a private home directory). REFRESH non-empty: copy again.
+# build_dir PROJECT USER: where USER runs PROJECT from. Not root: the build output itself. Root: a root-owned,
+# world-readable copy (the process user cannot change its own code) in DATA/app when USER can reach it, else under
+# /var/lib/payments (the clone may sit in a private home directory).
+build_dir() {
+  local project=$1 user=$2
+  if [ "$(id -u)" != 0 ]; then echo "$root/artifacts/bin/$project/release"; return 0; fi
+  if id -u "$user" >/dev/null 2>&1 && setpriv --reuid="$user" --regid="$user" --clear-groups -- test -x "$data"; then
+    echo "$data/app/$project"
+  else
+    echo "/var/lib/payments/$(printf '%s' "$data" | sha256sum | cut -c1-12)/$project"
+  fi
+}
+
+# install_build PROJECT USER REFRESH: build_dir, with the build copied there as root; REFRESH non-empty: copy again.
 install_build() {
   local project=$1 user=$2 refresh=$3 src base dest
   src="$root/artifacts/bin/$project/release"
-  if [ "$(id -u)" != 0 ]; then echo "$src"; return 0; fi
-  if setpriv --reuid="$user" --regid="$user" --clear-groups -- test -x "$data"; then
-    base="$data/app"
-  else
-    base="/var/lib/payments/$(printf '%s' "$data" | sha256sum | cut -c1-12)"
-  fi
-  dest="$base/$project"
+  dest=$(build_dir "$project" "$user")
+  if [ "$dest" = "$src" ]; then echo "$src"; return 0; fi
+  base=$(dirname "$dest")
   if [ -n "$refresh" ] || [ ! -f "$dest/$project.dll" ]; then
     if [ ! -f "$src/$project.dll" ]; then log "$src/$project.dll is missing: build first (run without NO_BUILD)"; return 1; fi
     mkdir -p "$base"; chmod 755 "$base" "$(dirname "$base")"
@@ -143,11 +150,12 @@ install_build() {
   echo "$dest"
 }
 
-# launch USER DIR HOME DLL [ARGS]: replaces the current shell with `dotnet DLL ARGS` run as USER in DIR, with a
+# launch USER DIR HOME DLL [ARGS]: replaces the current shell with `dotnet DIR/DLL ARGS` run as USER in DIR, with a
 # clean environment: only PATH, HOME and the KEY=value lines read from file descriptor 3 (never a command line,
-# which every local user can read in /proc). The process gets SIGTERM when its parent (run.sh) dies.
+# which every local user can read in /proc). The process gets SIGTERM when its parent (run.sh) dies. The DLL's full
+# path on the command line is what tells this checkout's processes from any other gateway's (runs_dll).
 launch() {
-  local user=$1 dir=$2 home=$3; shift 3
+  local user=$1 dir=$2 home=$3 dll=$4; shift 4
   local ids=() dotnet_bin
   dotnet_bin=$(readlink -f "$(command -v dotnet)")
   if [ "$(id -u)" = 0 ]; then ids=(--reuid="$user" --regid="$user" --clear-groups); fi
@@ -155,42 +163,119 @@ launch() {
   exec setpriv "${ids[@]}" --pdeathsig TERM -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" LANG=C.UTF-8 \
     DOTNET_ROOT="$(dirname "$dotnet_bin")" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 \
     bash -c 'while IFS= read -r line <&3; do if [ -n "$line" ]; then export "$line"; fi; done; exec 3<&-; exec "$0" "$@"' \
-    "$dotnet_bin" "$@"
+    "$dotnet_bin" "$dir/$dll" "$@"
 }
 
-# proc_runs PID TEXT: PID is alive and its command line contains TEXT (a PID file may name a recycled PID).
-proc_runs() {
-  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -qF -- "$2"
+# runs_dll PID PATH: PID is alive and one of its arguments is PATH, the full path of a DLL this checkout (as root:
+# this data directory) launched. Every gateway on the machine runs "dotnet Payments.Host.dll"; only ours has our
+# path, so neither a recycled PID nor another checkout's process matches. True from launch's exec on (setpriv, env
+# and bash -c carry the path too).
+runs_dll() {
+  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | grep -qxF -- "$2"
+}
+
+# runs_script PID: PID is a run.sh of this checkout (a bash running run.sh from this directory).
+runs_script() {
+  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && [ "$(readlink "/proc/$1/cwd" 2>/dev/null)" = "$(cd "$root" && pwd -P)" ] &&
+    tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | grep -q '\(^\|/\)run\.sh$'
+}
+
+# is_ours NAME PID: PID is this checkout's run.sh, Host or Vault (NAME: run.sh, host, vault).
+is_ours() {
+  case "$1" in
+    run.sh) runs_script "$2" ;;
+    host) runs_dll "$2" "$host_dir/Payments.Host.dll" ;;
+    vault) runs_dll "$2" "$vault_dir/Payments.Vault.dll" ;;
+    *) return 1 ;;
+  esac
 }
 
 # stop_recorded RUNDIR: stops what a previous run.sh recorded: its supervisor (which stops its children), then any
-# Host or Vault left behind by a supervisor that died (SIGKILL), so the ports are free again.
+# Host or Vault left behind by a supervisor that died (SIGKILL), so the ports are free again. A PID that is not
+# ours (is_ours) is left alone: the file is stale.
 stop_recorded() {
-  local dir=$1 name pid text
+  local dir=$1 name pid
   for name in run.sh vault host; do
     [ -f "$dir/$name.pid" ] || continue
     pid=$(cat "$dir/$name.pid")
-    case "$name" in run.sh) text=run.sh ;; vault) text=Payments.Vault.dll ;; host) text=Payments.Host.dll ;; esac
-    if proc_runs "$pid" "$text"; then
+    if is_ours "$name" "$pid"; then
       log "Stopping the $name left running (pid $pid)."
       kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 150); do proc_runs "$pid" "$text" || break; sleep 0.1; done
-      if proc_runs "$pid" "$text"; then kill -KILL "$pid" 2>/dev/null || true; fi
+      for _ in $(seq 1 150); do is_ours "$name" "$pid" || break; sleep 0.1; done
+      if is_ours "$name" "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
     fi
     rm -f "$dir/$name.pid"
   done
 }
 
+# port_listeners PORT: "UID INODE" of each socket listening on TCP PORT, any address (read from /proc: no ss needed).
+port_listeners() {
+  awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { print $8, $10 }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# listens_on PID PORT: the socket listening on PORT is PID's. PID's descriptors when we may read them; else (a
+# non-dumpable Vault of our own user) the socket belongs to PID's user.
+listens_on() {
+  local pid=$1 port=$2 uid inode fds
+  read -r uid inode < <(port_listeners "$port") || return 1
+  fds=$(ls -l "/proc/$pid/fd" 2>/dev/null) || true
+  if [ -n "$fds" ]; then
+    grep -qF "socket:[$inode]" <<<"$fds"
+  else
+    [ "$uid" = "$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)" ]
+  fi
+}
+
 # running PID: alive and not a zombie (a child that exited stays one until run.sh waits for it).
 running() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]; }
 
-# wait_ready URL PID: until URL answers 2xx (60 s), or PID has exited.
+# wait_ready PORT PATH PID: until http://127.0.0.1:PORT/PATH answers 2xx from PID's own socket (60 s), or PID has
+# exited. Another program answering on the port is not our process being ready.
 wait_ready() {
-  local url=$1 pid=$2
+  local port=$1 path=$2 pid=$3
   for _ in $(seq 1 120); do
-    running "$pid" || return 1   # first: another process may answer on the port
-    if curl -fsS "$url" >/dev/null 2>&1 && running "$pid"; then return 0; fi
+    running "$pid" || return 1
+    if curl -fsS "http://127.0.0.1:$port$path" >/dev/null 2>&1 && running "$pid" && listens_on "$pid" "$port"; then
+      return 0
+    fi
     sleep 0.5
   done
   return 1
 }
+
+# log_size FILE: its size in bytes (0 when missing), so last_errors reads only what a start wrote.
+log_size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+# last_errors FILE OFFSET: the last error lines written after OFFSET, so the operator sees why a process stopped
+# without opening the log: the message of an Error or Critical JSON line, or a plain line such as .NET's
+# "Unhandled exception." (not its stack frames).
+last_errors() {
+  tail -c +$(($2 + 1)) "$1" 2>/dev/null |
+    grep -E '"level":"(Error|Critical)"|^[^{[:space:]-]' |
+    tail -n 3 |
+    sed -E 's/^\{.*"message":"(([^"\\]|\\.)*)".*$/\1/; s/^/  /' || true
+}
+
+# env_lines NAME...: NAME=value for each NAME set in run.sh's environment, for a process' file descriptor 3. A value
+# with a line break would add a line of its own: refused.
+env_lines() {
+  local name
+  for name in "$@"; do
+    [ -n "${!name+set}" ] || continue
+    case "${!name}" in
+      *$'\n'*|*$'\r'*) log "$name holds a line break: not passed on." ;;
+      *) printf '%s=%s\n' "$name" "${!name}" ;;
+    esac
+  done
+}
+
+# telemetry_env: the telemetry settings of run.sh's environment, for both processes (README, docs/adr/0120): the
+# OpenTelemetry SDK's OTEL_* variables and the Telemetry section. Nothing else of run.sh's environment is passed on.
+telemetry_env() {
+  # shellcheck disable=SC2046 # names only: letters, digits and underscores
+  env_lines $(compgen -e | grep -E '^(OTEL_[A-Z0-9_]+|Telemetry__[A-Za-z0-9_]+)$' || true)
+}
+
+# port_in_use PORT: something listens on TCP PORT.
+port_in_use() { [ -n "$(port_listeners "$1")" ]; }

@@ -61,8 +61,16 @@ pg_start() {
     pg_tool "$PG_BIN/initdb" -D "$dir/data" -U app -A trust --auth-host=scram-sha-256 --no-sync >/dev/null
   fi
   if pg_tool "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then return 0; fi
+  # pg_ctl's own message only says to examine "the log output": name it.
   pg_tool "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $*" start >/dev/null
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $*" start >/dev/null ||
+    { log "PostgreSQL did not start on port $port; see $dir/log"; return 1; }
+}
+
+# pg_port_of DIR: the port the PostgreSQL server of DIR/data runs on (empty when it does not run).
+pg_port_of() {
+  pg_tool "$PG_BIN/pg_ctl" -D "$1/data" status >/dev/null 2>&1 || return 0
+  sed -n 4p "$1/data/postmaster.pid" 2>/dev/null || true
 }
 
 pg_stop() {
@@ -76,16 +84,34 @@ pg_psql() {
   pg_tool psql -h "$dir" -p "$port" -U app -d postgres -v ON_ERROR_STOP=1 -qAt "$@"
 }
 
+# redis_is DIR PORT: the Redis answering on PORT is the one whose working directory is DIR (another Redis on the
+# port, one that wants a password or refuses CONFIG, is not).
+redis_is() {
+  local want
+  want=$(cd "$1" 2>/dev/null && pwd -P) || return 1
+  [ "$(redis-cli -p "$2" config get dir 2>/dev/null | sed -n 2p)" = "$want" ]
+}
+
+# redis_start DIR PORT: starts a Redis with its files in DIR, or reuses the one of DIR already on PORT; refuses
+# another Redis on PORT rather than sharing its data.
 redis_start() {
   local dir=$1 port=$2
   mkdir -p "$dir"
-  if redis-cli -p "$port" ping >/dev/null 2>&1; then return 0; fi
+  if redis-cli -p "$port" ping >/dev/null 2>&1; then
+    redis_is "$dir" "$port" && return 0
+    log "port $port: a Redis that is not the one of $dir answers there"; return 1
+  fi
   redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
     --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
   for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
   log "redis-server did not start; see $dir/redis.log"; return 1
 }
 
+# redis_stop PORT [DIR]: shuts down the Redis on PORT; given DIR, only when it is DIR's own.
 redis_stop() {
+  if [ -n "${2:-}" ] && ! redis_is "$2" "$1"; then
+    if redis-cli -p "$1" ping >/dev/null 2>&1; then log "Redis on port $1 is not the one of $2: left running."; fi
+    return 0
+  fi
   redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true
 }

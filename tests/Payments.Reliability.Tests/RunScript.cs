@@ -61,9 +61,19 @@ internal sealed class RunScript : IAsyncDisposable
 
     public int? ScriptPid => process is { HasExited: false } ? process.Id : null;
 
-    public static async Task<RunScript> StartAsync()
+    /// <summary>More variables for run.sh's environment (beside the data directory, the ports and NO_BUILD).</summary>
+    public Dictionary<string, string> Variables { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>A run on its own data directory and ports, not started yet.</summary>
+    public static RunScript Create() => new();
+
+    public static async Task<RunScript> StartAsync(IReadOnlyDictionary<string, string>? environment = null)
     {
         var run = new RunScript();
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            run.Variables[k] = v;
+        }
         try
         {
             await run.StartAgainAsync();
@@ -142,6 +152,10 @@ internal sealed class RunScript : IAsyncDisposable
         {
             psi.Environment[k] = v.ToString(CultureInfo.InvariantCulture);
         }
+        foreach (var (k, v) in Variables)
+        {
+            psi.Environment[k] = v;
+        }
         return psi;
     }
 
@@ -158,6 +172,17 @@ internal sealed class RunScript : IAsyncDisposable
             throw new InvalidOperationException($"run.sh {string.Join(' ', args)} exited {p.ExitCode}: {Tail(await stderr)}");
         }
         return await stdout;
+    }
+
+    /// <summary>Runs <c>./run.sh ARGS</c> to completion whatever its exit code; its code, standard output and error.</summary>
+    public async Task<(int Code, string Stdout, string Stderr)> RunToExitAsync(params string[] args)
+    {
+        using var p = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException("Cannot start run.sh.");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await p.WaitForExitAsync(cts.Token);
+        return (p.ExitCode, await stdout, await stderr);
     }
 
     /// <summary>The PID run.sh recorded for <c>host</c>, <c>vault</c> or <c>run.sh</c>.</summary>
@@ -223,6 +248,10 @@ internal sealed class RunScript : IAsyncDisposable
             }
             catch (TaskCanceledException)
             {
+            }
+            catch (SocketException)
+            {
+                // A process killed while accepting: HttpClient let this through unwrapped once.
             }
             await Task.Delay(200);
         }

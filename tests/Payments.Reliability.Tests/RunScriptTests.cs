@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using Npgsql;
 
 namespace Payments.Reliability.Tests;
@@ -8,7 +11,15 @@ public sealed class RunScriptGateway : IAsyncLifetime
 {
     internal RunScript Run { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Run = await RunScript.StartAsync();
+    /// <summary>Telemetry settings in run.sh's environment (README, ADR 120), harmless without a collector; and one it must not pass on.</summary>
+    internal static readonly Dictionary<string, string> Variables = new(StringComparer.Ordinal)
+    {
+        ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+        ["Telemetry__SampleInterval"] = "00:00:20",
+        ["PAYMENTS_RUNSH_UNRELATED"] = "not-for-the-processes",
+    };
+
+    public async Task InitializeAsync() => Run = await RunScript.StartAsync(Variables);
 
     public async Task DisposeAsync()
     {
@@ -147,6 +158,18 @@ public sealed class RunScriptIsolationTests(RunScriptGateway gateway) : IClassFi
         // The shared service key is the one secret both hold.
         Assert.Contains(host["VAULT_SERVICE_KEY"], vaultEnv, StringComparison.Ordinal);
         Assert.Contains("DOTNET_EnableDiagnostics=0", vaultEnv, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Telemetry_settings_in_run_shs_environment_reach_both_processes_and_nothing_else_of_it_does()
+    {
+        foreach (var name in new[] { "host", "vault" })
+        {
+            var environ = await EnvironOfAsync(Run.RecordedPid(name)!.Value);
+            Assert.Contains("\nOTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n", "\n" + environ, StringComparison.Ordinal);
+            Assert.Contains("\nTelemetry__SampleInterval=00:00:20\n", "\n" + environ, StringComparison.Ordinal);
+            Assert.DoesNotContain("PAYMENTS_RUNSH_UNRELATED", environ, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -291,5 +314,222 @@ public sealed class RunScriptSupervisionTests
         Assert.True(await run.WaitForScriptExitAsync(TimeSpan.FromSeconds(30)), "run.sh exits on SIGTERM");
         Assert.False(RunScript.IsAlive(host), "the Host outlived run.sh");
         Assert.False(RunScript.IsAlive(vault), "the Vault outlived run.sh");
+    }
+}
+
+/// <summary>
+/// run.sh on a shared machine (black-box audit of run.sh): it starts nothing it cannot finish, takes no port, process,
+/// Redis or PostgreSQL that is not its own for its own, and says why a process did not start.
+/// </summary>
+[Collection("run.sh")]
+public sealed class RunScriptSafetyTests
+{
+    [Fact]
+    public async Task An_unknown_verb_or_help_starts_nothing_and_prints_the_usage()
+    {
+        await using var run = RunScript.Create();
+
+        var unknown = await run.RunToExitAsync("bogus");
+        Assert.Equal(2, unknown.Code);
+        Assert.Contains("unknown command: bogus", unknown.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Usage: ./run.sh", unknown.Stderr, StringComparison.Ordinal);
+        foreach (var help in new[] { "help", "--help", "-h" })
+        {
+            var answer = await run.RunToExitAsync(help);
+            Assert.Equal(0, answer.Code);
+            Assert.Contains("Usage: ./run.sh", answer.Stdout, StringComparison.Ordinal);
+            Assert.Contains("service-key rotate", answer.Stdout, StringComparison.Ordinal);
+        }
+        Assert.False(Directory.Exists(Path.Combine(run.Data, "pg")), "PostgreSQL was set up for a verb that does not exist");
+        Assert.False(Listens(run.Ports["REDIS_PORT"]), "Redis was started for a verb that does not exist");
+    }
+
+    [Fact]
+    public async Task A_port_another_program_listens_on_is_refused_by_name_before_anything_starts()
+    {
+        foreach (var taken in new[] { "HOST_PORT", "VAULT_INTERNAL_PORT", "PG_PORT" })
+        {
+            await using var run = RunScript.Create();
+            var port = run.Ports[taken];
+            // Answers 200 to anything, as a health endpoint would: run.sh once took it for its Host.
+            using var foreign = new TcpListener(IPAddress.Loopback, port);
+            foreign.Start();
+            using var stop = new CancellationTokenSource();
+            var serving = AnswerOkAsync(foreign, stop.Token);
+            try
+            {
+                await Assert.ThrowsAsync<InvalidOperationException>(() => run.StartAgainAsync());
+                Assert.Contains($"port {port.ToString(CultureInfo.InvariantCulture)} ({taken})", run.Output, StringComparison.Ordinal);
+                Assert.DoesNotContain("Payments gateway running", run.Output, StringComparison.Ordinal);
+                Assert.False(File.Exists(Path.Combine(run.Data, "pg", "data", "postmaster.pid")), "PostgreSQL was started");
+                Assert.False(Listens(run.Ports["REDIS_PORT"]), "Redis was started");
+                Assert.Null(run.RecordedPid("vault"));
+                Assert.Null(run.RecordedPid("host"));
+            }
+            finally
+            {
+                await stop.CancelAsync();
+                foreign.Stop();
+                await serving;
+            }
+        }
+    }
+
+    private static async Task AnswerOkAsync(TcpListener listener, CancellationToken ct)
+    {
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                using var client = await listener.AcceptTcpClientAsync(ct);
+                var stream = client.GetStream();
+                var buffer = new byte[4096];
+                _ = await stream.ReadAsync(buffer, ct);
+                await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"u8.ToArray(), ct);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or IOException)
+        {
+        }
+    }
+
+    private static bool Listens(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            client.Connect(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
+    public async Task Stop_leaves_alone_what_a_stale_pid_file_names_when_it_only_looks_like_the_gateway()
+    {
+        await using var run = RunScript.Create();
+        var rundir = Path.Combine(run.Data, "run");
+        Directory.CreateDirectory(rundir);
+        // What every gateway's processes looked like on this machine, whatever its checkout: a PID recycled to one of
+        // them (or another checkout's Host) was killed by "./run.sh stop".
+        var lookalikes = new Dictionary<string, Process>(StringComparer.Ordinal)
+        {
+            ["host"] = Lookalike("/usr/share/dotnet/dotnet Payments.Host.dll"),
+            ["vault"] = Lookalike("/usr/share/dotnet/dotnet Payments.Vault.dll"),
+            ["run.sh"] = Lookalike("bash ./run.sh"),
+        };
+        try
+        {
+            foreach (var (name, p) in lookalikes)
+            {
+                await File.WriteAllTextAsync(Path.Combine(rundir, name + ".pid"), p.Id.ToString(CultureInfo.InvariantCulture) + "\n");
+            }
+
+            var stop = await run.RunToExitAsync("stop");
+
+            Assert.Equal(0, stop.Code);
+            foreach (var (name, p) in lookalikes)
+            {
+                Assert.False(p.HasExited, $"./run.sh stop killed the process {name}.pid named, which is not its {name}");
+            }
+        }
+        finally
+        {
+            foreach (var p in lookalikes.Values)
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill();
+                }
+                p.Dispose();
+            }
+            foreach (var name in lookalikes.Keys)
+            {
+                File.Delete(Path.Combine(rundir, name + ".pid"));
+            }
+        }
+    }
+
+    /// <summary>A sleep whose command line reads <paramref name="cmdline"/>, started outside the checkout.</summary>
+    private static Process Lookalike(string cmdline)
+    {
+        var psi = new ProcessStartInfo("bash") { UseShellExecute = false, WorkingDirectory = "/" };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("exec -a \"$0\" sleep 600");
+        psi.ArgumentList.Add(cmdline);
+        return Process.Start(psi) ?? throw new InvalidOperationException("Cannot start sleep.");
+    }
+
+    [Fact]
+    public async Task A_redis_of_another_data_directory_on_REDIS_PORT_is_neither_stopped_nor_used()
+    {
+        await using var run = RunScript.Create();
+        var port = run.Ports["REDIS_PORT"].ToString(CultureInfo.InvariantCulture);
+        var dir = Path.Combine(run.Root, "foreign-redis");
+        Directory.CreateDirectory(dir);
+        var (started, _) = await RunScript.RunAsync("redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", port,
+            "--save", "", "--appendonly", "no", "--dir", dir, "--pidfile", Path.Combine(dir, "redis.pid"), "--logfile", Path.Combine(dir, "redis.log"));
+        Assert.Equal(0, started);
+        try
+        {
+            Assert.True(await PingsAsync(port), "the foreign Redis runs");
+
+            var stop = await run.RunToExitAsync("stop");
+            Assert.Equal(0, stop.Code);
+            Assert.True(await PingsAsync(port), "./run.sh stop shut down a Redis that is not its own: " + stop.Stderr);
+
+            await Assert.ThrowsAsync<InvalidOperationException>(() => run.StartAgainAsync());
+            Assert.Contains($"port {port} (REDIS_PORT)", run.Output, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(run.Data, "pg", "data", "postmaster.pid")), "PostgreSQL was started");
+            Assert.True(await PingsAsync(port), "the foreign Redis runs still");
+        }
+        finally
+        {
+            await RunScript.RunAsync("redis-cli", "-p", port, "shutdown", "nosave");
+        }
+    }
+
+    private static async Task<bool> PingsAsync(string port)
+    {
+        var (code, stdout) = await RunScript.RunAsync("redis-cli", "-p", port, "ping");
+        return code == 0 && stdout.Trim() == "PONG";
+    }
+
+    [Fact]
+    public async Task Live_mode_refuses_the_development_kek_unless_accepted_says_why_the_vault_stopped_and_runs_with_its_acquirer_named()
+    {
+        await using var run = RunScript.Create();
+        run.Variables["GATEWAY_MODE"] = "Live";
+
+        // ADR 125: components generated on one machine are not split knowledge; live mode asks for it knowingly.
+        var refused = await run.RunToExitAsync();
+        Assert.NotEqual(0, refused.Code);
+        Assert.Contains("development KEK", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("ALLOW_DEVELOPMENT_KEK=1", refused.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(run.Data, "pg", "data", "postmaster.pid")), "PostgreSQL was started");
+
+        // ADR 116: a live Vault names its acquirer. Without it the Vault stops, and run.sh says why, not only where.
+        run.Variables["ALLOW_DEVELOPMENT_KEK"] = "1";
+        await Assert.ThrowsAsync<InvalidOperationException>(() => run.StartAgainAsync());
+        Assert.Contains("Vault not ready", run.Output, StringComparison.Ordinal);
+        Assert.Contains("Vault:Acquirer is not set", run.Output, StringComparison.Ordinal);
+
+        run.Variables["Vault__Acquirer"] = "Sandbox";
+        run.Variables["Telemetry__Enabled"] = "false";
+        await run.StartAgainAsync();
+        Assert.Contains("Payments gateway running in Live mode", run.Output, StringComparison.Ordinal);
+        Assert.Contains("development KEK", run.Output, StringComparison.Ordinal);
+        // Every run after the first sets the roles up again: without a psql NOTICE on the terminal.
+        Assert.DoesNotContain("NOTICE", run.Output, StringComparison.Ordinal);
+        // Telemetry__Enabled=false reached both processes: no /metrics (ADR 120).
+        using var http = new HttpClient();
+        foreach (var port in new[] { run.Ports["HOST_MANAGEMENT_PORT"], run.Ports["VAULT_MANAGEMENT_PORT"] })
+        {
+            using var metrics = await http.GetAsync(new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/metrics"));
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, metrics.StatusCode);
+        }
     }
 }
