@@ -15,7 +15,8 @@ namespace Payments.Client;
 /// <item>Sends an <c>Idempotency-Key</c> on every POST that creates an object or moves money, generated per call
 /// unless given, and reuses it on its own retries, so a retried call never charges twice.</item>
 /// <item>Retries only what is safe: reads, and keyed POSTs whose answer leaves the key free (network failure,
-/// 429, 5xx, 409 <c>idempotency_request_in_progress</c>), honouring <c>Retry-After</c>.</item>
+/// 429, 5xx, a 409 that carries <c>Retry-After</c>), honouring <c>Retry-After</c> with jitter, at most
+/// <see cref="PaymentsClientOptions.MaxRetries"/> times.</item>
 /// <item>Turns problem+json answers into <see cref="PaymentsApiException"/> subclasses.</item>
 /// </list>
 /// </summary>
@@ -514,6 +515,12 @@ public sealed partial class PaymentsClient : IDisposable
         }
         if (status == 409 && call.Idempotent)
         {
+            // A 409 with Retry-After is for now and left the key free: the key's first request is still running, or
+            // another request is confirming the payment intent (ADR 135). Any other 409 is final.
+            if (ApiProblem.RetryAfterOf(response.Headers) is not null)
+            {
+                return true;
+            }
             var body = await response.Content.ReadAsStringAsync(ct);
             return ApiProblem.Parse(response.StatusCode, body).Code == "idempotency_request_in_progress";
         }

@@ -109,6 +109,12 @@ public sealed class ClientBehaviourTests
         }
     }
 
+    private static HttpResponseMessage WithRetryAfter(HttpResponseMessage response, string seconds)
+    {
+        response.Headers.TryAddWithoutValidation("Retry-After", seconds);
+        return response;
+    }
+
     [Fact]
     public async Task A_dropped_connection_is_retried_with_the_same_key_and_body()
     {
@@ -166,6 +172,35 @@ public sealed class ClientBehaviourTests
 
         Assert.Equal(2, handler.ApiRequests.Count);
         Assert.Single(handler.ApiRequests.Select(r => r.Headers["Idempotency-Key"]).Distinct());
+    }
+
+    [Fact]
+    public async Task A_conflict_with_retry_after_is_for_now_and_is_retried_with_the_same_key()
+    {
+        // An intent another request is confirming (ADR 135): 409 invalid_state with Retry-After, the key left free.
+        using var handler = new FakeHandler((_, n) => n == 0
+            ? WithRetryAfter(FakeHandler.Problem(409, "invalid_state"), "1")
+            : FakeHandler.Json(HttpStatusCode.Created, FakeHandler.TransactionJson));
+        using var client = FakeHandler.ClientOver(handler);
+
+        var trx = await client.CreateTransactionAsync(CreateTransactionRequest.ForIntent(TransactionOperation.Authorize, "pi_1"));
+
+        Assert.Equal("trx_1", trx.TrxId);
+        Assert.Equal(2, handler.ApiRequests.Count);
+        Assert.Single(handler.ApiRequests.Select(r => r.Headers["Idempotency-Key"]).Distinct());
+    }
+
+    [Fact]
+    public async Task A_conflict_with_retry_after_that_lasts_surfaces_after_the_configured_retries()
+    {
+        using var handler = new FakeHandler((_, _) => WithRetryAfter(FakeHandler.Problem(409, "invalid_state"), "1"));
+        using var client = FakeHandler.ClientOver(handler, maxRetries: 2);
+
+        var e = await Assert.ThrowsAsync<PaymentsConflictException>(() => client.CancelPaymentIntentAsync("pi_1"));
+
+        Assert.Equal(3, handler.ApiRequests.Count);
+        Assert.Equal("invalid_state", e.Code);
+        Assert.Equal(TimeSpan.FromSeconds(1), e.RetryAfter);
     }
 
     [Theory]
