@@ -270,11 +270,30 @@ public sealed partial class PaymentsClient : IDisposable
         return SendAsync<TransactionPage>(new Call(HttpMethod.Get, "v1/transactions?" + QueryOf(request)), cancellationToken);
     }
 
-    /// <summary>Every transaction matching <paramref name="request"/>, page after page, pinned to the first page's <c>as_of</c>.</summary>
-    public async IAsyncEnumerable<Transaction> ListAllTransactionsAsync(ListTransactionsRequest request,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Every transaction matching <paramref name="request"/> once, page after page: sorted by <c>created_at</c>
+    /// (in <see cref="ListTransactionsRequest.SortDirection"/>) and pinned to the first page's <c>as_of</c>, so
+    /// neither new transactions nor changes to listed ones move rows between pages.
+    /// </summary>
+    /// <exception cref="ArgumentException"><see cref="ListTransactionsRequest.SortBy"/> is set to another field: rows
+    /// would move between pages as they change (use <see cref="ListTransactionsAsync"/> page by page for that).</exception>
+    public IAsyncEnumerable<Transaction> ListAllTransactionsAsync(ListTransactionsRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (request.SortBy is not null && request.SortBy != CreatedAt)
+        {
+            throw new ArgumentException(
+                $"ListAllTransactionsAsync pages by {CreatedAt}; under sort_by={request.SortBy} a transaction that changes between two pages moves and is listed twice or skipped.",
+                nameof(request));
+        }
+        return ListAllTransactionsCoreAsync(request, cancellationToken);
+    }
+
+    private const string CreatedAt = "created_at";
+
+    private async IAsyncEnumerable<Transaction> ListAllTransactionsCoreAsync(ListTransactionsRequest request,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var offset = Math.Max(request.Offset ?? 0, 0);
         var asOf = request.AsOf;
         while (true)
@@ -285,7 +304,9 @@ public sealed partial class PaymentsClient : IDisposable
                 EndDate = request.EndDate,
                 Offset = offset,
                 Limit = request.Limit,
-                SortBy = request.SortBy,
+                // created_at never changes and as_of leaves out later rows, so offsets stay valid: the gateway's
+                // default (updated_at) moves a row captured or voided between two pages.
+                SortBy = CreatedAt,
                 SortDirection = request.SortDirection,
                 Type = request.Type,
                 Status = request.Status,

@@ -164,6 +164,40 @@ public sealed class ClientAgainstGatewayTests(LiveGatewayFixture gateway)
         Assert.Equal([trx.TrxId, later.TrxId], all);
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("DESC")]
+    public async Task Listing_all_pages_while_payments_change_yields_each_payment_once(string? direction)
+    {
+        using var client = await NewMerchantClientAsync();
+        var card = await gateway.TokenizeAsync(client);
+        var created = new List<string>();
+        for (var i = 0; i < 15; i++)
+        {
+            created.Add((await client.CreateTransactionAsync(CreateTransactionRequest.ForCard(TransactionOperation.Authorize, 1000, "USD", card, NewOrderId()))).TrxId);
+        }
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+
+        // A caller that asks for nothing particular, pages of 10; between the first page and the second, 1 unit is
+        // voided on payments (changing their updated_at, the list's default sort): ascending, on those already read;
+        // descending, on those not read yet. Either moves rows across the page boundary under updated_at.
+        var seen = new List<string>();
+        await foreach (var t in client.ListAllTransactionsAsync(new ListTransactionsRequest { StartDate = today, EndDate = today.AddDays(1), Limit = 10, SortDirection = direction }))
+        {
+            seen.Add(t.TrxId);
+            if (seen.Count == 10)
+            {
+                foreach (var id in direction is null ? seen.ToList() : created.Except(seen).ToList())
+                {
+                    await client.VoidAsync(id, 1);
+                }
+            }
+        }
+
+        Assert.Equal(seen.Count, seen.Distinct().Count());
+        Assert.Equal(created.Order(StringComparer.Ordinal), seen.Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public async Task A_refund_is_a_new_refund_transaction_and_grows_the_payments_refunded_amount()
     {

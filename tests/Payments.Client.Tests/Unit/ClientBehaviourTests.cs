@@ -366,5 +366,24 @@ public sealed class ClientBehaviourTests
         Assert.DoesNotContain("as_of", handler.ApiRequests[0].Uri.Query, StringComparison.Ordinal);
         Assert.Contains("offset=1&", handler.ApiRequests[1].Uri.Query, StringComparison.Ordinal);
         Assert.Contains("as_of=2026-01-01T00%3A00%3A00Z", handler.ApiRequests[1].Uri.Query, StringComparison.Ordinal);
+        // Only created_at keeps rows in place between pages (as_of leaves new ones out; updates do not move them).
+        Assert.All(handler.ApiRequests, r => Assert.Contains("sort_by=created_at", r.Uri.Query, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Listing_all_pages_refuses_a_sort_under_which_rows_move_between_pages()
+    {
+        using var handler = new FakeHandler((_, _) => FakeHandler.Json(HttpStatusCode.OK, """{"data":[],"offset":0,"limit":10,"total":0,"has_more":false,"as_of":"2026-01-01T00:00:00Z"}"""));
+        using var client = FakeHandler.ClientOver(handler);
+
+        await Assert.ThrowsAsync<ArgumentException>(async () =>
+        {
+            await foreach (var _ in client.ListAllTransactionsAsync(new ListTransactionsRequest
+                           { StartDate = new DateOnly(2026, 1, 1), EndDate = new DateOnly(2026, 1, 2), SortBy = "updated_at" }))
+            {
+            }
+        });
+
+        Assert.Empty(handler.ApiRequests);
     }
 }
