@@ -40,6 +40,7 @@ public sealed partial class PaymentsClient : IDisposable
     private readonly HttpClient http;
     private readonly bool ownsHttp;
     private readonly PaymentsClientOptions options;
+    private readonly Uri baseAddress;
     private readonly SemaphoreSlim tokenLock = new(1, 1);
     private CachedToken? token;
 
@@ -63,6 +64,7 @@ public sealed partial class PaymentsClient : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(httpClient);
         this.options = options;
+        baseAddress = WithTrailingSlash(options.BaseAddress);
         http = httpClient;
         this.ownsHttp = ownsHttp;
     }
@@ -399,6 +401,20 @@ public sealed partial class PaymentsClient : IDisposable
         return string.Join('&', q);
     }
 
+    /// <summary>
+    /// Relative paths resolve against the base's last '/': without one, <c>http://host/gw</c> would lose its
+    /// <c>gw</c> prefix and send <c>/v1/…</c> to the host's root.
+    /// </summary>
+    private static Uri WithTrailingSlash(Uri address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (!address.IsAbsoluteUri)
+        {
+            throw new ArgumentException("BaseAddress must be an absolute URL, e.g. https://api.example.com/.", nameof(address));
+        }
+        return address.AbsolutePath.EndsWith('/') ? address : new UriBuilder(address) { Path = address.AbsolutePath + "/" }.Uri;
+    }
+
     private static string Segment(string id)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
@@ -459,7 +475,7 @@ public sealed partial class PaymentsClient : IDisposable
         var payload = call.Body is null ? null : JsonSerializer.SerializeToUtf8Bytes(call.Body, call.Body.GetType(), WriteOptions);
         // Safe to repeat: a read, a call the gateway deduplicates by key, or one without side effects.
         var retryable = call.Method == HttpMethod.Get || idempotencyKey is not null || call.RetrySafe;
-        var uri = call.Absolute ?? new Uri(options.BaseAddress, call.Path);
+        var uri = call.Absolute ?? new Uri(baseAddress, call.Path);
         var attempt = 0;
         var reauthenticated = false;
         while (true)

@@ -386,4 +386,17 @@ public sealed class ClientBehaviourTests
 
         Assert.Empty(handler.ApiRequests);
     }
+
+    [Theory]
+    [InlineData("http://gateway.test/gw")]
+    [InlineData("http://gateway.test/gw/")]
+    public async Task A_base_address_with_a_path_keeps_its_path_with_or_without_a_trailing_slash(string baseAddress)
+    {
+        using var handler = new FakeHandler((_, _) => FakeHandler.Json(HttpStatusCode.OK, FakeHandler.TransactionJson));
+        using var client = FakeHandler.ClientOver(handler, baseAddress: baseAddress);
+
+        await client.GetTransactionAsync("trx_1");
+
+        Assert.Equal(["/gw/v1/auth/token", "/gw/v1/transactions/trx_1"], handler.Requests.Select(r => r.Uri.AbsolutePath));
+    }
 }
