@@ -229,9 +229,15 @@ public sealed class Transaction : ApiObject
     /// <summary>Present on the single-transaction routes.</summary>
     public List<HistoryEntry>? History { get; init; }
 
-    /// <summary><c>order_amount − captured_amount − voided_amount</c>: what can still be captured or voided.</summary>
+    /// <summary>
+    /// What can still be captured or voided: <c>order_amount − captured_amount − voided_amount</c> for a payment,
+    /// 0 for a <see cref="TransactionStatus.Declined"/> one (nothing was authorized) and for a refund or a
+    /// chargeback (their <c>order_amount</c> is their own amount, which is never captured or voided).
+    /// </summary>
     [JsonIgnore]
-    public long Remaining => OrderAmount - CapturedAmount - VoidedAmount;
+    public long Remaining => Type != TransactionType.Payment || Status == TransactionStatus.Declined
+        ? 0
+        : Math.Max(OrderAmount - CapturedAmount - VoidedAmount, 0);
 
     /// <summary><c>captured_amount − refunded_amount − charged_back_amount</c>: what can still be refunded.</summary>
     [JsonIgnore]

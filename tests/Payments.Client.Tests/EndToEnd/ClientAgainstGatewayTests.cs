@@ -199,6 +199,28 @@ public sealed class ClientAgainstGatewayTests(LiveGatewayFixture gateway)
     }
 
     [Fact]
+    public async Task A_declined_payment_and_a_refund_have_nothing_remaining_to_capture_or_void()
+    {
+        using var client = await NewMerchantClientAsync();
+        var declinedCard = await gateway.TokenizeAsync(client, "4000000000000002");
+        var card = await gateway.TokenizeAsync(client);
+
+        var declined = await client.CreateTransactionAsync(CreateTransactionRequest.ForCard(TransactionOperation.Authorize, 700, "USD", declinedCard, NewOrderId()));
+        var paid = await client.CreateTransactionAsync(CreateTransactionRequest.ForCard(TransactionOperation.Authorize, 1000, "USD", card, NewOrderId()));
+        var captured = await client.CaptureAsync(paid.TrxId, 600);
+        var refund = await client.RefundAsync(paid.TrxId, new CreateRefundRequest { Amount = 100 });
+        var captureDeclined = await Assert.ThrowsAsync<PaymentsConflictException>(() => client.CaptureAsync(declined.TrxId, 1));
+
+        Assert.Equal(TransactionStatus.Declined, declined.Status);
+        Assert.Equal(0, declined.Remaining);
+        Assert.Equal("invalid_state", captureDeclined.Code);
+        Assert.Equal(400, captured.Remaining);
+        Assert.Equal(TransactionType.Refund, refund.Type);
+        Assert.Equal(0, refund.Remaining);
+        Assert.Equal(0, (await client.GetTransactionAsync(refund.TrxId)).Remaining);
+    }
+
+    [Fact]
     public async Task A_refund_is_a_new_refund_transaction_and_grows_the_payments_refunded_amount()
     {
         Assert.True(gateway.HasRefundsRoute(), "The refunds route (POST /v1/transactions/{trx_id}/refunds) is not in this Host yet.");
