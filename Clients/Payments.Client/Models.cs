@@ -348,3 +348,20 @@ public sealed class WebhookEvent
     public DateTimeOffset CreatedAt { get; init; }
     public JsonElement Data { get; init; }
 }
+
+/// <summary>One page of <c>GET /v1/events</c>.</summary>
+public sealed class EventPage : ApiObject
+{
+    /// <summary>Oldest first.</summary>
+    public List<WebhookEvent> Data { get; init; } = [];
+    /// <summary>True when more events follow the last one: ask again after its <see cref="WebhookEvent.Sequence"/>.</summary>
+    public bool HasMore { get; init; }
+}
+
+/// <summary>The answer of <c>POST /v1/events/{id}/redeliver</c> (202).</summary>
+public sealed class Redelivery : ApiObject
+{
+    public required string EventId { get; init; }
+    /// <summary>How many deliveries were queued: one per enabled endpoint that takes the event's type.</summary>
+    public int Deliveries { get; init; }
+}

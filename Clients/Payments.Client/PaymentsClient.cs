@@ -364,16 +364,51 @@ public sealed partial class PaymentsClient : IDisposable
         await EnsureSuccessAsync(response.Message, null, cancellationToken);
     }
 
-    /// <summary><c>GET /v1/events?after_sequence=N</c>.</summary>
-    public Task<List<WebhookEvent>> ListEventsAsync(long afterSequence = 0, CancellationToken cancellationToken = default) =>
-        SendListAsync<WebhookEvent>(new Call(HttpMethod.Get, "v1/events?after_sequence=" + afterSequence.ToString(CultureInfo.InvariantCulture)), cancellationToken);
-
-    /// <summary><c>POST /v1/events/{id}/redeliver</c>.</summary>
-    public async Task RedeliverEventAsync(string eventId, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// <c>GET /v1/events?after_sequence=N&amp;limit=L</c>: one page of the merchant's events after
+    /// <paramref name="afterSequence"/>, oldest first. <paramref name="limit"/> is 1 to 100 (the gateway's default,
+    /// 100, when null; outside that range the gateway answers 400). When <see cref="EventPage.HasMore"/> is true, ask
+    /// again after the last event's sequence, or use <see cref="ListAllEventsAsync"/>.
+    /// </summary>
+    public Task<EventPage> ListEventsAsync(long afterSequence = 0, int? limit = null, CancellationToken cancellationToken = default)
     {
-        using var response = await SendRawAsync(new Call(HttpMethod.Post, "v1/events/" + Segment(eventId) + "/redeliver") { Idempotent = true }, cancellationToken);
-        await EnsureSuccessAsync(response.Message, response.IdempotencyKey, cancellationToken);
+        var query = "v1/events?after_sequence=" + afterSequence.ToString(CultureInfo.InvariantCulture)
+                    + (limit is { } l ? "&limit=" + l.ToString(CultureInfo.InvariantCulture) : "");
+        return SendAsync<EventPage>(new Call(HttpMethod.Get, query), cancellationToken);
     }
+
+    /// <summary>
+    /// Every event after <paramref name="afterSequence"/>, oldest first, page after page until the gateway has no
+    /// more: the backfill after missed deliveries.
+    /// </summary>
+    public async IAsyncEnumerable<WebhookEvent> ListAllEventsAsync(long afterSequence = 0, int? limit = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var page = await ListEventsAsync(afterSequence, limit, cancellationToken);
+            foreach (var e in page.Data)
+            {
+                yield return e;
+            }
+            if (!page.HasMore || page.Data.Count == 0)
+            {
+                yield break;
+            }
+            afterSequence = page.Data[^1].Sequence;
+        }
+    }
+
+    /// <summary>
+    /// <c>POST /v1/events/{id}/redeliver</c>: queues the event again for each enabled endpoint that takes its type;
+    /// the answer says how many deliveries were queued (0 when no endpoint takes it).
+    /// </summary>
+    public Task<Redelivery> RedeliverEventAsync(string eventId, RequestOptions? requestOptions = null, CancellationToken cancellationToken = default) =>
+        SendAsync<Redelivery>(new Call(HttpMethod.Post, "v1/events/" + Segment(eventId) + "/redeliver")
+        {
+            Idempotent = true,
+            Options = requestOptions,
+        }, cancellationToken);
 
     // ---- Plumbing ----
 
@@ -439,10 +474,12 @@ public sealed partial class PaymentsClient : IDisposable
         using var response = await SendRawAsync(call, ct);
         await EnsureSuccessAsync(response.Message, null, ct);
         using var doc = JsonDocument.Parse(await response.Message.Content.ReadAsStringAsync(ct));
-        // The contract does not fix the list envelope: accept a bare array or {"data":[...]}.
-        var array = doc.RootElement.ValueKind == JsonValueKind.Array ? doc.RootElement
-            : doc.RootElement.TryGetProperty("data", out var d) ? d : default;
-        return array.ValueKind == JsonValueKind.Array ? array.Deserialize<List<T>>(ReadOptions) ?? [] : [];
+        // The OpenAPI document fixes every list as an object with "data" (ListEndpointsResponse here; EventList, with
+        // has_more, is read as EventPage), so more members can be added later without breaking this client.
+        return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("data", out var data)
+               && data.ValueKind == JsonValueKind.Array
+            ? data.Deserialize<List<T>>(ReadOptions) ?? []
+            : throw new JsonException("The gateway's list answer has no \"data\" array.");
     }
 
     private static ResponseInfo InfoOf(HttpResponseMessage message, string? idempotencyKey) => new()

@@ -221,6 +221,43 @@ public sealed class ClientAgainstGatewayTests(LiveGatewayFixture gateway)
     }
 
     [Fact]
+    public async Task Events_come_in_pages_that_say_whether_more_follow_and_a_redelivery_says_what_it_queued()
+    {
+        using var client = await NewMerchantClientAsync();
+        await client.CreateWebhookEndpointAsync(new CreateWebhookEndpointRequest { Url = "http://127.0.0.1:9/hooks", EnabledEvents = ["*"] });
+        var card = await gateway.TokenizeAsync(client);
+        for (var i = 0; i < 3; i++)
+        {
+            await client.CreateTransactionAsync(CreateTransactionRequest.ForCard(TransactionOperation.Authorize, 500, "USD", card, NewOrderId()));
+        }
+
+        // Events are written with each change and published shortly after: wait for the three authorizations.
+        var all = new List<WebhookEvent>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (all.Count(e => e.Type == "transaction.authorized") < 3 && DateTime.UtcNow < deadline)
+        {
+            all.Clear();
+            await foreach (var e in client.ListAllEventsAsync(limit: 2))
+            {
+                all.Add(e);
+            }
+        }
+        var first = await client.ListEventsAsync(limit: 2);
+        var last = await client.ListEventsAsync(afterSequence: all[^2].Sequence, limit: 2);
+        var redelivery = await client.RedeliverEventAsync(first.Data[0].Id);
+
+        Assert.Equal(3, all.Count(e => e.Type == "transaction.authorized"));
+        Assert.Equal(all.Select(e => e.Sequence).Order(), all.Select(e => e.Sequence));
+        Assert.Equal(all.Count, all.Select(e => e.Id).Distinct().Count());
+        Assert.Equal(2, first.Data.Count);
+        Assert.True(first.HasMore);
+        Assert.Equal(all[^1].Id, Assert.Single(last.Data).Id);
+        Assert.False(last.HasMore);
+        Assert.Equal(first.Data[0].Id, redelivery.EventId);
+        Assert.Equal(1, redelivery.Deliveries);
+    }
+
+    [Fact]
     public async Task A_refund_is_a_new_refund_transaction_and_grows_the_payments_refunded_amount()
     {
         Assert.True(gateway.HasRefundsRoute(), "The refunds route (POST /v1/transactions/{trx_id}/refunds) is not in this Host yet.");
