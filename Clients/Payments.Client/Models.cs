@@ -229,9 +229,15 @@ public sealed class Transaction : ApiObject
     /// <summary>Present on the single-transaction routes.</summary>
     public List<HistoryEntry>? History { get; init; }
 
-    /// <summary><c>order_amount − captured_amount − voided_amount</c>: what can still be captured or voided.</summary>
+    /// <summary>
+    /// What can still be captured or voided: <c>order_amount − captured_amount − voided_amount</c> for a payment,
+    /// 0 for a <see cref="TransactionStatus.Declined"/> one (nothing was authorized) and for a refund or a
+    /// chargeback (their <c>order_amount</c> is their own amount, which is never captured or voided).
+    /// </summary>
     [JsonIgnore]
-    public long Remaining => OrderAmount - CapturedAmount - VoidedAmount;
+    public long Remaining => Type != TransactionType.Payment || Status == TransactionStatus.Declined
+        ? 0
+        : Math.Max(OrderAmount - CapturedAmount - VoidedAmount, 0);
 
     /// <summary><c>captured_amount − refunded_amount − charged_back_amount</c>: what can still be refunded.</summary>
     [JsonIgnore]
@@ -341,4 +347,21 @@ public sealed class WebhookEvent
     public long Sequence { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public JsonElement Data { get; init; }
+}
+
+/// <summary>One page of <c>GET /v1/events</c>.</summary>
+public sealed class EventPage : ApiObject
+{
+    /// <summary>Oldest first.</summary>
+    public List<WebhookEvent> Data { get; init; } = [];
+    /// <summary>True when more events follow the last one: ask again after its <see cref="WebhookEvent.Sequence"/>.</summary>
+    public bool HasMore { get; init; }
+}
+
+/// <summary>The answer of <c>POST /v1/events/{id}/redeliver</c> (202).</summary>
+public sealed class Redelivery : ApiObject
+{
+    public required string EventId { get; init; }
+    /// <summary>How many deliveries were queued: one per enabled endpoint that takes the event's type.</summary>
+    public int Deliveries { get; init; }
 }

@@ -15,7 +15,8 @@ namespace Payments.Client;
 /// <item>Sends an <c>Idempotency-Key</c> on every POST that creates an object or moves money, generated per call
 /// unless given, and reuses it on its own retries, so a retried call never charges twice.</item>
 /// <item>Retries only what is safe: reads, and keyed POSTs whose answer leaves the key free (network failure,
-/// 429, 5xx, 409 <c>idempotency_request_in_progress</c>), honouring <c>Retry-After</c>.</item>
+/// 429, 5xx, a 409 that carries <c>Retry-After</c>), honouring <c>Retry-After</c> with jitter, at most
+/// <see cref="PaymentsClientOptions.MaxRetries"/> times.</item>
 /// <item>Turns problem+json answers into <see cref="PaymentsApiException"/> subclasses.</item>
 /// </list>
 /// </summary>
@@ -39,6 +40,7 @@ public sealed partial class PaymentsClient : IDisposable
     private readonly HttpClient http;
     private readonly bool ownsHttp;
     private readonly PaymentsClientOptions options;
+    private readonly Uri baseAddress;
     private readonly SemaphoreSlim tokenLock = new(1, 1);
     private CachedToken? token;
 
@@ -62,6 +64,7 @@ public sealed partial class PaymentsClient : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(httpClient);
         this.options = options;
+        baseAddress = WithTrailingSlash(options.BaseAddress);
         http = httpClient;
         this.ownsHttp = ownsHttp;
     }
@@ -269,11 +272,30 @@ public sealed partial class PaymentsClient : IDisposable
         return SendAsync<TransactionPage>(new Call(HttpMethod.Get, "v1/transactions?" + QueryOf(request)), cancellationToken);
     }
 
-    /// <summary>Every transaction matching <paramref name="request"/>, page after page, pinned to the first page's <c>as_of</c>.</summary>
-    public async IAsyncEnumerable<Transaction> ListAllTransactionsAsync(ListTransactionsRequest request,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Every transaction matching <paramref name="request"/> once, page after page: sorted by <c>created_at</c>
+    /// (in <see cref="ListTransactionsRequest.SortDirection"/>) and pinned to the first page's <c>as_of</c>, so
+    /// neither new transactions nor changes to listed ones move rows between pages.
+    /// </summary>
+    /// <exception cref="ArgumentException"><see cref="ListTransactionsRequest.SortBy"/> is set to another field: rows
+    /// would move between pages as they change (use <see cref="ListTransactionsAsync"/> page by page for that).</exception>
+    public IAsyncEnumerable<Transaction> ListAllTransactionsAsync(ListTransactionsRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (request.SortBy is not null && request.SortBy != CreatedAt)
+        {
+            throw new ArgumentException(
+                $"ListAllTransactionsAsync pages by {CreatedAt}; under sort_by={request.SortBy} a transaction that changes between two pages moves and is listed twice or skipped.",
+                nameof(request));
+        }
+        return ListAllTransactionsCoreAsync(request, cancellationToken);
+    }
+
+    private const string CreatedAt = "created_at";
+
+    private async IAsyncEnumerable<Transaction> ListAllTransactionsCoreAsync(ListTransactionsRequest request,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var offset = Math.Max(request.Offset ?? 0, 0);
         var asOf = request.AsOf;
         while (true)
@@ -284,7 +306,9 @@ public sealed partial class PaymentsClient : IDisposable
                 EndDate = request.EndDate,
                 Offset = offset,
                 Limit = request.Limit,
-                SortBy = request.SortBy,
+                // created_at never changes and as_of leaves out later rows, so offsets stay valid: the gateway's
+                // default (updated_at) moves a row captured or voided between two pages.
+                SortBy = CreatedAt,
                 SortDirection = request.SortDirection,
                 Type = request.Type,
                 Status = request.Status,
@@ -340,16 +364,51 @@ public sealed partial class PaymentsClient : IDisposable
         await EnsureSuccessAsync(response.Message, null, cancellationToken);
     }
 
-    /// <summary><c>GET /v1/events?after_sequence=N</c>.</summary>
-    public Task<List<WebhookEvent>> ListEventsAsync(long afterSequence = 0, CancellationToken cancellationToken = default) =>
-        SendListAsync<WebhookEvent>(new Call(HttpMethod.Get, "v1/events?after_sequence=" + afterSequence.ToString(CultureInfo.InvariantCulture)), cancellationToken);
-
-    /// <summary><c>POST /v1/events/{id}/redeliver</c>.</summary>
-    public async Task RedeliverEventAsync(string eventId, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// <c>GET /v1/events?after_sequence=N&amp;limit=L</c>: one page of the merchant's events after
+    /// <paramref name="afterSequence"/>, oldest first. <paramref name="limit"/> is 1 to 100 (the gateway's default,
+    /// 100, when null; outside that range the gateway answers 400). When <see cref="EventPage.HasMore"/> is true, ask
+    /// again after the last event's sequence, or use <see cref="ListAllEventsAsync"/>.
+    /// </summary>
+    public Task<EventPage> ListEventsAsync(long afterSequence = 0, int? limit = null, CancellationToken cancellationToken = default)
     {
-        using var response = await SendRawAsync(new Call(HttpMethod.Post, "v1/events/" + Segment(eventId) + "/redeliver") { Idempotent = true }, cancellationToken);
-        await EnsureSuccessAsync(response.Message, response.IdempotencyKey, cancellationToken);
+        var query = "v1/events?after_sequence=" + afterSequence.ToString(CultureInfo.InvariantCulture)
+                    + (limit is { } l ? "&limit=" + l.ToString(CultureInfo.InvariantCulture) : "");
+        return SendAsync<EventPage>(new Call(HttpMethod.Get, query), cancellationToken);
     }
+
+    /// <summary>
+    /// Every event after <paramref name="afterSequence"/>, oldest first, page after page until the gateway has no
+    /// more: the backfill after missed deliveries.
+    /// </summary>
+    public async IAsyncEnumerable<WebhookEvent> ListAllEventsAsync(long afterSequence = 0, int? limit = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var page = await ListEventsAsync(afterSequence, limit, cancellationToken);
+            foreach (var e in page.Data)
+            {
+                yield return e;
+            }
+            if (!page.HasMore || page.Data.Count == 0)
+            {
+                yield break;
+            }
+            afterSequence = page.Data[^1].Sequence;
+        }
+    }
+
+    /// <summary>
+    /// <c>POST /v1/events/{id}/redeliver</c>: queues the event again for each enabled endpoint that takes its type;
+    /// the answer says how many deliveries were queued (0 when no endpoint takes it).
+    /// </summary>
+    public Task<Redelivery> RedeliverEventAsync(string eventId, RequestOptions? requestOptions = null, CancellationToken cancellationToken = default) =>
+        SendAsync<Redelivery>(new Call(HttpMethod.Post, "v1/events/" + Segment(eventId) + "/redeliver")
+        {
+            Idempotent = true,
+            Options = requestOptions,
+        }, cancellationToken);
 
     // ---- Plumbing ----
 
@@ -377,6 +436,20 @@ public sealed partial class PaymentsClient : IDisposable
         return string.Join('&', q);
     }
 
+    /// <summary>
+    /// Relative paths resolve against the base's last '/': without one, <c>http://host/gw</c> would lose its
+    /// <c>gw</c> prefix and send <c>/v1/…</c> to the host's root.
+    /// </summary>
+    private static Uri WithTrailingSlash(Uri address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (!address.IsAbsoluteUri)
+        {
+            throw new ArgumentException("BaseAddress must be an absolute URL, e.g. https://api.example.com/.", nameof(address));
+        }
+        return address.AbsolutePath.EndsWith('/') ? address : new UriBuilder(address) { Path = address.AbsolutePath + "/" }.Uri;
+    }
+
     private static string Segment(string id)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
@@ -401,10 +474,12 @@ public sealed partial class PaymentsClient : IDisposable
         using var response = await SendRawAsync(call, ct);
         await EnsureSuccessAsync(response.Message, null, ct);
         using var doc = JsonDocument.Parse(await response.Message.Content.ReadAsStringAsync(ct));
-        // The contract does not fix the list envelope: accept a bare array or {"data":[...]}.
-        var array = doc.RootElement.ValueKind == JsonValueKind.Array ? doc.RootElement
-            : doc.RootElement.TryGetProperty("data", out var d) ? d : default;
-        return array.ValueKind == JsonValueKind.Array ? array.Deserialize<List<T>>(ReadOptions) ?? [] : [];
+        // The OpenAPI document fixes every list as an object with "data" (ListEndpointsResponse here; EventList, with
+        // has_more, is read as EventPage), so more members can be added later without breaking this client.
+        return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("data", out var data)
+               && data.ValueKind == JsonValueKind.Array
+            ? data.Deserialize<List<T>>(ReadOptions) ?? []
+            : throw new JsonException("The gateway's list answer has no \"data\" array.");
     }
 
     private static ResponseInfo InfoOf(HttpResponseMessage message, string? idempotencyKey) => new()
@@ -437,7 +512,7 @@ public sealed partial class PaymentsClient : IDisposable
         var payload = call.Body is null ? null : JsonSerializer.SerializeToUtf8Bytes(call.Body, call.Body.GetType(), WriteOptions);
         // Safe to repeat: a read, a call the gateway deduplicates by key, or one without side effects.
         var retryable = call.Method == HttpMethod.Get || idempotencyKey is not null || call.RetrySafe;
-        var uri = call.Absolute ?? new Uri(options.BaseAddress, call.Path);
+        var uri = call.Absolute ?? new Uri(baseAddress, call.Path);
         var attempt = 0;
         var reauthenticated = false;
         while (true)
@@ -514,6 +589,12 @@ public sealed partial class PaymentsClient : IDisposable
         }
         if (status == 409 && call.Idempotent)
         {
+            // A 409 with Retry-After is for now and left the key free: the key's first request is still running, or
+            // another request is confirming the payment intent (ADR 135). Any other 409 is final.
+            if (ApiProblem.RetryAfterOf(response.Headers) is not null)
+            {
+                return true;
+            }
             var body = await response.Content.ReadAsStringAsync(ct);
             return ApiProblem.Parse(response.StatusCode, body).Code == "idempotency_request_in_progress";
         }

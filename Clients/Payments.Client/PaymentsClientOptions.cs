@@ -3,7 +3,10 @@ namespace Payments.Client;
 /// <summary>How a <see cref="PaymentsClient"/> reaches the gateway and behaves on failures.</summary>
 public sealed class PaymentsClientOptions
 {
-    /// <summary>The merchant API's base URL, e.g. <c>https://api.example.com/</c> (the client adds <c>v1/…</c>).</summary>
+    /// <summary>
+    /// The merchant API's base URL, e.g. <c>https://api.example.com/</c> or <c>https://example.com/payments</c>
+    /// (the client adds <c>v1/…</c> after its path, with or without a trailing slash).
+    /// </summary>
     public required Uri BaseAddress { get; init; }
 
     /// <summary>The client_id printed by <c>./run.sh merchant create</c>.</summary>

@@ -89,6 +89,13 @@ try
 catch (PaymentsApiException e)
 {
     Console.Error.WriteLine($"FAILED: HTTP {e.Status} {e.Code}: {e.Detail} (request {e.RequestId})");
+    if (e is PaymentsRateLimitedException)
+    {
+        // The client retries a merchant route's 429 itself, never the token route's: that one follows too many
+        // failed logins and lasts minutes.
+        Console.Error.WriteLine("Not retrying. On the token route this follows too many failed logins for this client id: check " +
+                                $"PAYMENTS_CLIENT_SECRET, then try again after Retry-After: {e.RetryAfter?.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} s.");
+    }
     return 1;
 }
 catch (Exception e) when (e is InvalidOperationException or HttpRequestException or OperationCanceledException)

@@ -27,12 +27,18 @@ call() {
   fi
   if [ -n "$body" ]; then args+=(-H "Content-Type: application/json" --data-binary "$body"); fi
   local out status attempt wait
-  # A 429 (rate_limited) or 503 (overloaded) changed nothing: wait Retry-After (plus jitter), resend with the SAME key.
+  # Retried, with the SAME key, after Retry-After plus jitter, at most 4 times: 429 rate_limited and 503 overloaded
+  # (nothing was changed), and a 409 that carries Retry-After (a conflict for now, e.g. a payment intent another
+  # request is confirming); any other 409 is final. Never retried: a card submission to the Vault (make a new
+  # tokenization intent instead), and a 429 from the token route, which limits failed logins for minutes.
+  local retry=1
+  if [[ $url == */v1/tokenization-intents/*/card ]]; then retry=0; fi
   for attempt in 0 1 2 3 4; do
     out=$(curl -D "$headers_file" "${args[@]}" "$url") || { echo "FAILED: $method $url: no answer" >&2; exit 1; }
     status=${out##*$'\n'}; out=${out%$'\n'*}
-    if { [ "$status" = 429 ] || [ "$status" = 503 ]; } && [ "$attempt" -lt 4 ]; then
-      wait=$(tr -d '\r' <"$headers_file" | awk -F': *' 'tolower($1)=="retry-after"{print $2}')
+    wait=$(tr -d '\r' <"$headers_file" | awk -F': *' 'tolower($1)=="retry-after"{print $2}')
+    if [ "$retry" = 1 ] && [ "$attempt" -lt 4 ] && { { [ "$status" = 429 ] && [[ $url != */v1/auth/token ]]; } ||
+        [ "$status" = 503 ] || { [ "$status" = 409 ] && [ -n "$wait" ]; }; }; then
       sleep "${wait:-1}.$((RANDOM % 10))"
       continue
     fi
@@ -40,6 +46,9 @@ call() {
   done
   if [ "$status" -lt 200 ] || [ "$status" -ge 300 ]; then
     echo "FAILED: $method $url -> HTTP $status $(jq -r '"\(.code // "") \(.detail // "") (request \(.request_id // "?"))"' <<<"$out" 2>/dev/null || echo "$out")" >&2
+    if [ "$status" = 429 ] && [[ $url == */v1/auth/token ]]; then
+      echo "The token route refuses this client id after too many failed logins; not retrying. Check PAYMENTS_CLIENT_SECRET, then try again after Retry-After: ${wait:-?} s." >&2
+    fi
     exit 1
   fi
   printf '%s' "$out"

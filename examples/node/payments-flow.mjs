@@ -12,8 +12,8 @@ if (!clientId || !clientSecret) {
 }
 
 class ApiError extends Error {
-  constructor(status, problem) {
-    super(`HTTP ${status} ${problem.code ?? ""}: ${problem.detail ?? ""} (request ${problem.request_id ?? "?"})`);
+  constructor(status, problem, hint) {
+    super(`HTTP ${status} ${problem.code ?? ""}: ${problem.detail ?? ""} (request ${problem.request_id ?? "?"})${hint ? `\n${hint}` : ""}`);
     Object.assign(this, { status, problem });
   }
 }
@@ -21,9 +21,12 @@ class ApiError extends Error {
 let token = null;
 
 // One call to the gateway. POSTs that create or move money carry an Idempotency-Key: to retry one safely
-// (timeout, 5xx), send the same body again with the SAME key. A 429 (rate_limited) or 503 (overloaded) changed
-// nothing: wait Retry-After plus a little jitter and send it again, same key, up to 4 times.
-async function call(method, url, body, { idempotencyKey, auth = true } = {}) {
+// (timeout, 5xx), send the same body again with the SAME key. Retried here, same key, after Retry-After plus a
+// little jitter, at most 4 times: 429 rate_limited and 503 overloaded (nothing was changed), and a 409 that carries
+// Retry-After (a conflict for now, e.g. a payment intent another request is confirming); any other 409 is final.
+// `retry: false` for a card submission to the Vault, which is never repeated automatically (make a new intent), and
+// `tokenRoute: true` for the token route, whose 429 (too many failed logins) lasts minutes: it is reported, not awaited.
+async function call(method, url, body, { idempotencyKey, auth = true, retry = true, tokenRoute = false } = {}) {
   const headers = { Accept: "application/json" };
   if (auth && token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -32,10 +35,16 @@ async function call(method, url, body, { idempotencyKey, auth = true } = {}) {
     const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
     const text = await res.text();
     const json = text ? JSON.parse(text) : null;
-    if ((res.status === 429 || res.status === 503) && attempt < 4) {
-      const seconds = Number(res.headers.get("Retry-After")) || 2 ** attempt;
+    const retryAfter = res.headers.get("Retry-After");
+    const forNow = (res.status === 429 && !tokenRoute) || res.status === 503 || (res.status === 409 && retryAfter !== null);
+    if (retry && forNow && attempt < 4) {
+      const seconds = Number(retryAfter) || 2 ** attempt;
       await new Promise((r) => setTimeout(r, seconds * 1000 + Math.random() * 250));
       continue;
+    }
+    if (tokenRoute && res.status === 429) {
+      throw new ApiError(res.status, json ?? {}, "The token route refuses this client id after too many failed logins; not retrying. " +
+        `Check PAYMENTS_CLIENT_SECRET, then try again after Retry-After: ${retryAfter ?? "?"} s.`);
     }
     if (!res.ok) throw new ApiError(res.status, json ?? {});
     return json;
@@ -52,7 +61,7 @@ try {
   const orderId = `example-node-${randomUUID().slice(0, 12)}`;
 
   // 1. Token from the client credentials.
-  const t = await call("POST", `${API}/v1/auth/token`, { client_id: clientId, client_secret: clientSecret }, { auth: false });
+  const t = await call("POST", `${API}/v1/auth/token`, { client_id: clientId, client_secret: clientSecret }, { auth: false, tokenRoute: true });
   token = t.access_token;
   console.log(`1. token: ${t.token_type}, expires in ${t.expires_in} s`);
 
@@ -65,7 +74,7 @@ try {
   await call("POST", `${vault}/v1/tokenization-intents/${intent.id}/card`, {
     client_secret: intent.client_secret, number: "4242424242424242", exp_month: 12,
     exp_year: new Date().getUTCFullYear() + 2, cvc: "123", holder_name: "Ada Lovelace",
-  }, { auth: false });
+  }, { auth: false, retry: false });
   intent = await get(`/v1/tokenization-intents/${intent.id}`);
   expect(intent.status === "SUCCEEDED" && intent.card_token, `intent is ${intent.status}, expected SUCCEEDED`);
   console.log(`3. card posted to the Vault: ${intent.status}, card token ${intent.card_token} (${intent.card?.brand} •••• ${intent.card?.last4})`);

@@ -23,15 +23,19 @@ token = None
 
 
 class ApiError(Exception):
-    def __init__(self, status, problem):
+    def __init__(self, status, problem, hint=None):
         super().__init__(f"HTTP {status} {problem.get('code', '')}: {problem.get('detail', '')} "
-                         f"(request {problem.get('request_id', '?')})")
+                         f"(request {problem.get('request_id', '?')})" + (f"\n{hint}" if hint else ""))
         self.status, self.problem = status, problem
 
 
-def call(method, url, body=None, idempotency_key=None, auth=True):
+def call(method, url, body=None, idempotency_key=None, auth=True, retry=True, token_route=False):
     """One call to the gateway. POSTs that create or move money carry an Idempotency-Key: to retry one
-    safely (timeout, 5xx), send the same body again with the SAME key; 429 and 503 are retried here."""
+    safely (timeout, 5xx), send the same body again with the SAME key. Retried here, same key, after Retry-After
+    plus jitter, at most 4 times: 429 rate_limited and 503 overloaded (nothing was changed), and a 409 that
+    carries Retry-After (a conflict for now, e.g. a payment intent another request is confirming); any other 409
+    is final. retry=False for a card submission to the Vault, never repeated automatically (make a new intent);
+    token_route=True for the token route, whose 429 (too many failed logins) lasts minutes: reported, not awaited."""
     headers = {"Accept": "application/json"}
     if auth and token:
         headers["Authorization"] = f"Bearer {token}"
@@ -49,16 +53,20 @@ def call(method, url, body=None, idempotency_key=None, auth=True):
                 return json.loads(text) if text else None
         except urllib.error.HTTPError as e:
             text = e.read().decode()
-            # 429 rate_limited / 503 overloaded changed nothing: wait Retry-After (plus jitter), resend, SAME key.
-            if e.code in (429, 503) and attempt < 4:
-                retry_after = e.headers.get("Retry-After", "")
-                time.sleep((int(retry_after) if retry_after.isdigit() else 2 ** attempt) + random.random() / 4)
+            retry_after = e.headers.get("Retry-After")
+            for_now = (e.code == 429 and not token_route) or e.code == 503 or (e.code == 409 and retry_after is not None)
+            if retry and for_now and attempt < 4:
+                time.sleep((int(retry_after) if (retry_after or "").isdigit() else 2 ** attempt) + random.random() / 4)
                 continue
             try:
                 problem = json.loads(text) if text else {}
             except ValueError:
                 problem = {"detail": text[:200]}
-            raise ApiError(e.code, problem) from None
+            hint = None
+            if token_route and e.code == 429:
+                hint = ("The token route refuses this client id after too many failed logins; not retrying. "
+                        f"Check PAYMENTS_CLIENT_SECRET, then try again after Retry-After: {retry_after or '?'} s.")
+            raise ApiError(e.code, problem, hint) from None
 
 
 def post(path, body):
@@ -82,7 +90,8 @@ def main():
     order_id = "example-py-" + uuid.uuid4().hex[:12]
 
     # 1. Token from the client credentials.
-    t = call("POST", API + "/v1/auth/token", {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}, auth=False)
+    t = call("POST", API + "/v1/auth/token", {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}, auth=False,
+             token_route=True)
     token = t["access_token"]
     print(f"1. token: {t['token_type']}, expires in {t['expires_in']} s")
 
@@ -96,7 +105,7 @@ def main():
     call("POST", f"{vault}/v1/tokenization-intents/{intent['id']}/card", {
         "client_secret": intent["client_secret"], "number": "4242424242424242", "exp_month": 12,
         "exp_year": datetime.datetime.now(datetime.timezone.utc).year + 2, "cvc": "123", "holder_name": "Ada Lovelace",
-    }, auth=False)
+    }, auth=False, retry=False)
     intent = get(f"/v1/tokenization-intents/{intent['id']}")
     expect(intent["status"] == "SUCCEEDED" and intent.get("card_token"), f"intent is {intent['status']}, expected SUCCEEDED")
     card = intent.get("card") or {}

@@ -164,6 +164,99 @@ public sealed class ClientAgainstGatewayTests(LiveGatewayFixture gateway)
         Assert.Equal([trx.TrxId, later.TrxId], all);
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("DESC")]
+    public async Task Listing_all_pages_while_payments_change_yields_each_payment_once(string? direction)
+    {
+        using var client = await NewMerchantClientAsync();
+        var card = await gateway.TokenizeAsync(client);
+        var created = new List<string>();
+        for (var i = 0; i < 15; i++)
+        {
+            created.Add((await client.CreateTransactionAsync(CreateTransactionRequest.ForCard(TransactionOperation.Authorize, 1000, "USD", card, NewOrderId()))).TrxId);
+        }
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+
+        // A caller that asks for nothing particular, pages of 10; between the first page and the second, 1 unit is
+        // voided on payments (changing their updated_at, the list's default sort): ascending, on those already read;
+        // descending, on those not read yet. Either moves rows across the page boundary under updated_at.
+        var seen = new List<string>();
+        await foreach (var t in client.ListAllTransactionsAsync(new ListTransactionsRequest { StartDate = today, EndDate = today.AddDays(1), Limit = 10, SortDirection = direction }))
+        {
+            seen.Add(t.TrxId);
+            if (seen.Count == 10)
+            {
+                foreach (var id in direction is null ? seen.ToList() : created.Except(seen).ToList())
+                {
+                    await client.VoidAsync(id, 1);
+                }
+            }
+        }
+
+        Assert.Equal(seen.Count, seen.Distinct().Count());
+        Assert.Equal(created.Order(StringComparer.Ordinal), seen.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_declined_payment_and_a_refund_have_nothing_remaining_to_capture_or_void()
+    {
+        using var client = await NewMerchantClientAsync();
+        var declinedCard = await gateway.TokenizeAsync(client, "4000000000000002");
+        var card = await gateway.TokenizeAsync(client);
+
+        var declined = await client.CreateTransactionAsync(CreateTransactionRequest.ForCard(TransactionOperation.Authorize, 700, "USD", declinedCard, NewOrderId()));
+        var paid = await client.CreateTransactionAsync(CreateTransactionRequest.ForCard(TransactionOperation.Authorize, 1000, "USD", card, NewOrderId()));
+        var captured = await client.CaptureAsync(paid.TrxId, 600);
+        var refund = await client.RefundAsync(paid.TrxId, new CreateRefundRequest { Amount = 100 });
+        var captureDeclined = await Assert.ThrowsAsync<PaymentsConflictException>(() => client.CaptureAsync(declined.TrxId, 1));
+
+        Assert.Equal(TransactionStatus.Declined, declined.Status);
+        Assert.Equal(0, declined.Remaining);
+        Assert.Equal("invalid_state", captureDeclined.Code);
+        Assert.Equal(400, captured.Remaining);
+        Assert.Equal(TransactionType.Refund, refund.Type);
+        Assert.Equal(0, refund.Remaining);
+        Assert.Equal(0, (await client.GetTransactionAsync(refund.TrxId)).Remaining);
+    }
+
+    [Fact]
+    public async Task Events_come_in_pages_that_say_whether_more_follow_and_a_redelivery_says_what_it_queued()
+    {
+        using var client = await NewMerchantClientAsync();
+        await client.CreateWebhookEndpointAsync(new CreateWebhookEndpointRequest { Url = "http://127.0.0.1:9/hooks", EnabledEvents = ["*"] });
+        var card = await gateway.TokenizeAsync(client);
+        for (var i = 0; i < 3; i++)
+        {
+            await client.CreateTransactionAsync(CreateTransactionRequest.ForCard(TransactionOperation.Authorize, 500, "USD", card, NewOrderId()));
+        }
+
+        // Events are written with each change and published shortly after: wait for the three authorizations.
+        var all = new List<WebhookEvent>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (all.Count(e => e.Type == "transaction.authorized") < 3 && DateTime.UtcNow < deadline)
+        {
+            all.Clear();
+            await foreach (var e in client.ListAllEventsAsync(limit: 2))
+            {
+                all.Add(e);
+            }
+        }
+        var first = await client.ListEventsAsync(limit: 2);
+        var last = await client.ListEventsAsync(afterSequence: all[^2].Sequence, limit: 2);
+        var redelivery = await client.RedeliverEventAsync(first.Data[0].Id);
+
+        Assert.Equal(3, all.Count(e => e.Type == "transaction.authorized"));
+        Assert.Equal(all.Select(e => e.Sequence).Order(), all.Select(e => e.Sequence));
+        Assert.Equal(all.Count, all.Select(e => e.Id).Distinct().Count());
+        Assert.Equal(2, first.Data.Count);
+        Assert.True(first.HasMore);
+        Assert.Equal(all[^1].Id, Assert.Single(last.Data).Id);
+        Assert.False(last.HasMore);
+        Assert.Equal(first.Data[0].Id, redelivery.EventId);
+        Assert.Equal(1, redelivery.Deliveries);
+    }
+
     [Fact]
     public async Task A_refund_is_a_new_refund_transaction_and_grows_the_payments_refunded_amount()
     {

@@ -56,9 +56,45 @@ public sealed partial class ExamplesTests(LiveGatewayFixture gateway)
         Assert.DoesNotContain("2. tokenization intent", run.Stdout, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [MemberData(nameof(Examples))]
+    public async Task The_example_retries_a_conflict_for_now_with_the_same_key_and_never_retries_the_card_submission(string example)
+    {
+        await using var scripted = await ScriptedGateway.StartAsync();
+
+        var run = await RunAsync(example, "cli_scripted", "sk_scripted", skipRefund: false, api: scripted.BaseAddress, vault: scripted.BaseAddress);
+
+        Assert.True(run.ExitCode != 0, $"{example} exited 0\n{run.Stdout}\n{run.Stderr}");
+        Assert.Contains("overloaded", run.Stderr, StringComparison.Ordinal);
+        // The 409 with Retry-After is for now (ADR 135): sent again, with the same key.
+        var intents = scripted.Requests.Where(r => r is { Method: "POST", Path: "/v1/tokenization-intents" }).ToList();
+        Assert.Equal(2, intents.Count);
+        Assert.False(string.IsNullOrEmpty(intents[0].IdempotencyKey));
+        Assert.Equal(intents[0].IdempotencyKey, intents[1].IdempotencyKey);
+        // A card submission is never repeated automatically, even on a 503 that says when to come back.
+        Assert.Equal(1, scripted.Count("POST", "/v1/tokenization-intents/tki_01J5XC4A2B9N7K3M8Q1W6R5T0Y/card"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Examples))]
+    public async Task The_example_stops_at_once_with_a_clear_message_when_the_token_route_answers_429(string example)
+    {
+        var keys = await gateway.RateLimitedMerchantAsync();
+
+        // Retry-After is about 300 s here: an example that waits it out runs into this timeout.
+        var run = await RunAsync(example, keys.ClientId, keys.ClientSecret, skipRefund: false, timeout: TimeSpan.FromSeconds(30));
+
+        Assert.True(run.ExitCode != 0, $"{example} exited 0\n{run.Stdout}\n{run.Stderr}");
+        Assert.Contains("FAILED", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("rate_limited", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Retry-After", run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("1. token:", run.Stdout, StringComparison.Ordinal);
+    }
+
     private sealed record Run(int ExitCode, string Stdout, string Stderr);
 
-    private async Task<Run> RunAsync(string example, string clientId, string clientSecret, bool skipRefund)
+    private async Task<Run> RunAsync(string example, string clientId, string clientSecret, bool skipRefund,
+        Uri? api = null, Uri? vault = null, TimeSpan? timeout = null)
     {
         var root = RepositoryPaths.Root;
         var psi = example switch
@@ -69,8 +105,8 @@ public sealed partial class ExamplesTests(LiveGatewayFixture gateway)
             "csharp" => Start("dotnet", CSharpExampleDll()),
             _ => throw new ArgumentOutOfRangeException(nameof(example)),
         };
-        psi.Environment["PAYMENTS_API_URL"] = gateway.Host.BaseAddress.ToString();
-        psi.Environment["PAYMENTS_VAULT_URL"] = gateway.Vault.BaseAddress.ToString();
+        psi.Environment["PAYMENTS_API_URL"] = (api ?? gateway.Host.BaseAddress).ToString();
+        psi.Environment["PAYMENTS_VAULT_URL"] = (vault ?? gateway.Vault.BaseAddress).ToString();
         psi.Environment["PAYMENTS_CLIENT_ID"] = clientId;
         psi.Environment["PAYMENTS_CLIENT_SECRET"] = clientSecret;
         psi.Environment["PAYMENTS_SKIP_REFUND"] = skipRefund ? "1" : "0";
@@ -79,15 +115,16 @@ public sealed partial class ExamplesTests(LiveGatewayFixture gateway)
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + psi.FileName);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var limit = timeout ?? TimeSpan.FromMinutes(2);
+        using var cts = new CancellationTokenSource(limit);
         try
         {
-            await process.WaitForExitAsync(timeout.Token);
+            await process.WaitForExitAsync(cts.Token);
         }
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{example} did not finish in 2 minutes:\n{await stdout}\n{await stderr}");
+            throw new TimeoutException($"{example} did not finish in {limit.TotalSeconds} s:\n{await stdout}\n{await stderr}");
         }
         return new Run(process.ExitCode, await stdout, await stderr);
     }

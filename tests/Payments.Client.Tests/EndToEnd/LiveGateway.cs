@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Payments.TestKit;
@@ -7,7 +8,32 @@ namespace Payments.Client.Tests.EndToEnd;
 /// <summary>The Host and the Vault on real loopback ports, so programs in other languages can reach them.</summary>
 public sealed class LiveGatewayFixture : GatewayFixture
 {
+    private readonly Lazy<Task<MerchantCredentials>> rateLimited;
+
+    public LiveGatewayFixture() => rateLimited = new(LockOutAsync);
+
     protected override bool UseKestrel => true;
+
+    /// <summary>
+    /// A merchant whose token route answers 429 (more than 10 wrong secrets), made once per run: the failures also
+    /// count against the loopback address (100 limit the whole run), so tests share this one.
+    /// </summary>
+    public Task<MerchantCredentials> RateLimitedMerchantAsync() => rateLimited.Value;
+
+    private async Task<MerchantCredentials> LockOutAsync()
+    {
+        var keys = await this.CreateMerchantAsync("rate-limited");
+        using var http = new HttpClient { BaseAddress = Host.BaseAddress };
+        for (var attempt = 0; attempt < 15; attempt++)
+        {
+            using var answer = await http.PostAsJsonAsync("v1/auth/token", new { client_id = keys.ClientId, client_secret = "wrong-secret" });
+            if ((int)answer.StatusCode == 429)
+            {
+                return keys;
+            }
+        }
+        throw new InvalidOperationException("The token route never answered 429 after 15 wrong secrets.");
+    }
 
     public PaymentsClient ClientFor(MerchantCredentials keys, string? secret = null) => new(new PaymentsClientOptions
     {

@@ -109,6 +109,12 @@ public sealed class ClientBehaviourTests
         }
     }
 
+    private static HttpResponseMessage WithRetryAfter(HttpResponseMessage response, string seconds)
+    {
+        response.Headers.TryAddWithoutValidation("Retry-After", seconds);
+        return response;
+    }
+
     [Fact]
     public async Task A_dropped_connection_is_retried_with_the_same_key_and_body()
     {
@@ -166,6 +172,35 @@ public sealed class ClientBehaviourTests
 
         Assert.Equal(2, handler.ApiRequests.Count);
         Assert.Single(handler.ApiRequests.Select(r => r.Headers["Idempotency-Key"]).Distinct());
+    }
+
+    [Fact]
+    public async Task A_conflict_with_retry_after_is_for_now_and_is_retried_with_the_same_key()
+    {
+        // An intent another request is confirming (ADR 135): 409 invalid_state with Retry-After, the key left free.
+        using var handler = new FakeHandler((_, n) => n == 0
+            ? WithRetryAfter(FakeHandler.Problem(409, "invalid_state"), "1")
+            : FakeHandler.Json(HttpStatusCode.Created, FakeHandler.TransactionJson));
+        using var client = FakeHandler.ClientOver(handler);
+
+        var trx = await client.CreateTransactionAsync(CreateTransactionRequest.ForIntent(TransactionOperation.Authorize, "pi_1"));
+
+        Assert.Equal("trx_1", trx.TrxId);
+        Assert.Equal(2, handler.ApiRequests.Count);
+        Assert.Single(handler.ApiRequests.Select(r => r.Headers["Idempotency-Key"]).Distinct());
+    }
+
+    [Fact]
+    public async Task A_conflict_with_retry_after_that_lasts_surfaces_after_the_configured_retries()
+    {
+        using var handler = new FakeHandler((_, _) => WithRetryAfter(FakeHandler.Problem(409, "invalid_state"), "1"));
+        using var client = FakeHandler.ClientOver(handler, maxRetries: 2);
+
+        var e = await Assert.ThrowsAsync<PaymentsConflictException>(() => client.CancelPaymentIntentAsync("pi_1"));
+
+        Assert.Equal(3, handler.ApiRequests.Count);
+        Assert.Equal("invalid_state", e.Code);
+        Assert.Equal(TimeSpan.FromSeconds(1), e.RetryAfter);
     }
 
     [Theory]
@@ -331,5 +366,37 @@ public sealed class ClientBehaviourTests
         Assert.DoesNotContain("as_of", handler.ApiRequests[0].Uri.Query, StringComparison.Ordinal);
         Assert.Contains("offset=1&", handler.ApiRequests[1].Uri.Query, StringComparison.Ordinal);
         Assert.Contains("as_of=2026-01-01T00%3A00%3A00Z", handler.ApiRequests[1].Uri.Query, StringComparison.Ordinal);
+        // Only created_at keeps rows in place between pages (as_of leaves new ones out; updates do not move them).
+        Assert.All(handler.ApiRequests, r => Assert.Contains("sort_by=created_at", r.Uri.Query, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Listing_all_pages_refuses_a_sort_under_which_rows_move_between_pages()
+    {
+        using var handler = new FakeHandler((_, _) => FakeHandler.Json(HttpStatusCode.OK, """{"data":[],"offset":0,"limit":10,"total":0,"has_more":false,"as_of":"2026-01-01T00:00:00Z"}"""));
+        using var client = FakeHandler.ClientOver(handler);
+
+        await Assert.ThrowsAsync<ArgumentException>(async () =>
+        {
+            await foreach (var _ in client.ListAllTransactionsAsync(new ListTransactionsRequest
+                           { StartDate = new DateOnly(2026, 1, 1), EndDate = new DateOnly(2026, 1, 2), SortBy = "updated_at" }))
+            {
+            }
+        });
+
+        Assert.Empty(handler.ApiRequests);
+    }
+
+    [Theory]
+    [InlineData("http://gateway.test/gw")]
+    [InlineData("http://gateway.test/gw/")]
+    public async Task A_base_address_with_a_path_keeps_its_path_with_or_without_a_trailing_slash(string baseAddress)
+    {
+        using var handler = new FakeHandler((_, _) => FakeHandler.Json(HttpStatusCode.OK, FakeHandler.TransactionJson));
+        using var client = FakeHandler.ClientOver(handler, baseAddress: baseAddress);
+
+        await client.GetTransactionAsync("trx_1");
+
+        Assert.Equal(["/gw/v1/auth/token", "/gw/v1/transactions/trx_1"], handler.Requests.Select(r => r.Uri.AbsolutePath));
     }
 }

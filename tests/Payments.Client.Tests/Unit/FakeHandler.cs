@@ -28,9 +28,9 @@ internal sealed class FakeHandler(Func<FakeHandler.Sent, int, HttpResponseMessag
             FailConnections--;
             throw new HttpRequestException("connection reset");
         }
-        if (request.RequestUri!.AbsolutePath == "/v1/auth/token")
+        if (request.RequestUri!.AbsolutePath.EndsWith("/v1/auth/token", StringComparison.Ordinal))
         {
-            return Json(HttpStatusCode.OK, $$"""{"access_token":"tok-{{Requests.Count(r => r.Uri.AbsolutePath == "/v1/auth/token")}}","token_type":"Bearer","expires_in":900}""");
+            return Json(HttpStatusCode.OK, $$"""{"access_token":"tok-{{Requests.Count(r => r.Uri.AbsolutePath.EndsWith("/v1/auth/token", StringComparison.Ordinal))}}","token_type":"Bearer","expires_in":900}""");
         }
         return answer(sent, calls++);
     }
@@ -56,10 +56,10 @@ internal sealed class FakeHandler(Func<FakeHandler.Sent, int, HttpResponseMessag
          "decline_code":null,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","new_field":1}
         """;
 
-    public static PaymentsClient ClientOver(FakeHandler handler, TimeProvider? clock = null, int maxRetries = 3) =>
+    public static PaymentsClient ClientOver(FakeHandler handler, TimeProvider? clock = null, int maxRetries = 3, string baseAddress = "http://gateway.test/") =>
         new(new PaymentsClientOptions
         {
-            BaseAddress = new Uri("http://gateway.test/"),
+            BaseAddress = new Uri(baseAddress),
             ClientId = "cli_1",
             ClientSecret = "secret",
             MaxRetries = maxRetries,
