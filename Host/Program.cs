@@ -398,8 +398,10 @@ internal static class GatewayPipeline
             c.Errors.ResponseBuilder = ValidationProblems.Build;
         });
         app.MapOpenApi("/openapi/{documentName}.json");
+        // Nothing of the page goes to a third party: no fonts from the vendor's CDN, no AI chat or MCP fed the document.
         app.MapScalarApiReference("/reference", o => o.WithTitle("Payments API").WithOpenApiRoutePattern("/openapi/{documentName}.json")
-            .AddPreferredSecuritySchemes("bearer").AddHttpAuthentication("bearer", a => a.Token = ""));
+            .AddPreferredSecuritySchemes("bearer").AddHttpAuthentication("bearer", a => a.Token = "")
+            .DisableDefaultFonts().DisableAgent().DisableMcp());
         app.MapErrorDocs();
         app.MapGatewayHealthChecks();
         app.MapGatewayMetrics();

@@ -110,5 +110,10 @@ public sealed class OpenApiDocumentTests(GatewayFixture gateway) : IClassFixture
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("text/html", response.Content.Headers.ContentType?.MediaType, StringComparison.Ordinal);
+        // Nothing of the page goes to a third party: the vendor's fonts CDN and its AI chat and MCP are off.
+        var page = await response.Content.ReadAsStringAsync();
+        Assert.Contains("\"withDefaultFonts\":false", page, StringComparison.Ordinal);
+        Assert.Contains("\"agent\":{\"disabled\":true}", page, StringComparison.Ordinal);
+        Assert.Contains("\"mcp\":{\"disabled\":true", page, StringComparison.Ordinal);
     }
 }
