@@ -50,7 +50,10 @@ public sealed class LogFieldTests
             values[key] = reader.TokenType == JsonTokenType.String ? reader.GetString()! : "";
         }
         Assert.True(keys.Count == keys.Distinct().Count(), "a key repeats: " + line);
-        Assert.Equal("req_log_fields", values["request_id"]);
+        // The gateway's own id; the caller's header only under its own name (ADR 118).
+        Assert.Equal(http.TraceIdentifier, values["request_id"]);
+        Assert.StartsWith("req_", values["request_id"], StringComparison.Ordinal);
+        Assert.Equal("req_log_fields", values["client_request_id"]);
         Assert.Equal(activity.TraceId.ToHexString(), values["trace_id"]);
         Assert.DoesNotContain("0HNCONN:00000001", line, StringComparison.Ordinal);
     }

@@ -100,6 +100,7 @@ public sealed class RedactingJsonConsoleFormatter() : ConsoleFormatter(Formatter
     {
         LogScopes.GatewayRequestId or LogScopes.HostRequestId => "request_id",
         LogScopes.VaultRequestId => "vault_request_id",
+        LogScopes.ClientRequestId => "client_request_id",
         "ConnectionId" => "connection_id",
         "TraceId" => "trace_id",
         "SpanId" => "span_id",
@@ -115,6 +116,9 @@ public static class LogScopes
 
     /// <summary>In the Vault: the Host's request id from a verified service token: <c>request_id</c>.</summary>
     public const string HostRequestId = "HostRequestId";
+
+    /// <summary>A caller's own <c>Request-Id</c> header, checked but never the answer's id: <c>client_request_id</c>.</summary>
+    public const string ClientRequestId = "ClientRequestId";
 
     /// <summary>The Vault's own id for a request: <c>vault_request_id</c>.</summary>
     public const string VaultRequestId = "VaultRequestId";
