@@ -45,6 +45,13 @@ public sealed class RedactingJsonConsoleFormatter() : ConsoleFormatter(Formatter
                 w.WriteNumber("event_id", logEntry.EventId.Id);
             }
             Field("message", LogRedactor.Redact(message));
+            // The trace ids are the runtime's random hex, not input: never redacted, or a Luhn-valid digit run in one
+            // (it happens by chance) would break correlation. Activity.Current first (ADR 118), then a scope's.
+            if (System.Diagnostics.Activity.Current is { } activity && activity.TraceId != default)
+            {
+                Field("trace_id", activity.TraceId.ToHexString());
+                Field("span_id", activity.SpanId.ToHexString());
+            }
             // Correlation ids first, so a message property of the same name cannot take their place.
             scopeProvider?.ForEachScope((scope, fields) =>
             {
@@ -62,12 +69,8 @@ public sealed class RedactingJsonConsoleFormatter() : ConsoleFormatter(Formatter
             // The innermost scope is the most specific (the Vault's verified Host id over nothing at all).
             for (var i = scoped.Count - 1; i >= 0; i--)
             {
-                Field(scoped[i].Key, LogRedactor.Redact(scoped[i].Value));
-            }
-            if (System.Diagnostics.Activity.Current is { } activity && activity.TraceId != default)
-            {
-                Field("trace_id", activity.TraceId.ToHexString());
-                Field("span_id", activity.SpanId.ToHexString());
+                var (key, value) = scoped[i];
+                Field(key, IsGeneratedId(key, value) ? value : LogRedactor.Redact(value));
             }
             if (logEntry.State is IReadOnlyList<KeyValuePair<string, object?>> props)
             {
@@ -90,6 +93,11 @@ public sealed class RedactingJsonConsoleFormatter() : ConsoleFormatter(Formatter
         textWriter.Write(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
         textWriter.Write('\n');
     }
+
+    /// <summary>A W3C trace or span id as the runtime writes it: lower-case hex of its fixed length, nothing else.</summary>
+    private static bool IsGeneratedId(string field, string value) =>
+        value.Length == field switch { "trace_id" => 32, "span_id" => 16, _ => -1 }
+        && value.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
 
     /// <summary>
     /// The log field a scope value goes to, or null to drop it. <c>request_id</c> is the gateway's id (the Host's,

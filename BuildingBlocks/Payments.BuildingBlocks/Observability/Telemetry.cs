@@ -5,11 +5,13 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry;
+using OpenTelemetry.Context.Propagation;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -96,6 +98,7 @@ public static class Telemetry
         var exporting = !string.IsNullOrWhiteSpace(otlp);
         var record = options.RecordTraces ?? exporting;
 
+        TrustTraceContextOnInternalListenerOnly(services);
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName, serviceVersion: typeof(Telemetry).Assembly.GetName().Version?.ToString()))
             .WithTracing(t =>
@@ -168,15 +171,81 @@ public static class Telemetry
         path.StartsWithSegments("/metrics", StringComparison.Ordinal) || path.StartsWithSegments("/health", StringComparison.Ordinal);
 
     /// <summary>
-    /// Within a process the parent's decision holds. A remote parent (a merchant's traceparent, the Host's call into the
-    /// Vault) keeps its trace id but not its sampled flag: an outside caller neither forces nor suppresses recording,
-    /// and the Host and the Vault decide alike (every request is recorded).
+    /// The parent's decision holds. The only remote parent is the Host's, on the Vault's internal listener (nothing else's
+    /// traceparent is read): a Host request's call is recorded in the Vault too, a background loop's poll, which the Host
+    /// did not record, is not (or each poll would be a Vault trace with a parent nobody exported).
     /// </summary>
-    private static ParentBasedSampler RecordingSampler()
-    {
-        var root = new RootSampler();
-        return new ParentBasedSampler(root, remoteParentSampled: root, remoteParentNotSampled: root,
+    private static ParentBasedSampler RecordingSampler() =>
+        new(new RootSampler(), remoteParentSampled: new AlwaysOnSampler(), remoteParentNotSampled: new AlwaysOffSampler(),
             localParentSampled: new AlwaysOnSampler(), localParentNotSampled: new AlwaysOffSampler());
+
+    /// <summary>
+    /// An incoming <c>traceparent</c> (and baggage) is read on the Vault's internal listener only, where the Host calls.
+    /// On the public listeners a merchant or a browser would choose the trace id (one that reads as a card number, or
+    /// another merchant's) and force recording; their requests start traces of their own. Both readers are set: ASP.NET
+    /// Core's hosting (the DI propagator) and OpenTelemetry's instrumentation, which extracts again with its own.
+    /// </summary>
+    private static void TrustTraceContextOnInternalListenerOnly(IServiceCollection services)
+    {
+        services.AddHttpContextAccessor();
+        services.RemoveAll<DistributedContextPropagator>();
+        services.AddSingleton<DistributedContextPropagator>(sp =>
+            new ListenerTrustingHostingPropagator(DistributedContextPropagator.CreateDefaultPropagator(), sp.GetRequiredService<IHttpContextAccessor>()));
+        if (OpenTelemetry.Context.Propagation.Propagators.DefaultTextMapPropagator is not ListenerTrustingPropagator)
+        {
+            Sdk.SetDefaultTextMapPropagator(new ListenerTrustingPropagator(new CompositeTextMapPropagator(
+                [new TraceContextPropagator(), new BaggagePropagator()])));
+        }
+    }
+
+    /// <summary>
+    /// Whether a request's trace context may be continued: it came in on an internal listener. The test harness serves
+    /// every role on one untagged server (<see cref="ListenerOptions.Untagged"/>); there the Host's calls are the
+    /// <c>/internal</c> routes.
+    /// </summary>
+    private static bool TrustsTraceContext(HttpContext? http) => http?.ListenerOf() switch
+    {
+        ListenerRole.Internal => true,
+        null => http?.Request.Path.StartsWithSegments("/internal", StringComparison.Ordinal) == true
+                && http.RequestServices.GetService<IOptions<ListenerOptions>>()?.Value.Untagged is { Length: > 0 } untagged
+                && Listeners.ParseRoles(untagged).Contains(ListenerRole.Internal),
+        _ => false,
+    };
+
+    /// <summary>ASP.NET Core's reader: the hosting layer gives it the headers only, so the listener comes from the accessor.</summary>
+    private sealed class ListenerTrustingHostingPropagator(DistributedContextPropagator inner, IHttpContextAccessor accessor)
+        : DistributedContextPropagator
+    {
+        public override IReadOnlyCollection<string> Fields => inner.Fields;
+
+        public override void Inject(Activity? activity, object? carrier, PropagatorSetterCallback? setter) =>
+            inner.Inject(activity, carrier, setter);
+
+        public override void ExtractTraceIdAndState(object? carrier, PropagatorGetterCallback? getter, out string? traceId, out string? traceState)
+        {
+            if (TrustsTraceContext(accessor.HttpContext))
+            {
+                inner.ExtractTraceIdAndState(carrier, getter, out traceId, out traceState);
+                return;
+            }
+            traceId = null;
+            traceState = null;
+        }
+
+        public override IEnumerable<KeyValuePair<string, string?>>? ExtractBaggage(object? carrier, PropagatorGetterCallback? getter) =>
+            TrustsTraceContext(accessor.HttpContext) ? inner.ExtractBaggage(carrier, getter) : null;
+    }
+
+    /// <summary>OpenTelemetry's reader (process-wide): given the request itself, and injecting as before.</summary>
+    private sealed class ListenerTrustingPropagator(TextMapPropagator inner) : TextMapPropagator
+    {
+        public override ISet<string>? Fields => inner.Fields;
+
+        public override PropagationContext Extract<T>(PropagationContext context, T carrier, Func<T, string, IEnumerable<string>?> getter) =>
+            carrier is HttpRequest request && !TrustsTraceContext(request.HttpContext) ? context : inner.Extract(context, carrier, getter);
+
+        public override void Inject<T>(PropagationContext context, T carrier, Action<T, string, string> setter) =>
+            inner.Inject(context, carrier, setter);
     }
 
     /// <summary>
