@@ -70,6 +70,8 @@ public static class Telemetry
     private static readonly Dictionary<string, HashSet<string>?> PublishedMeters = new(StringComparer.Ordinal)
     {
         ["Microsoft.AspNetCore.Hosting"] = ["http.server.request.duration", "http.server.active_requests"],
+        // Of the client instruments, the request duration only, its server.address bounded by the bridge: the others
+        // (open connections, connection duration, time in queue) would name merchants' webhook hosts too.
         ["System.Net.Http"] = ["http.client.request.duration"],
         ["System.Runtime"] = null,
         ["Npgsql"] =
@@ -84,7 +86,12 @@ public static class Telemetry
 
     private static readonly double[] CountBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
-    public static WebApplicationBuilder AddGatewayTelemetry(this WebApplicationBuilder builder, string serviceName)
+    /// <param name="serviceUrls">
+    /// URLs of the services this process calls, from the operator's configuration (the Host: <c>Vault:BaseUrl</c>): their
+    /// hosts stay <c>server.address</c> labels on <c>/metrics</c>; any other host is <c>other</c>.
+    /// </param>
+    public static WebApplicationBuilder AddGatewayTelemetry(this WebApplicationBuilder builder, string serviceName,
+        params string?[] serviceUrls)
     {
         var services = builder.Services;
         var section = builder.Configuration.GetSection(TelemetryOptions.Section);
@@ -143,11 +150,14 @@ public static class Telemetry
         {
             otel.WithMetrics(m =>
             {
-                m.AddMeter(Prefix + "*").AddMeter([.. PublishedMeters.Keys]).AddOtlpExporter(o => o.Endpoint = new Uri(otlp!));
+                m.AddMeter(Prefix + "*").AddMeter([.. PublishedMeters.Keys]).AddView(OtlpView)
+                    .AddOtlpExporter(o => o.Endpoint = new Uri(otlp!));
             });
         }
 
-        services.AddSingleton<GatewayMetrics>();
+        var known = serviceUrls.Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri.Host : null)
+            .OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
+        services.AddSingleton(sp => new GatewayMetrics(sp.GetRequiredService<IMeterFactory>(), known));
         services.AddHostedService<GaugeSampling>();
         return builder;
     }
@@ -165,6 +175,27 @@ public static class Telemetry
         var endpoint = app.MapMetrics("/metrics", metrics.Registry).OnListeners(ListenerRole.Management);
         configure?.Invoke(endpoint); // the Vault marks it public to its caller check (no service token for a scraper)
         return app;
+    }
+
+    /// <summary>
+    /// OTLP gets what <c>/metrics</c> gets: the curated built-in instruments only, with the bridge's fixed label sets. A view
+    /// can drop a tag but not rewrite it, so <c>server.address</c> (a merchant's webhook host) is dropped outright; the
+    /// Vault's calls are told apart by <c>payments.gateway.vault.call.duration</c>. The DNS meter
+    /// (<c>System.Net.NameResolution</c>, which names the host looked up) is not added at all.
+    /// </summary>
+    private static MetricStreamConfiguration? OtlpView(Instrument instrument)
+    {
+        if (instrument.Meter.Name.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+        if (!PublishedMeters.TryGetValue(instrument.Meter.Name, out var names) || (names is not null && !names.Contains(instrument.Name)))
+        {
+            return MetricStreamConfiguration.Drop;
+        }
+        return PrometheusBridge.FixedLabels.TryGetValue(instrument.Name, out var labels)
+            ? new MetricStreamConfiguration { TagKeys = [.. labels.Where(l => l != "server.address")] }
+            : null;
     }
 
     private static bool IsOperatorPath(PathString path) =>
@@ -304,11 +335,11 @@ public static class Telemetry
     {
         private readonly PrometheusBridge bridge;
 
-        public GatewayMetrics(IMeterFactory meterFactory)
+        public GatewayMetrics(IMeterFactory meterFactory, IReadOnlySet<string> knownServers)
         {
             Registry = Metrics.NewCustomRegistry();
             bridge = new PrometheusBridge(Registry, instrument => IsPublished(instrument, meterFactory),
-                instrument => instrument.Unit == "s" ? SecondsBuckets : CountBuckets);
+                instrument => instrument.Unit == "s" ? SecondsBuckets : CountBuckets, knownServers);
         }
 
         public CollectorRegistry Registry { get; }
