@@ -97,6 +97,8 @@ public static class Telemetry
         var section = builder.Configuration.GetSection(TelemetryOptions.Section);
         services.Configure<TelemetryOptions>(section);
         var options = section.Get<TelemetryOptions>() ?? new TelemetryOptions();
+        // Also with telemetry off: the hosting layer still makes an activity per request, whose trace id is logged.
+        TrustTraceContextOnInternalListenerOnly(services);
         if (!options.Enabled)
         {
             return builder;
@@ -105,7 +107,6 @@ public static class Telemetry
         var exporting = !string.IsNullOrWhiteSpace(otlp);
         var record = options.RecordTraces ?? exporting;
 
-        TrustTraceContextOnInternalListenerOnly(services);
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName, serviceVersion: typeof(Telemetry).Assembly.GetName().Version?.ToString()))
             .WithTracing(t =>
@@ -222,7 +223,7 @@ public static class Telemetry
         services.RemoveAll<DistributedContextPropagator>();
         services.AddSingleton<DistributedContextPropagator>(sp =>
             new ListenerTrustingHostingPropagator(DistributedContextPropagator.CreateDefaultPropagator(), sp.GetRequiredService<IHttpContextAccessor>()));
-        if (OpenTelemetry.Context.Propagation.Propagators.DefaultTextMapPropagator is not ListenerTrustingPropagator)
+        if (Propagators.DefaultTextMapPropagator is not ListenerTrustingPropagator)
         {
             Sdk.SetDefaultTextMapPropagator(new ListenerTrustingPropagator(new CompositeTextMapPropagator(
                 [new TraceContextPropagator(), new BaggagePropagator()])));
