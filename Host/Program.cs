@@ -45,7 +45,8 @@ public sealed partial class Program
         // (the modules' sweeps, feeds and relay, the telemetry samplers) runs before its tables exist.
         builder.Services.AddHostedService<MigrationService>();
         builder.Logging.AddRedactedConsole();
-        builder.AddGatewayTelemetry("payments-host");
+        // The Vault's host may be a metric label; a merchant's webhook host never is (ADR 120).
+        builder.AddGatewayTelemetry("payments-host", builder.Configuration["Vault:BaseUrl"]);
         builder.UseGatewayListeners(DefaultListeners);
         builder.WebHost.ConfigureKestrel(k =>
         {

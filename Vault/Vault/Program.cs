@@ -90,6 +90,8 @@ public sealed partial class Program
             o.OverloadQueueLimit = 48;
             o.OverloadQueueTimeout = TimeSpan.FromMilliseconds(10);
         });
+        // Its refusals count on the Vault's meter (payments_vault_rate_limit_refusals_total), not the Host's.
+        services.AddSingleton(new AdmissionRefusals(static () => VaultTelemetry.RateLimited(AdmissionRefusals.LimitName)));
         services.AddAdmissionControl(config);
 
         var keyLifetime = config.GetSection("Vault").Get<VaultOptions>()?.KeyLifetime ?? TimeSpan.FromDays(90);

@@ -21,10 +21,10 @@ internal static class VaultResponseHeaders
         var logger = app.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Payments.Vault.Requests");
         return app.Use(async (http, next) =>
         {
-            // A caller's id under the Host's rule, else our own; logged as request_id, like the Host's. A verified signed
-            // call logs the Host's id instead (the innermost scope), so its answer names that one.
-            var incoming = http.Request.Headers[RequestIdMiddleware.HeaderName].ToString();
-            var id = RequestIdMiddleware.IsAcceptable(incoming) ? incoming : PrefixedId.New("req");
+            // Our own id, never a header's: it lands in audit rows (answer_request_id), so a caller must not choose it
+            // (ADR 118). Logged as request_id, like the Host's; a verified signed call logs the Host's id from its token
+            // instead (the innermost scope), so its answer names that one.
+            var id = PrefixedId.New("req");
             http.Items[RequestIdMiddleware.ItemKey] = id;
             http.Response.OnStarting(static state =>
             {
@@ -61,7 +61,7 @@ internal static class VaultResponseHeaders
     }
 
     /// <summary>The id an answer names, in its Request-Id header and a problem's request_id: the Host's for a verified
-    /// signed call, else the caller's or our own.</summary>
+    /// signed call, else our own.</summary>
     public static string? AnswerIdOf(HttpContext http) =>
         AuditOrigin.HostRequestId(http) is { Length: > 0 } hostId ? hostId : http.Items[RequestIdMiddleware.ItemKey] as string;
 }

@@ -50,9 +50,60 @@ public sealed class LogFieldTests
             values[key] = reader.TokenType == JsonTokenType.String ? reader.GetString()! : "";
         }
         Assert.True(keys.Count == keys.Distinct().Count(), "a key repeats: " + line);
-        Assert.Equal("req_log_fields", values["request_id"]);
+        // The gateway's own id; the caller's header only under its own name (ADR 118).
+        Assert.Equal(http.TraceIdentifier, values["request_id"]);
+        Assert.StartsWith("req_", values["request_id"], StringComparison.Ordinal);
+        Assert.Equal("req_log_fields", values["client_request_id"]);
         Assert.Equal(activity.TraceId.ToHexString(), values["trace_id"]);
         Assert.DoesNotContain("0HNCONN:00000001", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_trace_id_holding_a_luhn_valid_digit_run_is_written_as_is_while_the_message_is_redacted()
+    {
+        var scopes = new LoggerExternalScopeProvider();
+        var output = new StringWriter();
+        var logger = new FormattingLogger(scopes, output);
+        // Random hex ids hold such a run now and then; this one on purpose (4111 1111 1111 1111 passes Luhn).
+        const string traceId = "4111111111111111aaaaaaaaaaaaaaaa";
+        using var activity = new Activity("test").SetParentId(ActivityTraceId.CreateFromString(traceId),
+            ActivitySpanId.CreateFromString("4242424242424242"), ActivityTraceFlags.None).Start();
+
+        // As ASP.NET Core's hosting scope carries them too.
+        using (scopes.Push(new Dictionary<string, object> { ["TraceId"] = traceId, ["SpanId"] = activity.SpanId.ToHexString() }))
+        {
+            logger.LogInformation("Card {Number} seen", "4111111111111111");
+        }
+
+        using var json = JsonDocument.Parse(output.ToString().Trim());
+        var root = json.RootElement;
+        Assert.Equal(traceId, root.GetProperty("trace_id").GetString());
+        Assert.Equal(activity.SpanId.ToHexString(), root.GetProperty("span_id").GetString());
+        Assert.DoesNotContain("4111111111111111", root.GetProperty("message").GetString()!, StringComparison.Ordinal);
+        Assert.DoesNotContain("4111111111111111", root.GetProperty("Number").GetString()!, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_scope_trace_id_that_is_not_a_generated_id_is_redacted()
+    {
+        var scopes = new LoggerExternalScopeProvider();
+        var output = new StringWriter();
+        var logger = new FormattingLogger(scopes, output);
+        var previous = Activity.Current;
+        Activity.Current = null;
+        try
+        {
+            using (scopes.Push(new Dictionary<string, object> { ["TraceId"] = "card 4111111111111111" }))
+            {
+                logger.LogInformation("No activity");
+            }
+        }
+        finally
+        {
+            Activity.Current = previous;
+        }
+
+        Assert.DoesNotContain("4111111111111111", output.ToString(), StringComparison.Ordinal);
     }
 
     /// <summary>A logger that keeps scopes in one provider and writes through the gateway's JSON formatter.</summary>

@@ -42,18 +42,26 @@ public sealed class VaultProcessesFixture : IAsyncLifetime
         CardToken = JsonDocument.Parse(await card.Content.ReadAsStringAsync()).RootElement.GetProperty("card_token").GetString()!;
     }
 
-    /// <summary>A tokenization intent made through the Host (which registers it at the Vault), with this request id.</summary>
-    public async Task<(string Id, string Secret)> CreateIntentAsync(string? requestId)
+    /// <summary>A tokenization intent made through the Host (which registers it at the Vault).</summary>
+    public async Task<(string Id, string Secret)> CreateIntentAsync(string? clientRequestId)
+    {
+        var (id, secret, _) = await CreateIntentWithRequestIdAsync(clientRequestId);
+        return (id, secret);
+    }
+
+    /// <summary>As <see cref="CreateIntentAsync"/>, sending <paramref name="clientRequestId"/> as Request-Id, with the id the Host answered.</summary>
+    public async Task<(string Id, string Secret, string RequestId)> CreateIntentWithRequestIdAsync(string? clientRequestId)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/tokenization-intents") { Content = JsonContent.Create(new { }) };
-        if (requestId is not null)
+        if (clientRequestId is not null)
         {
-            request.Headers.Add("Request-Id", requestId);
+            request.Headers.Add("Request-Id", clientRequestId);
         }
         using var answer = await Host.SendAsync(request);
         answer.EnsureSuccessStatusCode();
         using var json = JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
-        return (json.RootElement.GetProperty("id").GetString()!, json.RootElement.GetProperty("client_secret").GetString()!);
+        return (json.RootElement.GetProperty("id").GetString()!, json.RootElement.GetProperty("client_secret").GetString()!,
+            answer.Headers.GetValues("Request-Id").Single());
     }
 
     public async Task DisposeAsync()
@@ -208,16 +216,20 @@ public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFix
     [Fact]
     public async Task Each_log_line_has_one_request_id_and_the_vaults_is_the_hosts()
     {
-        var requestId = LogMarker.New("req_logs_");
-        await gateway.CreateIntentAsync(requestId);
+        // A caller's Request-Id is logged as client_request_id; request_id is the Host's own, in both processes.
+        var sent = LogMarker.New("corr_");
+        var (_, _, requestId) = await gateway.CreateIntentWithRequestIdAsync(sent);
+        Assert.NotEqual(sent, requestId);
 
         var vaultLines = await VaultLinesOnceLoggedAsync(requestId);
-        var hostLines = ParseLines(gateway.Processes.Hosts[0].LogFile);
+        var hostLines = await LinesOnceLoggedAsync(gateway.Processes.Hosts[0].LogFile, requestId);
 
         var mine = vaultLines.Where(l => l.GetValueOrDefault("request_id") == requestId).ToList();
         Assert.NotEmpty(mine);
         Assert.All(mine, l => Assert.StartsWith("vrq_", l["vault_request_id"], StringComparison.Ordinal));
         Assert.NotEmpty(hostLines);
+        Assert.Contains(hostLines, l => l.GetValueOrDefault("request_id") == requestId && l.GetValueOrDefault("client_request_id") == sent);
+        Assert.DoesNotContain(vaultLines.Concat(hostLines), l => l.GetValueOrDefault("request_id") == sent);
     }
 
     /// <summary>
@@ -231,13 +243,22 @@ public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFix
         var (intentId, secret) = await gateway.CreateIntentAsync(null);
         using var vault = new HttpClient { BaseAddress = gateway.Processes.VaultUrl };
 
-        using var card = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{intentId}/card", new Dictionary<string, object>
+        // A Request-Id of the caller's choosing (another request's, say) is neither answered nor audited.
+        const string chosen = "req_<script>";
+        using var submission = new HttpRequestMessage(HttpMethod.Post, $"/v1/tokenization-intents/{intentId}/card")
         {
-            ["client_secret"] = secret, ["number"] = "4242424242424242", ["exp_month"] = 12,
-            ["exp_year"] = DateTime.UtcNow.Year + 2, ["cvc"] = "123",
-        });
+            Content = JsonContent.Create(new Dictionary<string, object>
+            {
+                ["client_secret"] = secret, ["number"] = "4242424242424242", ["exp_month"] = 12,
+                ["exp_year"] = DateTime.UtcNow.Year + 2, ["cvc"] = "123",
+            }),
+        };
+        submission.Headers.TryAddWithoutValidation("Request-Id", chosen);
+        using var card = await vault.SendAsync(submission);
         Assert.Equal(HttpStatusCode.Created, card.StatusCode);
         var answered = Assert.Single(card.Headers.GetValues("Request-Id"));
+        Assert.NotEqual(chosen, answered);
+        Assert.StartsWith("req_", answered, StringComparison.Ordinal);
 
         var lines = (await VaultLinesOnceLoggedAsync(answered)).Where(l => l.GetValueOrDefault("request_id") == answered).ToList();
         Assert.Contains(lines, l => l.GetValueOrDefault("message", "").Contains("answered 201", StringComparison.Ordinal));
@@ -293,12 +314,15 @@ public sealed class VaultProcessTests(VaultProcessesFixture gateway) : IClassFix
     /// The Vault's log lines once the one of <paramref name="requestId"/> is there (or after 15 s): the Vault writes
     /// its access line before answering, and the test kit's reader copies the file as lines arrive.
     /// </summary>
-    private async Task<List<Dictionary<string, string>>> VaultLinesOnceLoggedAsync(string requestId)
+    private Task<List<Dictionary<string, string>>> VaultLinesOnceLoggedAsync(string requestId) =>
+        LinesOnceLoggedAsync(gateway.Processes.Vault.LogFile, requestId);
+
+    private static async Task<List<Dictionary<string, string>>> LinesOnceLoggedAsync(string file, string requestId)
     {
         var deadline = DateTime.UtcNow.AddSeconds(15);
         while (true)
         {
-            var lines = ParseLines(gateway.Processes.Vault.LogFile);
+            var lines = ParseLines(file);
             if (lines.Any(l => l.GetValueOrDefault("request_id") == requestId) || DateTime.UtcNow > deadline)
             {
                 return lines;

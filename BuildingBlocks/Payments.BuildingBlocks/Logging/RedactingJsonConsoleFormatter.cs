@@ -45,6 +45,13 @@ public sealed class RedactingJsonConsoleFormatter() : ConsoleFormatter(Formatter
                 w.WriteNumber("event_id", logEntry.EventId.Id);
             }
             Field("message", LogRedactor.Redact(message));
+            // The trace ids are the runtime's random hex, not input: never redacted, or a Luhn-valid digit run in one
+            // (it happens by chance) would break correlation. Activity.Current first (ADR 118), then a scope's.
+            if (System.Diagnostics.Activity.Current is { } activity && activity.TraceId != default)
+            {
+                Field("trace_id", activity.TraceId.ToHexString());
+                Field("span_id", activity.SpanId.ToHexString());
+            }
             // Correlation ids first, so a message property of the same name cannot take their place.
             scopeProvider?.ForEachScope((scope, fields) =>
             {
@@ -62,12 +69,8 @@ public sealed class RedactingJsonConsoleFormatter() : ConsoleFormatter(Formatter
             // The innermost scope is the most specific (the Vault's verified Host id over nothing at all).
             for (var i = scoped.Count - 1; i >= 0; i--)
             {
-                Field(scoped[i].Key, LogRedactor.Redact(scoped[i].Value));
-            }
-            if (System.Diagnostics.Activity.Current is { } activity && activity.TraceId != default)
-            {
-                Field("trace_id", activity.TraceId.ToHexString());
-                Field("span_id", activity.SpanId.ToHexString());
+                var (key, value) = scoped[i];
+                Field(key, IsGeneratedId(key, value) ? value : LogRedactor.Redact(value));
             }
             if (logEntry.State is IReadOnlyList<KeyValuePair<string, object?>> props)
             {
@@ -91,6 +94,11 @@ public sealed class RedactingJsonConsoleFormatter() : ConsoleFormatter(Formatter
         textWriter.Write('\n');
     }
 
+    /// <summary>A W3C trace or span id as the runtime writes it: lower-case hex of its fixed length, nothing else.</summary>
+    private static bool IsGeneratedId(string field, string value) =>
+        value.Length == field switch { "trace_id" => 32, "span_id" => 16, _ => -1 }
+        && value.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
+
     /// <summary>
     /// The log field a scope value goes to, or null to drop it. <c>request_id</c> is the gateway's id (the Host's,
     /// in the Vault from the signed call); ASP.NET Core's own <c>RequestId</c> (Kestrel's connection-based trace
@@ -100,6 +108,7 @@ public sealed class RedactingJsonConsoleFormatter() : ConsoleFormatter(Formatter
     {
         LogScopes.GatewayRequestId or LogScopes.HostRequestId => "request_id",
         LogScopes.VaultRequestId => "vault_request_id",
+        LogScopes.ClientRequestId => "client_request_id",
         "ConnectionId" => "connection_id",
         "TraceId" => "trace_id",
         "SpanId" => "span_id",
@@ -115,6 +124,9 @@ public static class LogScopes
 
     /// <summary>In the Vault: the Host's request id from a verified service token: <c>request_id</c>.</summary>
     public const string HostRequestId = "HostRequestId";
+
+    /// <summary>A caller's own <c>Request-Id</c> header, checked but never the answer's id: <c>client_request_id</c>.</summary>
+    public const string ClientRequestId = "ClientRequestId";
 
     /// <summary>The Vault's own id for a request: <c>vault_request_id</c>.</summary>
     public const string VaultRequestId = "VaultRequestId";

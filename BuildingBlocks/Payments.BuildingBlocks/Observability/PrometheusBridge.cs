@@ -17,8 +17,11 @@ namespace Payments.BuildingBlocks.Observability;
 /// </remarks>
 internal sealed class PrometheusBridge : IDisposable
 {
-    /// <summary>Label sets fixed per instrument where a measurement's tags vary (a 404 has no route, a success no error).</summary>
-    private static readonly Dictionary<string, string[]> FixedLabels = new(StringComparer.Ordinal)
+    /// <summary>
+    /// Label sets fixed per instrument where a measurement's tags vary (a 404 has no route, a success no error). Also
+    /// the tags OTLP keeps of these instruments (<see cref="Telemetry"/>'s views), <c>server.address</c> excepted.
+    /// </summary>
+    internal static readonly Dictionary<string, string[]> FixedLabels = new(StringComparer.Ordinal)
     {
         ["http.server.request.duration"] = ["http.request.method", "http.response.status_code", "http.route", "error.type"],
         ["http.server.active_requests"] = ["http.request.method"],
@@ -36,11 +39,21 @@ internal sealed class PrometheusBridge : IDisposable
     private readonly IMetricFactory factory;
     private readonly Func<Instrument, double[]> buckets;
     private readonly ConcurrentDictionary<Instrument, Binding> bindings = new();
+    private readonly IReadOnlySet<string> knownServers;
 
-    public PrometheusBridge(CollectorRegistry registry, Func<Instrument, bool> publish, Func<Instrument, double[]> buckets)
+    /// <summary>The <c>server.address</c> label of a call to a host nobody configured (a merchant's webhook endpoint).</summary>
+    public const string OtherServer = "other";
+
+    /// <param name="knownServers">
+    /// The hosts an outgoing call's <c>server.address</c> may name: those of the operator's configuration (the Vault).
+    /// Any other (a merchant's webhook host) is <see cref="OtherServer"/>: merchant text is never a label (ADR 120).
+    /// </param>
+    public PrometheusBridge(CollectorRegistry registry, Func<Instrument, bool> publish, Func<Instrument, double[]> buckets,
+        IReadOnlySet<string> knownServers)
     {
         factory = Metrics.WithCustomRegistry(registry);
         this.buckets = buckets;
+        this.knownServers = knownServers;
         listener.InstrumentPublished = (instrument, l) =>
         {
             if (publish(instrument))
@@ -112,7 +125,8 @@ internal sealed class PrometheusBridge : IDisposable
             var at = Array.IndexOf(binding.TagNames, tag.Key);
             if (at >= 0)
             {
-                values[at] = tag.Value?.ToString() ?? "";
+                var text = tag.Value?.ToString() ?? "";
+                values[at] = tag.Key != "server.address" || knownServers.Contains(text) ? text : OtherServer;
             }
         }
         binding.Record(values, value);

@@ -5,11 +5,13 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry;
+using OpenTelemetry.Context.Propagation;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -68,6 +70,8 @@ public static class Telemetry
     private static readonly Dictionary<string, HashSet<string>?> PublishedMeters = new(StringComparer.Ordinal)
     {
         ["Microsoft.AspNetCore.Hosting"] = ["http.server.request.duration", "http.server.active_requests"],
+        // Of the client instruments, the request duration only, its server.address bounded by the bridge: the others
+        // (open connections, connection duration, time in queue) would name merchants' webhook hosts too.
         ["System.Net.Http"] = ["http.client.request.duration"],
         ["System.Runtime"] = null,
         ["Npgsql"] =
@@ -82,12 +86,19 @@ public static class Telemetry
 
     private static readonly double[] CountBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
-    public static WebApplicationBuilder AddGatewayTelemetry(this WebApplicationBuilder builder, string serviceName)
+    /// <param name="serviceUrls">
+    /// URLs of the services this process calls, from the operator's configuration (the Host: <c>Vault:BaseUrl</c>): their
+    /// hosts stay <c>server.address</c> labels on <c>/metrics</c>; any other host is <c>other</c>.
+    /// </param>
+    public static WebApplicationBuilder AddGatewayTelemetry(this WebApplicationBuilder builder, string serviceName,
+        params string?[] serviceUrls)
     {
         var services = builder.Services;
         var section = builder.Configuration.GetSection(TelemetryOptions.Section);
         services.Configure<TelemetryOptions>(section);
         var options = section.Get<TelemetryOptions>() ?? new TelemetryOptions();
+        // Also with telemetry off: the hosting layer still makes an activity per request, whose trace id is logged.
+        TrustTraceContextOnInternalListenerOnly(services);
         if (!options.Enabled)
         {
             return builder;
@@ -140,11 +151,14 @@ public static class Telemetry
         {
             otel.WithMetrics(m =>
             {
-                m.AddMeter(Prefix + "*").AddMeter([.. PublishedMeters.Keys]).AddOtlpExporter(o => o.Endpoint = new Uri(otlp!));
+                m.AddMeter(Prefix + "*").AddMeter([.. PublishedMeters.Keys]).AddView(OtlpView)
+                    .AddOtlpExporter(o => o.Endpoint = new Uri(otlp!));
             });
         }
 
-        services.AddSingleton<GatewayMetrics>();
+        var known = serviceUrls.Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri.Host : null)
+            .OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
+        services.AddSingleton(sp => new GatewayMetrics(sp.GetRequiredService<IMeterFactory>(), known));
         services.AddHostedService<GaugeSampling>();
         return builder;
     }
@@ -164,19 +178,106 @@ public static class Telemetry
         return app;
     }
 
+    /// <summary>
+    /// OTLP gets what <c>/metrics</c> gets: the curated built-in instruments only, with the bridge's fixed label sets. A view
+    /// can drop a tag but not rewrite it, so <c>server.address</c> (a merchant's webhook host) is dropped outright; the
+    /// Vault's calls are told apart by <c>payments.gateway.vault.call.duration</c>. The DNS meter
+    /// (<c>System.Net.NameResolution</c>, which names the host looked up) is not added at all.
+    /// </summary>
+    private static MetricStreamConfiguration? OtlpView(Instrument instrument)
+    {
+        if (instrument.Meter.Name.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+        if (!PublishedMeters.TryGetValue(instrument.Meter.Name, out var names) || (names is not null && !names.Contains(instrument.Name)))
+        {
+            return MetricStreamConfiguration.Drop;
+        }
+        return PrometheusBridge.FixedLabels.TryGetValue(instrument.Name, out var labels)
+            ? new MetricStreamConfiguration { TagKeys = [.. labels.Where(l => l != "server.address")] }
+            : null;
+    }
+
     private static bool IsOperatorPath(PathString path) =>
         path.StartsWithSegments("/metrics", StringComparison.Ordinal) || path.StartsWithSegments("/health", StringComparison.Ordinal);
 
     /// <summary>
-    /// Within a process the parent's decision holds. A remote parent (a merchant's traceparent, the Host's call into the
-    /// Vault) keeps its trace id but not its sampled flag: an outside caller neither forces nor suppresses recording,
-    /// and the Host and the Vault decide alike (every request is recorded).
+    /// The parent's decision holds. The only remote parent is the Host's, on the Vault's internal listener (nothing else's
+    /// traceparent is read): a Host request's call is recorded in the Vault too, a background loop's poll, which the Host
+    /// did not record, is not (or each poll would be a Vault trace with a parent nobody exported).
     /// </summary>
-    private static ParentBasedSampler RecordingSampler()
-    {
-        var root = new RootSampler();
-        return new ParentBasedSampler(root, remoteParentSampled: root, remoteParentNotSampled: root,
+    private static ParentBasedSampler RecordingSampler() =>
+        new(new RootSampler(), remoteParentSampled: new AlwaysOnSampler(), remoteParentNotSampled: new AlwaysOffSampler(),
             localParentSampled: new AlwaysOnSampler(), localParentNotSampled: new AlwaysOffSampler());
+
+    /// <summary>
+    /// An incoming <c>traceparent</c> (and baggage) is read on the Vault's internal listener only, where the Host calls.
+    /// On the public listeners a merchant or a browser would choose the trace id (one that reads as a card number, or
+    /// another merchant's) and force recording; their requests start traces of their own. Both readers are set: ASP.NET
+    /// Core's hosting (the DI propagator) and OpenTelemetry's instrumentation, which extracts again with its own.
+    /// </summary>
+    private static void TrustTraceContextOnInternalListenerOnly(IServiceCollection services)
+    {
+        services.AddHttpContextAccessor();
+        services.RemoveAll<DistributedContextPropagator>();
+        services.AddSingleton<DistributedContextPropagator>(sp =>
+            new ListenerTrustingHostingPropagator(DistributedContextPropagator.CreateDefaultPropagator(), sp.GetRequiredService<IHttpContextAccessor>()));
+        if (Propagators.DefaultTextMapPropagator is not ListenerTrustingPropagator)
+        {
+            Sdk.SetDefaultTextMapPropagator(new ListenerTrustingPropagator(new CompositeTextMapPropagator(
+                [new TraceContextPropagator(), new BaggagePropagator()])));
+        }
+    }
+
+    /// <summary>
+    /// Whether a request's trace context may be continued: it came in on an internal listener. The test harness serves
+    /// every role on one untagged server (<see cref="ListenerOptions.Untagged"/>); there the Host's calls are the
+    /// <c>/internal</c> routes.
+    /// </summary>
+    private static bool TrustsTraceContext(HttpContext? http) => http?.ListenerOf() switch
+    {
+        ListenerRole.Internal => true,
+        null => http?.Request.Path.StartsWithSegments("/internal", StringComparison.Ordinal) == true
+                && http.RequestServices.GetService<IOptions<ListenerOptions>>()?.Value.Untagged is { Length: > 0 } untagged
+                && Listeners.ParseRoles(untagged).Contains(ListenerRole.Internal),
+        _ => false,
+    };
+
+    /// <summary>ASP.NET Core's reader: the hosting layer gives it the headers only, so the listener comes from the accessor.</summary>
+    private sealed class ListenerTrustingHostingPropagator(DistributedContextPropagator inner, IHttpContextAccessor accessor)
+        : DistributedContextPropagator
+    {
+        public override IReadOnlyCollection<string> Fields => inner.Fields;
+
+        public override void Inject(Activity? activity, object? carrier, PropagatorSetterCallback? setter) =>
+            inner.Inject(activity, carrier, setter);
+
+        public override void ExtractTraceIdAndState(object? carrier, PropagatorGetterCallback? getter, out string? traceId, out string? traceState)
+        {
+            if (TrustsTraceContext(accessor.HttpContext))
+            {
+                inner.ExtractTraceIdAndState(carrier, getter, out traceId, out traceState);
+                return;
+            }
+            traceId = null;
+            traceState = null;
+        }
+
+        public override IEnumerable<KeyValuePair<string, string?>>? ExtractBaggage(object? carrier, PropagatorGetterCallback? getter) =>
+            TrustsTraceContext(accessor.HttpContext) ? inner.ExtractBaggage(carrier, getter) : null;
+    }
+
+    /// <summary>OpenTelemetry's reader (process-wide): given the request itself, and injecting as before.</summary>
+    private sealed class ListenerTrustingPropagator(TextMapPropagator inner) : TextMapPropagator
+    {
+        public override ISet<string>? Fields => inner.Fields;
+
+        public override PropagationContext Extract<T>(PropagationContext context, T carrier, Func<T, string, IEnumerable<string>?> getter) =>
+            carrier is HttpRequest request && !TrustsTraceContext(request.HttpContext) ? context : inner.Extract(context, carrier, getter);
+
+        public override void Inject<T>(PropagationContext context, T carrier, Action<T, string, string> setter) =>
+            inner.Inject(context, carrier, setter);
     }
 
     /// <summary>
@@ -235,11 +336,11 @@ public static class Telemetry
     {
         private readonly PrometheusBridge bridge;
 
-        public GatewayMetrics(IMeterFactory meterFactory)
+        public GatewayMetrics(IMeterFactory meterFactory, IReadOnlySet<string> knownServers)
         {
             Registry = Metrics.NewCustomRegistry();
             bridge = new PrometheusBridge(Registry, instrument => IsPublished(instrument, meterFactory),
-                instrument => instrument.Unit == "s" ? SecondsBuckets : CountBuckets);
+                instrument => instrument.Unit == "s" ? SecondsBuckets : CountBuckets, knownServers);
         }
 
         public CollectorRegistry Registry { get; }

@@ -82,7 +82,7 @@ public sealed class AdmissionGate(IOptions<AdmissionOptions> options) : IDisposa
 /// PostgreSQL, Redis nor the Vault. What is admitted keeps its normal latency instead of queueing behind the excess.
 /// Reads, health and exempt routes pass. See docs/adr/0040-rate-limits-and-admission.md.
 /// </summary>
-public sealed class AdmissionControlMiddleware(RequestDelegate next, AdmissionGate gate)
+public sealed class AdmissionControlMiddleware(RequestDelegate next, AdmissionGate gate, AdmissionRefusals refusals)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -102,6 +102,7 @@ public sealed class AdmissionControlMiddleware(RequestDelegate next, AdmissionGa
         }
         if (!admitted)
         {
+            refusals.Count();
             await Problems.WriteAsync(context, 503, ErrorCodes.Overloaded,
                 "The gateway is at capacity; retry after the Retry-After delay with the same Idempotency-Key.",
                 retryAfterSeconds: gate.Options.RetryAfterSeconds);
@@ -123,4 +124,15 @@ public sealed class AdmissionControlMiddleware(RequestDelegate next, AdmissionGa
         && !HttpMethods.IsGet(context.Request.Method)
         && !HttpMethods.IsHead(context.Request.Method)
         && !HttpMethods.IsOptions(context.Request.Method);
+}
+
+/// <summary>
+/// Counts admission control's 503 refusals into the process' <c>rate_limit.refusals</c> counter as
+/// <c>limit="admission"</c> (the Host's meter by default; the Vault registers its own first).
+/// </summary>
+public sealed class AdmissionRefusals(Action count)
+{
+    public const string LimitName = "admission";
+
+    public void Count() => count();
 }

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Payments.BuildingBlocks.Http;
+using Payments.BuildingBlocks.Observability;
 
 namespace Payments.BuildingBlocks.RateLimiting;
 
@@ -15,6 +16,9 @@ namespace Payments.BuildingBlocks.RateLimiting;
 public sealed class MerchantRateLimitMiddleware(RequestDelegate next, DistributedTokenBucket buckets, IMerchantLimits limits)
 {
     public const string PolicyName = "merchant";
+
+    /// <summary>The <c>limit</c> label of this limit's refusals (as <c>token_failures</c>, the Vault's <c>card_uses</c>).</summary>
+    public const string LimitName = "merchant_requests";
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -47,6 +51,7 @@ public sealed class MerchantRateLimitMiddleware(RequestDelegate next, Distribute
         }, (context.Response, policy, current));
         if (!decision.Allowed)
         {
+            GatewayInstruments.RateLimitRefusals.Add(1, new KeyValuePair<string, object?>("limit", LimitName));
             await Problems.WriteAsync(context, 429, ErrorCodes.RateLimited,
                 string.Create(CultureInfo.InvariantCulture, $"This merchant's limit of {limit.Rps} requests per second is reached; retry after {decision.RetryAfterSeconds} s with the same Idempotency-Key."),
                 retryAfterSeconds: decision.RetryAfterSeconds);

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Payments.BuildingBlocks.Observability;
 
 namespace Payments.BuildingBlocks.RateLimiting;
 
@@ -22,6 +23,8 @@ public static class RateLimitingServices
     {
         services.Configure<AdmissionOptions>(config.GetSection(AdmissionOptions.Section));
         services.TryAddSingleton<AdmissionGate>();
+        services.TryAddSingleton(new AdmissionRefusals(static () => GatewayInstruments.RateLimitRefusals.Add(1,
+            new KeyValuePair<string, object?>("limit", AdmissionRefusals.LimitName))));
         return services;
     }
 

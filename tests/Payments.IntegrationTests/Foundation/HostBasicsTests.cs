@@ -70,16 +70,22 @@ public sealed class HostBasicsTests(GatewayFixture gateway) : IClassFixture<Gate
         }
     }
 
-    [Fact]
-    public async Task A_callers_request_id_is_echoed()
+    [Theory]
+    [InlineData("merchant-corr-42")]
+    [InlineData("req_01JABCDEFGHJKMNPQRSTVWXYZ0")]
+    [InlineData("req_<script>")]
+    public async Task A_callers_request_id_is_never_the_answers(string sent)
     {
         using var client = gateway.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, "/health/live");
-        request.Headers.Add("Request-Id", "merchant-corr-42");
+        request.Headers.TryAddWithoutValidation("Request-Id", sent);
 
         var response = await client.SendAsync(request);
 
-        Assert.Equal("merchant-corr-42", Assert.Single(response.Headers.GetValues("Request-Id")));
+        // The gateway's own id: a caller could otherwise pass off another request's id (ADR 118).
+        var answered = Assert.Single(response.Headers.GetValues("Request-Id"));
+        Assert.NotEqual(sent, answered);
+        Assert.Matches("^req_[0-9A-HJKMNP-TV-Z]{26}$", answered);
     }
 
     [Fact]

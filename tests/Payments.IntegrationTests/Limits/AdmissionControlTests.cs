@@ -25,6 +25,7 @@ public sealed class AdmissionControlTests(OnePlaceFixture gateway) : IClassFixtu
     public async Task Past_capacity_a_write_is_shed_at_once_with_503_while_reads_are_served_and_its_key_stays_free()
     {
         var merchant = await gateway.LimitedMerchantAsync(rps: 1000);
+        using var refusals = new AdmissionRefusalProbe();
         await using var db = NpgsqlDataSource.Create(gateway.HostConnectionString);
         await using var holder = await db.OpenConnectionAsync();
         await using var tx = await holder.BeginTransactionAsync();
@@ -52,6 +53,8 @@ public sealed class AdmissionControlTests(OnePlaceFixture gateway) : IClassFixtu
         // Shed before authentication: even a caller without a token gets 503, not 401 (no Redis, no database).
         using var anonymous = gateway.CreateClient(expectRefusals: true);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await PostAsync(anonymous, "/v1/payment-intents", Limited.Intent("o-anon"))).Status);
+        // Each shed write is counted where the dashboard's refusal panel looks (ADR 120): rate_limit.refusals{limit="admission"}.
+        Assert.True(refusals.Count >= 2, $"{refusals.Count} admission refusals counted");
         // Reads and health are served meanwhile.
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(merchant.Http, Limited.ListPath)).Status);
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(anonymous, "/health/live")).Status);
@@ -61,6 +64,39 @@ public sealed class AdmissionControlTests(OnePlaceFixture gateway) : IClassFixtu
         var retried = await PostAsync(merchant.Http, "/v1/payment-intents", Limited.Intent("o-shed"), key);
         Assert.True(retried.Status == HttpStatusCode.Created, $"the retry with the shed key answered {(int)retried.Status}: {retried.Body}");
         Assert.False(retried.Response.Headers.Contains("Idempotent-Replayed"));
+    }
+
+    /// <summary>Counts the Host meter's rate-limit refusals labelled <c>admission</c> while it lives.</summary>
+    private sealed class AdmissionRefusalProbe : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener listener = new();
+        private long count;
+
+        public AdmissionRefusalProbe()
+        {
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "Payments.Gateway" && instrument.Name == "rate_limit.refusals")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag is { Key: "limit", Value: "admission" })
+                    {
+                        Interlocked.Add(ref count, value);
+                    }
+                }
+            });
+            listener.Start();
+        }
+
+        public long Count => Interlocked.Read(ref count);
+
+        public void Dispose() => listener.Dispose();
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)

@@ -19,6 +19,12 @@ public sealed class MetricsGateway : IAsyncLifetime
 
     public string VaultMetrics { get; private set; } = "";
 
+    /// <summary>The flow's merchant, authenticated (disposed with the fixture).</summary>
+    public HttpClient Merchant { get; private set; } = null!;
+
+    /// <summary>A webhook host of the merchant's choosing, which must be on no scrape (ADR 120: no URL is a label).</summary>
+    public const string MerchantHost = "shop-one-cardinality.invalid";
+
     public Uri HostManagement => new($"http://127.0.0.1:{Processes.ManagementPortOf(Processes.Hosts[0].Port)}/");
 
     public Uri VaultManagement => new($"http://127.0.0.1:{Processes.ManagementPortOf(Processes.Vault.Port)}/");
@@ -43,7 +49,9 @@ public sealed class MetricsGateway : IAsyncLifetime
             "payments_gateway_authorizations_total{decline_code=\"none\",outcome=\"approved\"}",
             "payments_gateway_operations_total{operation=\"capture\"}", "payments_gateway_operations_total{operation=\"void\"}",
             "payments_gateway_operations_total{operation=\"refund\"}", "payments_gateway_operations_total{operation=\"chargeback\"}",
-            "payments_gateway_webhook_deliveries_total{");
+            "payments_gateway_webhook_deliveries_total{",
+            // The merchant's webhook host was looked up and failed; the merchant's limit refused a request.
+            "name_resolution_error", "payments_gateway_rate_limit_refusals_total{limit=\"merchant_requests\"}");
         VaultMetrics = await ScrapeUntilAsync(VaultManagement, "payments_vault_audit_verification_last_run_seconds ", "payments_vault_audit_commit_duration_seconds_count");
         if (Environment.GetEnvironmentVariable("PAYMENTS_METRICS_DUMP") is { Length: > 0 } dump)
         {
@@ -58,7 +66,7 @@ public sealed class MetricsGateway : IAsyncLifetime
         using var json = JsonDocument.Parse(await Processes.RunHostCommandAsync("merchant", "create", "--name", "Metrics flow"));
         var clientId = json.RootElement.GetProperty("client_id").GetString()!;
         var secret = json.RootElement.GetProperty("client_secret").GetString()!;
-        using var http = new HttpClient { BaseAddress = Processes.HostUrl };
+        var http = Merchant = new HttpClient { BaseAddress = Processes.HostUrl };
 
         // Token failures, then the failure limit's refusal (2 per client here), for an unknown client.
         for (var i = 0; i < 3; i++)
@@ -74,6 +82,8 @@ public sealed class MetricsGateway : IAsyncLifetime
         // A webhook endpoint nobody listens on: its deliveries fail (connection refused).
         var closed = LoopbackPorts.Free();
         Assert.Equal(201, (await SendAsync(http, "/v1/webhook-endpoints", new { url = $"http://127.0.0.1:{closed}/hook", enabled_events = new[] { "*" } })).Status);
+        // One on a host the merchant chose, which does not resolve.
+        Assert.Equal(201, (await SendAsync(http, "/v1/webhook-endpoints", new { url = $"https://{MerchantHost}/hook", enabled_events = new[] { "*" } })).Status);
 
         var approvedCard = await TokenizeAsync(http, "4242424242424242");
         var declinedCard = await TokenizeAsync(http, "4000000000000002");
@@ -91,6 +101,29 @@ public sealed class MetricsGateway : IAsyncLifetime
         var declined = await SendAsync(http, "/v1/transactions",
             new Dictionary<string, object> { ["operation"] = "authorize", ["amount"] = 700, ["currency"] = "EUR", ["card_token"] = declinedCard, ["order_id"] = "m-2" });
         Assert.Equal("DECLINED", declined.Body.GetProperty("status").GetString());
+        await RefuseOverTheMerchantLimitAsync();
+    }
+
+    /// <summary>A second merchant at 1 request per second, burst 1: requests in a row are refused with 429.</summary>
+    private async Task RefuseOverTheMerchantLimitAsync()
+    {
+        using var json = JsonDocument.Parse(await Processes.RunHostCommandAsync("merchant", "create", "--name", "Metrics limited"));
+        var clientId = json.RootElement.GetProperty("client_id").GetString()!;
+        await Processes.RunHostCommandAsync("merchant", "set-limits", "--merchant-id", json.RootElement.GetProperty("merchant_id").GetString()!,
+            "--rps", "1", "--burst", "1");
+        using var http = new HttpClient { BaseAddress = Processes.HostUrl };
+        using (var token = await http.PostAsJsonAsync("/v1/auth/token", new { client_id = clientId, client_secret = json.RootElement.GetProperty("client_secret").GetString() }))
+        {
+            using var t = JsonDocument.Parse(await token.Content.ReadAsStringAsync());
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", t.RootElement.GetProperty("access_token").GetString());
+        }
+        var statuses = new List<int>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var answer = await http.GetAsync(new Uri("/v1/transactions", UriKind.Relative));
+            statuses.Add((int)answer.StatusCode);
+        }
+        Assert.Contains(429, statuses);
     }
 
     private async Task<string> TokenizeAsync(HttpClient host, string number)
@@ -134,6 +167,7 @@ public sealed class MetricsGateway : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        Merchant?.Dispose();
         if (Processes is not null)
         {
             await Processes.DisposeAsync();
@@ -184,6 +218,108 @@ public sealed partial class MetricsEndpointTests(MetricsGateway gateway) : IClas
         Assert.Matches(@"http_route=""/?v1/transactions/\{trx_id\}""", gateway.HostMetrics);
         // No label value is an id (prefix_ULID), a token or a path with one in it.
         Assert.DoesNotMatch(@"=""[^""]*[a-z]+_[0-9A-HJKMNP-TV-Z]{26}[^""]*""", gateway.HostMetrics + gateway.VaultMetrics);
+    }
+
+    [Fact]
+    public void A_merchant_chosen_host_is_on_no_scrape()
+    {
+        // The delivery to it was measured (the scrape waited for its failure), under no label naming it.
+        Assert.Contains("name_resolution_error", gateway.HostMetrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("cardinality", gateway.HostMetrics + gateway.VaultMetrics, StringComparison.OrdinalIgnoreCase);
+        // The Host's calls to the Vault, a host of the operator's configuration, keep their address.
+        Assert.Matches(@"http_client_request_duration_seconds_count\{[^}]*server_address=""127\.0\.0\.1""", gateway.HostMetrics);
+    }
+
+    [Fact]
+    public void A_merchants_429_is_counted_by_its_limit() =>
+        Assert.Matches(@"payments_gateway_rate_limit_refusals_total\{limit=""merchant_requests""\} [1-9]", gateway.HostMetrics);
+
+    [Theory]
+    [InlineData("GET", "/v1/transactions/trx_01JZZZZZZZZZZZZZZZZZZZZZZZ", "v1/transactions/{trx_id}")]
+    [InlineData("DELETE", "/v1/card-tokens/tok_01JZZZZZZZZZZZZZZZZZZZZZZZ", "v1/card-tokens/{")]
+    public async Task The_access_line_of_an_endpoints_404_names_its_route(string method, string path, string route)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        using var answer = await gateway.Merchant.SendAsync(request);
+        Assert.Equal(HttpStatusCode.NotFound, answer.StatusCode);
+        var requestId = Assert.Single(answer.Headers.GetValues("Request-Id"));
+
+        var line = await AccessLineAsync(gateway.Processes.Hosts[0].LogFile, requestId);
+        Assert.Contains(route, line, StringComparison.Ordinal);
+        Assert.Contains("answered 404", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("(no route)", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_callers_traceparent_is_not_continued_on_the_public_listeners_but_the_hosts_is_on_the_vaults_internal_one()
+    {
+        // A trace id of the caller's choosing, one that reads as a card number, and the sampled flag set.
+        const string chosen = "4111111111111111aaaaaaaaaaaaaaaa";
+        async Task<string> TraceIdOfAnswerAsync(HttpClient http, HttpMethod method, string path, string logFile)
+        {
+            using var request = new HttpRequestMessage(method, path);
+            if (method == HttpMethod.Post)
+            {
+                request.Content = JsonContent.Create(new { });
+                request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+            }
+            request.Headers.TryAddWithoutValidation("traceparent", $"00-{chosen}-bbbbbbbbbbbbbbbb-01");
+            using var answer = await http.SendAsync(request);
+            var requestId = Assert.Single(answer.Headers.GetValues("Request-Id"));
+            return (await LogLineAsync(logFile, requestId, " answered ")).GetProperty("trace_id").GetString()!;
+        }
+
+        var hostTrace = await TraceIdOfAnswerAsync(gateway.Merchant, HttpMethod.Get, "/v1/transactions/trx_01JZZZZZZZZZZZZZZZZZZZZZZZ",
+            gateway.Processes.Hosts[0].LogFile);
+        Assert.NotEqual(chosen, hostTrace);
+        Assert.Matches("^[0-9a-f]{32}$", hostTrace);
+        using var browser = new HttpClient { BaseAddress = gateway.Processes.VaultUrl };
+        var vaultTrace = await TraceIdOfAnswerAsync(browser, HttpMethod.Get, "/openapi/v1.json", gateway.Processes.Vault.LogFile);
+        Assert.NotEqual(chosen, vaultTrace);
+
+        // A Host request that calls the Vault: one trace across both processes, through the internal listener.
+        using var intent = new HttpRequestMessage(HttpMethod.Post, "/v1/tokenization-intents") { Content = JsonContent.Create(new { }) };
+        intent.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        using var created = await gateway.Merchant.SendAsync(intent);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var hostId = Assert.Single(created.Headers.GetValues("Request-Id"));
+        var hostLine = await LogLineAsync(gateway.Processes.Hosts[0].LogFile, hostId, " answered ");
+        var vaultLine = await LogLineAsync(gateway.Processes.Vault.LogFile, hostId, "");
+        Assert.Equal(hostLine.GetProperty("trace_id").GetString(), vaultLine.GetProperty("trace_id").GetString());
+    }
+
+    /// <summary>The access line (its message) of <paramref name="requestId"/> in a process' log, once written.</summary>
+    private static async Task<string> AccessLineAsync(string logFile, string requestId) =>
+        (await LogLineAsync(logFile, requestId, " answered ")).GetProperty("message").GetString()!;
+
+    /// <summary>The first line of <paramref name="requestId"/> whose message holds <paramref name="messagePart"/>, once written.</summary>
+    private static async Task<JsonElement> LogLineAsync(string logFile, string requestId, string messagePart)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            using (var fs = new FileStream(logFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            using (var reader = new StreamReader(fs))
+            {
+                while (await reader.ReadLineAsync() is { } text)
+                {
+                    if (!text.StartsWith('{') || !text.Contains(requestId, StringComparison.Ordinal))
+                    {
+                        continue;
+                    }
+                    using var json = JsonDocument.Parse(text);
+                    var root = json.RootElement;
+                    if (root.TryGetProperty("request_id", out var id) && id.GetString() == requestId
+                        && root.GetProperty("message").GetString() is { } message && message.Contains(messagePart, StringComparison.Ordinal))
+                    {
+                        return root.Clone();
+                    }
+                }
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"no line of {requestId} with '{messagePart}' in {logFile}");
+            // The other process' log file is the only view; nothing to await.
+            await Task.Delay(100);
+        }
     }
 
     [Fact]

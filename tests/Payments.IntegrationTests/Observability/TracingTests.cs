@@ -38,16 +38,21 @@ public sealed class TracingTests(TracingGatewayFixture gateway) : IClassFixture<
         var merchant = await gateway.CreateMerchantClientAsync();
         var card = await gateway.TokenizeCardAsync(merchant);
 
-        // The merchant's own trace (as a merchant's HttpClient sends it): picks this request's spans out of all.
+        // The merchant's own trace (as a merchant's HttpClient sends it, sampled): the gateway starts its own instead.
         ActivityTraceId merchantTrace;
+        var started = DateTime.UtcNow;
         using (var merchantSpan = new Activity("merchant checkout").Start())
         {
+            merchantSpan.ActivityTraceFlags = ActivityTraceFlags.Recorded;
             merchantTrace = merchantSpan.TraceId;
             await AuthorizeAsync(merchant, card);
         }
 
+        // Tests of this class run one at a time: the one authorization since then.
         var hostServer = await gateway.Recorder.WaitForAsync(
-            s => s.Kind == ActivityKind.Server && Path(s) == "/v1/transactions" && s.TraceId == merchantTrace, Wait);
+            s => s.Kind == ActivityKind.Server && Path(s) == "/v1/transactions" && s.StartTimeUtc >= started, Wait);
+        Assert.NotEqual(merchantTrace, hostServer.TraceId);
+        Assert.Equal(default, hostServer.ParentSpanId);
         var vaultServer = await gateway.Recorder.WaitForAsync(
             s => s.Kind == ActivityKind.Server && Path(s) == "/internal/v1/acquirer/authorize" && s.TraceId == hostServer.TraceId, Wait);
         await gateway.Recorder.WaitForAsync(s => s.DisplayName == "audit group commit" && s.Links.Any(l => l.Context.TraceId == hostServer.TraceId), Wait);
@@ -87,6 +92,18 @@ public sealed class TracingTests(TracingGatewayFixture gateway) : IClassFixture<
             Assert.DoesNotContain(Uri.EscapeDataString(clientSecret), text, StringComparison.Ordinal);
             Assert.Null(span.GetTagItem("url.query"));
         }
+    }
+
+    [Fact]
+    public async Task The_hosts_feed_polls_start_no_trace_in_the_vault()
+    {
+        var merchant = await gateway.CreateMerchantClientAsync();
+        // A stored card wakes the Host's feed, which polls the Vault from its background loop (no request's trace).
+        await gateway.TokenizeCardAsync(merchant);
+
+        // Nothing to wait for but time: a recorded poll showed within a second of the card before the fix.
+        await Assert.ThrowsAsync<TimeoutException>(() => gateway.Recorder.WaitForAsync(
+            s => s.Kind == ActivityKind.Server && Path(s) == "/internal/v1/tokenization-intents-succeeded", TimeSpan.FromSeconds(5)));
     }
 
     [Fact]
