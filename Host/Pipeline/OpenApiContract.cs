@@ -759,7 +759,7 @@ internal static class OpenApiContract
         "422" => "An amount beyond what the object allows, or an Idempotency-Key reused for another request.",
         "429" => "Over the merchant's request rate (`rate_limited`; on the token route, too many failed attempts). Nothing was changed: retry after Retry-After with the same Idempotency-Key.",
         "500" => "An unexpected error (code internal_error); nothing about it is shown. Retry with the same Idempotency-Key.",
-        "503" => "The gateway is at capacity (`overloaded`) or a dependency is unavailable (`service_unavailable`); nothing was changed. Retry after Retry-After with the same Idempotency-Key.",
+        "503" => "The gateway is at capacity (`overloaded`, nothing was changed) or a dependency is unavailable (`service_unavailable`). Retry after Retry-After with the same Idempotency-Key: it answers with the request's outcome, and nothing happens twice.",
         _ => "See the problem's code.",
     };
 

@@ -90,7 +90,8 @@ internal sealed class GatewayExceptionHandler(ILogger<GatewayExceptionHandler> l
             case var e when IsUnavailable(e):
                 logger.LogWarning(e, "A dependency is unavailable");
                 await Problems.WriteAsync(http, 503, ErrorCodes.ServiceUnavailable,
-                    "The gateway cannot complete the request right now; nothing was changed. Retry with the same Idempotency-Key.",
+                    "The gateway cannot complete the request right now. Retry after Retry-After with the same Idempotency-Key: the retry " +
+                    "answers with this request's outcome (a call to the card vault may have been under way), and nothing happens twice.",
                     retryAfterSeconds: 1);
                 return true;
             case OperationCanceledException when http.RequestAborted.IsCancellationRequested:

@@ -87,6 +87,13 @@ internal sealed class VaultExceptionHandler : Microsoft.AspNetCore.Diagnostics.I
                 retryAfterSeconds: 30).ExecuteAsync(http);
             return true;
         }
+        if (IsDatabaseUnreachable(exception))
+        {
+            // The Vault's database is down or restarting: over once it is back, as the Host says of its own (503).
+            await VaultResults.Problem(503, ErrorCodes.ServiceUnavailable, "The card vault cannot reach its database; retry shortly.",
+                retryAfterSeconds: 1).ExecuteAsync(http);
+            return true;
+        }
         if (exception is not BadHttpRequestException bad)
         {
             return false;
@@ -95,4 +102,12 @@ internal sealed class VaultExceptionHandler : Microsoft.AspNetCore.Diagnostics.I
             bad.StatusCode == 413 ? "The body is larger than 16 KiB." : "The request could not be read.").ExecuteAsync(http);
         return true;
     }
+
+    /// <summary>A connection that failed or broke (not a statement PostgreSQL refused): transient by Npgsql's own account.</summary>
+    internal static bool IsDatabaseUnreachable(Exception e) => e switch
+    {
+        NpgsqlException n when n.IsTransient || n.InnerException is System.Net.Sockets.SocketException or TimeoutException => true,
+        _ when e.InnerException is { } inner => IsDatabaseUnreachable(inner),
+        _ => false,
+    };
 }

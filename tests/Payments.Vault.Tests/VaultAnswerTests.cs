@@ -12,6 +12,37 @@ namespace Payments.Vault.Tests;
 public sealed class VaultAnswerTests(VaultProcessesFixture gateway) : IClassFixture<VaultProcessesFixture>
 {
     /// <summary>
+    /// With its database down, the Vault answered the card route and the card-entry page 500 internal_error; an outage
+    /// that ends is a 503 with Retry-After, as the Host answers its own.
+    /// </summary>
+    [Fact]
+    public async Task With_its_database_down_the_vault_answers_503_with_retry_after_never_a_500()
+    {
+        using var vault = new HttpClient { BaseAddress = gateway.Processes.VaultUrl };
+        await gateway.Processes.StopPostgresAsync();
+        try
+        {
+            using var card = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{gateway.IntentId}/card", new Dictionary<string, object>
+            {
+                ["client_secret"] = "x", ["number"] = "4242424242424242", ["exp_month"] = 12, ["exp_year"] = 2040, ["cvc"] = "123",
+            });
+            using var page = await vault.GetAsync(new Uri($"/v1/tokenization-intents/{gateway.IntentId}/card-entry?client_secret=x", UriKind.Relative));
+
+            foreach (var answer in new[] { card, page })
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode);
+                Assert.NotNull(answer.Headers.RetryAfter);
+            }
+            using var problem = JsonDocument.Parse(await card.Content.ReadAsStringAsync());
+            Assert.Equal("service_unavailable", problem.RootElement.GetProperty("code").GetString());
+        }
+        finally
+        {
+            await gateway.Processes.StartPostgresAsync();
+        }
+    }
+
+    /// <summary>
     /// Kestrel refuses a body over the Vault's 16 KiB by throwing where the route reads it; the exception handler used
     /// to answer that 500 to anyone, with no credential. Now a 413 problem on every listener, declared or chunked.
     /// </summary>

@@ -60,7 +60,7 @@ public static class ErrorCodes
         new(RateLimited, 429, "Over the merchant's request rate (see the RateLimit and RateLimit-Policy headers), or too many failed logins on the token route. Nothing was changed: wait the seconds in Retry-After and send the same request with the same Idempotency-Key."),
         new(InternalError, 500, "An unexpected error; nothing about it is shown. Retry with the same Idempotency-Key and quote the request_id."),
         new(Overloaded, 503, "The gateway is at capacity and refused the request before doing anything. Wait the seconds in Retry-After (plus a little jitter) and send it again with the same Idempotency-Key."),
-        new(ServiceUnavailable, 503, "A dependency is unavailable; nothing was changed. Retry after Retry-After with the same Idempotency-Key."),
+        new(ServiceUnavailable, 503, "A dependency is unavailable. Retry after Retry-After with the same Idempotency-Key: it answers with the request's outcome, and nothing happens twice."),
     ];
 
     /// <summary>The code for a status that no slice gave one to (unknown route, framework refusals).</summary>

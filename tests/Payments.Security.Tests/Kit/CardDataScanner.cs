@@ -27,6 +27,11 @@ internal sealed partial class CardDataScanner(IEnumerable<string> knownPans, IEn
     [GeneratedRegex(@"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", RegexOptions.CultureInvariant)]
     private static partial Regex Uuid();
 
+    // The gateway's own trace and span ids in a log line: random hex it generated, written as they are (ADR 118). One
+    // span id in two thousand is sixteen decimal digits, and a tenth of those pass Luhn; none is input.
+    [GeneratedRegex(@"(?<=""(?:trace_id|span_id)"":"")(?:[0-9a-f]{32}|[0-9a-f]{16})(?="")", RegexOptions.CultureInvariant)]
+    private static partial Regex TraceIds();
+
     public List<LeakFinding> Findings { get; } = [];
 
     public void ScanText(string source, string where, string? text, bool cvcsToo = true, bool anyLuhnRun = true)
@@ -48,7 +53,7 @@ internal sealed partial class CardDataScanner(IEnumerable<string> knownPans, IEn
             }
         }
         // UUIDs are blanked (same length) so their digit groups are not read as one long run.
-        var cleaned = Uuid().Replace(text, m => new string('u', m.Length));
+        var cleaned = TraceIds().Replace(Uuid().Replace(text, m => new string('u', m.Length)), m => new string('t', m.Length));
         foreach (var (index, length) in anyLuhnRun ? CardNumberDetector.FindCardNumbers(cleaned) : [])
         {
             // A run of one repeated digit (an all-zero genesis hash) passes Luhn but is no card number.
