@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Npgsql;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Http;
 using Payments.Vault.Contracts;
 using StackExchange.Redis;
@@ -106,7 +107,7 @@ internal sealed class GatewayExceptionHandler(ILogger<GatewayExceptionHandler> l
     internal static bool IsUnavailable(Exception e) => e switch
     {
         VaultUnavailableException or RedisConnectionException or RedisTimeoutException or TimeoutException => true,
-        NpgsqlException n => n.IsTransient || n.InnerException is System.Net.Sockets.SocketException or TimeoutException,
+        NpgsqlException n => PostgresDataSource.IsUnreachable(n),
         _ when e.InnerException is { } inner => IsUnavailable(inner),
         _ => false,
     };

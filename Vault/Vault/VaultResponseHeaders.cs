@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Npgsql;
+using Payments.BuildingBlocks.Data;
 using Payments.BuildingBlocks.Http;
 using Payments.BuildingBlocks.Ids;
 using Payments.BuildingBlocks.Logging;
@@ -103,10 +104,10 @@ internal sealed class VaultExceptionHandler : Microsoft.AspNetCore.Diagnostics.I
         return true;
     }
 
-    /// <summary>A connection that failed or broke (not a statement PostgreSQL refused): transient by Npgsql's own account.</summary>
+    /// <summary>The Host's rule (<see cref="PostgresDataSource.IsUnreachable"/>), on the exception or one it wraps.</summary>
     internal static bool IsDatabaseUnreachable(Exception e) => e switch
     {
-        NpgsqlException n when n.IsTransient || n.InnerException is System.Net.Sockets.SocketException or TimeoutException => true,
+        NpgsqlException n when PostgresDataSource.IsUnreachable(n) => true,
         _ when e.InnerException is { } inner => IsDatabaseUnreachable(inner),
         _ => false,
     };

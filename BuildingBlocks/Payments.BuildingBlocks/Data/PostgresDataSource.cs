@@ -27,4 +27,11 @@ public static class PostgresDataSource
         cs.NoResetOnClose = true;
         return builder.Build();
     }
+
+    /// <summary>
+    /// PostgreSQL could not be reached or the connection broke (not a statement it refused): transient by Npgsql's own
+    /// account. The Host and the Vault answer it 503 with Retry-After, over once the database is back.
+    /// </summary>
+    public static bool IsUnreachable(NpgsqlException e) =>
+        e.IsTransient || e.InnerException is System.Net.Sockets.SocketException or TimeoutException;
 }

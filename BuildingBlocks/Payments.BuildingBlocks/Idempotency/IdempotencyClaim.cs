@@ -14,7 +14,7 @@ public sealed class IdempotentAttribute : Attribute;
 /// middleware. A slice that changes state completes it inside its own database transaction
 /// (<see cref="CompletionCommand"/>), so the change and the stored answer commit together or not at all.
 /// </summary>
-public sealed class IdempotencyClaim(string merchantId, string key, byte[] fingerprint, Guid leaseToken, DateTimeOffset expiresAt)
+public sealed class IdempotencyClaim(string merchantId, string key, string keyDigest, byte[] fingerprint, Guid leaseToken, DateTimeOffset expiresAt)
 {
     public string MerchantId { get; } = merchantId;
 
@@ -22,7 +22,7 @@ public sealed class IdempotencyClaim(string merchantId, string key, byte[] finge
     public string Key { get; } = key;
 
     /// <summary>How the key is stored, in PostgreSQL and Redis (<see cref="IdempotencyStore.Digest"/>).</summary>
-    public string KeyDigest { get; } = IdempotencyStore.Digest(key);
+    public string KeyDigest { get; } = keyDigest;
     public byte[] Fingerprint { get; } = fingerprint;
     public Guid LeaseToken { get; } = leaseToken;
 

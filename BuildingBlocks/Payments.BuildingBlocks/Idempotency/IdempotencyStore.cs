@@ -96,7 +96,7 @@ public sealed class IdempotencyStore(
                 cmd.Parameters.Add(new() { Value = now + opts.Retention });
                 if (await cmd.ExecuteScalarAsync(ct) is not null)
                 {
-                    return new ClaimOutcome.Claimed(new IdempotencyClaim(merchantId, key, fingerprint, token, now + opts.Retention));
+                    return new ClaimOutcome.Claimed(new IdempotencyClaim(merchantId, key, digest, fingerprint, token, now + opts.Retention));
                 }
             }
 
