@@ -89,6 +89,7 @@ public sealed partial class Program
             o.QueueTimeout = TimeSpan.FromMilliseconds(10);
             o.OverloadQueueLimit = 48;
             o.OverloadQueueTimeout = TimeSpan.FromMilliseconds(10);
+            o.RefusalDetail = "The card vault is at capacity; retry after the Retry-After delay.";
         });
         // Its refusals count on the Vault's meter (payments_vault_rate_limit_refusals_total), not the Host's.
         services.AddSingleton(new AdmissionRefusals(static () => VaultTelemetry.RateLimited(AdmissionRefusals.LimitName)));

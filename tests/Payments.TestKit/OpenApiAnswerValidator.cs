@@ -6,15 +6,16 @@ using NJsonSchema;
 namespace Payments.TestKit;
 
 /// <summary>
-/// Checks every answer the tests' merchant clients receive against the Host's own <c>/openapi/v1.json</c>: an answer
+/// Checks every answer the tests' clients receive against the server's own <c>/openapi/v1.json</c> (the Host's, or the
+/// Vault's when <paramref name="documentName"/> says so; each is read once per test run): an answer
 /// of a documented operation must have a documented status, and its JSON body must validate (NJsonSchema) against the
 /// schema the document gives that status. A violation fails the request (and so the test) with what disagreed.
 /// Answers of routes the document does not describe (unknown paths, methods, /health) are not checked.
 /// </summary>
-public sealed class OpenApiAnswerValidator(Func<Task<string>> loadDocument) : DelegatingHandler
+public sealed class OpenApiAnswerValidator(Func<Task<string>> loadDocument, string documentName = "host") : DelegatingHandler
 {
     private static readonly SemaphoreSlim Gate = new(1, 1);
-    private static Contract? shared;
+    private static readonly Dictionary<string, Contract> Shared = new(StringComparer.Ordinal);
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -36,15 +37,16 @@ public sealed class OpenApiAnswerValidator(Func<Task<string>> loadDocument) : De
 
     private async Task<Contract> ContractAsync()
     {
-        if (shared is { } c)
-        {
-            return c;
-        }
         await Gate.WaitAsync();
         try
         {
-            // Every Host of a test run serves the same document: read it once.
-            return shared ??= new Contract(JsonNode.Parse(await loadDocument())!.AsObject());
+            // Every Host (or Vault) of a test run serves the same document: read it once.
+            if (!Shared.TryGetValue(documentName, out var contract))
+            {
+                contract = new Contract(JsonNode.Parse(await loadDocument())!.AsObject());
+                Shared[documentName] = contract;
+            }
+            return contract;
         }
         finally
         {
@@ -81,6 +83,11 @@ public sealed class OpenApiAnswerValidator(Func<Task<string>> loadDocument) : De
             {
                 return "status not documented";
             }
+            // A shared answer (the Vault's document names them under components/responses).
+            if (response["$ref"]?.GetValue<string>() is { } reference && reference.StartsWith("#/components/responses/", StringComparison.Ordinal))
+            {
+                response = document["components"]!["responses"]![reference["#/components/responses/".Length..]]!.AsObject();
+            }
             if (body.Length == 0)
             {
                 return null;
@@ -116,5 +123,5 @@ public sealed class OpenApiAnswerValidator(Func<Task<string>> loadDocument) : De
     }
 }
 
-/// <summary>An answer of the Host that its OpenAPI document does not allow.</summary>
+/// <summary>An answer that the server's OpenAPI document does not allow.</summary>
 public sealed class OpenApiViolationException(string message) : Exception(message);

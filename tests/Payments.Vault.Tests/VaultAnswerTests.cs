@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Payments.TestKit;
 
 namespace Payments.Vault.Tests;
 
@@ -18,7 +19,8 @@ public sealed class VaultAnswerTests(VaultProcessesFixture gateway) : IClassFixt
     [Fact]
     public async Task With_its_database_down_the_vault_answers_503_with_retry_after_never_a_500()
     {
-        using var vault = new HttpClient { BaseAddress = gateway.Processes.VaultUrl };
+        // The card route's 503 is one its document gives (the page is HTML, outside the document).
+        using var vault = DocumentedVaultClient();
         await gateway.Processes.StopPostgresAsync();
         try
         {
@@ -40,6 +42,77 @@ public sealed class VaultAnswerTests(VaultProcessesFixture gateway) : IClassFixt
         {
             await gateway.Processes.StartPostgresAsync();
         }
+    }
+
+    /// <summary>
+    /// The card route's answers are the ones the Vault's own <c>/openapi/v1.json</c> gives (its 503 is in the database
+    /// test above), titled as the Host titles the same status. The document had no 503 and a 413 without a body, and
+    /// the Vault titled its problems as the framework does ("Not Found" where the Host says "Not found").
+    /// </summary>
+    [Fact]
+    public async Task The_card_routes_answers_are_the_ones_its_document_gives_titled_as_the_hosts()
+    {
+        using var vault = DocumentedVaultClient();
+        var (intent, secret) = await gateway.CreateIntentAsync(null);
+        var route = $"/v1/tokenization-intents/{intent}/card";
+        Dictionary<string, object> Card(string number) => new()
+        {
+            ["client_secret"] = secret, ["number"] = number, ["exp_month"] = 12, ["exp_year"] = DateTime.UtcNow.Year + 2, ["cvc"] = "123",
+        };
+
+        var answers = new List<HttpResponseMessage>
+        {
+            await vault.PostAsJsonAsync(route, Card("4242424242424241")), // fails the Luhn check
+            await vault.PostAsync(route, new StringContent("number=4242424242424242", Encoding.UTF8, "text/plain")),
+            await vault.PostAsync(route, new StringContent(new string('x', 20_000), Encoding.UTF8, "application/json")),
+            await vault.PostAsJsonAsync("/v1/tokenization-intents/tki_01J5XC4A2B9N7K3M8Q1W6R5T0Y/card", Card("4242424242424242")),
+            await vault.PostAsJsonAsync(route, Card("4242424242424242")),
+            await vault.PostAsJsonAsync(route, Card("4242424242424242")), // the intent has its card
+        };
+        try
+        {
+            Assert.Equal([400, 415, 413, 404, 201, 409], answers.Select(a => (int)a.StatusCode));
+
+            // The Host's titles for the statuses both answer.
+            using var notFound = await gateway.Host.GetAsync(new Uri("/v1/transactions/trx_01J5XCMDXCFXCAQ1BV8HVG6644", UriKind.Relative));
+            using var unsupported = await PostToHostAsync(new StringContent("{}", Encoding.UTF8, "text/plain"));
+            using var invalid = await PostToHostAsync(new StringContent("{}", Encoding.UTF8, "application/json"));
+            var hostTitles = new Dictionary<int, string>();
+            foreach (var answer in new[] { notFound, unsupported, invalid })
+            {
+                using var problem = JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
+                hostTitles[(int)answer.StatusCode] = problem.RootElement.GetProperty("title").GetString()!;
+            }
+            Assert.Equal([400, 404, 415], hostTitles.Keys.Order());
+            foreach (var answer in answers.Where(a => hostTitles.ContainsKey((int)a.StatusCode)))
+            {
+                using var problem = JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
+                Assert.Equal(hostTitles[(int)answer.StatusCode], problem.RootElement.GetProperty("title").GetString());
+            }
+        }
+        finally
+        {
+            answers.ForEach(a => a.Dispose());
+        }
+    }
+
+    private async Task<HttpResponseMessage> PostToHostAsync(HttpContent body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/transactions") { Content = body };
+        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        return await gateway.Host.SendAsync(request);
+    }
+
+    /// <summary>A client of the Vault's public listener whose every answer is checked against the Vault's own document.</summary>
+    private HttpClient DocumentedVaultClient()
+    {
+        var url = gateway.Processes.VaultUrl;
+        var validator = new OpenApiAnswerValidator(async () =>
+        {
+            using var plain = new HttpClient { BaseAddress = url };
+            return await plain.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+        }, "vault") { InnerHandler = new HttpClientHandler() };
+        return new HttpClient(validator) { BaseAddress = url };
     }
 
     /// <summary>

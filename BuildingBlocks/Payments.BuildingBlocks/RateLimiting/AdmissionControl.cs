@@ -103,8 +103,7 @@ public sealed class AdmissionControlMiddleware(RequestDelegate next, AdmissionGa
         if (!admitted)
         {
             refusals.Count();
-            await Problems.WriteAsync(context, 503, ErrorCodes.Overloaded,
-                "The gateway is at capacity; retry after the Retry-After delay with the same Idempotency-Key.",
+            await Problems.WriteAsync(context, 503, ErrorCodes.Overloaded, gate.Options.RefusalDetail,
                 retryAfterSeconds: gate.Options.RetryAfterSeconds);
             return;
         }

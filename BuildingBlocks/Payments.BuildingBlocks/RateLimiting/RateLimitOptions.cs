@@ -55,6 +55,9 @@ public sealed class AdmissionOptions
 
     /// <summary>What a refusal's <c>Retry-After</c> says.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
+
+    /// <summary>A refusal's <c>detail</c>: the Host's writes retry with their key; the Vault's card post has none.</summary>
+    public string RefusalDetail { get; set; } = "The gateway is at capacity; retry after the Retry-After delay with the same Idempotency-Key.";
 }
 
 /// <summary>A merchant's request rate: <paramref name="Rps"/> per second, bursts of up to <paramref name="Burst"/>.</summary>

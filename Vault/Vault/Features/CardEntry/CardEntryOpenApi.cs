@@ -59,7 +59,8 @@ internal static class CardEntryOpenApi
                   "409": { "$ref": "#/components/responses/Closed" },
                   "413": { "$ref": "#/components/responses/TooLarge" },
                   "415": { "$ref": "#/components/responses/UnsupportedMediaType" },
-                  "429": { "$ref": "#/components/responses/RateLimited" }
+                  "429": { "$ref": "#/components/responses/RateLimited" },
+                  "503": { "$ref": "#/components/responses/Unavailable" }
                 }
               }
             }
@@ -114,8 +115,9 @@ internal static class CardEntryOpenApi
                   "status": { "type": "integer" },
                   "detail": { "type": "string" },
                   "instance": { "type": "string" },
-                  "code": { "type": "string", "x-extensible-enum": [ "validation_failed", "not_found", "unsupported_media_type", "payload_too_large", "rate_limited", "intent_succeeded", "intent_expired", "intent_failed" ] },
-                  "errors": { "type": "object", "additionalProperties": { "type": "array", "items": { "type": "string" } } }
+                  "code": { "type": "string", "x-extensible-enum": [ "validation_failed", "not_found", "unsupported_media_type", "payload_too_large", "rate_limited", "intent_succeeded", "intent_expired", "intent_failed", "overloaded", "service_unavailable" ] },
+                  "errors": { "type": "object", "additionalProperties": { "type": "array", "items": { "type": "string" } } },
+                  "request_id": { "type": "string", "description": "The answer's Request-Id header, to quote to support." }
                 }
               }
             },
@@ -123,12 +125,13 @@ internal static class CardEntryOpenApi
               "Retry-After": { "description": "Seconds to wait before trying again.", "schema": { "type": "integer", "minimum": 0 } }
             },
             "responses": {
-              "Invalid": { "description": "The body is not the documented JSON object, or the card is refused (errors by field).", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" }, "example": { "title": "Bad Request", "status": 400, "detail": "The card data is not valid.", "code": "validation_failed", "errors": { "number": [ "The card number is not valid." ] } } } } },
-              "NotFound": { "description": "Unknown intent, or a wrong client_secret.", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" }, "example": { "title": "Not Found", "status": 404, "detail": "The tokenization intent was not found.", "code": "not_found" } } } },
+              "Invalid": { "description": "The body is not the documented JSON object, or the card is refused (errors by field).", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" }, "example": { "title": "The request is not valid", "status": 400, "detail": "The card data is not valid.", "code": "validation_failed", "errors": { "number": [ "The card number is not valid." ] } } } } },
+              "NotFound": { "description": "Unknown intent, or a wrong client_secret.", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" }, "example": { "title": "Not found", "status": 404, "detail": "The tokenization intent was not found.", "code": "not_found" } } } },
               "Closed": { "description": "The intent already has a card (intent_succeeded), has expired (intent_expired) or failed after too many refused cards (intent_failed).", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" }, "example": { "title": "Conflict", "status": 409, "detail": "The tokenization intent has expired.", "code": "intent_expired" } } } },
-              "TooLarge": { "description": "The body is larger than 16 KiB." },
-              "UnsupportedMediaType": { "description": "Neither application/json nor a form.", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" }, "example": { "title": "Unsupported Media Type", "status": 415, "detail": "Send application/json or a form.", "code": "unsupported_media_type" } } } },
-              "RateLimited": { "description": "Too many card submissions for the merchant.", "headers": { "Retry-After": { "$ref": "#/components/headers/Retry-After" } }, "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" }, "example": { "title": "Too Many Requests", "status": 429, "detail": "Too many card submissions.", "code": "rate_limited" } } } }
+              "TooLarge": { "description": "The body is larger than 16 KiB.", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" }, "example": { "title": "Request body too large", "status": 413, "detail": "The body is larger than 16 KiB.", "code": "payload_too_large" } } } },
+              "UnsupportedMediaType": { "description": "Neither application/json nor a form.", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" }, "example": { "title": "Unsupported media type", "status": 415, "detail": "Send application/json or a form.", "code": "unsupported_media_type" } } } },
+              "RateLimited": { "description": "Too many card submissions for the merchant.", "headers": { "Retry-After": { "$ref": "#/components/headers/Retry-After" } }, "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" }, "example": { "title": "Too many requests", "status": 429, "detail": "Too many card submissions.", "code": "rate_limited" } } } },
+              "Unavailable": { "description": "The Vault is at capacity (overloaded) or cannot reach its database (service_unavailable). Do not retry automatically: let the cardholder submit again after Retry-After, or make a new intent. An intent whose card was stored after all answers 409 intent_succeeded, never a second token.", "headers": { "Retry-After": { "$ref": "#/components/headers/Retry-After" } }, "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" }, "example": { "title": "Service unavailable", "status": 503, "detail": "The card vault cannot reach its database; retry shortly.", "code": "service_unavailable" } } } }
             }
           }
         }

@@ -1,0 +1,89 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Npgsql;
+using Payments.TestKit;
+
+namespace Payments.Vault.Tests;
+
+/// <summary>One place for the Vault's writes and no queue, so a second concurrent card post is shed.</summary>
+public sealed class OnePlaceVaultFixture : VaultFixture
+{
+    protected override void ConfigureVault(Dictionary<string, string?> settings)
+    {
+        base.ConfigureVault(settings);
+        settings["Admission:MaxConcurrent"] = "1";
+        settings["Admission:QueueLimit"] = "0";
+        settings["Admission:OverloadQueueLimit"] = "0";
+    }
+}
+
+/// <summary>
+/// The Vault's own admission control (ADR 40): past its places a write is refused at once with 503 <c>overloaded</c>,
+/// an answer its document gives, that changes nothing and tells the cardholder's side no Idempotency-Key to reuse (the
+/// card post has none; the detail was the Host's).
+/// </summary>
+public sealed class VaultAdmissionTests(OnePlaceVaultFixture gateway) : IClassFixture<OnePlaceVaultFixture>
+{
+    [Fact]
+    public async Task Past_its_places_a_card_post_is_shed_with_a_documented_503_and_changes_nothing()
+    {
+        var merchant = VaultFixture.NewMerchant();
+        var (held, heldSecret) = await gateway.RegisterIntentAsync(merchant);
+        var (shed, shedSecret) = await gateway.RegisterIntentAsync(merchant);
+        using var vault = gateway.Vault.CreateDefaultClient(new OpenApiAnswerValidator(async () =>
+        {
+            using var plain = gateway.Vault.CreateClient();
+            return await plain.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+        }, "vault"));
+
+        await using var db = NpgsqlDataSource.Create(gateway.VaultConnectionString);
+        await using var holder = await db.OpenConnectionAsync();
+        var tx = await holder.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE vault.tokenization_intents IN ACCESS EXCLUSIVE MODE", holder, tx))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+        // The first post takes the only place and waits on the lock.
+        var first = vault.PostAsJsonAsync($"/v1/tokenization-intents/{held}/card", Card(heldSecret));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await WaitingOnLocksAsync(db) == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the first card post never reached the locked table");
+            await Task.Delay(20);
+        }
+
+        using (var refused = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{shed}/card", Card(shedSecret)))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.True(refused.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
+            using var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync());
+            Assert.Equal("overloaded", problem.RootElement.GetProperty("code").GetString());
+            Assert.Equal("Service unavailable", problem.RootElement.GetProperty("title").GetString());
+            Assert.DoesNotContain("Idempotency-Key", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        await tx.RollbackAsync();
+        await tx.DisposeAsync();
+        using (var served = await first)
+        {
+            Assert.Equal(HttpStatusCode.Created, served.StatusCode);
+        }
+        // The refusal changed nothing: the intent still takes its card.
+        Assert.Equal("REQUIRES_CARD", await gateway.ScalarAsync<string>("SELECT status FROM vault.tokenization_intents WHERE intent_id = $1", shed));
+        using var again = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{shed}/card", Card(shedSecret));
+        Assert.Equal(HttpStatusCode.Created, again.StatusCode);
+    }
+
+    private static Dictionary<string, object> Card(string secret) => new()
+    {
+        ["client_secret"] = secret, ["number"] = "4242424242424242", ["exp_month"] = 12, ["exp_year"] = DateTime.UtcNow.Year + 2, ["cvc"] = "123",
+    };
+
+    private static async Task<long> WaitingOnLocksAsync(NpgsqlDataSource db)
+    {
+        await using var count = db.CreateCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%tokenization_intents%'");
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+}
