@@ -271,7 +271,7 @@ public sealed class RunScriptIsolationTests(RunScriptGateway gateway) : IClassFi
 
         var log = Path.Combine(Run.Data, "logs", "host.log");
         string text = "";
-        for (var i = 0; i < 50 && !ids.All(id => text.Contains(id, StringComparison.Ordinal)); i++)
+        for (var i = 0; i < 300 && !ids.All(id => text.Contains(id, StringComparison.Ordinal)); i++)
         {
             await Task.Delay(100); // the console logger writes from its own queue
             text = await File.ReadAllTextAsync(log);

@@ -26,8 +26,17 @@ public sealed class RedisServer : IAsyncDisposable
 
     public int Port => int.Parse(Endpoint[(Endpoint.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>A StackExchange.Redis connection string that does not wait long for a stopped server.</summary>
-    public string ConnectionString => $"{Endpoint},abortConnect=false,connectTimeout=1000,syncTimeout=1000,asyncTimeout=1000";
+    /// <summary>
+    /// A StackExchange.Redis connection string. A private server, which its tests stop, is not waited for long; the
+    /// shared one, never stopped but busy with every parallel class's Hosts on a loaded machine, is given 5 s, as
+    /// <see cref="SuiteLimits"/> gives the rate limiter: a stalled answer must not send a Host limiting locally at its
+    /// share of the rate, counted over every Host of the test process.
+    /// </summary>
+    public string ConnectionString => IsShared
+        ? $"{Endpoint},abortConnect=false,connectTimeout=5000,syncTimeout=5000,asyncTimeout=5000"
+        : $"{Endpoint},abortConnect=false,connectTimeout=1000,syncTimeout=1000,asyncTimeout=1000";
+
+    private bool IsShared => ReferenceEquals(this, shared);
 
     public static async Task<RedisServer> SharedAsync()
     {

@@ -44,7 +44,8 @@ public sealed class VaultAdmissionTests(OnePlaceVaultFixture gateway) : IClassFi
         {
             await lockTable.ExecuteNonQueryAsync();
         }
-        // The first post takes the only place and waits on the lock.
+        // The first post takes the only place and waits on the lock (its own read, not the Host's feed poll, which
+        // waits on the lock too).
         var first = vault.PostAsJsonAsync($"/v1/tokenization-intents/{held}/card", Card(heldSecret));
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (await WaitingOnLocksAsync(db) == 0)
@@ -83,7 +84,8 @@ public sealed class VaultAdmissionTests(OnePlaceVaultFixture gateway) : IClassFi
     private static async Task<long> WaitingOnLocksAsync(NpgsqlDataSource db)
     {
         await using var count = db.CreateCommand(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%tokenization_intents%'");
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            + " AND query LIKE '%FROM vault.tokenization_intents WHERE intent_id%'");
         return (long)(await count.ExecuteScalarAsync())!;
     }
 }

@@ -231,10 +231,13 @@ public sealed class ClientAgainstGatewayTests(LiveGatewayFixture gateway)
             await client.CreateTransactionAsync(CreateTransactionRequest.ForCard(TransactionOperation.Authorize, 500, "USD", card, NewOrderId()));
         }
 
-        // Events are written with each change and published shortly after: wait for the three authorizations.
+        // Events are written with each change and published shortly after: wait for the three authorizations, and for
+        // the card's tokenization event, which the Host's feed records within a poll (else it could land between the
+        // listing and the last page read below).
         var all = new List<WebhookEvent>();
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (all.Count(e => e.Type == "transaction.authorized") < 3 && DateTime.UtcNow < deadline)
+        while ((all.Count(e => e.Type == "transaction.authorized") < 3 || !all.Any(e => e.Type == "tokenization_intent.succeeded"))
+               && DateTime.UtcNow < deadline)
         {
             all.Clear();
             await foreach (var e in client.ListAllEventsAsync(limit: 2))

@@ -152,7 +152,8 @@ public sealed class MetricsGateway : IAsyncLifetime
     private static async Task<string> ScrapeUntilAsync(Uri management, params string[] needles)
     {
         using var http = new HttpClient { BaseAddress = management };
-        var until = DateTime.UtcNow.AddSeconds(30);
+        // Generous: a loaded machine may take long over the relay passes and a failing delivery's DNS lookup.
+        var until = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             var text = await http.GetStringAsync(new Uri("metrics", UriKind.Relative));

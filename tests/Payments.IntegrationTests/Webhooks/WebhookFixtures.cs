@@ -33,8 +33,10 @@ public class WebhooksFixture : GatewayFixture
         settings["Idempotency:SecretKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
         settings["Webhooks:RetryBaseDelay"] = "00:00:00.100";
         settings["Webhooks:MaxRetryDelay"] = "00:00:00.400";
-        settings["Webhooks:RetryFor"] = "00:00:03";
-        settings["Webhooks:AttemptTimeout"] = "00:00:03";
+        // Short, so the disabling test ends soon, yet wide enough that a stall of a loaded machine between a failing
+        // receiver's first attempts, or in one answer, does not disable an endpoint or repeat a delivered event.
+        settings["Webhooks:RetryFor"] = "00:00:10";
+        settings["Webhooks:AttemptTimeout"] = "00:00:10";
         settings["Webhooks:LeaseMargin"] = "00:00:01";
         settings["Webhooks:PollInterval"] = "00:00:00.100";
         settings["Transactions:OutboxPollInterval"] = "00:00:00.200";
