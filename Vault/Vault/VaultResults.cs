@@ -21,9 +21,9 @@ internal static class VaultResults
 
     /// <summary>
     /// Every problem the Vault writes, its own and the framework's (404, 405), in the merchant API's shape: the Host's
-    /// title for the status, a <c>code</c>, a <c>detail</c>, the answer's Request-Id as <c>request_id</c> instead of the framework's trace id,
-    /// and, where the Host's public URL is configured (run.sh does), the Host's page for the code as <c>type</c>
-    /// (docs/adr/0100) rather than the HTTP specification's section for the status.
+    /// title for the status, a <c>code</c>, a <c>detail</c>, the answer's Request-Id as <c>request_id</c> instead of the
+    /// framework's trace id, and, where the Host's public URL is configured (run.sh does), the Host's page for the code
+    /// as <c>type</c> (docs/adr/0100) rather than the HTTP specification's section for the status.
     /// </summary>
     public static void Shape(ProblemDetailsContext ctx)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -15,7 +16,7 @@ namespace Payments.TestKit;
 public sealed class OpenApiAnswerValidator(Func<Task<string>> loadDocument, string documentName = "host") : DelegatingHandler
 {
     private static readonly SemaphoreSlim Gate = new(1, 1);
-    private static readonly Dictionary<string, Contract> Shared = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, Contract> Shared = new(StringComparer.Ordinal);
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -37,6 +38,10 @@ public sealed class OpenApiAnswerValidator(Func<Task<string>> loadDocument, stri
 
     private async Task<Contract> ContractAsync()
     {
+        if (Shared.TryGetValue(documentName, out var known))
+        {
+            return known;
+        }
         await Gate.WaitAsync();
         try
         {
