@@ -63,6 +63,8 @@ public sealed class VaultAnswerTests(VaultProcessesFixture gateway) : IClassFixt
         var answers = new List<HttpResponseMessage>
         {
             await vault.PostAsJsonAsync(route, Card("4242424242424241")), // fails the Luhn check
+            await vault.PostAsync(route, new StringContent("{bad", Encoding.UTF8, "application/json")),
+            await vault.PostAsync(route, new StringContent("[]", Encoding.UTF8, "application/json")),
             await vault.PostAsync(route, new StringContent("number=4242424242424242", Encoding.UTF8, "text/plain")),
             await vault.PostAsync(route, new StringContent(new string('x', 20_000), Encoding.UTF8, "application/json")),
             await vault.PostAsJsonAsync("/v1/tokenization-intents/tki_01J5XC4A2B9N7K3M8Q1W6R5T0Y/card", Card("4242424242424242")),
@@ -71,7 +73,17 @@ public sealed class VaultAnswerTests(VaultProcessesFixture gateway) : IClassFixt
         };
         try
         {
-            Assert.Equal([400, 415, 413, 404, 201, 409], answers.Select(a => (int)a.StatusCode));
+            Assert.Equal([400, 400, 400, 415, 413, 404, 201, 409], answers.Select(a => (int)a.StatusCode));
+            // Every 400 names its field, a body that is no JSON object the field "body", as the Host's do.
+            foreach (var refused in answers.Take(3))
+            {
+                using var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync());
+                Assert.NotEmpty(problem.RootElement.GetProperty("errors").EnumerateObject());
+            }
+            using (var notJson = JsonDocument.Parse(await answers[1].Content.ReadAsStringAsync()))
+            {
+                Assert.Equal("The body is not valid JSON.", notJson.RootElement.GetProperty("errors").GetProperty("body")[0].GetString());
+            }
 
             // The Host's titles for the statuses both answer.
             using var notFound = await gateway.Host.GetAsync(new Uri("/v1/transactions/trx_01J5XCMDXCFXCAQ1BV8HVG6644", UriKind.Relative));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Carter;
+using Payments.BuildingBlocks;
 using Payments.BuildingBlocks.Hosting;
 using Payments.BuildingBlocks.Http;
 using Payments.Vault.Cards;
@@ -38,16 +39,16 @@ public sealed class CardSubmissionModule : ICarterModule
                 catch (InvalidDataException)
                 {
                     // Over the form reader's limits (field count, key length): bad input, not a server error.
-                    return VaultResults.Problem(400, "validation_failed", "The form could not be read.");
+                    return VaultResults.Problem(400, "validation_failed", "The form could not be read.", BodyError("The form could not be read."));
                 }
                 parsed = ParseForm(form);
             }
             else if (http.Request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) == true)
             {
                 parsed = await ParseJsonAsync(http.Request.Body, ct);
-                if (parsed.Malformed)
+                if (parsed.Malformed is { } malformed)
                 {
-                    return VaultResults.Problem(400, "validation_failed", "The body is not a JSON object of the documented fields.");
+                    return VaultResults.Problem(400, "validation_failed", "The body is not a JSON object of the documented fields.", BodyError(malformed));
                 }
             }
             else
@@ -132,6 +133,9 @@ public sealed class CardSubmissionModule : ICarterModule
         return null;
     }
 
+    /// <summary>A body that cannot be read at all is the <c>body</c> field's error, as the Host answers it.</summary>
+    private static Dictionary<string, string[]> BodyError(string message) => new() { [JsonBodyCheck.BodyField] = [message] };
+
     private static async Task<ParsedSubmission> ParseJsonAsync(Stream body, CancellationToken ct)
     {
         var p = new ParsedSubmission();
@@ -142,14 +146,14 @@ public sealed class CardSubmissionModule : ICarterModule
         }
         catch (JsonException)
         {
-            p.Malformed = true;
+            p.Malformed = JsonBodyCheck.NotJson;
             return p;
         }
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
             {
-                p.Malformed = true;
+                p.Malformed = JsonBodyCheck.NotAnObject;
                 return p;
             }
             foreach (var prop in doc.RootElement.EnumerateObject())
@@ -198,7 +202,8 @@ public sealed class CardSubmissionModule : ICarterModule
 
     private sealed class ParsedSubmission
     {
-        public bool Malformed { get; set; }
+        /// <summary>Why the body is not a JSON object at all, as the Host words it.</summary>
+        public string? Malformed { get; set; }
         public string? ClientSecret { get; set; }
         public string? Number { get; set; }
         public int? ExpMonth { get; set; }
