@@ -47,12 +47,7 @@ public sealed class VaultAdmissionTests(OnePlaceVaultFixture gateway) : IClassFi
         // The first post takes the only place and waits on the lock (its own read, not the Host's feed poll, which
         // waits on the lock too).
         var first = vault.PostAsJsonAsync($"/v1/tokenization-intents/{held}/card", Card(heldSecret));
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await WaitingOnLocksAsync(db) == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the first card post never reached the locked table");
-            await Task.Delay(20);
-        }
+        await LockWaits.UntilWaitingAsync(db, "FROM vault.tokenization_intents WHERE intent_id", "the first card post");
 
         using (var refused = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{shed}/card", Card(shedSecret)))
         {
@@ -80,12 +75,4 @@ public sealed class VaultAdmissionTests(OnePlaceVaultFixture gateway) : IClassFi
     {
         ["client_secret"] = secret, ["number"] = "4242424242424242", ["exp_month"] = 12, ["exp_year"] = DateTime.UtcNow.Year + 2, ["cvc"] = "123",
     };
-
-    private static async Task<long> WaitingOnLocksAsync(NpgsqlDataSource db)
-    {
-        await using var count = db.CreateCommand(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            + " AND query LIKE '%FROM vault.tokenization_intents WHERE intent_id%'");
-        return (long)(await count.ExecuteScalarAsync())!;
-    }
 }

@@ -35,13 +35,8 @@ public sealed class AdmissionControlTests(OnePlaceFixture gateway) : IClassFixtu
         }
         // The first write takes the only place and waits on the lock.
         var first = PostAsync(merchant.Http, "/v1/payment-intents", Limited.Intent("o-first"), Guid.NewGuid().ToString());
-        await WaitUntilAsync(async () =>
-        {
-            // This database's, and the write's own statement: a background sweep waiting on the lock is not the write.
-            await using var c = db.CreateCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                + " AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO intents.payment_intents%'");
-            return (long)(await c.ExecuteScalarAsync())! > 0;
-        });
+        // The write's own statement: a background sweep waiting on the lock is not the write.
+        await LockWaits.UntilWaitingAsync(db, "INSERT INTO intents.payment_intents", "the first write");
 
         var key = Guid.NewGuid().ToString();
         var watch = Stopwatch.StartNew();
@@ -101,15 +96,5 @@ public sealed class AdmissionControlTests(OnePlaceFixture gateway) : IClassFixtu
         public long Count => Interlocked.Read(ref count);
 
         public void Dispose() => listener.Dispose();
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the first write never reached the lock");
-            await Task.Delay(20);
-        }
     }
 }
