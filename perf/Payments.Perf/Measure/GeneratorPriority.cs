@@ -8,7 +8,9 @@ namespace Payments.Perf.Measure;
 /// On a machine whose cores the gateway saturates, a co-located generator waits for a core to read each answer, and
 /// that wait lands in the measured latency: a refusal the Host wrote in 1 ms was read 20 ms later. A higher priority
 /// stands in for the separate machine a load generator normally runs on. Linux keeps a nice value per thread and a
-/// new thread inherits its creator's, so every thread alive now is set, and those created later follow.
+/// new thread inherits its creator's, so every thread alive now is set, and those created later follow. The real-time
+/// class (SCHED_RR) was measured instead and did worse: the generator then preempts the gateway it measures
+/// (perf/RESULTS.md, 2026-12-05, seventh).
 /// </summary>
 internal static class GeneratorPriority
 {
