@@ -36,7 +36,7 @@ internal static class VaultResults
         problem.Extensions["code"] = code;
         // The Host's titles ("Not found", not the framework's "Not Found"): one gateway, one way of saying a status.
         problem.Title = Problems.TitleFor(status);
-        problem.Detail ??= Problems.TitleFor(status);
+        problem.Detail ??= problem.Title;
         if (VaultResponseHeaders.AnswerIdOf(http) is { } requestId)
         {
             problem.Extensions["request_id"] = requestId;

@@ -16,15 +16,8 @@ public static class Cards
     {
         var (intentId, clientSecret) = await gateway.CreateTokenizationIntentAsync(merchant);
         using var vault = gateway.Vault.CreateClient();
-        using var stored = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{intentId}/card", new Dictionary<string, object?>
-        {
-            ["client_secret"] = clientSecret,
-            ["number"] = number,
-            ["exp_month"] = expMonth,
-            ["exp_year"] = expYear ?? DateTime.UtcNow.Year + 3,
-            ["cvc"] = cvc,
-            ["holder_name"] = "Test Cardholder",
-        });
+        using var stored = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{intentId}/card",
+            CardPost.Body(clientSecret, number, cvc, expMonth, expYear ?? DateTime.UtcNow.Year + 3, "Test Cardholder"));
         if (stored.StatusCode != HttpStatusCode.Created)
         {
             // The Vault's answers never contain the number, so this is safe to show.
@@ -45,5 +38,28 @@ public static class Cards
         }
         using var json = JsonDocument.Parse(await created.Content.ReadAsStringAsync());
         return (json.RootElement.GetProperty("id").GetString()!, json.RootElement.GetProperty("client_secret").GetString()!);
+    }
+}
+
+/// <summary>What a client posts to the Vault's card route.</summary>
+public static class CardPost
+{
+    /// <summary>
+    /// The body of <c>POST /v1/tokenization-intents/{id}/card</c>, as JSON: a card valid for two more years unless
+    /// <paramref name="expYear"/> says otherwise; no <c>holder_name</c> unless one is given.
+    /// </summary>
+    public static Dictionary<string, object?> Body(string clientSecret, string number = "4242424242424242", string cvc = "123",
+        int expMonth = 12, int? expYear = null, string? holderName = null)
+    {
+        var body = new Dictionary<string, object?>
+        {
+            ["client_secret"] = clientSecret, ["number"] = number, ["exp_month"] = expMonth,
+            ["exp_year"] = expYear ?? DateTime.UtcNow.Year + 2, ["cvc"] = cvc,
+        };
+        if (holderName is not null)
+        {
+            body["holder_name"] = holderName;
+        }
+        return body;
     }
 }

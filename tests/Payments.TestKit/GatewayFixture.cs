@@ -117,11 +117,7 @@ public class GatewayFixture : IAsyncLifetime
     /// </summary>
     public HttpClient CreateClient(bool expectRefusals = false)
     {
-        var validator = new OpenApiAnswerValidator(async () =>
-        {
-            using var http = Host.CreateClient();
-            return await http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative));
-        });
+        var validator = OpenApiAnswerValidator.ReadingFrom(() => Host.CreateClient());
         return expectRefusals
             ? Host.CreateDefaultClient(Host.ClientOptions.BaseAddress, validator)
             : Host.CreateDefaultClient(Host.ClientOptions.BaseAddress, new UnexpectedRefusalGuard(), validator);

@@ -18,6 +18,13 @@ public sealed class OpenApiAnswerValidator(Func<Task<string>> loadDocument, stri
     private static readonly SemaphoreSlim Gate = new(1, 1);
     private static readonly ConcurrentDictionary<string, Contract> Shared = new(StringComparer.Ordinal);
 
+    /// <summary>A validator that reads the document at <c>/openapi/v1.json</c> through a client of the server it checks.</summary>
+    public static OpenApiAnswerValidator ReadingFrom(Func<HttpClient> plainClient, string documentName = "host") => new(async () =>
+    {
+        using var http = plainClient();
+        return await http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+    }, documentName);
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var response = await base.SendAsync(request, cancellationToken);

@@ -31,11 +31,7 @@ public sealed class VaultAdmissionTests(OnePlaceVaultFixture gateway) : IClassFi
         var merchant = VaultFixture.NewMerchant();
         var (held, heldSecret) = await gateway.RegisterIntentAsync(merchant);
         var (shed, shedSecret) = await gateway.RegisterIntentAsync(merchant);
-        using var vault = gateway.Vault.CreateDefaultClient(new OpenApiAnswerValidator(async () =>
-        {
-            using var plain = gateway.Vault.CreateClient();
-            return await plain.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative));
-        }, "vault"));
+        using var vault = gateway.Vault.CreateDefaultClient(OpenApiAnswerValidator.ReadingFrom(() => gateway.Vault.CreateClient(), "vault"));
 
         await using var db = NpgsqlDataSource.Create(gateway.VaultConnectionString);
         await using var holder = await db.OpenConnectionAsync();
@@ -46,10 +42,10 @@ public sealed class VaultAdmissionTests(OnePlaceVaultFixture gateway) : IClassFi
         }
         // The first post takes the only place and waits on the lock (its own read, not the Host's feed poll, which
         // waits on the lock too).
-        var first = vault.PostAsJsonAsync($"/v1/tokenization-intents/{held}/card", Card(heldSecret));
+        var first = vault.PostAsJsonAsync($"/v1/tokenization-intents/{held}/card", CardPost.Body(heldSecret));
         await LockWaits.UntilWaitingAsync(db, "FROM vault.tokenization_intents WHERE intent_id", "the first card post");
 
-        using (var refused = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{shed}/card", Card(shedSecret)))
+        using (var refused = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{shed}/card", CardPost.Body(shedSecret)))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
             Assert.True(refused.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
@@ -67,12 +63,7 @@ public sealed class VaultAdmissionTests(OnePlaceVaultFixture gateway) : IClassFi
         }
         // The refusal changed nothing: the intent still takes its card.
         Assert.Equal("REQUIRES_CARD", await gateway.ScalarAsync<string>("SELECT status FROM vault.tokenization_intents WHERE intent_id = $1", shed));
-        using var again = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{shed}/card", Card(shedSecret));
+        using var again = await vault.PostAsJsonAsync($"/v1/tokenization-intents/{shed}/card", CardPost.Body(shedSecret));
         Assert.Equal(HttpStatusCode.Created, again.StatusCode);
     }
-
-    private static Dictionary<string, object> Card(string secret) => new()
-    {
-        ["client_secret"] = secret, ["number"] = "4242424242424242", ["exp_month"] = 12, ["exp_year"] = DateTime.UtcNow.Year + 2, ["cvc"] = "123",
-    };
 }

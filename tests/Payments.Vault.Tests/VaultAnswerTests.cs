@@ -55,10 +55,7 @@ public sealed class VaultAnswerTests(VaultProcessesFixture gateway) : IClassFixt
         using var vault = DocumentedVaultClient();
         var (intent, secret) = await gateway.CreateIntentAsync(null);
         var route = $"/v1/tokenization-intents/{intent}/card";
-        Dictionary<string, object> Card(string number) => new()
-        {
-            ["client_secret"] = secret, ["number"] = number, ["exp_month"] = 12, ["exp_year"] = DateTime.UtcNow.Year + 2, ["cvc"] = "123",
-        };
+        Dictionary<string, object?> Card(string number) => CardPost.Body(secret, number);
 
         var answers = new List<HttpResponseMessage>
         {
@@ -119,11 +116,8 @@ public sealed class VaultAnswerTests(VaultProcessesFixture gateway) : IClassFixt
     private HttpClient DocumentedVaultClient()
     {
         var url = gateway.Processes.VaultUrl;
-        var validator = new OpenApiAnswerValidator(async () =>
-        {
-            using var plain = new HttpClient { BaseAddress = url };
-            return await plain.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative));
-        }, "vault") { InnerHandler = new HttpClientHandler() };
+        var validator = OpenApiAnswerValidator.ReadingFrom(() => new HttpClient { BaseAddress = url }, "vault");
+        validator.InnerHandler = new HttpClientHandler();
         return new HttpClient(validator) { BaseAddress = url };
     }
 

@@ -54,11 +54,8 @@ public class VaultFixture : GatewayFixture
         string cvc = "123", int expMonth = 12, int? expYear = null)
     {
         using var vault = Vault.CreateClient();
-        return await vault.PostAsJsonAsync($"/v1/tokenization-intents/{intentId}/card", new Dictionary<string, object?>
-        {
-            ["client_secret"] = secret, ["number"] = number, ["exp_month"] = expMonth,
-            ["exp_year"] = expYear ?? DateTime.UtcNow.Year + 2, ["cvc"] = cvc, ["holder_name"] = "Ada Lovelace",
-        });
+        return await vault.PostAsJsonAsync($"/v1/tokenization-intents/{intentId}/card",
+            CardPost.Body(secret, number, cvc, expMonth, expYear, "Ada Lovelace"));
     }
 
     /// <summary>A stored card's token, tokenized straight at the Vault.</summary>
